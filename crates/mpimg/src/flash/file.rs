@@ -1,0 +1,179 @@
+//! File backend of the flash abstraction: a firmware file held in memory.
+//!
+//! The file's first byte is flash offset `start` (the chip's bootloader offset).
+//! Reads past the end of the file return 0xFF, writes past it extend the file
+//! (filling any gap with 0xFF), and erasing a range that reaches the end of the
+//! file shortens it. Nothing touches the disk until [`FileFlash::save`], which
+//! writes atomically (temporary file in the same directory, then rename).
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{check_erase_alignment, Flash, FlashError, FlashKind};
+
+/// A firmware file (or any flash dump) as a [`Flash`] backend.
+#[derive(Debug, Clone)]
+pub struct FileFlash {
+    data: Vec<u8>,
+    start: u32,
+    capacity: u32,
+}
+
+impl FileFlash {
+    /// Wrap `data` whose first byte is at flash offset `start`.
+    /// `capacity` bounds how far writes may extend the file.
+    pub fn new(data: Vec<u8>, start: u32, capacity: u32) -> Self {
+        Self { data, start, capacity }
+    }
+
+    /// The bytes of the file as they stand now.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Take the bytes out of the backend.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.data
+    }
+
+    /// Change the flash offset of the first byte (after the chip is known).
+    pub fn set_start(&mut self, start: u32) {
+        self.start = start;
+    }
+
+    /// Write the contents to `path` atomically: a temporary file beside it,
+    /// flushed and synced, then renamed over `path`. On error nothing is left behind.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        write_atomically(path, &self.data)
+    }
+
+    fn range(&self, offset: u32, len: usize) -> Result<(usize, usize), FlashError> {
+        let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+        if offset < self.start {
+            return Err(FlashError::BeforeStart { offset, len: len32, start: self.start });
+        }
+        let end = u64::from(offset) + len as u64;
+        if end > u64::from(self.capacity) {
+            return Err(FlashError::PastEnd { offset, len: len32, size: self.capacity });
+        }
+        let lo = (offset - self.start) as usize;
+        Ok((lo, lo + len))
+    }
+}
+
+/// Write `data` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.mpimg-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl Flash for FileFlash {
+    fn kind(&self) -> FlashKind {
+        FlashKind::File
+    }
+
+    fn start(&self) -> u32 {
+        self.start
+    }
+
+    fn data_end(&self) -> u32 {
+        self.start + self.data.len() as u32
+    }
+
+    fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let (lo, hi) = self.range(offset, buf.len())?;
+        let have = self.data.len();
+        if lo >= have {
+            buf.fill(0xFF);
+        } else if hi <= have {
+            buf.copy_from_slice(&self.data[lo..hi]);
+        } else {
+            let n = have - lo;
+            buf[..n].copy_from_slice(&self.data[lo..]);
+            buf[n..].fill(0xFF);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        let (lo, hi) = self.range(offset, data.len())?;
+        if hi > self.data.len() {
+            self.data.resize(hi, 0xFF);
+        }
+        self.data[lo..hi].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
+        check_erase_alignment(offset, len)?;
+        let (lo, hi) = self.range(offset, len as usize)?;
+        if hi >= self.data.len() {
+            self.data.truncate(lo.min(self.data.len()));
+        } else {
+            self.data[lo..hi].fill(0xFF);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_past_end_are_erased_and_writes_extend() {
+        let mut f = FileFlash::new(vec![1, 2, 3, 4], 0x1000, 0x40_0000);
+        let mut buf = [0u8; 6];
+        f.read(0x1002, &mut buf).unwrap();
+        assert_eq!(buf, [3, 4, 0xFF, 0xFF, 0xFF, 0xFF]);
+        f.write(0x1006, &[9]).unwrap();
+        assert_eq!(f.bytes(), &[1, 2, 3, 4, 0xFF, 0xFF, 9]);
+        assert_eq!(f.data_end(), 0x1007);
+    }
+
+    #[test]
+    fn erase_to_end_truncates_and_inner_erase_fills() {
+        let mut f = FileFlash::new(vec![0u8; 0x3000], 0, 0x40_0000);
+        f.erase(0x1000, 0x1000).unwrap();
+        assert!(f.bytes()[0x1000..0x2000].iter().all(|&b| b == 0xFF));
+        assert_eq!(f.bytes()[0x2000], 0);
+        f.erase(0x2000, 0x10000).unwrap();
+        assert_eq!(f.bytes().len(), 0x2000);
+        assert!(matches!(f.erase(0x10, 0x1000), Err(FlashError::Unaligned { .. })));
+    }
+
+    #[test]
+    fn access_before_start_or_past_capacity_fails() {
+        let mut f = FileFlash::new(vec![0u8; 16], 0x1000, 0x2000);
+        let mut b = [0u8; 4];
+        assert!(matches!(f.read(0x0, &mut b), Err(FlashError::BeforeStart { .. })));
+        assert!(matches!(f.write(0x1FFF, &[0, 0]), Err(FlashError::PastEnd { .. })));
+    }
+
+    #[test]
+    fn atomic_save_writes_exact_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.bin");
+        FileFlash::new(vec![5, 6, 7], 0, 16).save(&p).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), vec![5, 6, 7]);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,89 @@
+//! The one flash abstraction: read, write and erase at *flash* offsets.
+//!
+//! Every operation that touches flash contents (table edits, filesystems, OTA,
+//! checks) is written once against [`Flash`]. A firmware file is one backend
+//! ([`FileFlash`]: flash from the chip's bootloader offset on, held in memory);
+//! a serial-attached device is another.
+
+mod file;
+
+pub use file::FileFlash;
+
+use thiserror::Error;
+
+/// The erase granularity of ESP32 SPI NOR flash (one sector).
+pub const SECTOR_SIZE: u32 = 0x1000;
+
+/// Errors raised by a flash backend.
+#[derive(Debug, Error)]
+pub enum FlashError {
+    #[error("flash access at {offset:#x} (+{len:#x}) is before the start of the image ({start:#x})")]
+    BeforeStart { offset: u32, len: u32, start: u32 },
+    #[error("flash access at {offset:#x} (+{len:#x}) is past the end of flash ({size:#x})")]
+    PastEnd { offset: u32, len: u32, size: u32 },
+    #[error("erase at {offset:#x} (+{len:#x}) is not aligned to 4 KB sectors")]
+    Unaligned { offset: u32, len: u32 },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Device(String),
+}
+
+/// Which kind of backend a [`Flash`] is: some operations differ by kind
+/// (a file ends where its data ends; a device's flash is all there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashKind {
+    File,
+    Device,
+}
+
+/// Read, write and erase flash at absolute flash offsets.
+pub trait Flash {
+    /// What kind of backend this is.
+    fn kind(&self) -> FlashKind;
+
+    /// Flash offset of the first addressable byte (a file starts at the bootloader offset).
+    fn start(&self) -> u32;
+
+    /// Flash offset one past the last byte that holds data.
+    ///
+    /// For a file this is where the file ends; reads past it return 0xFF (erased).
+    /// For a device it is the flash size.
+    fn data_end(&self) -> u32;
+
+    /// Largest addressable flash offset + 1 (a file may grow up to this).
+    fn capacity(&self) -> u32;
+
+    /// Read `buf.len()` bytes at `offset`. Bytes past [`Flash::data_end`] read as 0xFF.
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;
+
+    /// Replace the bytes at `offset` with `data` (any alignment; a device backend
+    /// erases and reprograms the sectors it touches, preserving the rest).
+    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError>;
+
+    /// Set `len` bytes at `offset` to 0xFF; both must be multiples of [`SECTOR_SIZE`].
+    ///
+    /// On a file, erasing a range that reaches the end of the data shortens the
+    /// file to `offset` instead (what lies past the end already reads as erased).
+    fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError>;
+
+    /// Read `len` bytes at `offset` into a new vector.
+    fn read_vec(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, FlashError> {
+        let mut buf = vec![0u8; len as usize];
+        self.read(offset, &mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// Check that an erase range is sector aligned.
+pub fn check_erase_alignment(offset: u32, len: u32) -> Result<(), FlashError> {
+    if offset % SECTOR_SIZE != 0 || len % SECTOR_SIZE != 0 {
+        return Err(FlashError::Unaligned { offset, len });
+    }
+    Ok(())
+}
+
+/// Round `n` up to a multiple of `align` (a power of two).
+pub fn align_up(n: u32, align: u32) -> u32 {
+    n.div_ceil(align) * align
+}
