@@ -2,8 +2,8 @@
 //!
 //! The file's first byte is flash offset `start` (the chip's bootloader offset).
 //! Reads past the end of the file return 0xFF, writes past it extend the file
-//! (filling any gap with 0xFF), and erasing a range that reaches the end of the
-//! file shortens it. Nothing touches the disk until [`FileFlash::save`], which
+//! (filling any gap with 0xFF), and [`Flash::trim_end`] shortens it. Nothing
+//! touches the disk until [`FileFlash::save`], which
 //! writes atomically (temporary file in the same directory, then rename).
 
 use std::io::Write;
@@ -125,12 +125,19 @@ impl Flash for FileFlash {
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
         check_erase_alignment(offset, len)?;
         let (lo, hi) = self.range(offset, len as usize)?;
-        if hi >= self.data.len() {
-            self.data.truncate(lo.min(self.data.len()));
-        } else {
-            self.data[lo..hi].fill(0xFF);
+        if hi > self.data.len() {
+            self.data.resize(hi, 0xFF);
         }
+        self.data[lo..hi].fill(0xFF);
         Ok(())
+    }
+
+    fn trim_end(&mut self, offset: u32) -> bool {
+        let keep = offset.saturating_sub(self.start) as usize;
+        if keep < self.data.len() {
+            self.data.truncate(keep);
+        }
+        true
     }
 }
 
@@ -150,13 +157,18 @@ mod tests {
     }
 
     #[test]
-    fn erase_to_end_truncates_and_inner_erase_fills() {
+    fn erase_fills_and_extends_trim_end_truncates() {
         let mut f = FileFlash::new(vec![0u8; 0x3000], 0, 0x40_0000);
         f.erase(0x1000, 0x1000).unwrap();
         assert!(f.bytes()[0x1000..0x2000].iter().all(|&b| b == 0xFF));
         assert_eq!(f.bytes()[0x2000], 0);
-        f.erase(0x2000, 0x10000).unwrap();
-        assert_eq!(f.bytes().len(), 0x2000);
+        f.erase(0x2000, 0x2000).unwrap();
+        assert_eq!(f.bytes().len(), 0x4000);
+        assert!(f.bytes()[0x2000..].iter().all(|&b| b == 0xFF));
+        assert!(f.trim_end(0x1800));
+        assert_eq!(f.bytes().len(), 0x1800);
+        assert!(f.trim_end(0x9000));
+        assert_eq!(f.bytes().len(), 0x1800);
         assert!(matches!(f.erase(0x10, 0x1000), Err(FlashError::Unaligned { .. })));
     }
 

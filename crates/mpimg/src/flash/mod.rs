@@ -62,10 +62,16 @@ pub trait Flash {
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError>;
 
     /// Set `len` bytes at `offset` to 0xFF; both must be multiples of [`SECTOR_SIZE`].
-    ///
-    /// On a file, erasing a range that reaches the end of the data shortens the
-    /// file to `offset` instead (what lies past the end already reads as erased).
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError>;
+
+    /// Drop everything stored from `offset` on, if this backend stores less than
+    /// the whole flash: a file is shortened to `offset` (what lies past its end
+    /// reads as erased). Returns false when the backend cannot (a device), and
+    /// the caller must erase instead.
+    fn trim_end(&mut self, offset: u32) -> bool {
+        let _ = offset;
+        false
+    }
 
     /// Read `len` bytes at `offset` into a new vector.
     fn read_vec(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, FlashError> {
