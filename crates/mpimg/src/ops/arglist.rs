@@ -1,0 +1,146 @@
+//! The option value syntax shared by `--table`, `--add`, `--resize`, `--delete`,
+//! `--rename`, `--erase`, `--read` and `--write`: items separated by `,`, fields
+//! within an item by `=` or `:`, spaces around delimiters ignored.
+//!
+//! Also renders each list back the way mp-image-tool-esp32 does, because its
+//! output file names embed them (`-resize=vfs`, `-add=vfs2=fat=3145728=1048576`).
+
+use crate::format::size::parse_size;
+
+use super::EditError;
+
+/// `a=b:c, d` → `[["a","b","c"],["d"]]`.
+pub fn split_items(arg: &str) -> Vec<Vec<String>> {
+    arg.trim()
+        .split(',')
+        .map(|item| item.split(['=', ':']).map(|f| f.trim().to_string()).collect())
+        .collect()
+}
+
+/// Render an argument list as the Python tool does: fields joined by `=`,
+/// empty fields dropped, items joined by `,`.
+pub fn render_items(items: &[Vec<String>]) -> String {
+    items
+        .iter()
+        .map(|x| x.iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join("="))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One partition described on the command line: `NAME[=SUBTYPE][:OFFSET][:SIZE]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSpec {
+    pub name: String,
+    /// Empty: inferred from the name.
+    pub subtype: String,
+    /// 0: after the previous partition.
+    pub offset: u32,
+    /// 0: fill the free space.
+    pub size: u32,
+}
+
+/// Parse `NAME`, `NAME=SIZE`, `NAME=SUBTYPE:SIZE` or `NAME=SUBTYPE:OFFSET:SIZE` items.
+pub fn parse_part_list(arg: &str) -> Result<Vec<PartSpec>, EditError> {
+    split_items(arg)
+        .into_iter()
+        .map(|fields| {
+            let bad = || EditError::BadPartSpec { item: fields.join(":") };
+            let (name, rest) = fields.split_first().ok_or_else(bad)?;
+            if name.is_empty() || rest.len() > 3 {
+                return Err(bad());
+            }
+            let size_of = |s: &str| -> Result<u32, EditError> {
+                let v = parse_size(s)?;
+                u32::try_from(v).map_err(|_| EditError::TooLarge { text: s.to_string() })
+            };
+            Ok(PartSpec {
+                name: name.clone(),
+                subtype: if rest.len() >= 2 { rest[0].clone() } else { String::new() },
+                offset: if rest.len() >= 3 { size_of(&rest[1])? } else { 0 },
+                size: match rest.last() {
+                    Some(s) => size_of(s)?,
+                    None => 0,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Render partition specs as the Python tool names them in output files:
+/// name, subtype, offset, size joined by `=`, dropping empty and zero fields.
+pub fn render_part_list(specs: &[PartSpec]) -> String {
+    let items: Vec<Vec<String>> = specs
+        .iter()
+        .map(|p| {
+            let num = |v: u32| if v == 0 { String::new() } else { v.to_string() };
+            vec![p.name.clone(), p.subtype.clone(), num(p.offset), num(p.size)]
+        })
+        .collect();
+    render_items(&items)
+}
+
+/// Parse `NAME=VALUE` pairs (`--rename`, `--read`, `--write`). Only the first
+/// `=` or `:` separates, so a file name may contain `:` (e.g. `C:\fw.bin`).
+pub fn parse_pairs(arg: &str, option: &'static str) -> Result<Vec<(String, String)>, EditError> {
+    arg.trim()
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            match item.split_once(['=', ':']) {
+                Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                    Ok((k.trim().to_string(), v.trim().to_string()))
+                }
+                _ => Err(EditError::BadPair { option, item: item.to_string() }),
+            }
+        })
+        .collect()
+}
+
+/// Parse a list of names (`--delete`, `--erase`).
+pub fn parse_names(arg: &str) -> Vec<String> {
+    split_items(arg).into_iter().filter_map(|f| f.into_iter().next()).filter(|s| !s.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_lists_parse_and_render_like_the_python_tool() {
+        let specs = parse_part_list("factory=factory:7B:2M, vfs=1M,nvs").unwrap();
+        assert_eq!(
+            specs,
+            vec![
+                PartSpec { name: "factory".into(), subtype: "factory".into(), offset: 0x7000, size: 0x200000 },
+                PartSpec { name: "vfs".into(), subtype: "".into(), offset: 0, size: 0x100000 },
+                PartSpec { name: "nvs".into(), subtype: "".into(), offset: 0, size: 0 },
+            ]
+        );
+        assert_eq!(render_part_list(&specs), "factory=factory=28672=2097152,vfs=1048576,nvs");
+        assert_eq!(render_part_list(&parse_part_list("vfs=0").unwrap()), "vfs");
+        assert_eq!(render_part_list(&parse_part_list("vfs2:fat:0x300000:1M").unwrap()), "vfs2=fat=3145728=1048576");
+        assert_eq!(render_part_list(&parse_part_list("app=ota_0:1.5M").unwrap()), "app=ota_0=1572864");
+    }
+
+    #[test]
+    fn bad_part_specs() {
+        assert_eq!(parse_part_list("a:b:c:d:e"), Err(EditError::BadPartSpec { item: "a:b:c:d:e".into() }));
+        assert_eq!(parse_part_list("=1M"), Err(EditError::BadPartSpec { item: ":1M".into() }));
+        assert!(matches!(parse_part_list("vfs=lots"), Err(EditError::Size(_))));
+    }
+
+    #[test]
+    fn pairs_and_names() {
+        assert_eq!(
+            parse_pairs("factory=fw.app-bin, nvs:C:\\x.bin", "--write").unwrap(),
+            vec![("factory".into(), "fw.app-bin".into()), ("nvs".into(), "C:\\x.bin".into())]
+        );
+        assert_eq!(
+            parse_pairs("vfs", "--rename"),
+            Err(EditError::BadPair { option: "--rename", item: "vfs".into() })
+        );
+        assert_eq!(parse_names("phy_init, nvs"), vec!["phy_init", "nvs"]);
+        assert_eq!(render_items(&split_items("phy_init,nvs")), "phy_init,nvs");
+        assert_eq!(render_items(&split_items("factory=fw.bin")), "factory=fw.bin");
+    }
+}
