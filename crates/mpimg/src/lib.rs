@@ -7,6 +7,7 @@
 //! - [`ops`]: operations written once over [`flash::Flash`] (table edits, reads, writes, checks);
 //! - `cli`: parse, plan, execute, report.
 
+pub mod cli;
 pub mod flash;
 pub mod format;
 pub mod ops;

@@ -7,7 +7,7 @@
 
 mod file;
 
-pub use file::FileFlash;
+pub use file::{write_atomically, FileFlash};
 
 use thiserror::Error;
 

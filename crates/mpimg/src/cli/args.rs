@@ -1,0 +1,199 @@
+//! The command line: the same options, with the same meanings, as
+//! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`).
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::format::size::parse_size;
+
+/// Inspect and edit MicroPython ESP32 firmware files and devices.
+#[derive(Debug, Parser, Default)]
+#[command(
+    name = "mpimg",
+    version,
+    about = "Inspect and edit MicroPython ESP32 firmware files and flash on ESP32 devices.",
+    after_help = "SIZE is a decimal or hex number with an optional suffix: K/KB (1024), M/MB (1 MiB), \
+B (4096-byte blocks); fractions such as 1.5M work. Edits of a firmware file go to a new file \
+(named after the input and the edits, or -o); the input is never modified. \
+--fs takes the words after it up to the next option or `--`, e.g. `--fs ls /lib -- fw.bin`."
+)]
+pub struct Args {
+    /// The firmware file (.bin, .app-bin) or serial device (/dev/ttyUSB0, COM3, u0, a0, c0).
+    pub filename: String,
+    /// Output firmware filename (named after the input and the edits if not given).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Print only errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Leave the device in bootloader mode afterwards.
+    #[arg(short = 'n', long)]
+    pub no_reset: bool,
+    /// Extract the app image (.app-bin) from the firmware.
+    #[arg(short = 'x', long)]
+    pub extract_app: bool,
+    /// Change the flash size in the bootloader header (and the table's limit).
+    #[arg(short = 'f', long, value_name = "SIZE", value_parser = size_u32)]
+    pub flash_size: Option<u32>,
+    /// Size of the factory and ota app partitions.
+    #[arg(short = 'a', long, value_name = "SIZE", value_parser = size_u32)]
+    pub app_size: Option<u32>,
+    /// Accepted for compatibility (esptool method of the Python tool); ignored.
+    #[arg(short = 'm', long, value_name = "METHOD", hide = true)]
+    pub method: Option<String>,
+    /// Print more detail (segments, block and byte counts).
+    #[arg(short = 'd', long)]
+    pub debug: bool,
+    /// Accepted for compatibility (Python logger levels); ignored.
+    #[arg(long, value_name = "NAME=LEVEL", hide = true)]
+    pub log: Option<String>,
+    /// Verify the bootloader and every app partition (header, checksum, SHA-256).
+    #[arg(long)]
+    pub check_app: bool,
+    /// Disable app rollback after an OTA update.
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Baud rate for the serial port.
+    #[arg(long, value_name = "RATE", default_value_t = 921_600)]
+    pub baud: u32,
+    /// Write an app image to the next OTA partition of a device and boot it next.
+    #[arg(long, value_name = "FILE")]
+    pub ota_update: Option<String>,
+    /// Load a new partition table from an ESP-IDF CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub from_csv: Option<String>,
+    /// New partition table: ota, default, original or NAME=SUBTYPE:SIZE,...
+    #[arg(long, value_name = "ota|default|original|NAME=SUBTYPE:SIZE,...")]
+    pub table: Option<String>,
+    /// Delete the named partitions.
+    #[arg(long, value_name = "NAME1[,NAME2,...]")]
+    pub delete: Option<String>,
+    /// Add partitions (OFFSET 0: after the last one; SIZE 0: to the end of flash).
+    #[arg(long, value_name = "NAME:SUBTYPE:OFFSET:SIZE[,...]")]
+    pub add: Option<String>,
+    /// Resize partitions (SIZE 0: fill the free space); later partitions shift.
+    #[arg(long, value_name = "NAME=SIZE[,...]")]
+    pub resize: Option<String>,
+    /// Rename partitions, e.g. --rename ffat=vfs.
+    #[arg(long, value_name = "NAME=NEW[,...]")]
+    pub rename: Option<String>,
+    /// Erase the named partitions.
+    #[arg(long, value_name = "NAME1[,NAME2,...]")]
+    pub erase: Option<String>,
+    /// Erase the first 4 blocks of filesystem partitions on a device.
+    #[arg(long, value_name = "NAME1[,NAME2,...]")]
+    pub erase_fs: Option<String>,
+    /// Copy partitions (or bootloader, partition_table) into files.
+    #[arg(long, value_name = "NAME=FILE[,...]")]
+    pub read: Option<String>,
+    /// Write files into partitions (or bootloader).
+    #[arg(long, value_name = "NAME=FILE[,...]")]
+    pub write: Option<String>,
+    /// Flash the firmware (with this run's edits) to a serial-attached device.
+    #[arg(long, value_name = "DEVICE")]
+    pub flash: Option<String>,
+    /// Remove trailing blank 4096-byte blocks from --read and --extract-app data.
+    #[arg(long)]
+    pub trimblocks: bool,
+    /// Like --trimblocks, but to a 16-byte boundary (right for app images).
+    #[arg(long)]
+    pub trim: bool,
+    /// Print the facts as one JSON document on stdout (and nothing else).
+    #[arg(long)]
+    pub json: bool,
+    /// Write the partition table (after any edits) as ESP-IDF CSV.
+    #[arg(long, value_name = "FILE")]
+    pub to_csv: Option<String>,
+    /// Modify the given firmware file itself instead of writing a new one.
+    #[arg(long)]
+    pub in_place: bool,
+    /// Filesystem commands (filled in from the `--fs` groups, see [`split_fs`]).
+    #[arg(skip)]
+    pub fs: Vec<Vec<String>>,
+}
+
+fn size_u32(s: &str) -> Result<u32, String> {
+    let v = parse_size(s).map_err(|e| e.to_string())?;
+    u32::try_from(v).map_err(|_| format!("size '{s}' is larger than 4 GB"))
+}
+
+/// Options that end a `--fs` group (every flag mpimg knows, short and long).
+fn is_known_option(word: &str) -> bool {
+    const LONG: &[&str] = &[
+        "--output", "--quiet", "--no-reset", "--extract-app", "--flash-size", "--app-size", "--method", "--debug",
+        "--log", "--check-app", "--no-rollback", "--baud", "--ota-update", "--from-csv", "--table", "--delete",
+        "--add", "--resize", "--rename", "--erase", "--erase-fs", "--read", "--write", "--flash", "--trimblocks",
+        "--trim", "--fs", "--json", "--to-csv", "--in-place", "--help", "--version",
+    ];
+    const SHORT: &[&str] = &["-o", "-q", "-n", "-x", "-f", "-a", "-m", "-d", "-h", "-V"];
+    let base = word.split('=').next().unwrap_or(word);
+    LONG.contains(&base) || SHORT.iter().any(|s| word == *s || (word.starts_with(s) && word.len() > 2 && !word.starts_with("--")))
+}
+
+/// Take the `--fs CMD ARGS...` groups out of the arguments: each runs to the
+/// next known option or `--` (which is dropped). `ls -l` keeps its `-l`.
+pub fn split_fs(argv: Vec<OsString>) -> (Vec<OsString>, Vec<Vec<String>>) {
+    let mut rest = Vec::new();
+    let mut groups = Vec::new();
+    let mut it = argv.into_iter().peekable();
+    while let Some(a) = it.next() {
+        if a != "--fs" {
+            rest.push(a);
+            continue;
+        }
+        let mut group = Vec::new();
+        while let Some(w) = it.peek() {
+            let s = w.to_string_lossy();
+            if s == "--" {
+                it.next();
+                break;
+            }
+            if is_known_option(&s) {
+                break;
+            }
+            group.push(s.into_owned());
+            it.next();
+        }
+        groups.push(group);
+    }
+    (rest, groups)
+}
+
+/// Parse the process arguments.
+pub fn parse_from(argv: Vec<OsString>) -> Result<Args, clap::Error> {
+    let (rest, fs) = split_fs(argv);
+    let mut args = Args::try_parse_from(rest)?;
+    args.fs = fs;
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn fs_groups_end_at_options_and_double_dash() {
+        let (rest, fs) = split_fs(os(&["mpimg", "--fs", "ls", "-l", "/lib", "--fs", "cat", "boot.py", "-q", "fw.bin"]));
+        assert_eq!(rest, os(&["mpimg", "-q", "fw.bin"]));
+        assert_eq!(fs, vec![vec!["ls", "-l", "/lib"], vec!["cat", "boot.py"]]);
+        let (rest, fs) = split_fs(os(&["mpimg", "--fs", "put", "a", "/", "--", "fw.bin"]));
+        assert_eq!(rest, os(&["mpimg", "fw.bin"]));
+        assert_eq!(fs, vec![vec!["put", "a", "/"]]);
+    }
+
+    #[test]
+    fn options_parse_with_sizes() {
+        let a = parse_from(os(&["mpimg", "fw.bin", "-f", "8M", "-a", "0x1f0B", "--resize", "vfs=0"])).unwrap();
+        assert_eq!(a.flash_size, Some(0x800000));
+        assert_eq!(a.app_size, Some(0x1f0000));
+        assert_eq!(a.resize.as_deref(), Some("vfs=0"));
+        assert_eq!(a.baud, 921600);
+        let e = parse_from(os(&["mpimg", "fw.bin", "-f", "8G"])).unwrap_err();
+        assert!(e.to_string().contains("invalid size '8G'"), "{e}");
+    }
+}

@@ -1,0 +1,7 @@
+//! The command line: parse, plan, execute, report.
+
+pub mod args;
+pub mod naming;
+pub mod plan;
+pub mod report;
+pub mod run;

@@ -1,0 +1,47 @@
+//! Output file names, made as mp-image-tool-esp32 makes them: the input's base
+//! name with each edit's suffix inserted before its extension, in the current
+//! directory (`ESP32_GENERIC-v1.23.0.bin -f 8M --resize vfs=0` →
+//! `ESP32_GENERIC-v1.23.0-8MB-resize=vfs.bin`).
+
+use std::path::Path;
+
+/// The file name part of `input` (as written by the user).
+pub fn basename(input: &str) -> String {
+    Path::new(input).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| input.to_string())
+}
+
+/// Insert `suffix` before the last extension of `name` (or append it).
+/// Path separators in the suffix (from `--write NAME=dir/file`) become `_`, so
+/// the output stays in the current directory.
+pub fn with_suffix(name: &str, suffix: &str) -> String {
+    let suffix = suffix.replace(['/', '\\'], "_");
+    match name.rfind('.') {
+        Some(i) if i + 1 < name.len() => format!("{}{}{}", &name[..i], suffix, &name[i..]),
+        _ => format!("{name}{suffix}"),
+    }
+}
+
+/// `-x` output: `.bin` becomes `.app-bin`; any other name gets `.app-bin` appended.
+pub fn app_bin_name(name: &str) -> String {
+    match name.strip_suffix(".bin") {
+        Some(stem) => format!("{stem}.app-bin"),
+        None => format!("{name}.app-bin"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_like_the_python_tool() {
+        assert_eq!(with_suffix("fw-v1.23.0.bin", "-8MB-resize=vfs"), "fw-v1.23.0-8MB-resize=vfs.bin");
+        assert_eq!(with_suffix("firmware", "-OTA"), "firmware-OTA");
+        assert_eq!(with_suffix("a.", "-OTA"), "a.-OTA");
+        assert_eq!(with_suffix(".bin", "-CSV"), "-CSV.bin");
+        assert_eq!(with_suffix("fw.bin", "-write=factory=out/app.bin"), "fw-write=factory=out_app.bin.bin");
+        assert_eq!(app_bin_name("ESP32_GENERIC-20240602-v1.23.0.bin"), "ESP32_GENERIC-20240602-v1.23.0.app-bin");
+        assert_eq!(app_bin_name("dump.img"), "dump.img.app-bin");
+        assert_eq!(basename("/x/y/fw.bin"), "fw.bin");
+    }
+}

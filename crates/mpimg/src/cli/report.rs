@@ -1,0 +1,187 @@
+//! Rendering results for people: the summary, partition tables (rounded on a
+//! terminal, plain columns otherwise or with NO_COLOR) and check verdicts.
+//! `--json` renders the same values with serde instead.
+
+use std::io::{IsTerminal, Write};
+
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+
+use crate::format::partition::PartitionView;
+use crate::format::size::human;
+use crate::ops::check::ImageCheck;
+use crate::ops::inspect::{AppSummary, ImageSummary, Summary};
+
+/// Whether tables get box drawing: stdout is a terminal and NO_COLOR is unset.
+pub fn fancy() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn mb(size: u32) -> String {
+    if size >= 1 << 20 && size % (1 << 20) == 0 {
+        format!("{}MB", size >> 20)
+    } else {
+        format!("{size:#x}")
+    }
+}
+
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "ok",
+        Some(false) => "INVALID",
+        None => "none",
+    }
+}
+
+fn image_line(img: &ImageSummary) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = img.segments {
+        parts.push(format!("{n} segments"));
+    }
+    if let Some(n) = img.size {
+        parts.push(format!("{n} bytes"));
+    }
+    parts.push(format!("checksum {}", verdict(img.checksum_ok)));
+    parts.push(format!("SHA-256 {}", verdict(img.sha256_ok)));
+    if let Some(p) = &img.problem {
+        if img.checksum_ok.is_none() {
+            parts.push(p.clone());
+        }
+    }
+    parts.join(", ")
+}
+
+fn app_lines(app: &AppSummary) -> Vec<String> {
+    let mut v = Vec::new();
+    let mp = match (&app.micropython_version, &app.micropython_date, app.release) {
+        (Some(ver), Some(date), Some(false)) => format!("MicroPython {ver} on {date} (custom build)"),
+        (Some(ver), Some(date), _) => format!("MicroPython {ver} on {date}"),
+        _ => "no MicroPython banner found".to_string(),
+    };
+    let idf = app.image.idf_version.as_deref().map(|i| format!(", IDF {i}")).unwrap_or_default();
+    let chip = app.image.chip.as_deref().map(|c| format!(" for {c}")).unwrap_or_default();
+    v.push(format!("App: {mp}{idf}{chip}"));
+    if let Some(p) = &app.project_name {
+        v.push(format!("  project {p}{}", app.app_version.as_deref().map(|s| format!(" {s}")).unwrap_or_default()));
+    }
+    if let Some(t) = &app.compile_time {
+        v.push(format!("  built {t}"));
+    }
+    v.push(format!("  image: {}", image_line(&app.image)));
+    if let (Some(part), Some(size), Some(pct), Some(free)) = (&app.partition, app.image.size, app.used_percent, app.free) {
+        v.push(format!("  fills {pct:.1}% of '{part}' ({size} of {} bytes, {} free)", app.partition_size.unwrap_or(0), human(u64::from(free))));
+    }
+    v
+}
+
+/// Print the summary of a firmware or app image.
+pub fn print_summary(out: &mut dyn Write, s: &Summary, fancy: bool) -> std::io::Result<()> {
+    match s.kind {
+        "app-image" => writeln!(out, "App image {} ({})", s.source, if s.chip.is_empty() { "unknown chip" } else { &s.chip })?,
+        kind => writeln!(
+            out,
+            "{} {}: {}, bootloader at {:#x}, flash size {}{}",
+            if kind == "device" { "Device" } else { "Firmware file" },
+            s.source,
+            s.chip,
+            s.bootloader_offset.unwrap_or(0),
+            s.flash_size.map_or("?".into(), mb),
+            s.data_end.map(|e| format!(", file covers {:#x}..{e:#x}", s.bootloader_offset.unwrap_or(0))).unwrap_or_default()
+        )?,
+    }
+    if let Some(b) = &s.bootloader {
+        let idf = match (&b.idf_version, &b.build_date) {
+            (Some(i), Some(d)) => format!("IDF {i} ({d}), "),
+            (Some(i), None) => format!("IDF {i}, "),
+            _ => String::new(),
+        };
+        writeln!(out, "Bootloader: {idf}{}", image_line(b))?;
+    }
+    if !s.partitions.is_empty() {
+        print_table(out, &s.partitions, s.flash_size.unwrap_or(0), fancy)?;
+    }
+    if let Some(app) = &s.app {
+        for line in app_lines(app) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Print a partition table.
+pub fn print_table(out: &mut dyn Write, parts: &[PartitionView], flash_size: u32, fancy: bool) -> std::io::Result<()> {
+    writeln!(out, "Partition table (flash size: {}):", mb(flash_size))?;
+    let header = ["Name", "Type", "SubType", "Offset", "Size", "End", "Flags", ""];
+    let rows: Vec<[String; 8]> = parts
+        .iter()
+        .map(|p| {
+            let mut flags = p.flags.join(",");
+            if p.implicit {
+                flags = "implicit".into();
+            }
+            [
+                p.name.clone(),
+                p.type_name.clone(),
+                p.subtype.clone(),
+                format!("{:#x}", p.offset),
+                format!("{:#x}", p.size),
+                format!("{:#x}", p.end),
+                flags,
+                format!("({})", human(u64::from(p.size))),
+            ]
+        })
+        .collect();
+    if fancy {
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .apply_modifier(comfy_table::modifiers::UTF8_ROUND_CORNERS)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(header);
+        for r in &rows {
+            t.add_row(r.iter());
+        }
+        for i in 3..6 {
+            if let Some(c) = t.column_mut(i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        writeln!(out, "{t}")?;
+    } else {
+        let widths: Vec<usize> =
+            (0..8).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+        let line = |cells: &[String]| -> String {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| if (3..6).contains(&i) { format!("{c:>w$}", w = widths[i]) } else { format!("{c:<w$}", w = widths[i]) })
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        writeln!(out, "{}", line(&header.map(String::from)))?;
+        for r in &rows {
+            writeln!(out, "{}", line(r))?;
+        }
+    }
+    if parts.iter().any(|p| p.implicit) {
+        writeln!(out, "(implicit: not in the table; MicroPython ≥ v1.26 creates 'vfs' at boot up to the end of the detected flash)")?;
+    }
+    Ok(())
+}
+
+/// Print `--check-app` verdicts.
+pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Result<()> {
+    for c in checks {
+        let what = match (&c.problem, c.size) {
+            (None, Some(n)) => format!(
+                "valid {} image, {n} bytes, checksum ok, SHA-256 {}",
+                c.chip.as_deref().unwrap_or("?"),
+                if c.sha256_ok.is_some() { "ok" } else { "not appended" }
+            ),
+            (Some(p), _) => format!("INVALID: {p}"),
+            (None, None) => "INVALID".into(),
+        };
+        writeln!(out, "Check '{}' at {:#x}: {what}", c.name, c.offset)?;
+    }
+    Ok(())
+}

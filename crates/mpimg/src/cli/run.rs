@@ -1,0 +1,326 @@
+//! One run of mpimg on a firmware file: open, show, plan the edits, apply
+//! them to an in-memory copy, then write every output at the end (so an error
+//! anywhere leaves no output firmware behind).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::flash::{write_atomically, FileFlash, Flash};
+use crate::format::csv::to_csv;
+use crate::format::image::{parse_image, ImageHeader};
+use crate::format::partition::PartitionView;
+use crate::ops::arglist::{parse_names, parse_pairs};
+use crate::ops::check::{check_all, check_image, ImageCheck};
+use crate::ops::firmware::{open_bytes, Firmware, Opened};
+use crate::ops::inspect::{creates_implicit_vfs, read_app, summarize, summarize_app, Summary};
+use crate::ops::partition_io::{erase_region, read_region, trim_blocks, write_region};
+use crate::ops::region::{find_region, Region, RegionKind};
+use crate::ops::update::{erase_changed_data, write_bootloader_header, write_table, UpdateReport};
+use crate::ops::OpError;
+
+use super::args::Args;
+use super::naming::{app_bin_name, basename, with_suffix};
+use super::plan::{plan_edits, ImplicitVfs};
+use super::report;
+
+/// What a run did, rendered as the `result` of `--json`.
+#[derive(Debug, Default, Serialize)]
+pub struct RunResult {
+    /// The firmware file written (None: no edit).
+    pub output: Option<String>,
+    pub partitions: Option<Vec<PartitionView>>,
+    pub update: Option<UpdateReport>,
+    pub extracted: Option<String>,
+    pub files_read: Vec<String>,
+    pub partitions_written: Vec<String>,
+    pub partitions_erased: Vec<String>,
+    pub checks: Option<Vec<ImageCheck>>,
+    pub csv: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    result: &'a RunResult,
+}
+
+/// Options that only make sense on a device.
+fn device_only(args: &Args) -> Result<(), OpError> {
+    if args.erase_fs.is_some() {
+        return Err(OpError::DeviceOnly { option: "--erase-fs" });
+    }
+    if args.ota_update.is_some() {
+        return Err(OpError::DeviceOnly { option: "--ota-update" });
+    }
+    Ok(())
+}
+
+fn not_yet(args: &Args) -> Result<(), OpError> {
+    if args.flash.is_some() {
+        return Err(OpError::Io("--flash is not yet supported: device support is under way".into()));
+    }
+    if !args.fs.is_empty() {
+        return Err(OpError::Io("--fs is not yet supported: filesystem support is under way".into()));
+    }
+    Ok(())
+}
+
+/// Whether `name` is a serial port rather than a file (as the Python tool decides,
+/// plus the short names u0/a0/c0).
+pub fn is_device(name: &str) -> bool {
+    let expanded = expand_device(name);
+    expanded.starts_with("/dev/") || expanded.starts_with("COM")
+}
+
+/// `u0` → `/dev/ttyUSB0`, `a0` → `/dev/ttyACM0`, `c0` → `COM0`.
+pub fn expand_device(name: &str) -> String {
+    let num = |p: &str| name.strip_prefix(p).filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if let Some(n) = num("u") {
+        format!("/dev/ttyUSB{n}")
+    } else if let Some(n) = num("a") {
+        format!("/dev/ttyACM{n}")
+    } else if let Some(n) = num("c") {
+        format!("COM{n}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// Run with parsed arguments. Returns the process exit code.
+pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, OpError> {
+    if is_device(&args.filename) {
+        return Err(OpError::Io(format!(
+            "'{}' is a serial device: device support is not yet available in this build",
+            expand_device(&args.filename)
+        )));
+    }
+    device_only(args)?;
+    not_yet(args)?;
+    let data = std::fs::read(&args.filename).map_err(|e| OpError::Io(format!("cannot read '{}': {}", args.filename, io_reason(&e))))?;
+    match open_bytes(data)? {
+        Opened::App(data) => run_app(args, &data, out),
+        Opened::Firmware(fw) => run_firmware(args, fw, out, err),
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn write_file(path: &str, data: &[u8]) -> Result<(), OpError> {
+    write_atomically(Path::new(path), data).map_err(|e| OpError::Io(format!("cannot write '{path}': {}", io_reason(&e))))
+}
+
+fn run_app(args: &Args, data: &[u8], out: &mut dyn Write) -> Result<i32, OpError> {
+    let edits = [
+        args.flash_size.is_some(),
+        args.from_csv.is_some(),
+        args.table.is_some(),
+        args.app_size.is_some(),
+        args.delete.is_some(),
+        args.add.is_some(),
+        args.resize.is_some(),
+        args.rename.is_some(),
+        args.erase.is_some(),
+        args.read.is_some(),
+        args.write.is_some(),
+        args.extract_app,
+        args.to_csv.is_some(),
+    ];
+    if edits.iter().any(|&e| e) {
+        return Err(OpError::AppImageOnly { what: "edit or read".into() });
+    }
+    let summary = summarize_app(data, &args.filename);
+    let mut result = RunResult::default();
+    let mut failed = summary.app.as_ref().is_some_and(|a| a.image.problem.is_some()) && args.check_app;
+    if args.check_app {
+        let r = Region { name: "app".into(), offset: 0, size: data.len() as u32, kind: RegionKind::App, entry: None };
+        let mut f = FileFlash::new(data.to_vec(), 0, data.len() as u32);
+        let checks: Vec<ImageCheck> = check_image(&mut f, &r).into_iter().collect();
+        failed = checks.iter().any(|c| !c.is_valid());
+        result.checks = Some(checks);
+    }
+    emit(args, &summary, &result, out)?;
+    Ok(i32::from(failed))
+}
+
+fn emit(args: &Args, summary: &Summary, result: &RunResult, out: &mut dyn Write) -> Result<(), OpError> {
+    let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
+    if args.json {
+        let doc = JsonDoc { summary, result };
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| OpError::Io(e.to_string()))?;
+        writeln!(out, "{text}").map_err(io)?;
+    } else if !args.quiet {
+        if let Some(checks) = &result.checks {
+            report::print_checks(out, checks).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, OpError> {
+    let human = !args.json && !args.quiet;
+    let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
+    let summary = summarize(&mut fw, &args.filename);
+    let fancy = report::fancy();
+    if human {
+        report::print_summary(out, &summary, fancy).map_err(io)?;
+    }
+    if !args.quiet {
+        for w in &summary.warnings {
+            writeln!(err, "warning: {w}").map_err(io)?;
+        }
+    }
+    let mut result = RunResult::default();
+
+    if args.extract_app {
+        let (_, data) = read_app(&mut fw).ok_or_else(|| OpError::Io("the app partition is not in this file".into()))?;
+        // The image's own length when it can be walked; else trailing 0xFF trimmed to 16 bytes.
+        let len = parse_image(&data).map(|i| i.total_len).unwrap_or_else(|_| trim_blocks(&data, 16).len());
+        let name = args.output.clone().unwrap_or_else(|| app_bin_name(&basename(&args.filename)));
+        write_file(&name, &data[..len.min(data.len())])?;
+        if human {
+            writeln!(out, "Wrote app image ({len} bytes) to {name}").map_err(io)?;
+        }
+        result.extracted = Some(name);
+        emit(args, &summary, &result, out)?;
+        return Ok(0);
+    }
+
+    let implicit = fw.implicit_vfs(creates_implicit_vfs(summary.app.as_ref()), fw.flash_size()).map(|p| ImplicitVfs {
+        version: summary.app.as_ref().and_then(|a| a.micropython_version.clone()).unwrap_or_default(),
+        start: p.offset,
+    });
+    let plan = plan_edits(args, &fw, summary.app.as_ref(), implicit.as_ref())?;
+    let changed = !plan.suffix.is_empty() || args.output.is_some() || args.in_place;
+    let output: Option<PathBuf> = changed.then(|| {
+        if args.in_place {
+            PathBuf::from(&args.filename)
+        } else {
+            PathBuf::from(args.output.clone().unwrap_or_else(|| with_suffix(&basename(&args.filename), &plan.suffix)))
+        }
+    });
+
+    if changed {
+        if human {
+            for n in &plan.notes {
+                writeln!(out, "{n}").map_err(io)?;
+            }
+            let views: Vec<PartitionView> = plan.table.entries.iter().map(PartitionView::from).collect();
+            report::print_table(out, &views, plan.flash_size, fancy).map_err(io)?;
+        }
+        if !args.quiet {
+            for w in &plan.warnings {
+                writeln!(err, "warning: {w}").map_err(io)?;
+            }
+        }
+        let bl = fw.bootloader_offset();
+        let mut update = UpdateReport::default();
+        if plan.header != fw.header {
+            write_bootloader_header(&mut fw.flash, bl, &plan.header)?;
+            update.bootloader_rewritten = true;
+        }
+        write_table(&mut fw.flash, &plan.table)?;
+        let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
+        update.erased = erased.erased;
+        update.grown = erased.grown;
+        for g in &update.grown {
+            if !args.quiet {
+                writeln!(err, "warning: filesystem partition '{g}' grew and was kept: MicroPython will not mount it until it fills the partition; run --fs grow {g}").map_err(io)?;
+            }
+        }
+        fw.table = plan.table.clone();
+        fw.header = plan.header.clone();
+        result.partitions = Some(plan.table.entries.iter().map(PartitionView::from).collect());
+        result.update = Some(update);
+    }
+
+    let bl = fw.bootloader_offset();
+    let region = |fw: &Firmware<FileFlash>, name: &str| -> Result<Region, OpError> {
+        find_region(&fw.table, bl, name).ok_or_else(|| {
+            OpError::Edit(crate::ops::EditError::NotFound {
+                name: name.to_string(),
+                have: fw.table.entries.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+            })
+        })
+    };
+    if let Some(arg) = &args.erase {
+        for name in parse_names(arg) {
+            let r = region(&fw, &name)?;
+            erase_region(&mut fw.flash, &r)?;
+            result.partitions_erased.push(name);
+        }
+    }
+    let mut reads: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Some(arg) = &args.read {
+        for (name, file) in parse_pairs(arg, "--read")? {
+            let r = region(&fw, &name)?;
+            let mut data = read_region(&mut fw.flash, &r)?;
+            if args.trimblocks {
+                data.truncate(trim_blocks(&data, 0x1000).len());
+            }
+            if args.trim {
+                data.truncate(trim_blocks(&data, 16).len());
+            }
+            reads.push((file, data));
+        }
+    }
+    if let Some(arg) = &args.write {
+        for (name, file) in parse_pairs(arg, "--write")? {
+            let r = region(&fw, &name)?;
+            let data = std::fs::read(&file).map_err(|e| OpError::Io(format!("cannot read '{file}': {}", io_reason(&e))))?;
+            if matches!(r.kind, RegionKind::App | RegionKind::Bootloader) {
+                check_image_for(&fw, &r, &file, &data)?;
+            }
+            write_region(&mut fw.flash, &r, &data)?;
+            result.partitions_written.push(name);
+        }
+    }
+    let mut failed = false;
+    if args.check_app {
+        let checks = check_all(&mut fw.flash, &fw.table, bl);
+        failed = checks.iter().any(|c| !c.is_valid());
+        result.checks = Some(checks);
+    }
+    if let Some(path) = &args.to_csv {
+        write_file(path, to_csv(&fw.table).as_bytes())?;
+        result.csv = Some(path.clone());
+    }
+    for (file, data) in &reads {
+        write_file(file, data)?;
+        if human {
+            writeln!(out, "Wrote {} bytes to {file}", data.len()).map_err(io)?;
+        }
+        result.files_read.push(file.clone());
+    }
+    if let Some(path) = &output {
+        fw.flash.save(path).map_err(|e| OpError::Io(format!("cannot write '{}': {}", path.display(), io_reason(&e))))?;
+        if human {
+            writeln!(out, "Wrote {} ({} bytes)", path.display(), fw.flash.bytes().len()).map_err(io)?;
+        }
+        result.output = Some(path.display().to_string());
+    }
+    emit(args, &summary, &result, out)?;
+    Ok(i32::from(failed))
+}
+
+/// An image written into an app partition or the bootloader must be an image
+/// for this chip.
+fn check_image_for(fw: &Firmware<FileFlash>, r: &Region, file: &str, data: &[u8]) -> Result<(), OpError> {
+    let bad = |why: String| OpError::BadAppImage { file: file.into(), name: r.name.clone(), chip: fw.chip.name, why };
+    let h = ImageHeader::parse(data).map_err(|e| bad(e.to_string()))?;
+    match h.chip() {
+        Some(c) if c.name == fw.chip.name => {}
+        Some(c) => return Err(bad(format!("it is built for {}", c.name))),
+        None => return Err(bad(format!("unknown chip id {}", h.chip_id))),
+    }
+    parse_image(data).map_err(|e| bad(e.to_string()))?;
+    Ok(())
+}
