@@ -1,3 +1,4 @@
 //! Pure binary formats: bytes in, typed values out. Nothing here opens a file or a port.
 
 pub mod chip;
+pub mod image;
