@@ -2,3 +2,5 @@
 
 pub mod chip;
 pub mod image;
+pub mod app_desc;
+pub mod bootloader_desc;
