@@ -4,3 +4,4 @@ pub mod chip;
 pub mod image;
 pub mod app_desc;
 pub mod bootloader_desc;
+pub mod banner;
