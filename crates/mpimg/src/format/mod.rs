@@ -1,6 +1,10 @@
 //! Pure binary formats: bytes in, typed values out. Nothing here opens a file or a port.
 
+pub mod app_desc;
+pub mod banner;
+pub mod bootloader_desc;
 pub mod chip;
 pub mod csv;
+pub mod image;
 pub mod partition;
 pub mod size;
