@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::flash::{write_atomically, FileFlash, Flash};
+use crate::flash::{write_atomically, FileFlash};
 use crate::format::csv::to_csv;
 use crate::format::image::{parse_image, ImageHeader};
 use crate::format::partition::PartitionView;
@@ -138,6 +138,9 @@ fn run_app(args: &Args, data: &[u8], out: &mut dyn Write) -> Result<i32, OpError
         return Err(OpError::AppImageOnly { what: "edit or read".into() });
     }
     let summary = summarize_app(data, &args.filename);
+    if !args.json && !args.quiet {
+        report::print_summary(out, &summary, report::fancy()).map_err(|e| OpError::Io(e.to_string()))?;
+    }
     let mut result = RunResult::default();
     let mut failed = summary.app.as_ref().is_some_and(|a| a.image.problem.is_some()) && args.check_app;
     if args.check_app {

@@ -1,0 +1,86 @@
+//! Shared helpers of the integration tests: where the real firmware images and
+//! the Python venvs are, and the skip rule (skip with a note when something
+//! optional is missing, but fail under CI=true, where everything must be there).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Skip (return None) with a note, or panic under CI.
+pub fn skip<T>(what: &str) -> Option<T> {
+    if in_ci() {
+        panic!("required for this test under CI=true: {what}");
+    }
+    eprintln!("SKIPPED: {what} is not available");
+    None
+}
+
+/// `../shared/firmware` beside the workspace, if present.
+pub fn firmware_dir() -> Option<PathBuf> {
+    let d = root().join("../shared/firmware");
+    if d.join("MANIFEST.md").is_file() {
+        Some(d)
+    } else {
+        skip("../shared/firmware (real MicroPython images)")
+    }
+}
+
+/// A real firmware image by file name.
+pub fn firmware(name: &str) -> Option<PathBuf> {
+    firmware_dir().map(|d| d.join(name))
+}
+
+/// The Python tool mp-image-tool-esp32 0.1.1 from `.venv-mpt`.
+pub fn python_tool() -> Option<PathBuf> {
+    let p = std::env::var_os("MPIMG_VENV_MPT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv-mpt"))
+        .join("bin/mp-image-tool-esp32");
+    if p.is_file() {
+        Some(p)
+    } else {
+        skip(".venv-mpt/bin/mp-image-tool-esp32 (run ./.ci/setup)")
+    }
+}
+
+/// The checkers' Python (esptool, littlefs-python) from `.venv`.
+pub fn venv_python() -> Option<PathBuf> {
+    let p = std::env::var_os("MPIMG_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv")).join("bin/python");
+    if p.is_file() {
+        Some(p)
+    } else {
+        skip(".venv/bin/python (run ./.ci/setup)")
+    }
+}
+
+/// The mpimg binary under test.
+pub fn mpimg() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mpimg"))
+}
+
+/// Run mpimg with `args` in `dir`, NO_COLOR set so tables are plain.
+pub fn run_mpimg(dir: &Path, args: &[&str]) -> Output {
+    Command::new(mpimg()).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mpimg")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Names of the files in `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|it| it.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
