@@ -41,8 +41,8 @@ impl FileFlash {
         self.start = start;
     }
 
-    /// Write the contents to `path` atomically: a temporary file beside it,
-    /// flushed and synced, then renamed over `path`. On error nothing is left behind.
+    /// Write the contents to `path` atomically (see [`write_atomically`]).
+    /// On error nothing is left behind.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         write_atomically(path, &self.data)
     }
@@ -62,7 +62,14 @@ impl FileFlash {
 }
 
 /// Write `data` to `path` through a temporary file in the same directory and a rename.
+///
+/// When `path` already exists (`--in-place`, or an output written again) the
+/// temporary file is synced before the rename, so a crash cannot leave an empty
+/// file where the old one was. A new file is not synced: if a crash corrupts
+/// it, nothing the user had is lost (the input is never touched), and the sync
+/// would cost more than everything else a typical edit does.
 pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let replacing = path.exists();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -72,7 +79,9 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if replacing {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
