@@ -3,6 +3,8 @@
 //! optional is missing, but fail under CI=true, where everything must be there).
 #![allow(dead_code)]
 
+pub mod synth;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

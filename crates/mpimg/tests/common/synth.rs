@@ -1,0 +1,120 @@
+//! Synthetic firmware built byte by byte in the tests, independent of the code
+//! under test, so the formats are tested on a fresh clone without ../shared.
+#![allow(dead_code)]
+
+use md5::{Digest as _, Md5};
+use sha2::{Digest as _, Sha256};
+
+/// An ESP image: header (flash size code in byte 3's high nibble), segments,
+/// checksum, padding, and the SHA-256 when `hash`.
+pub fn image(chip_id: u16, flash_code: u8, segments: &[(u32, Vec<u8>)], hash: bool) -> Vec<u8> {
+    let mut v = vec![0xE9, segments.len() as u8, 0x02, (flash_code << 4) | 0x0f];
+    v.extend_from_slice(&0x4008_0000u32.to_le_bytes()); // entry point
+    v.extend_from_slice(&[0xEE, 0, 0, 0]); // wp pin, drive settings
+    v.extend_from_slice(&chip_id.to_le_bytes());
+    v.push(0); // deprecated min rev
+    v.extend_from_slice(&3u16.to_le_bytes()); // min rev full
+    v.extend_from_slice(&199u16.to_le_bytes()); // max rev full
+    v.extend_from_slice(&[0; 4]);
+    v.push(u8::from(hash));
+    let mut sum = 0xEFu8;
+    for (addr, data) in segments {
+        v.extend_from_slice(&addr.to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(data);
+        sum = data.iter().fold(sum, |s, b| s ^ b);
+    }
+    while v.len() % 16 != 15 {
+        v.push(0);
+    }
+    v.push(sum);
+    if hash {
+        let d = Sha256::digest(&v);
+        v.extend_from_slice(&d);
+    }
+    v
+}
+
+fn cstr(s: &str, n: usize) -> Vec<u8> {
+    let mut b = s.as_bytes().to_vec();
+    b.resize(n, 0);
+    b
+}
+
+/// An app image with an `esp_app_desc_t` and a MicroPython banner.
+pub fn app_image(chip_id: u16, banner: &str) -> Vec<u8> {
+    let mut desc = Vec::new();
+    desc.extend_from_slice(&0xABCD_5432u32.to_le_bytes());
+    desc.extend_from_slice(&0u32.to_le_bytes()); // secure version
+    desc.extend_from_slice(&[0; 8]); // reserved
+    desc.extend(cstr("", 32)); // version (MicroPython leaves it empty)
+    desc.extend(cstr("", 32)); // project name
+    desc.extend(cstr("12:00:00", 16));
+    desc.extend(cstr("Aug  1 2025", 16));
+    desc.extend(cstr("v5.4.1", 32));
+    desc.extend([0x11; 32]); // app elf sha256
+    desc.resize(256, 0);
+    let mut rodata = vec![0x55u8; 1000];
+    rodata.extend_from_slice(banner.as_bytes());
+    rodata.push(0);
+    rodata.resize(3000, 0x66);
+    let code: Vec<u8> = (0..20000u32).map(|i| (i * 31 % 253) as u8).collect();
+    image(chip_id, 2, &[(0x3f40_0020, [desc, rodata].concat()), (0x4008_0000, code)], true)
+}
+
+/// A bootloader image (no descriptor).
+pub fn bootloader_image(chip_id: u16) -> Vec<u8> {
+    let code: Vec<u8> = (0..9000u32).map(|i| (i * 17 % 251) as u8).collect();
+    image(chip_id, 2, &[(0x3fff_0000, vec![0x10; 100]), (0x4007_8000, code)], true)
+}
+
+/// One 32-byte table entry.
+pub fn entry(name: &str, ptype: u8, subtype: u8, offset: u32, size: u32, flags: u32) -> Vec<u8> {
+    let mut e = vec![0xAA, 0x50, ptype, subtype];
+    e.extend_from_slice(&offset.to_le_bytes());
+    e.extend_from_slice(&size.to_le_bytes());
+    e.extend(cstr(name, 16));
+    e.extend_from_slice(&flags.to_le_bytes());
+    e
+}
+
+/// A table sector with MD5 entry, as ESP-IDF writes it.
+pub fn table(entries: &[Vec<u8>]) -> Vec<u8> {
+    let body: Vec<u8> = entries.concat();
+    let mut t = body.clone();
+    t.extend_from_slice(&[0xEB, 0xEB]);
+    t.extend_from_slice(&[0xFF; 14]);
+    t.extend_from_slice(&Md5::digest(&body));
+    t.resize(0x1000, 0xFF);
+    t
+}
+
+/// MicroPython's generic 4 MB table.
+pub fn generic_table() -> Vec<u8> {
+    table(&[
+        entry("nvs", 1, 2, 0x9000, 0x6000, 0),
+        entry("phy_init", 1, 1, 0xf000, 0x1000, 0),
+        entry("factory", 0, 0, 0x10000, 0x1f0000, 0),
+        entry("vfs", 1, 0x81, 0x200000, 0x200000, 0),
+    ])
+}
+
+/// A whole firmware file for `chip_id` whose bootloader sits at `bl_offset`:
+/// bootloader, table at flash 0x8000, app at 0x10000; the file ends where the app ends.
+pub fn firmware(chip_id: u16, bl_offset: u32, table_sector: &[u8], app: &[u8]) -> Vec<u8> {
+    let mut f = bootloader_image(chip_id);
+    f.resize((0x8000 - bl_offset) as usize, 0xFF);
+    f.extend_from_slice(table_sector);
+    f.resize((0x10000 - bl_offset) as usize, 0xFF);
+    f.extend_from_slice(app);
+    f
+}
+
+/// The default synthetic firmware: esp32s3 (bootloader at 0), generic table, v1.26.1 app.
+pub fn s3_firmware() -> Vec<u8> {
+    firmware(9, 0, &generic_table(), &app_image(9, "MicroPython v1.26.1 on 2025-08-01"))
+}
+
+pub fn sha256(b: &[u8]) -> Vec<u8> {
+    Sha256::digest(b).to_vec()
+}
