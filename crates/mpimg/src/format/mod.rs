@@ -5,3 +5,4 @@ pub mod image;
 pub mod app_desc;
 pub mod bootloader_desc;
 pub mod banner;
+pub mod otadata;
