@@ -900,13 +900,18 @@ fn flash_size_edit_matches_mp_image_tool() {
             ("8M", 8)
         };
         let out = tmp.path().join(format!("{}-{arg}.bin", e.file));
-        let status = Command::new(venv.join("bin/mp-image-tool-esp32"))
+        let run = Command::new(venv.join("bin/mp-image-tool-esp32"))
             .arg(dir.join(e.file))
             .args(["-q", "-f", arg, "-o"])
             .arg(&out)
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "{}: mp-image-tool-esp32 failed", e.file);
+        assert!(
+            run.status.success(),
+            "{}: mp-image-tool-esp32 failed: {}",
+            e.file,
+            String::from_utf8_lossy(&run.stderr)
+        );
         let theirs = std::fs::read(&out).unwrap();
 
         let mut ours = data.clone();
