@@ -6,5 +6,6 @@ pub mod bootloader_desc;
 pub mod chip;
 pub mod csv;
 pub mod image;
+pub mod otadata;
 pub mod partition;
 pub mod size;
