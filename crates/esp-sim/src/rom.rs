@@ -66,7 +66,8 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
             out
         }
         op::READ_FLASH_SLOW => {
-            let (Some(offset), Some(len), 8) = (req.word(0), req.word(1), req.data.len()) else {
+            // esptool sends offset and length; espflash adds two more words.
+            let (Some(offset), Some(len), 8 | 16) = (req.word(0), req.word(1), req.data.len()) else {
                 return vec![dev.reply(req.op, 0, &invalid)];
             };
             if len > SLOW_READ_BLOCK {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::device::{Device, Out, ROM_BAUD};
 use crate::fault::{Dir, FaultPlan, FrameFault};
 use crate::link::Link;
-use crate::pty::{LineState, Pty};
+use crate::pty::Pty;
 use crate::slip;
 use crate::stats::Stats;
 
@@ -96,38 +96,42 @@ impl Server {
             if self.stop.load(Ordering::SeqCst) {
                 break Ended::Stopped;
             }
-            let Some(pty) = self.pty.as_ref() else { break Ended::FaultClosed };
+            let Some(pty) = self.pty.as_mut() else { break Ended::FaultClosed };
             let state = pty.poll(POLL)?;
-            match state {
-                LineState::Closed => {
-                    if self.connected {
-                        self.on_client_closed();
-                        if self.once {
-                            break Ended::ClientClosed;
-                        }
-                    } else {
-                        // Nobody has the port open: poll reports that at
-                        // once, so wait a little before asking again.
-                        std::thread::sleep(Duration::from_millis(10));
+            if state.client_left && self.connected {
+                self.on_client_closed();
+                if self.once {
+                    break Ended::ClientClosed;
+                }
+            }
+            if !state.open && !state.readable {
+                if self.connected {
+                    self.on_client_closed();
+                    if self.once {
+                        break Ended::ClientClosed;
                     }
                 }
-                LineState::Idle => self.on_connect(),
-                LineState::Readable => {
-                    self.on_connect();
-                    let Some(pty) = self.pty.as_ref() else { break Ended::FaultClosed };
-                    match pty.read(&mut buf)? {
-                        None => {
-                            self.on_client_closed();
-                            if self.once {
-                                break Ended::ClientClosed;
-                            }
-                        }
-                        Some(n) => {
-                            let bytes = buf[..n].to_vec();
-                            if let Some(e) = self.on_bytes(&bytes)? {
-                                break e;
-                            }
-                        }
+                // Nobody has the port open: poll reports that at once, so
+                // wait a little before asking again.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            self.on_connect();
+            if !state.readable {
+                continue;
+            }
+            let Some(pty) = self.pty.as_ref() else { break Ended::FaultClosed };
+            match pty.read(&mut buf)? {
+                None => {
+                    self.on_client_closed();
+                    if self.once {
+                        break Ended::ClientClosed;
+                    }
+                }
+                Some(n) => {
+                    let bytes = buf[..n].to_vec();
+                    if let Some(e) = self.on_bytes(&bytes)? {
+                        break e;
                     }
                 }
             }
