@@ -237,13 +237,4 @@ impl Pty {
         }
         Ok(true)
     }
-
-    /// Drop bytes we sent that the client never read (the port was closed;
-    /// a reset device would not resend them either).
-    pub fn discard_pending_output(&self) {
-        // SAFETY: flushing our own descriptor's queues.
-        unsafe {
-            libc::tcflush(self.fd(), libc::TCIOFLUSH);
-        }
-    }
 }

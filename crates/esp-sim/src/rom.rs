@@ -61,6 +61,7 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
                 // flasher stub: it greets the host and takes over the line.
                 out.push(Out::Frame(b"OHAI".to_vec()));
                 dev.mode = Mode::Stub;
+                dev.write = None;
                 stats.stub_starts += 1;
             }
             out

@@ -76,9 +76,9 @@ impl Server {
         self.device.reset();
         self.decoder.reset();
         self.link.baud = ROM_BAUD;
-        if let Some(p) = &self.pty {
-            p.discard_pending_output();
-        }
+        // Replies the old client never read stay queued on the line (a pty
+        // cannot drop them without also dropping what a new client already
+        // sent); clients flush their input when they connect.
         self.write_stats();
     }
 
