@@ -5,8 +5,10 @@
 //! ([`FileFlash`]: flash from the chip's bootloader offset on, held in memory);
 //! a serial-attached device is another.
 
+pub mod device;
 mod file;
 
+pub use device::{DeviceFlash, DeviceOptions};
 pub use file::{write_atomically, FileFlash};
 
 use thiserror::Error;

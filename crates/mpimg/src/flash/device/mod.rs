@@ -1,0 +1,306 @@
+//! Device backend of the flash abstraction: the flash of a serial-attached
+//! ESP32, through one loader connection for the whole run.
+//!
+//! Reads go through a sector cache, so no region is read twice in a run.
+//! Writes cover whole sectors (unaligned edges are read, merged and written
+//! back), skip sectors known to hold the new bytes already (from the cache,
+//! or for uncached chunks the device's MD5), go out compressed, and are
+//! verified with the flash MD5: a mismatch or a link error is retried once,
+//! then reported with what was and was not written.
+
+mod error;
+mod link;
+mod progress;
+
+use std::collections::BTreeMap;
+
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+pub use error::{ranges_text, DeviceError};
+pub use link::{DeviceFacts, WireStats, ROM_BAUD};
+pub use progress::{bars_allowed, Progress, MIN_BAR};
+
+use link::Link;
+
+use super::{align_up, check_erase_alignment, Flash, FlashError, FlashKind, SECTOR_SIZE};
+use crate::format::chip::Chip;
+
+/// Largest chunk written (and verified) in one FLASH_DEFL stream: an
+/// interrupted write loses at most this much progress.
+const WRITE_CHUNK: u32 = 0x4_0000;
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct DeviceOptions {
+    pub baud: u32,
+    /// Hard reset when the run ends (`-n` turns it off).
+    pub reset: bool,
+    /// Progress bars allowed (see [`bars_allowed`]).
+    pub progress: bool,
+}
+
+/// Sectors moved in this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SectorCounts {
+    pub read: u64,
+    pub written: u64,
+    pub erased: u64,
+    /// Sectors a write found already holding the new bytes.
+    pub unchanged: u64,
+}
+
+/// The flash of a serial-attached device.
+pub struct DeviceFlash {
+    link: Link,
+    size: u32,
+    cache: BTreeMap<u32, Vec<u8>>,
+    /// Ranges written (or erased) and verified in this run.
+    done: Vec<(u32, u32)>,
+    opts: DeviceOptions,
+    pub counts: SectorCounts,
+}
+
+impl DeviceFlash {
+    /// Connect to the device on `port`.
+    pub fn open(port: &str, opts: DeviceOptions) -> Result<DeviceFlash, DeviceError> {
+        let link = Link::connect(port, opts.baud)?;
+        let size = link.facts.flash_size;
+        Ok(DeviceFlash { link, size, cache: BTreeMap::new(), done: Vec::new(), opts, counts: SectorCounts::default() })
+    }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.link.chip
+    }
+
+    pub fn facts(&self) -> &DeviceFacts {
+        &self.link.facts
+    }
+
+    pub fn wire(&self) -> &WireStats {
+        &self.link.stats
+    }
+
+    /// Ranges written or erased and verified so far.
+    pub fn done(&self) -> &[(u32, u32)] {
+        &self.done
+    }
+
+    fn check(&self, offset: u32, len: usize) -> Result<u32, FlashError> {
+        let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+        if u64::from(offset) + len as u64 > u64::from(self.size) {
+            return Err(FlashError::PastEnd { offset, len: len32, size: self.size });
+        }
+        Ok(len32)
+    }
+
+    /// Read the sectors in `lo..hi` that are not cached, one stream per run.
+    fn fill(&mut self, lo: u32, hi: u32) -> Result<(), DeviceError> {
+        let mut s = lo;
+        while s < hi {
+            if self.cache.contains_key(&s) {
+                s += SECTOR_SIZE;
+                continue;
+            }
+            let start = s;
+            while s < hi && !self.cache.contains_key(&s) {
+                s += SECTOR_SIZE;
+            }
+            let data = self.read_retry(start, s - start)?;
+            for (i, sector) in data.chunks(SECTOR_SIZE as usize).enumerate() {
+                self.cache.insert(start + i as u32 * SECTOR_SIZE, sector.to_vec());
+            }
+            self.counts.read += u64::from((s - start) / SECTOR_SIZE);
+        }
+        Ok(())
+    }
+
+    fn read_retry(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, DeviceError> {
+        let mut bar = Progress::new(self.opts.progress, "Reading", u64::from(len));
+        let mut r = self.link.read(offset, len, &mut bar);
+        if r.is_err() && self.link.recover() {
+            r = self.link.read(offset, len, &mut bar);
+        }
+        bar.finish();
+        r
+    }
+
+    fn remember(&mut self, offset: u32, data: &[u8]) {
+        for (i, sector) in data.chunks(SECTOR_SIZE as usize).enumerate() {
+            self.cache.insert(offset + i as u32 * SECTOR_SIZE, sector.to_vec());
+        }
+        match self.done.last_mut() {
+            Some(last) if last.1 == offset => last.1 = offset + data.len() as u32,
+            _ => self.done.push((offset, offset + data.len() as u32)),
+        }
+    }
+
+    /// Write one sector-aligned chunk and verify it; `end` is where the
+    /// caller's whole write ends (for the interruption report).
+    fn write_chunk(&mut self, offset: u32, data: &[u8], end: u32, bar: &mut Progress) -> Result<(), DeviceError> {
+        let len = data.len() as u32;
+        let want: [u8; 16] = Md5::digest(data).into();
+        let erased = data.iter().all(|&b| b == 0xFF);
+        for attempt in 0..2 {
+            let r = if erased {
+                self.link.erase(offset, len).and_then(|()| self.link.md5(offset, len))
+            } else {
+                self.link.write_deflated(offset, data, bar).and_then(|()| self.link.md5(offset, len))
+            };
+            match r {
+                Ok(got) if got == want => {
+                    if erased {
+                        self.counts.erased += u64::from(len / SECTOR_SIZE);
+                    } else {
+                        self.counts.written += u64::from(len / SECTOR_SIZE);
+                    }
+                    self.remember(offset, data);
+                    return Ok(());
+                }
+                Ok(_) if attempt == 0 => continue,
+                Ok(_) => return Err(DeviceError::Unverified { offset, len }),
+                Err(_) if attempt == 0 && self.link.recover() => continue,
+                Err(e) => {
+                    return Err(DeviceError::Interrupted { start: offset, end, done: self.done.clone(), cause: e.to_string() })
+                }
+            }
+        }
+        Err(DeviceError::Unverified { offset, len })
+    }
+
+    /// Write sector-aligned `buf` at `lo`, skipping sectors that hold it already.
+    fn write_aligned(&mut self, lo: u32, buf: &[u8]) -> Result<(), DeviceError> {
+        let sectors = buf.len() / SECTOR_SIZE as usize;
+        let same = |i: usize, cache: &BTreeMap<u32, Vec<u8>>| {
+            let s = lo + (i as u32) * SECTOR_SIZE;
+            cache.get(&s).is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
+        };
+        let end = lo + buf.len() as u32;
+        let mut bar = Progress::new(self.opts.progress, "Writing", buf.len() as u64);
+        let mut i = 0;
+        while i < sectors {
+            if same(i, &self.cache) {
+                self.counts.unchanged += 1;
+                i += 1;
+                continue;
+            }
+            let first = i;
+            while i < sectors && !same(i, &self.cache) && (i - first) < (WRITE_CHUNK / SECTOR_SIZE) as usize {
+                i += 1;
+            }
+            let at = lo + first as u32 * SECTOR_SIZE;
+            let chunk = &buf[first * SECTOR_SIZE as usize..i * SECTOR_SIZE as usize];
+            bar.set_base((first * SECTOR_SIZE as usize) as u64);
+            // Nothing known about these sectors: one MD5 may save the write.
+            let unknown = (first..i).all(|k| !self.cache.contains_key(&(lo + k as u32 * SECTOR_SIZE)));
+            if unknown && chunk.len() >= 2 * SECTOR_SIZE as usize {
+                let want: [u8; 16] = Md5::digest(chunk).into();
+                if self.link.md5(at, chunk.len() as u32).ok() == Some(want) {
+                    self.counts.unchanged += (i - first) as u64;
+                    self.remember(at, chunk);
+                    continue;
+                }
+            }
+            self.write_chunk(at, chunk, end, &mut bar)?;
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    /// Hard reset now (if allowed) and close the port.
+    pub fn close(mut self) {
+        self.reset_if_asked();
+    }
+
+    fn reset_if_asked(&mut self) {
+        if self.opts.reset {
+            self.opts.reset = false;
+            self.link.hard_reset();
+        }
+    }
+}
+
+impl Drop for DeviceFlash {
+    fn drop(&mut self) {
+        self.reset_if_asked();
+    }
+}
+
+fn dev(e: DeviceError) -> FlashError {
+    FlashError::Device(e.to_string())
+}
+
+impl Flash for DeviceFlash {
+    fn kind(&self) -> FlashKind {
+        FlashKind::Device
+    }
+
+    fn start(&self) -> u32 {
+        0
+    }
+
+    fn data_end(&self) -> u32 {
+        self.size
+    }
+
+    fn capacity(&self) -> u32 {
+        self.size
+    }
+
+    fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let len = self.check(offset, buf.len())?;
+        if len == 0 {
+            return Ok(());
+        }
+        let lo = offset - offset % SECTOR_SIZE;
+        let hi = align_up(offset + len, SECTOR_SIZE);
+        self.fill(lo, hi).map_err(dev)?;
+        let mut pos = 0usize;
+        let mut s = lo;
+        while s < hi {
+            let sector = &self.cache[&s];
+            let from = offset.max(s) - s;
+            let to = (offset + len).min(s + SECTOR_SIZE) - s;
+            let n = (to - from) as usize;
+            buf[pos..pos + n].copy_from_slice(&sector[from as usize..to as usize]);
+            pos += n;
+            s += SECTOR_SIZE;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        let len = self.check(offset, data.len())?;
+        if len == 0 {
+            return Ok(());
+        }
+        let lo = offset - offset % SECTOR_SIZE;
+        let hi = align_up(offset + len, SECTOR_SIZE);
+        let mut buf = vec![0xFF; (hi - lo) as usize];
+        // Unaligned edges keep what the device holds around the new bytes.
+        if offset > lo {
+            self.fill(lo, lo + SECTOR_SIZE).map_err(dev)?;
+            buf[..SECTOR_SIZE as usize].copy_from_slice(&self.cache[&lo]);
+        }
+        if offset + len < hi {
+            let last = hi - SECTOR_SIZE;
+            self.fill(last, hi).map_err(dev)?;
+            let at = (last - lo) as usize;
+            buf[at..].copy_from_slice(&self.cache[&last]);
+        }
+        let at = (offset - lo) as usize;
+        buf[at..at + data.len()].copy_from_slice(data);
+        self.write_aligned(lo, &buf).map_err(dev)
+    }
+
+    fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
+        check_erase_alignment(offset, len)?;
+        self.check(offset, len as usize)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // Erase as a write of 0xFF: sectors known to be erased are skipped,
+        // and each run goes out as one verified ERASE_REGION.
+        self.write_aligned(offset, &vec![0xFF; len as usize]).map_err(dev)
+    }
+}
