@@ -176,6 +176,9 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
     let fancy = report::fancy();
     if human {
         report::print_summary(out, &summary, fancy).map_err(io)?;
+        if args.debug {
+            report::print_segments(out, &summary).map_err(io)?;
+        }
     }
     if !args.quiet {
         for w in &summary.warnings {
