@@ -190,16 +190,17 @@ pub fn print_segments(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
 /// Print `--check-app` verdicts.
 pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Result<()> {
     for c in checks {
-        let what = match (&c.problem, c.size) {
+        let img = &c.image;
+        let what = match (&img.problem, img.size) {
             (None, Some(n)) => format!(
                 "valid {} image, {n} bytes, checksum ok, SHA-256 {}",
-                c.chip.as_deref().unwrap_or("?"),
-                if c.sha256_ok.is_some() { "ok" } else { "not appended" }
+                img.chip.as_deref().unwrap_or("?"),
+                if img.sha256_ok.is_some() { "ok" } else { "not appended" }
             ),
             (Some(p), _) => format!("INVALID: {p}"),
             (None, None) => "INVALID".into(),
         };
-        writeln!(out, "Check '{}' at {:#x}: {what}", c.name, c.offset)?;
+        writeln!(out, "Check '{}' at {:#x}: {what}", c.name, img.offset)?;
     }
     Ok(())
 }

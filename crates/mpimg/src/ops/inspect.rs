@@ -77,7 +77,9 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
-fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, idf: Option<(String, String)>) -> ImageSummary {
+/// Summarise an image from its bytes, the result of walking it, and its IDF
+/// version and build date (from a descriptor).
+pub fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, idf: Option<(String, String)>) -> ImageSummary {
     let header = ImageHeader::parse(data).ok();
     let mut s = ImageSummary {
         offset,
@@ -107,7 +109,10 @@ fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, idf:
             s.sha256_ok = i.hash_ok();
             s.sha256 = i.sha_stored.map(|h| hex(&h));
             if !i.checksum_ok() {
-                s.problem = Some("segment checksum mismatch".into());
+                s.problem = Some(format!(
+                    "segment checksum mismatch (stored {:#04x}, computed {:#04x})",
+                    i.checksum_stored, i.checksum_calc
+                ));
             } else if i.hash_ok() == Some(false) {
                 s.problem = Some("SHA-256 digest mismatch".into());
             }
