@@ -130,6 +130,9 @@ pub fn plan_edits<F: Flash>(
         if old.offset != new.offset {
             return Err(OpError::AppMoved { old: old.offset, new: new.offset });
         }
+        if new.size < app_image_size {
+            return Err(EditError::AppTooBig { name: new.name(), size: new.size, app: app_image_size }.into());
+        }
     }
     Ok(Plan { table, header, flash_size, suffix, notes, warnings })
 }

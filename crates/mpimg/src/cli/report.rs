@@ -4,7 +4,10 @@
 
 use std::io::{IsTerminal, Write};
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+
+/// comfy-table border characters (its 19-character preset format).
+const ROUNDED: &str = "││──├─┼┤│    ┬┴╭╮╰╯";
 
 use crate::format::partition::PartitionView;
 use crate::format::size::human;
@@ -132,8 +135,8 @@ pub fn print_table(out: &mut dyn Write, parts: &[PartitionView], flash_size: u32
         .collect();
     if fancy {
         let mut t = Table::new();
-        t.load_preset(presets::UTF8_FULL_CONDENSED)
-            .apply_modifier(comfy_table::modifiers::UTF8_ROUND_CORNERS)
+        // Rounded corners, solid rules, no lines between rows: the Python tool's look.
+        t.load_preset(ROUNDED)
             .set_content_arrangement(ContentArrangement::Disabled)
             .set_header(header);
         for r in &rows {
@@ -169,19 +172,35 @@ pub fn print_table(out: &mut dyn Write, parts: &[PartitionView], flash_size: u32
     Ok(())
 }
 
+/// Print the segments of the bootloader and app (`-d`).
+pub fn print_segments(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
+    let images = s.bootloader.iter().map(|b| ("bootloader", b)).chain(s.app.iter().map(|a| ("app", &a.image)));
+    for (what, img) in images {
+        writeln!(out, "{what} segments (image at {:#x}):", img.offset)?;
+        for (i, g) in img.segment_list.iter().enumerate() {
+            writeln!(out, "  {i}: load {:#010x}  data at {:#08x}  {:#8x} bytes", g.load_addr, g.offset, g.len)?;
+        }
+        if let Some(h) = &img.sha256 {
+            writeln!(out, "  SHA-256 {h}")?;
+        }
+    }
+    Ok(())
+}
+
 /// Print `--check-app` verdicts.
 pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Result<()> {
     for c in checks {
-        let what = match (&c.problem, c.size) {
+        let img = &c.image;
+        let what = match (&img.problem, img.size) {
             (None, Some(n)) => format!(
                 "valid {} image, {n} bytes, checksum ok, SHA-256 {}",
-                c.chip.as_deref().unwrap_or("?"),
-                if c.sha256_ok.is_some() { "ok" } else { "not appended" }
+                img.chip.as_deref().unwrap_or("?"),
+                if img.sha256_ok.is_some() { "ok" } else { "not appended" }
             ),
             (Some(p), _) => format!("INVALID: {p}"),
             (None, None) => "INVALID".into(),
         };
-        writeln!(out, "Check '{}' at {:#x}: {what}", c.name, c.offset)?;
+        writeln!(out, "Check '{}' at {:#x}: {what}", c.name, img.offset)?;
     }
     Ok(())
 }

@@ -171,10 +171,14 @@ fn emit(args: &Args, summary: &Summary, result: &RunResult, out: &mut dyn Write)
 fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, OpError> {
     let human = !args.json && !args.quiet;
     let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
+    refuse_truncated_app(&mut fw)?;
     let summary = summarize(&mut fw, &args.filename);
     let fancy = report::fancy();
     if human {
         report::print_summary(out, &summary, fancy).map_err(io)?;
+        if args.debug {
+            report::print_segments(out, &summary).map_err(io)?;
+        }
     }
     if !args.quiet {
         for w in &summary.warnings {
@@ -312,6 +316,19 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
     }
     emit(args, &summary, &result, out)?;
     Ok(i32::from(failed))
+}
+
+/// A firmware file that ends inside its app image is cut short: say so rather
+/// than show (or edit) a broken firmware.
+fn refuse_truncated_app(fw: &mut Firmware<FileFlash>) -> Result<(), OpError> {
+    if let Some((p, data)) = read_app(fw) {
+        if let Err(e @ crate::format::image::ImageError::Truncated { .. }) = parse_image(&data) {
+            let detail = e.to_string();
+            let detail = detail.split(';').next().unwrap_or(&detail).to_string();
+            return Err(OpError::TruncatedApp { name: p.name(), offset: p.offset, detail });
+        }
+    }
+    Ok(())
 }
 
 /// An image written into an app partition or the bootloader must be an image

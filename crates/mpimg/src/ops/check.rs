@@ -4,30 +4,23 @@
 use serde::Serialize;
 
 use crate::flash::{Flash, FlashKind};
-use crate::format::image::{parse_image, ImageHeader};
-use crate::format::partition::{hex, PartitionTable};
+use crate::format::image::parse_image;
+use crate::format::partition::PartitionTable;
 
+use super::inspect::{image_summary, ImageSummary};
 use super::region::Region;
 
 /// The verdict on one region that should hold an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageCheck {
     pub name: String,
-    pub offset: u32,
-    /// Image length including the appended hash, when the image could be walked.
-    pub size: Option<u32>,
-    pub chip: Option<String>,
-    pub checksum_ok: Option<bool>,
-    /// None when the image has no appended hash.
-    pub sha256_ok: Option<bool>,
-    pub sha256: Option<String>,
-    /// Why the image is not valid (None when valid).
-    pub problem: Option<String>,
+    #[serde(flatten)]
+    pub image: ImageSummary,
 }
 
 impl ImageCheck {
     pub fn is_valid(&self) -> bool {
-        self.problem.is_none()
+        self.image.problem.is_none()
     }
 }
 
@@ -37,16 +30,6 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
     if flash.kind() == FlashKind::File && r.offset >= flash.data_end() {
         return None;
     }
-    let mut c = ImageCheck {
-        name: r.name.clone(),
-        offset: r.offset,
-        size: None,
-        chip: None,
-        checksum_ok: None,
-        sha256_ok: None,
-        sha256: None,
-        problem: None,
-    };
     let len = match flash.kind() {
         FlashKind::File => r.end().min(flash.data_end()) - r.offset,
         FlashKind::Device => r.size,
@@ -54,35 +37,17 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
     let data = match flash.read_vec(r.offset, len) {
         Ok(d) => d,
         Err(e) => {
-            c.problem = Some(e.to_string());
-            return Some(c);
+            let mut image = image_summary(r.offset, &[], Err(e.to_string()), None);
+            image.problem = Some(e.to_string());
+            return Some(ImageCheck { name: r.name.clone(), image });
         }
     };
-    if data.iter().take(32).all(|&b| b == 0xFF) {
-        c.problem = Some("no image (erased)".into());
-        return Some(c);
-    }
-    if let Ok(h) = ImageHeader::parse(&data) {
-        c.chip = h.chip().map(|ch| ch.name.to_string());
-    }
-    match parse_image(&data) {
-        Ok(info) => {
-            c.size = Some(info.total_len as u32);
-            c.checksum_ok = Some(info.checksum_ok());
-            c.sha256_ok = info.hash_ok();
-            c.sha256 = info.sha_calc.map(|s| hex(&s));
-            if !info.checksum_ok() {
-                c.problem = Some(format!(
-                    "segment checksum mismatch (stored {:#04x}, computed {:#04x})",
-                    info.checksum_stored, info.checksum_calc
-                ));
-            } else if info.hash_ok() == Some(false) {
-                c.problem = Some("SHA-256 digest mismatch".into());
-            }
-        }
-        Err(e) => c.problem = Some(e.to_string()),
-    }
-    Some(c)
+    let info = if data.iter().take(32).all(|&b| b == 0xFF) {
+        Err("no image (erased)".to_string())
+    } else {
+        parse_image(&data).map_err(|e| e.to_string())
+    };
+    Some(ImageCheck { name: r.name.clone(), image: image_summary(r.offset, &data, info, None) })
 }
 
 /// Check the bootloader and every app partition of `table`.

@@ -20,6 +20,8 @@ pub struct ImageSummary {
     /// Length including the appended hash; None if the image could not be walked.
     pub size: Option<u32>,
     pub segments: Option<usize>,
+    /// Each segment: load address, offset of its data in the image, length.
+    pub segment_list: Vec<SegmentView>,
     pub chip: Option<String>,
     pub min_chip_rev: u16,
     pub max_chip_rev: u16,
@@ -29,6 +31,14 @@ pub struct ImageSummary {
     pub idf_version: Option<String>,
     pub build_date: Option<String>,
     pub problem: Option<String>,
+}
+
+/// One segment of an image.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SegmentView {
+    pub load_addr: u32,
+    pub offset: u32,
+    pub len: u32,
 }
 
 /// The app in the first app partition (or an app image file).
@@ -67,12 +77,15 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
-fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, idf: Option<(String, String)>) -> ImageSummary {
+/// Summarise an image from its bytes, the result of walking it, and its IDF
+/// version and build date (from a descriptor).
+pub fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, idf: Option<(String, String)>) -> ImageSummary {
     let header = ImageHeader::parse(data).ok();
     let mut s = ImageSummary {
         offset,
         size: None,
         segments: None,
+        segment_list: Vec::new(),
         chip: header.as_ref().and_then(|h| h.chip()).map(|c| c.name.to_string()),
         min_chip_rev: header.as_ref().map_or(0, |h| h.min_rev_full),
         max_chip_rev: header.as_ref().map_or(0, |h| h.max_rev_full),
@@ -87,11 +100,19 @@ fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, idf:
         Ok(i) => {
             s.size = Some(i.total_len as u32);
             s.segments = Some(i.segments.len());
+            s.segment_list = i
+                .segments
+                .iter()
+                .map(|g| SegmentView { load_addr: g.load_addr, offset: g.data_offset as u32, len: g.len })
+                .collect();
             s.checksum_ok = Some(i.checksum_ok());
             s.sha256_ok = i.hash_ok();
             s.sha256 = i.sha_stored.map(|h| hex(&h));
             if !i.checksum_ok() {
-                s.problem = Some("segment checksum mismatch".into());
+                s.problem = Some(format!(
+                    "segment checksum mismatch (stored {:#04x}, computed {:#04x})",
+                    i.checksum_stored, i.checksum_calc
+                ));
             } else if i.hash_ok() == Some(false) {
                 s.problem = Some("SHA-256 digest mismatch".into());
             }

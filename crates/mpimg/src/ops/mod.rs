@@ -67,6 +67,8 @@ pub enum OpError {
     UnknownChip { id: u16 },
     #[error("the file ends at flash offset {file_end:#x}, before the partition table at 0x8000 ends: it is truncated (or only a bootloader for {chip})")]
     EndsBeforeTable { chip: &'static str, file_end: u32 },
+    #[error("the firmware file is truncated: the app in '{name}' at {offset:#x} is cut short ({detail})")]
+    TruncatedApp { name: String, offset: u32, detail: String },
     #[error("no bootloader found at {offset:#x} (flash is erased there): flash a firmware with --flash")]
     NoBootloader { offset: u32 },
     #[error("partition '{name}' starts at {offset:#x}, past the end of the firmware file ({file_end:#x}): the file holds none of it")]

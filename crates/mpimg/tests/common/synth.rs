@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use md5::{Digest as _, Md5};
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 
 /// An ESP image: header (flash size code in byte 3's high nibble), segments,
 /// checksum, padding, and the SHA-256 when `hash`.
