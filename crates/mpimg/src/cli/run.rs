@@ -1,6 +1,7 @@
-//! One run of mpimg on a firmware file: open, show, plan the edits, apply
-//! them to an in-memory copy, then write every output at the end (so an error
-//! anywhere leaves no output firmware behind).
+//! One run of mpimg on a firmware file or a device: open, show, plan the
+//! edits, apply them (to an in-memory copy of a file, in place on a device),
+//! then write every output at the end (so an error anywhere leaves no output
+//! firmware behind).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,10 @@ use crate::ops::partition_io::{erase_region, read_region, trim_blocks, write_reg
 use crate::ops::region::{find_region, Region, RegionKind};
 use crate::ops::update::{erase_changed_data, write_bootloader_header, write_table, UpdateReport};
 use crate::ops::OpError;
+use crate::ops::{device_app, ota};
+
+use super::backend::Backend;
+use super::device::{flash_firmware, run_device, FlashReport};
 
 use super::args::Args;
 use super::naming::{app_bin_name, basename, with_suffix};
@@ -38,6 +43,17 @@ pub struct RunResult {
     pub partitions_erased: Vec<String>,
     pub checks: Option<Vec<ImageCheck>>,
     pub csv: Option<String>,
+    /// Devices only: what the device said about itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::flash::device::DeviceFacts>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filesystems_erased: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ota_update: Option<ota::OtaReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ota: Option<ota::OtaStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flashed: Option<FlashReport>,
 }
 
 #[derive(Serialize)]
@@ -59,9 +75,6 @@ fn device_only(args: &Args) -> Result<(), OpError> {
 }
 
 fn not_yet(args: &Args) -> Result<(), OpError> {
-    if args.flash.is_some() {
-        return Err(OpError::Io("--flash is not yet supported: device support is under way".into()));
-    }
     if !args.fs.is_empty() {
         return Err(OpError::Io("--fs is not yet supported: filesystem support is under way".into()));
     }
@@ -92,17 +105,14 @@ pub fn expand_device(name: &str) -> String {
 /// Run with parsed arguments. Returns the process exit code.
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, OpError> {
     if is_device(&args.filename) {
-        return Err(OpError::Io(format!(
-            "'{}' is a serial device: device support is not yet available in this build",
-            expand_device(&args.filename)
-        )));
+        return run_device(args, out, err);
     }
     device_only(args)?;
     not_yet(args)?;
     let data = std::fs::read(&args.filename).map_err(|e| OpError::Io(format!("cannot read '{}': {}", args.filename, io_reason(&e))))?;
     match open_bytes(data)? {
         Opened::App(data) => run_app(args, &data, out),
-        Opened::Firmware(fw) => run_firmware(args, fw, out, err),
+        Opened::Firmware(mut fw) => run_firmware(args, &mut fw, out, err),
     }
 }
 
@@ -168,11 +178,20 @@ fn emit(args: &Args, summary: &Summary, result: &RunResult, out: &mut dyn Write)
     Ok(())
 }
 
-fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, OpError> {
+pub(super) fn run_firmware<F: Backend>(
+    args: &Args,
+    fw: &mut Firmware<F>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, OpError> {
     let human = !args.json && !args.quiet;
     let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
-    refuse_truncated_app(&mut fw)?;
-    let summary = summarize(&mut fw, &args.filename);
+    if fw.is_file() {
+        refuse_truncated_app(fw)?;
+    }
+    let mut summary = summarize(fw, &args.filename);
+    let bl_chip = super::backend::chip_name(fw.header.chip_id);
+    summary.warnings.extend(fw.flash.device_warnings(bl_chip, fw.header.flash_size()));
     let fancy = report::fancy();
     if human {
         report::print_summary(out, &summary, fancy).map_err(io)?;
@@ -185,10 +204,16 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
             writeln!(err, "warning: {w}").map_err(io)?;
         }
     }
-    let mut result = RunResult::default();
+    let mut result = RunResult { device: fw.flash.device_facts(), ..RunResult::default() };
 
     if args.extract_app {
-        let (_, data) = read_app(&mut fw).ok_or_else(|| OpError::Io("the app partition is not in this file".into()))?;
+        let (_, data) = if fw.is_file() {
+            read_app(fw).ok_or_else(|| OpError::Io("the app partition is not in this file".into()))?
+        } else {
+            let p = fw.table.first_app().cloned().ok_or_else(|| OpError::Io("the partition table has no app partition".into()))?;
+            let data = device_app::read_app_image(&mut fw.flash, &p)?;
+            (p, data)
+        };
         // The image's own length when it can be walked; else trailing 0xFF trimmed to 16 bytes.
         let len = parse_image(&data).map(|i| i.total_len).unwrap_or_else(|_| trim_blocks(&data, 16).len());
         let name = args.output.clone().unwrap_or_else(|| app_bin_name(&basename(&args.filename)));
@@ -205,9 +230,10 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
         version: summary.app.as_ref().and_then(|a| a.micropython_version.clone()).unwrap_or_default(),
         start: p.offset,
     });
-    let plan = plan_edits(args, &fw, summary.app.as_ref(), implicit.as_ref())?;
+    let plan = plan_edits(args, fw, summary.app.as_ref(), implicit.as_ref())?;
     let changed = !plan.suffix.is_empty() || args.output.is_some() || args.in_place;
-    let output: Option<PathBuf> = changed.then(|| {
+    // A device is changed in place: no output file.
+    let output: Option<PathBuf> = (changed && fw.is_file()).then(|| {
         if args.in_place {
             PathBuf::from(&args.filename)
         } else {
@@ -230,12 +256,14 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
         }
         let bl = fw.bootloader_offset();
         let mut update = UpdateReport::default();
+        // Data erased before the table is written: if a device's link fails
+        // in between, the old table still stands and a re-run redoes it all.
+        let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
         if plan.header != fw.header {
             write_bootloader_header(&mut fw.flash, bl, &plan.header)?;
             update.bootloader_rewritten = true;
         }
         write_table(&mut fw.flash, &plan.table)?;
-        let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
         update.erased = erased.erased;
         update.grown = erased.grown;
         for g in &update.grown {
@@ -247,10 +275,15 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
         fw.header = plan.header.clone();
         result.partitions = Some(plan.table.entries.iter().map(PartitionView::from).collect());
         result.update = Some(update);
+        if !fw.is_file() && !args.quiet {
+            for name in device_app::apps_without_image(&mut fw.flash, &fw.table) {
+                writeln!(err, "warning: app partition '{name}' holds no app image: write one with --write {name}=FILE (or --ota-update FILE)").map_err(io)?;
+            }
+        }
     }
 
     let bl = fw.bootloader_offset();
-    let region = |fw: &Firmware<FileFlash>, name: &str| -> Result<Region, OpError> {
+    let region = |fw: &Firmware<F>, name: &str| -> Result<Region, OpError> {
         find_region(&fw.table, bl, name).ok_or_else(|| {
             OpError::Edit(crate::ops::EditError::NotFound {
                 name: name.to_string(),
@@ -260,15 +293,37 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
     };
     if let Some(arg) = &args.erase {
         for name in parse_names(arg) {
-            let r = region(&fw, &name)?;
+            let r = region(fw, &name)?;
             erase_region(&mut fw.flash, &r)?;
             result.partitions_erased.push(name);
         }
     }
+    if let Some(arg) = &args.erase_fs {
+        for name in parse_names(arg) {
+            let r = region(fw, &name)?;
+            if !r.is_data() {
+                return Err(OpError::Io(format!("'{name}' is not a data partition: --erase-fs erases the start of a filesystem partition (e.g. vfs)")));
+            }
+            fw.flash.erase(r.offset, r.size.min(crate::ops::update::DATA_ERASE_LEN))?;
+            result.filesystems_erased.push(name);
+        }
+    }
+    if let Some(file) = &args.ota_update {
+        let data = std::fs::read(file).map_err(|e| OpError::Io(format!("cannot read '{file}': {}", io_reason(&e))))?;
+        let st = ota::ota_status(&mut fw.flash, &fw.table)?;
+        if let Some(target) = st.as_ref().and_then(|s| fw.table.find(&s.next)).map(Region::of) {
+            check_image_for(fw, &target, file, &data)?;
+        }
+        let r = ota::ota_update(&mut fw.flash, &fw.table, &data, !args.no_rollback)?;
+        if human {
+            writeln!(out, "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})", r.bytes, r.partition, r.offset, r.partition, r.seq, r.state).map_err(io)?;
+        }
+        result.ota_update = Some(r);
+    }
     let mut reads: Vec<(String, Vec<u8>)> = Vec::new();
     if let Some(arg) = &args.read {
         for (name, file) in parse_pairs(arg, "--read")? {
-            let r = region(&fw, &name)?;
+            let r = region(fw, &name)?;
             let mut data = read_region(&mut fw.flash, &r)?;
             if args.trimblocks {
                 data.truncate(trim_blocks(&data, 0x1000).len());
@@ -281,10 +336,10 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
     }
     if let Some(arg) = &args.write {
         for (name, file) in parse_pairs(arg, "--write")? {
-            let r = region(&fw, &name)?;
+            let r = region(fw, &name)?;
             let data = std::fs::read(&file).map_err(|e| OpError::Io(format!("cannot read '{file}': {}", io_reason(&e))))?;
             if matches!(r.kind, RegionKind::App | RegionKind::Bootloader) {
-                check_image_for(&fw, &r, &file, &data)?;
+                check_image_for(fw, &r, &file, &data)?;
             }
             write_region(&mut fw.flash, &r, &data)?;
             result.partitions_written.push(name);
@@ -295,6 +350,10 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
         let checks = check_all(&mut fw.flash, &fw.table, bl);
         failed = checks.iter().any(|c| !c.is_valid());
         result.checks = Some(checks);
+        result.ota = ota::ota_status(&mut fw.flash, &fw.table)?;
+        if let (Some(st), true) = (&result.ota, human) {
+            writeln!(out, "OTA: boots '{}' next; an update goes to '{}'", st.boots, st.next).map_err(io)?;
+        }
     }
     if let Some(path) = &args.to_csv {
         write_file(path, to_csv(&fw.table).as_bytes())?;
@@ -308,11 +367,18 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
         result.files_read.push(file.clone());
     }
     if let Some(path) = &output {
-        fw.flash.save(path).map_err(|e| OpError::Io(format!("cannot write '{}': {}", path.display(), io_reason(&e))))?;
+        let len = fw.flash.save_output(path).map_err(|e| OpError::Io(format!("cannot write '{}': {}", path.display(), io_reason(&e))))?;
         if human {
-            writeln!(out, "Wrote {} ({} bytes)", path.display(), fw.flash.bytes().len()).map_err(io)?;
+            writeln!(out, "Wrote {} ({len} bytes)", path.display()).map_err(io)?;
         }
         result.output = Some(path.display().to_string());
+    }
+    if let (Some(device), Some(image)) = (&args.flash, fw.flash.image()) {
+        let r = flash_firmware(args, device, image, fw.chip, err)?;
+        if human {
+            writeln!(out, "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)", r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased).map_err(io)?;
+        }
+        result.flashed = Some(r);
     }
     emit(args, &summary, &result, out)?;
     Ok(i32::from(failed))
@@ -320,7 +386,7 @@ fn run_firmware(args: &Args, mut fw: Firmware<FileFlash>, out: &mut dyn Write, e
 
 /// A firmware file that ends inside its app image is cut short: say so rather
 /// than show (or edit) a broken firmware.
-fn refuse_truncated_app(fw: &mut Firmware<FileFlash>) -> Result<(), OpError> {
+fn refuse_truncated_app<F: Backend>(fw: &mut Firmware<F>) -> Result<(), OpError> {
     if let Some((p, data)) = read_app(fw) {
         if let Err(e @ crate::format::image::ImageError::Truncated { .. }) = parse_image(&data) {
             let detail = e.to_string();
@@ -333,7 +399,7 @@ fn refuse_truncated_app(fw: &mut Firmware<FileFlash>) -> Result<(), OpError> {
 
 /// An image written into an app partition or the bootloader must be an image
 /// for this chip.
-fn check_image_for(fw: &Firmware<FileFlash>, r: &Region, file: &str, data: &[u8]) -> Result<(), OpError> {
+fn check_image_for<F: Backend>(fw: &Firmware<F>, r: &Region, file: &str, data: &[u8]) -> Result<(), OpError> {
     let bad = |why: String| OpError::BadAppImage { file: file.into(), name: r.name.clone(), chip: fw.chip.name, why };
     let h = ImageHeader::parse(data).map_err(|e| bad(e.to_string()))?;
     match h.chip() {

@@ -32,7 +32,8 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
     }
     let len = match flash.kind() {
         FlashKind::File => r.end().min(flash.data_end()) - r.offset,
-        FlashKind::Device => r.size,
+        // On a device, read the image (its headers say how long), not the empty rest.
+        FlashKind::Device => super::device_app::walk_image(flash, r.offset, r.size).map_or(r.size, |w| w.1),
     };
     let data = match flash.read_vec(r.offset, len) {
         Ok(d) => d,

@@ -189,7 +189,11 @@ pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str) -> Summary {
     let bl_data = fw.flash.read_vec(bl.offset, bl.size).unwrap_or_default();
     let bdesc = BootloaderDesc::parse(&bl_data).map(|d| (d.idf_ver, d.date_time));
     let bootloader = image_summary(bl.offset, &bl_data, parse_image(&bl_data).map_err(|e| e.to_string()), bdesc);
-    let app = read_app(fw).map(|(p, data)| app_summary(p.offset, &data, Some(&p)));
+    let app = match (fw.flash.kind(), fw.table.first_app().cloned()) {
+        // A device is read no further than the summary needs.
+        (FlashKind::Device, Some(p)) => super::device_app::summarize_app_lazily(&mut fw.flash, &p),
+        _ => read_app(fw).map(|(p, data)| app_summary(p.offset, &data, Some(&p))),
+    };
     let flash_size = fw.flash_size();
     let mut partitions: Vec<PartitionView> = fw.table.entries.iter().map(PartitionView::from).collect();
     if let Some(v) = fw.implicit_vfs(creates_implicit_vfs(app.as_ref()), flash_size) {

@@ -3,9 +3,11 @@
 
 pub mod arglist;
 pub mod check;
+pub mod device_app;
 pub mod firmware;
 pub mod inspect;
 pub mod layout;
+pub mod ota;
 pub mod partition_io;
 pub mod region;
 pub mod update;

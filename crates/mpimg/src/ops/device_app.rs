@@ -1,0 +1,127 @@
+//! App images on a device, read no further than needed: walking the segment
+//! headers gives an image's length from a few small reads, so inspecting a
+//! device reads the image's start (descriptor and banner) instead of the whole
+//! partition, and `-x` / `--check-app` read the image and not the empty rest.
+
+use crate::flash::Flash;
+use crate::format::banner::find_banner;
+use crate::format::image::{ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN, SEGMENT_HEADER_LEN};
+use crate::format::partition::{hex, Partition, PartitionTable};
+
+use super::inspect::{app_summary, AppSummary, SegmentView};
+
+/// Where the banner is looked for: MicroPython keeps it in the first
+/// (read-only data) segment, within the first 200 KB in every known image.
+const BANNER_WINDOW: u32 = 0x4_0000;
+/// First read of an app: header, descriptor and usually the banner.
+const FIRST_READ: u32 = 0x1_0000;
+
+/// The segments and total length (with checksum block and digest) of the
+/// image at `offset`, from its headers alone; None if it is not a walkable image
+/// within `limit` bytes.
+pub fn walk_image(flash: &mut dyn Flash, offset: u32, limit: u32) -> Option<(Vec<SegmentView>, u32, ImageHeader)> {
+    let head = flash.read_vec(offset, HEADER_LEN as u32).ok()?;
+    let header = ImageHeader::parse(&head).ok()?;
+    let count = header.segment_count as usize;
+    if count == 0 || count > MAX_SEGMENTS || header.hash_appended > 1 {
+        return None;
+    }
+    let mut pos = HEADER_LEN as u32;
+    let mut segs = Vec::with_capacity(count);
+    for _ in 0..count {
+        if pos + SEGMENT_HEADER_LEN as u32 > limit {
+            return None;
+        }
+        let sh = flash.read_vec(offset + pos, SEGMENT_HEADER_LEN as u32).ok()?;
+        let load_addr = u32::from_le_bytes([sh[0], sh[1], sh[2], sh[3]]);
+        let len = u32::from_le_bytes([sh[4], sh[5], sh[6], sh[7]]);
+        if len >= MAX_SEGMENT_LEN || len & 3 != 0 {
+            return None;
+        }
+        let data = pos + SEGMENT_HEADER_LEN as u32;
+        segs.push(SegmentView { load_addr, offset: data, len });
+        pos = data.checked_add(len)?;
+    }
+    let hashed = (pos | 15) + 1;
+    let total = hashed + if header.hash_appended == 1 { DIGEST_LEN as u32 } else { 0 };
+    (total <= limit).then_some((segs, total, header))
+}
+
+/// The bytes of the app image at the start of partition `p`: exactly the
+/// image when it can be walked, else the whole partition.
+pub fn read_app_image(flash: &mut dyn Flash, p: &Partition) -> Result<Vec<u8>, crate::flash::FlashError> {
+    let len = walk_image(flash, p.offset, p.size).map_or(p.size, |w| w.1);
+    flash.read_vec(p.offset, len)
+}
+
+/// Summarise the app in `p` from its headers and first bytes. The checksum
+/// and SHA-256 are left unverified (None): that needs the whole image, which
+/// `--check-app` reads.
+pub fn summarize_app_lazily(flash: &mut dyn Flash, p: &Partition) -> Option<AppSummary> {
+    let head = flash.read_vec(p.offset, 32).ok()?;
+    if head.iter().all(|&b| b == 0xFF) {
+        return Some(app_summary(p.offset, &head, Some(p)));
+    }
+    let Some((segs, total, header)) = walk_image(flash, p.offset, p.size) else {
+        // Not walkable: summarise what the whole partition holds.
+        let data = flash.read_vec(p.offset, p.size).ok()?;
+        return Some(app_summary(p.offset, &data, Some(p)));
+    };
+    let mut len = FIRST_READ.min(total);
+    let mut data = flash.read_vec(p.offset, len).ok()?;
+    while find_banner(&data).is_none() && len < BANNER_WINDOW.min(total) {
+        len = (len * 2).min(BANNER_WINDOW).min(total);
+        data = flash.read_vec(p.offset, len).ok()?;
+    }
+    let mut s = app_summary(p.offset, &data, Some(p));
+    s.image.size = Some(total);
+    s.image.segments = Some(segs.len());
+    s.image.segment_list = segs;
+    s.image.problem = None;
+    s.image.checksum_ok = None;
+    s.image.sha256_ok = None;
+    s.image.sha256 = None;
+    if header.hash_appended == 1 {
+        s.image.sha256 = flash.read_vec(p.offset + total - DIGEST_LEN as u32, DIGEST_LEN as u32).ok().map(|d| hex(&d));
+    }
+    let free = p.size.saturating_sub(total);
+    s.used_percent = Some((1000.0 * f64::from(total) / f64::from(p.size.max(1))).round() / 10.0);
+    s.free = Some(free);
+    Some(s)
+}
+
+/// App partitions whose first bytes are not an image header (after a table
+/// edit on a device these are empty and boot nothing).
+pub fn apps_without_image(flash: &mut dyn Flash, table: &PartitionTable) -> Vec<String> {
+    table
+        .entries
+        .iter()
+        .filter(|p| p.is_app())
+        .filter(|p| flash.read_vec(p.offset, 1).map_or(true, |b| b[0] != IMAGE_MAGIC))
+        .map(Partition::name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::FileFlash;
+    use crate::format::image::{parse_image, testimg};
+
+    #[test]
+    fn walk_matches_parse() {
+        let img = testimg::sample(9);
+        let info = parse_image(&img).unwrap();
+        let mut data = vec![0xFFu8; 0x1000];
+        data.extend_from_slice(&img);
+        let mut f = FileFlash::new(data, 0, 0x10_0000);
+        let (segs, total, _) = walk_image(&mut f, 0x1000, 0x10000).unwrap();
+        assert_eq!(total as usize, info.total_len);
+        assert_eq!(segs.len(), info.segments.len());
+        assert_eq!(segs[0].offset as usize, info.segments[0].data_offset);
+        assert!(walk_image(&mut f, 0x1000, total - 1).is_none());
+        assert!(walk_image(&mut f, 0, 0x1000).is_none());
+        let p = Partition::new("factory", 0, 0, 0x1000, 0x10000, 0);
+        assert_eq!(read_app_image(&mut f, &p).unwrap(), img);
+    }
+}

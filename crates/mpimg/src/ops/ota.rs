@@ -1,0 +1,140 @@
+//! OTA on a device (or any flash): which OTA app boots now and which one an
+//! update goes to, and the update itself: the app written to the next OTA
+//! partition (rest of the partition erased) and otadata rewritten by ESP-IDF's
+//! `esp_ota_set_boot_partition` rules ([`OtaData::try_plan_update`]).
+
+use serde::Serialize;
+
+use crate::flash::{Flash, SECTOR_SIZE};
+use crate::format::otadata::{BootTarget, OtaData, OTADATA_LEN, OTA_RECORD_LEN};
+use crate::format::partition::{Partition, PartitionTable, SUBTYPE_OTA, TYPE_DATA};
+
+use super::partition_io::write_region;
+use super::region::Region;
+use super::OpError;
+
+/// What otadata says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtaStatus {
+    /// The partition the bootloader starts next (`factory` or `ota_N`).
+    pub boots: String,
+    /// The OTA partition the next update goes to.
+    pub next: String,
+    /// Sequence number and state of the record in charge, if any.
+    pub seq: Option<u32>,
+    pub state: Option<String>,
+}
+
+/// What an OTA update did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OtaReport {
+    pub partition: String,
+    pub offset: u32,
+    pub bytes: u32,
+    pub otadata_sector: usize,
+    pub seq: u32,
+    pub state: String,
+}
+
+/// The otadata partition and the OTA apps ota_0, ota_1, ... up to the first gap (as IDF counts them).
+fn ota_layout(table: &PartitionTable) -> Option<(Partition, Vec<Partition>)> {
+    let otadata = table.entries.iter().find(|p| p.ptype == TYPE_DATA && p.subtype == SUBTYPE_OTA)?.clone();
+    let mut apps = Vec::new();
+    while let Some(p) = table.entries.iter().find(|p| p.ota_index() == Some(apps.len())) {
+        apps.push(p.clone());
+    }
+    Some((otadata, apps))
+}
+
+fn read_otadata(flash: &mut dyn Flash, otadata: &Partition) -> Result<OtaData, OpError> {
+    let len = otadata.size.min(OTADATA_LEN as u32);
+    let bytes = flash.read_vec(otadata.offset, len)?;
+    OtaData::parse(&bytes).map_err(|e| OpError::Io(e.to_string()))
+}
+
+/// Where the bootloader starts and where an update would go (ESP-IDF's
+/// `esp_ota_get_next_update_partition` from the app that boots). None without
+/// otadata or OTA apps.
+pub fn ota_status(flash: &mut dyn Flash, table: &PartitionTable) -> Result<Option<OtaStatus>, OpError> {
+    let Some((otadata, apps)) = ota_layout(table) else { return Ok(None) };
+    if apps.is_empty() {
+        return Ok(None);
+    }
+    let data = read_otadata(flash, &otadata)?;
+    let has_factory = table.entries.iter().any(|p| p.is_app() && p.subtype == 0);
+    // MicroPython's bootloaders are built with rollback enabled.
+    let target = data.boot_target(apps.len(), has_factory, true);
+    let (boots, next) = match target {
+        BootTarget::Factory => ("factory".to_string(), 0),
+        BootTarget::Ota(k) => (apps[k].name(), (k + 1) % apps.len()),
+    };
+    let active = data.active_record().map(|i| data.records[i]);
+    Ok(Some(OtaStatus {
+        boots,
+        next: apps[next].name(),
+        seq: active.map(|r| r.seq),
+        state: active.map(|r| r.ota_state().to_string()),
+    }))
+}
+
+/// Write `app` to the next OTA partition and make it boot next.
+pub fn ota_update(flash: &mut dyn Flash, table: &PartitionTable, app: &[u8], rollback: bool) -> Result<OtaReport, OpError> {
+    let no_ota = || OpError::Io("the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota".into());
+    let (otadata, apps) = ota_layout(table).ok_or_else(no_ota)?;
+    if apps.len() < 2 {
+        return Err(no_ota());
+    }
+    let status = ota_status(flash, table)?.ok_or_else(no_ota)?;
+    let target = apps.iter().position(|p| p.name() == status.next).unwrap_or(0);
+    let part = &apps[target];
+    let data = read_otadata(flash, &otadata)?;
+    let (slot, record) = data.try_plan_update(apps.len(), target, rollback).map_err(|e| OpError::Io(e.to_string()))?;
+    let bytes = write_region(flash, &Region::of(part), app)?;
+    // IDF erases the record's sector and writes the record at its start.
+    let mut sector = vec![0xFFu8; SECTOR_SIZE as usize];
+    sector[..OTA_RECORD_LEN].copy_from_slice(&record.to_bytes());
+    flash.write(otadata.offset + (slot as u32) * SECTOR_SIZE, &sector)?;
+    Ok(OtaReport {
+        partition: part.name(),
+        offset: part.offset,
+        bytes,
+        otadata_sector: slot,
+        seq: record.seq,
+        state: record.ota_state().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::FileFlash;
+    use crate::format::otadata::{OtaRecord, OtaState};
+
+    fn table() -> PartitionTable {
+        let mut t = PartitionTable::default();
+        t.entries = vec![
+            Partition::new("otadata", 1, 0, 0xd000, 0x2000, 0),
+            Partition::new("ota_0", 0, 0x10, 0x10000, 0x10000, 0),
+            Partition::new("ota_1", 0, 0x11, 0x20000, 0x10000, 0),
+        ];
+        t
+    }
+
+    #[test]
+    fn updates_alternate_between_ota_apps() {
+        let t = table();
+        let mut f = FileFlash::new(vec![0xFF; 0x30000], 0, 0x40_0000);
+        let st = ota_status(&mut f, &t).unwrap().unwrap();
+        assert_eq!((st.boots.as_str(), st.next.as_str(), st.seq), ("ota_0", "ota_1", None));
+        let r = ota_update(&mut f, &t, &[1, 2, 3, 4], true).unwrap();
+        assert_eq!((r.partition.as_str(), r.otadata_sector, r.seq, r.state.as_str()), ("ota_1", 0, 2, "new"));
+        assert_eq!(&f.bytes()[0x20000..0x20004], &[1, 2, 3, 4]);
+        assert_eq!(&f.bytes()[0xd000..0xd020], &OtaRecord::new(2, OtaState::New).to_bytes());
+        let st = ota_status(&mut f, &t).unwrap().unwrap();
+        assert_eq!((st.boots.as_str(), st.next.as_str(), st.seq), ("ota_1", "ota_0", Some(2)));
+        let r = ota_update(&mut f, &t, &[5; 8], false).unwrap();
+        assert_eq!((r.partition.as_str(), r.otadata_sector, r.seq, r.state.as_str()), ("ota_0", 1, 3, "undefined"));
+        assert_eq!(&f.bytes()[0xe000..0xe020], &OtaRecord::new(3, OtaState::Undefined).to_bytes());
+        assert!(f.bytes()[0x10008..0x20000].iter().all(|&b| b == 0xFF));
+    }
+}
