@@ -191,7 +191,9 @@ pub(super) fn run_firmware<F: Backend>(
     }
     let mut summary = summarize(fw, &args.filename);
     let bl_chip = super::backend::chip_name(fw.header.chip_id);
-    summary.warnings.extend(fw.flash.device_warnings(bl_chip, fw.header.flash_size()));
+    // -f in this run sets the size: no warning about the old one.
+    let header_size = fw.header.flash_size().filter(|_| args.flash_size.is_none());
+    summary.warnings.extend(fw.flash.device_warnings(bl_chip, header_size));
     let fancy = report::fancy();
     if human {
         report::print_summary(out, &summary, fancy).map_err(io)?;

@@ -48,8 +48,16 @@ pub fn bootloader_offset(chip: &str) -> u32 {
 /// Start a device of `chip` with `flash_size`, holding `image` at its
 /// bootloader offset (or erased), with `faults`.
 pub fn start(chip: &str, flash_size: u32, image: Option<&Path>, faults: Vec<Fault>) -> Dev {
+    start_over(chip, flash_size, None, image, faults)
+}
+
+/// Like [`start`], with the flash holding `initial` (whole flash) before the image is loaded.
+pub fn start_over(chip: &str, flash_size: u32, initial: Option<&[u8]>, image: Option<&Path>, faults: Vec<Fault>) -> Dev {
     let dir = tempfile::tempdir().unwrap();
     let flash = dir.path().join("flash.bin");
+    if let Some(b) = initial {
+        std::fs::write(&flash, b).unwrap();
+    }
     let mut cfg = SimConfig::new(sim_chip(chip), flash_size, &flash);
     if let Some(img) = image {
         cfg.image = Some(img.to_path_buf());
@@ -77,4 +85,19 @@ pub fn assert_same_flash(got: &[u8], want: &[u8]) {
     if let Some(at) = first_diff(got, want) {
         panic!("device flash differs from the expected image first at {at:#x} (got {:02x?}, want {:02x?})", &got[at..(at + 8).min(got.len())], &want[at..(at + 8).min(want.len())]);
     }
+}
+
+/// Foreign flash contents: a pattern that is neither erased nor an image.
+pub fn foreign(size: u32) -> Vec<u8> {
+    (0..size).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 1).collect()
+}
+
+/// Restart a device on the same flash file (as a board keeps its flash).
+pub fn restart(d: Dev, chip: &str, faults: Vec<Fault>) -> Dev {
+    let Dev { sim, dir, flash, flash_size } = d;
+    drop(sim);
+    let mut cfg = SimConfig::new(sim_chip(chip), flash_size, &flash);
+    cfg.faults = faults;
+    let sim = Simulator::start(cfg).unwrap();
+    Dev { sim, dir, flash, flash_size }
 }
