@@ -55,8 +55,8 @@ pub fn print_facts(out: &mut dyn Write, f: &DeviceFacts) -> std::io::Result<()> 
 fn print_wire(err: &mut dyn Write, w: &WireStats, c: &SectorCounts) -> std::io::Result<()> {
     writeln!(
         err,
-        "device: {} commands, {} bytes sent, ~{} bytes received, {} retries; sectors read {}, written {}, erased {}, unchanged {}",
-        w.commands, w.bytes_sent, w.bytes_received, w.retries, c.read, c.written, c.erased, c.unchanged
+        "device: {} commands, {} bytes sent, ~{} bytes received, {} retries; {} bytes read; sectors written {}, erased {}, unchanged {}",
+        w.commands, w.bytes_sent, w.bytes_received, w.retries, c.bytes_read, c.written, c.erased, c.unchanged
     )
 }
 

@@ -43,8 +43,13 @@ fn image_line(img: &ImageSummary) -> String {
     if let Some(n) = img.size {
         parts.push(format!("{n} bytes"));
     }
-    parts.push(format!("checksum {}", verdict(img.checksum_ok)));
-    parts.push(format!("SHA-256 {}", verdict(img.sha256_ok)));
+    if img.checksum_ok.is_none() && img.problem.is_none() && img.size.is_some() {
+        // Inspecting a device reads headers only.
+        parts.push("not verified (--check-app reads and verifies it)".into());
+    } else {
+        parts.push(format!("checksum {}", verdict(img.checksum_ok)));
+        parts.push(format!("SHA-256 {}", verdict(img.sha256_ok)));
+    }
     if let Some(p) = &img.problem {
         if img.checksum_ok.is_none() {
             parts.push(p.clone());
@@ -58,6 +63,8 @@ fn app_lines(app: &AppSummary) -> Vec<String> {
     let mp = match (&app.micropython_version, &app.micropython_date, app.release) {
         (Some(ver), Some(date), Some(false)) => format!("MicroPython {ver} on {date} (custom build)"),
         (Some(ver), Some(date), _) => format!("MicroPython {ver} on {date}"),
+        // A device's app is summarised from its headers (see ops::device_app).
+        _ if app.image.checksum_ok.is_none() && app.image.size.is_some() => "MicroPython (version not read from a device)".to_string(),
         _ => "no MicroPython banner found".to_string(),
     };
     let idf = app.image.idf_version.as_deref().map(|i| format!(", IDF {i}")).unwrap_or_default();

@@ -4,17 +4,14 @@
 //! partition, and `-x` / `--check-app` read the image and not the empty rest.
 
 use crate::flash::Flash;
-use crate::format::banner::find_banner;
-use crate::format::image::{ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN, SEGMENT_HEADER_LEN};
+use crate::format::bootloader_desc::BootloaderDesc;
+use crate::format::image::{parse_image, ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN, SEGMENT_HEADER_LEN};
 use crate::format::partition::{hex, Partition, PartitionTable};
 
-use super::inspect::{app_summary, AppSummary, SegmentView};
+use super::inspect::{app_summary, image_summary, AppSummary, ImageSummary, SegmentView};
 
-/// Where the banner is looked for: MicroPython keeps it in the first
-/// (read-only data) segment, within the first 200 KB in every known image.
-const BANNER_WINDOW: u32 = 0x4_0000;
-/// First read of an app: header, descriptor and usually the banner.
-const FIRST_READ: u32 = 0x1_0000;
+/// First read of an image: header and descriptor (app 0x20..0x120, bootloader 0x20..0x70).
+const FIRST_READ: u32 = 0x200;
 
 /// The segments and total length (with checksum block and digest) of the
 /// image at `offset`, from its headers alone; None if it is not a walkable image
@@ -54,40 +51,56 @@ pub fn read_app_image(flash: &mut dyn Flash, p: &Partition) -> Result<Vec<u8>, c
     flash.read_vec(p.offset, len)
 }
 
-/// Summarise the app in `p` from its headers and first bytes. The checksum
-/// and SHA-256 are left unverified (None): that needs the whole image, which
-/// `--check-app` reads.
-pub fn summarize_app_lazily(flash: &mut dyn Flash, p: &Partition) -> Option<AppSummary> {
-    let head = flash.read_vec(p.offset, 32).ok()?;
-    if head.iter().all(|&b| b == 0xFF) {
-        return Some(app_summary(p.offset, &head, Some(p)));
+/// Fill in what the headers tell about an image that was not read whole:
+/// segments, length and stored digest; checksum and SHA-256 stay unverified (None).
+fn from_walk(flash: &mut dyn Flash, s: &mut ImageSummary, offset: u32, walk: (Vec<SegmentView>, u32, ImageHeader)) {
+    let (segs, total, header) = walk;
+    s.size = Some(total);
+    s.segments = Some(segs.len());
+    s.segment_list = segs;
+    s.problem = None;
+    s.checksum_ok = None;
+    s.sha256_ok = None;
+    s.sha256 = None;
+    if header.hash_appended == 1 {
+        s.sha256 = flash.read_vec(offset + total - DIGEST_LEN as u32, DIGEST_LEN as u32).ok().map(|d| hex(&d));
     }
-    let Some((segs, total, header)) = walk_image(flash, p.offset, p.size) else {
-        // Not walkable: summarise what the whole partition holds.
-        let data = flash.read_vec(p.offset, p.size).ok()?;
+}
+
+/// Summarise the app in `p` from its headers and descriptor. The checksum,
+/// SHA-256 and MicroPython banner need the whole image (the banner lies
+/// 20..200 KB in): `--check-app` and `-x` read that, inspecting does not.
+pub fn summarize_app_lazily(flash: &mut dyn Flash, p: &Partition) -> Option<AppSummary> {
+    let Some(walk) = walk_image(flash, p.offset, p.size) else {
+        // Erased or not an image: summarise what the partition starts with.
+        let data = flash.read_vec(p.offset, FIRST_READ.min(p.size)).ok()?;
         return Some(app_summary(p.offset, &data, Some(p)));
     };
-    let mut len = FIRST_READ.min(total);
-    let mut data = flash.read_vec(p.offset, len).ok()?;
-    while find_banner(&data).is_none() && len < BANNER_WINDOW.min(total) {
-        len = (len * 2).min(BANNER_WINDOW).min(total);
-        data = flash.read_vec(p.offset, len).ok()?;
-    }
+    let total = walk.1;
+    let data = flash.read_vec(p.offset, FIRST_READ.min(total)).ok()?;
     let mut s = app_summary(p.offset, &data, Some(p));
-    s.image.size = Some(total);
-    s.image.segments = Some(segs.len());
-    s.image.segment_list = segs;
-    s.image.problem = None;
-    s.image.checksum_ok = None;
-    s.image.sha256_ok = None;
-    s.image.sha256 = None;
-    if header.hash_appended == 1 {
-        s.image.sha256 = flash.read_vec(p.offset + total - DIGEST_LEN as u32, DIGEST_LEN as u32).ok().map(|d| hex(&d));
-    }
-    let free = p.size.saturating_sub(total);
+    from_walk(flash, &mut s.image, p.offset, walk);
     s.used_percent = Some((1000.0 * f64::from(total) / f64::from(p.size.max(1))).round() / 10.0);
-    s.free = Some(free);
+    s.free = Some(p.size.saturating_sub(total));
     Some(s)
+}
+
+/// Summarise the bootloader at `offset` from its headers and descriptor.
+pub fn summarize_bootloader_lazily(flash: &mut dyn Flash, offset: u32, limit: u32) -> ImageSummary {
+    let data = flash.read_vec(offset, FIRST_READ.min(limit)).unwrap_or_default();
+    let desc = BootloaderDesc::parse(&data).map(|d| (d.idf_ver, d.date_time));
+    match walk_image(flash, offset, limit) {
+        Some(walk) => {
+            let mut s = image_summary(offset, &data, Err(String::new()), desc);
+            from_walk(flash, &mut s, offset, walk);
+            s
+        }
+        None => {
+            // Not walkable: the full check says why.
+            let all = flash.read_vec(offset, limit).unwrap_or_default();
+            image_summary(offset, &all, parse_image(&all).map_err(|e| e.to_string()), desc)
+        }
+    }
 }
 
 /// App partitions whose first bytes are not an image header (after a table
@@ -106,7 +119,7 @@ pub fn apps_without_image(flash: &mut dyn Flash, table: &PartitionTable) -> Vec<
 mod tests {
     use super::*;
     use crate::flash::FileFlash;
-    use crate::format::image::{parse_image, testimg};
+    use crate::format::image::testimg;
 
     #[test]
     fn walk_matches_parse() {

@@ -78,8 +78,13 @@ impl<F: Flash> Firmware<F> {
             return Err(OpError::NoBootloader { offset: start });
         }
         let header = ImageHeader::parse(&head)?;
-        let sector = flash.read_vec(TABLE_OFFSET, TABLE_SIZE as u32)?;
-        let table = PartitionTable::parse(&sector)?;
+        // Most tables fit in their first 512 bytes: on a device that is all
+        // that goes over the wire.
+        let head = flash.read_vec(TABLE_OFFSET, 0x200)?;
+        let table = match PartitionTable::parse(&head) {
+            Ok(t) => t,
+            Err(_) => PartitionTable::parse(&flash.read_vec(TABLE_OFFSET, TABLE_SIZE as u32)?)?,
+        };
         let flash_size = header.flash_size().unwrap_or(MAX_FLASH);
         let table_warnings = match table.check(flash_size) {
             Ok(w) => w,

@@ -186,9 +186,13 @@ pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Vec<u8>)> 
 /// Summarise a firmware.
 pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str) -> Summary {
     let bl = Region::bootloader(fw.bootloader_offset());
-    let bl_data = fw.flash.read_vec(bl.offset, bl.size).unwrap_or_default();
-    let bdesc = BootloaderDesc::parse(&bl_data).map(|d| (d.idf_ver, d.date_time));
-    let bootloader = image_summary(bl.offset, &bl_data, parse_image(&bl_data).map_err(|e| e.to_string()), bdesc);
+    let bootloader = if fw.flash.kind() == FlashKind::Device {
+        super::device_app::summarize_bootloader_lazily(&mut fw.flash, bl.offset, bl.size)
+    } else {
+        let bl_data = fw.flash.read_vec(bl.offset, bl.size).unwrap_or_default();
+        let bdesc = BootloaderDesc::parse(&bl_data).map(|d| (d.idf_ver, d.date_time));
+        image_summary(bl.offset, &bl_data, parse_image(&bl_data).map_err(|e| e.to_string()), bdesc)
+    };
     let app = match (fw.flash.kind(), fw.table.first_app().cloned()) {
         // A device is read no further than the summary needs.
         (FlashKind::Device, Some(p)) => super::device_app::summarize_app_lazily(&mut fw.flash, &p),

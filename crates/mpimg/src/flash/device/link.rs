@@ -127,10 +127,15 @@ impl Link {
         if conn.begin().is_err() {
             return Err(DeviceError::NoLoader { port: port.to_string() });
         }
+        // Switch the ROM loader to the fast rate before the stub goes up: the
+        // stub keeps the UART as the ROM left it, and its upload is the
+        // largest transfer of a short run. If the ROM refuses, the rate is
+        // changed through the stub instead.
+        let early = baud > ROM_BAUD && rom_switch_baud(&mut conn, baud);
         let mut flasher = Flasher::try_connect(conn, true, true, false, None, None).map_err(|b| ef(port, b.0))?;
         let ef_chip = flasher.chip();
         let chip = Chip::by_image_id(ef_chip.id()).ok_or_else(|| DeviceError::UnknownChip { port: port.to_string(), name: ef_chip.to_string() })?;
-        let baud = switch_baud(&mut flasher, baud).map_err(|e| ef(port, e))?;
+        let baud = if early { baud } else { switch_baud(&mut flasher, baud).map_err(|e| ef(port, e))? };
         let info = flasher.device_info().map_err(|e| ef(port, e))?;
         let flash_id = read_flash_id(&mut flasher).map_err(|e| ef(port, e))?;
         let facts = DeviceFacts {
@@ -260,6 +265,23 @@ impl Link {
 
 /// Register every ESP ROM answers (chip magic value).
 const CHIP_DETECT_MAGIC_REG: u32 = 0x4000_1000;
+
+/// CHANGE_BAUDRATE in the ROM loader (old rate given as 0, as the ROM
+/// expects), checked with a SYNC at the new rate; on failure the port goes
+/// back to the ROM rate.
+fn rom_switch_baud(conn: &mut Connection, want: u32) -> bool {
+    let changed = conn
+        .with_timeout(CommandType::ChangeBaudrate.timeout(), |c| c.command(Command::ChangeBaudrate { new_baud: want, prior_baud: 0 }))
+        .is_ok();
+    if changed && conn.set_baud(want).is_ok() {
+        std::thread::sleep(Duration::from_millis(20));
+        if conn.flush().is_ok() && conn.read_reg(CHIP_DETECT_MAGIC_REG).is_ok() {
+            return true;
+        }
+    }
+    let _ = conn.set_baud(ROM_BAUD);
+    false
+}
 
 /// CHANGE_BAUDRATE to `want`, else to the next lower standard rate; checks
 /// each with a register read. Returns the rate in use.

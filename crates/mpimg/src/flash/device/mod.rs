@@ -1,7 +1,8 @@
 //! Device backend of the flash abstraction: the flash of a serial-attached
 //! ESP32, through one loader connection for the whole run.
 //!
-//! Reads go through a sector cache, so no region is read twice in a run.
+//! Reads go through a cache of 512-byte chunks, so no region is read twice in
+//! a run and a header costs 512 bytes on the wire, not a sector.
 //! Writes cover whole sectors (unaligned edges are read, merged and written
 //! back), skip sectors known to hold the new bytes already (from the cache,
 //! or for uncached chunks the device's MD5), go out compressed, and are
@@ -29,6 +30,8 @@ use crate::format::chip::Chip;
 /// Largest chunk written (and verified) in one FLASH_DEFL stream: an
 /// interrupted write loses at most this much progress.
 const WRITE_CHUNK: u32 = 0x4_0000;
+/// Unit of the read cache.
+const CHUNK: u32 = 0x200;
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -43,7 +46,8 @@ pub struct DeviceOptions {
 /// Sectors moved in this run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SectorCounts {
-    pub read: u64,
+    /// Bytes of flash read (in 512-byte chunks).
+    pub bytes_read: u64,
     pub written: u64,
     pub erased: u64,
     /// Sectors a write found already holding the new bytes.
@@ -94,25 +98,38 @@ impl DeviceFlash {
         Ok(len32)
     }
 
-    /// Read the sectors in `lo..hi` that are not cached, one stream per run.
+    /// Read the chunks in `lo..hi` (chunk aligned) that are not cached, one stream per run.
     fn fill(&mut self, lo: u32, hi: u32) -> Result<(), DeviceError> {
         let mut s = lo;
         while s < hi {
             if self.cache.contains_key(&s) {
-                s += SECTOR_SIZE;
+                s += CHUNK;
                 continue;
             }
             let start = s;
             while s < hi && !self.cache.contains_key(&s) {
-                s += SECTOR_SIZE;
+                s += CHUNK;
             }
             let data = self.read_retry(start, s - start)?;
-            for (i, sector) in data.chunks(SECTOR_SIZE as usize).enumerate() {
-                self.cache.insert(start + i as u32 * SECTOR_SIZE, sector.to_vec());
-            }
-            self.counts.read += u64::from((s - start) / SECTOR_SIZE);
+            self.insert(start, &data);
+            self.counts.bytes_read += u64::from(s - start);
         }
         Ok(())
+    }
+
+    fn insert(&mut self, offset: u32, data: &[u8]) {
+        for (i, c) in data.chunks(CHUNK as usize).enumerate() {
+            self.cache.insert(offset + i as u32 * CHUNK, c.to_vec());
+        }
+    }
+
+    /// The cached bytes of `len` bytes at `offset` (chunk aligned), if all are cached.
+    fn cached(&self, offset: u32, len: u32) -> Option<Vec<u8>> {
+        let mut v = Vec::with_capacity(len as usize);
+        for c in (offset..offset + len).step_by(CHUNK as usize) {
+            v.extend_from_slice(self.cache.get(&c)?);
+        }
+        Some(v)
     }
 
     fn read_retry(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, DeviceError> {
@@ -126,9 +143,7 @@ impl DeviceFlash {
     }
 
     fn remember(&mut self, offset: u32, data: &[u8]) {
-        for (i, sector) in data.chunks(SECTOR_SIZE as usize).enumerate() {
-            self.cache.insert(offset + i as u32 * SECTOR_SIZE, sector.to_vec());
-        }
+        self.insert(offset, data);
         match self.done.last_mut() {
             Some(last) if last.1 == offset => last.1 = offset + data.len() as u32,
             _ => self.done.push((offset, offset + data.len() as u32)),
@@ -171,28 +186,28 @@ impl DeviceFlash {
     /// Write sector-aligned `buf` at `lo`, skipping sectors that hold it already.
     fn write_aligned(&mut self, lo: u32, buf: &[u8]) -> Result<(), DeviceError> {
         let sectors = buf.len() / SECTOR_SIZE as usize;
-        let same = |i: usize, cache: &BTreeMap<u32, Vec<u8>>| {
+        let same = |i: usize, me: &Self| {
             let s = lo + (i as u32) * SECTOR_SIZE;
-            cache.get(&s).is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
+            me.cached(s, SECTOR_SIZE).is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
         };
         let end = lo + buf.len() as u32;
         let mut bar = Progress::new(self.opts.progress, "Writing", buf.len() as u64);
         let mut i = 0;
         while i < sectors {
-            if same(i, &self.cache) {
+            if same(i, self) {
                 self.counts.unchanged += 1;
                 i += 1;
                 continue;
             }
             let first = i;
-            while i < sectors && !same(i, &self.cache) && (i - first) < (WRITE_CHUNK / SECTOR_SIZE) as usize {
+            while i < sectors && !same(i, self) && (i - first) < (WRITE_CHUNK / SECTOR_SIZE) as usize {
                 i += 1;
             }
             let at = lo + first as u32 * SECTOR_SIZE;
             let chunk = &buf[first * SECTOR_SIZE as usize..i * SECTOR_SIZE as usize];
             bar.set_base((first * SECTOR_SIZE as usize) as u64);
             // Nothing known about these sectors: one MD5 may save the write.
-            let unknown = (first..i).all(|k| !self.cache.contains_key(&(lo + k as u32 * SECTOR_SIZE)));
+            let unknown = (at..at + chunk.len() as u32).step_by(CHUNK as usize).all(|c| !self.cache.contains_key(&c));
             if unknown && chunk.len() >= 2 * SECTOR_SIZE as usize {
                 let want: [u8; 16] = Md5::digest(chunk).into();
                 if self.link.md5(at, chunk.len() as u32).ok() == Some(want) {
@@ -252,19 +267,19 @@ impl Flash for DeviceFlash {
         if len == 0 {
             return Ok(());
         }
-        let lo = offset - offset % SECTOR_SIZE;
-        let hi = align_up(offset + len, SECTOR_SIZE);
+        let lo = offset - offset % CHUNK;
+        let hi = align_up(offset + len, CHUNK);
         self.fill(lo, hi).map_err(dev)?;
         let mut pos = 0usize;
         let mut s = lo;
         while s < hi {
-            let sector = &self.cache[&s];
+            let chunk = &self.cache[&s];
             let from = offset.max(s) - s;
-            let to = (offset + len).min(s + SECTOR_SIZE) - s;
+            let to = (offset + len).min(s + CHUNK) - s;
             let n = (to - from) as usize;
-            buf[pos..pos + n].copy_from_slice(&sector[from as usize..to as usize]);
+            buf[pos..pos + n].copy_from_slice(&chunk[from as usize..to as usize]);
             pos += n;
-            s += SECTOR_SIZE;
+            s += CHUNK;
         }
         Ok(())
     }
@@ -280,13 +295,15 @@ impl Flash for DeviceFlash {
         // Unaligned edges keep what the device holds around the new bytes.
         if offset > lo {
             self.fill(lo, lo + SECTOR_SIZE).map_err(dev)?;
-            buf[..SECTOR_SIZE as usize].copy_from_slice(&self.cache[&lo]);
+            let old = self.cached(lo, SECTOR_SIZE).ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
+            buf[..SECTOR_SIZE as usize].copy_from_slice(&old);
         }
         if offset + len < hi {
             let last = hi - SECTOR_SIZE;
             self.fill(last, hi).map_err(dev)?;
+            let old = self.cached(last, SECTOR_SIZE).ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
             let at = (last - lo) as usize;
-            buf[at..].copy_from_slice(&self.cache[&last]);
+            buf[at..].copy_from_slice(&old);
         }
         let at = (offset - lo) as usize;
         buf[at..at + data.len()].copy_from_slice(data);
