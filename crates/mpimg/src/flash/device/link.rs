@@ -8,15 +8,13 @@
 //! pick their own erase and verify strategy, so those are done here with
 //! `Connection::command`.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use espflash::command::{Command, CommandType};
 use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
 use espflash::flasher::Flasher;
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use libdeflater::{CompressionLvl, Compressor};
 use md5::{Digest, Md5};
 use serde::Serialize;
 use serialport::{SerialPort as _, UsbPortInfo};
@@ -209,9 +207,12 @@ impl Link {
 
     /// Write whole sectors at `offset` compressed, without verifying.
     pub fn write_deflated(&mut self, offset: u32, data: &[u8], progress: &mut Progress) -> Result<(), DeviceError> {
-        let mut z = ZlibEncoder::new(Vec::new(), Compression::best());
-        z.write_all(data).map_err(|e| DeviceError::Protocol { what: e.to_string() })?;
-        let packed = z.finish().map_err(|e| DeviceError::Protocol { what: e.to_string() })?;
+        // libdeflate's strongest level: ~2% fewer bytes than zlib -9 (what
+        // esptool sends) for MicroPython images, at a fraction of a second.
+        let mut z = Compressor::new(CompressionLvl::best());
+        let mut packed = vec![0u8; z.zlib_compress_bound(data.len())];
+        let n = z.zlib_compress(data, &mut packed).map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
+        packed.truncate(n);
         let block = self.flasher.chip().stub_flash_write_size();
         let blocks = packed.len().div_ceil(block) as u32;
         let len = data.len() as u32;
