@@ -28,6 +28,21 @@ pub trait BlockDevice {
     }
 }
 
+impl<T: BlockDevice + ?Sized> BlockDevice for &mut T {
+    fn read(&mut self, block: u32, offset: u32, buf: &mut [u8]) -> Result<(), DeviceError> {
+        (**self).read(block, offset, buf)
+    }
+    fn prog(&mut self, block: u32, offset: u32, data: &[u8]) -> Result<(), DeviceError> {
+        (**self).prog(block, offset, data)
+    }
+    fn erase(&mut self, block: u32) -> Result<(), DeviceError> {
+        (**self).erase(block)
+    }
+    fn sync(&mut self) -> Result<(), DeviceError> {
+        (**self).sync()
+    }
+}
+
 /// How a device call failed, as littlefs understands it. A device that wants to
 /// report more keeps the details itself and hands them out after the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +64,7 @@ impl DeviceError {
 
 /// What `lfs_config.context` points at.
 pub(crate) struct Hooks<D> {
-    /// The caller's device, borrowed mutably for the life of the filesystem.
+    /// The device, a field of the same allocation as these hooks.
     pub(crate) device: *mut D,
     /// A panic caught in a callback, to resume after the C call returns.
     pub(crate) panic: Option<Box<dyn Any + Send + 'static>>,
@@ -62,9 +77,9 @@ impl<D: BlockDevice> Hooks<D> {
             return sys::lfs_error_LFS_ERR_IO;
         }
         let device = self.device;
-        // SAFETY: `device` comes from the `&'d mut D` the filesystem was created
-        // with and outlives it; the filesystem holds no other reference to the
-        // device while a littlefs call (and so this callback) runs.
+        // SAFETY: `device` points at the device field of the filesystem's heap
+        // allocation, alive while littlefs runs; littlefs calls only happen
+        // under `&mut Filesystem`, so no other reference to the device exists.
         let result = catch_unwind(AssertUnwindSafe(|| f(unsafe { &mut *device })));
         match result {
             Ok(Ok(())) => 0,

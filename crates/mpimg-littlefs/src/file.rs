@@ -24,16 +24,16 @@ struct FileInner {
 
 /// An open file on a [`Filesystem`]; closed (and, if written, committed) on drop
 /// or by [`File::close`], which reports errors.
-pub struct File<'a, 'd, D: BlockDevice> {
-    fs: &'a mut Filesystem<'d, D>,
+pub struct File<'a, D: BlockDevice> {
+    fs: &'a mut Filesystem<D>,
     inner: Option<NonNull<FileInner>>,
 }
 
-impl<'d, D: BlockDevice> Filesystem<'d, D> {
+impl<D: BlockDevice> Filesystem<D> {
     /// Open `path`. With [`OpenFlags::CreateTruncate`] the `attrs` are written
     /// together with the file when it is closed (how MicroPython stores mtime);
     /// with [`OpenFlags::Read`] pass none.
-    pub fn open<'a>(&'a mut self, path: impl AsRef<[u8]>, flags: OpenFlags, attrs: &[Attribute]) -> Result<File<'a, 'd, D>, Error> {
+    pub fn open<'a>(&'a mut self, path: impl AsRef<[u8]>, flags: OpenFlags, attrs: &[Attribute]) -> Result<File<'a, D>, Error> {
         if attrs.iter().any(|a| a.value.len() > crate::ATTR_MAX) || attrs.len() > u8::MAX as usize {
             return Err(Error::NoSpace);
         }
@@ -96,7 +96,7 @@ impl<'d, D: BlockDevice> Filesystem<'d, D> {
     }
 }
 
-impl<D: BlockDevice> File<'_, '_, D> {
+impl<D: BlockDevice> File<'_, D> {
     fn file_ptr(&self) -> Result<*mut sys::lfs_file_t, Error> {
         let p = self.inner.ok_or(Error::BadFile)?;
         // SAFETY: projection of the live file allocation.
@@ -182,7 +182,7 @@ impl<D: BlockDevice> File<'_, '_, D> {
     }
 }
 
-impl<D: BlockDevice> Drop for File<'_, '_, D> {
+impl<D: BlockDevice> Drop for File<'_, D> {
     fn drop(&mut self) {
         let _ = self.close_inner(false);
     }

@@ -23,6 +23,7 @@ use crate::{BlockDevice, Config, Error};
 /// Everything littlefs holds pointers into, kept at one fixed heap address.
 pub(crate) struct Inner<D> {
     pub(crate) lfs: sys::lfs_t,
+    device: D,
     pub(crate) cfg: sys::lfs_config,
     pub(crate) hooks: Hooks<D>,
     // u64 storage keeps the buffers 8-byte aligned; their heap blocks never move
@@ -32,11 +33,12 @@ pub(crate) struct Inner<D> {
     _lookahead_buf: Vec<u64>,
 }
 
-/// A mounted littlefs filesystem on a borrowed block device.
-/// Dropping it unmounts (littlefs keeps no unwritten state outside open files).
-pub struct Filesystem<'d, D: BlockDevice> {
+/// A mounted littlefs filesystem on a block device it owns (pass `&mut dev`
+/// to lend one instead: `&mut D` is a device too). Dropping it unmounts
+/// (littlefs keeps no unwritten state outside open files).
+pub struct Filesystem<D: BlockDevice> {
     pub(crate) inner: NonNull<Inner<D>>,
-    _device: PhantomData<&'d mut D>,
+    _owns: PhantomData<D>,
 }
 
 fn words(bytes: u32) -> Vec<u64> {
@@ -44,12 +46,15 @@ fn words(bytes: u32) -> Vec<u64> {
 }
 
 /// Allocate an [`Inner`] for `device` with `cfg` filled in (validated first).
-fn new_inner<D: BlockDevice>(device: &mut D, cfg: &Config) -> Result<NonNull<Inner<D>>, Error> {
-    cfg.validate()?;
+fn new_inner<D: BlockDevice>(device: D, cfg: &Config) -> Result<NonNull<Inner<D>>, (Error, D)> {
+    if let Err(e) = cfg.validate() {
+        return Err((e, device));
+    }
     let inner = Box::new(Inner {
         lfs: sys::lfs_t::default(),
+        device,
         cfg: sys::lfs_config::default(),
-        hooks: Hooks { device: device as *mut D, panic: None },
+        hooks: Hooks { device: std::ptr::null_mut(), panic: None },
         _read_buf: words(cfg.cache_size),
         _prog_buf: words(cfg.cache_size),
         _lookahead_buf: words(cfg.lookahead_size),
@@ -59,6 +64,7 @@ fn new_inner<D: BlockDevice>(device: &mut D, cfg: &Config) -> Result<NonNull<Inn
     // and not aliased; the buffer pointers are the vectors' heap blocks, sized
     // as the config announces (cache_size and lookahead_size bytes at least).
     unsafe {
+        (*p).hooks.device = addr_of_mut!((*p).device);
         let c = &mut (*p).cfg;
         c.context = addr_of_mut!((*p).hooks) as *mut c_void;
         c.read = Some(read_cb::<D>);
@@ -81,14 +87,14 @@ fn new_inner<D: BlockDevice>(device: &mut D, cfg: &Config) -> Result<NonNull<Inn
     Ok(unsafe { NonNull::new_unchecked(p) })
 }
 
-/// Free an [`Inner`] made by [`new_inner`].
+/// Free an [`Inner`] made by [`new_inner`], handing back its device.
 ///
 /// # Safety
 /// littlefs must hold no live state pointing into it (never mounted, mount or
 /// format failed, or unmounted), and `p` must not be used afterwards.
-unsafe fn free_inner<D>(p: NonNull<Inner<D>>) {
+unsafe fn free_inner<D>(p: NonNull<Inner<D>>) -> D {
     // SAFETY: `p` came from `Box::into_raw` and is freed once (caller's contract).
-    drop(unsafe { Box::from_raw(p.as_ptr()) });
+    unsafe { Box::from_raw(p.as_ptr()) }.device
 }
 
 /// Run a littlefs call on `p`, then resume any panic a callback caught.
@@ -134,54 +140,73 @@ impl<D> Drop for DirGuard<D> {
     }
 }
 
-impl<'d, D: BlockDevice> Filesystem<'d, D> {
-    /// Write an empty filesystem with `cfg` (its `disk_version`, 0 = newest) on `device`.
-    pub fn format(device: &'d mut D, cfg: &Config) -> Result<(), Error> {
-        if cfg.block_count == 0 {
-            return Err(Error::Config("format needs a block count"));
-        }
-        let p = new_inner(device, cfg)?;
+/// Write an empty filesystem with `cfg` (its `disk_version`, 0 = newest) on `device`.
+pub fn format<D: BlockDevice>(device: &mut D, cfg: &Config) -> Result<(), Error> {
+    if cfg.block_count == 0 {
+        return Err(Error::Config("format needs a block count"));
+    }
+    let p = new_inner(device, cfg).map_err(|(e, _)| e)?;
         // SAFETY: `p` is fresh; `lfs_format` deinitialises before returning, so
         // littlefs holds nothing afterwards and `p` can be freed. A resumed panic
         // would leak `p` (never a dangling pointer).
-        let code = unsafe { run(p, |lfs, c| sys::lfs_format(lfs, c)) };
-        // SAFETY: see above.
-        unsafe { free_inner(p) };
-        Error::check(code).map(|_| ())
+    let code = unsafe { run(p, |lfs, c| sys::lfs_format(lfs, c)) };
+    // SAFETY: see above.
+    unsafe { free_inner(p) };
+    Error::check(code).map(|_| ())
+}
+
+impl<D: BlockDevice> Filesystem<D> {
+    /// Write an empty filesystem with `cfg` on `device` (see [`format`]).
+    pub fn format(device: &mut D, cfg: &Config) -> Result<(), Error> {
+        format(device, cfg)
     }
 
     /// Mount the filesystem on `device`. A `block_count` of 0 in `cfg` takes the
     /// count from the superblock; a non-zero one must match it. A `disk_version`
     /// of 0 accepts 2.0 and 2.1 but upgrades a 2.0 filesystem on its first write:
     /// pin the version (see [`Filesystem::fs_stat`]) to keep it.
-    pub fn mount(device: &'d mut D, cfg: &Config) -> Result<Self, Error> {
+    /// On failure the device is handed back with the error.
+    pub fn mount(device: D, cfg: &Config) -> Result<Self, (Error, D)> {
         let p = new_inner(device, cfg)?;
         // SAFETY: `p` is fresh and not referenced elsewhere.
         let code = unsafe { run(p, |lfs, c| sys::lfs_mount(lfs, c)) };
         if let Err(e) = Error::check(code) {
             // SAFETY: a failed mount leaves nothing of littlefs pointing into `p`.
-            unsafe { free_inner(p) };
-            return Err(e);
+            return Err((e, unsafe { free_inner(p) }));
         }
-        Ok(Filesystem { inner: p, _device: PhantomData })
+        Ok(Filesystem { inner: p, _owns: PhantomData })
     }
 
-    /// Unmount, reporting an error (dropping unmounts too, silently).
-    pub fn unmount(self) -> Result<(), Error> {
+    /// Unmount and hand back the device, with littlefs's verdict.
+    pub fn unmount(self) -> (Result<(), Error>, D) {
         let p = self.inner;
         std::mem::forget(self);
         // SAFETY: `self` is gone, so this is the last use of `p`; after
         // `lfs_unmount` littlefs holds nothing in it.
         let code = unsafe { run(p, |lfs, _| sys::lfs_unmount(lfs)) };
         // SAFETY: as above.
-        unsafe { free_inner(p) };
-        Error::check(code).map(|_| ())
+        let device = unsafe { free_inner(p) };
+        (Error::check(code).map(|_| ()), device)
+    }
+
+    /// The device, between littlefs calls.
+    pub fn device(&self) -> &D {
+        // SAFETY: C code only runs under `&mut self`, so nothing mutates the
+        // device while this shared borrow lives.
+        unsafe { &(*self.inner.as_ptr()).device }
+    }
+
+    /// The device, mutably, between littlefs calls (littlefs itself keeps no
+    /// reference to it outside a call).
+    pub fn device_mut(&mut self) -> &mut D {
+        // SAFETY: `&mut self` excludes any littlefs call for the borrow's life.
+        unsafe { &mut (*self.inner.as_ptr()).device }
     }
 
     /// Run a littlefs call with exclusive access (`&mut self`).
     pub(crate) fn call<R>(&mut self, f: impl FnOnce(*mut sys::lfs_t) -> R) -> R {
         // SAFETY: `&mut self` guarantees no other use of the filesystem or its
-        // device (the device is borrowed for `'d` by this value) during the call.
+        // device (owned by this value) during the call.
         unsafe { run(self.inner, |lfs, _| f(lfs)) }
     }
 
@@ -365,7 +390,7 @@ impl<'d, D: BlockDevice> Filesystem<'d, D> {
     }
 }
 
-impl<D: BlockDevice> Drop for Filesystem<'_, D> {
+impl<D: BlockDevice> Drop for Filesystem<D> {
     fn drop(&mut self) {
         let raw = self.inner.as_ptr();
         // SAFETY: last use of the allocation. `lfs_unmount` only releases
@@ -375,7 +400,7 @@ impl<D: BlockDevice> Drop for Filesystem<'_, D> {
         unsafe {
             sys::lfs_unmount(addr_of_mut!((*raw).lfs));
             (*raw).hooks.panic = None;
-            free_inner(self.inner);
+            drop(free_inner(self.inner));
         }
     }
 }

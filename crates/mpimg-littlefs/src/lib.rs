@@ -21,7 +21,7 @@ pub use config::{Config, DISK_VERSION_2_0, DISK_VERSION_2_1};
 pub use device::{BlockDevice, DeviceError};
 pub use error::Error;
 pub use file::File;
-pub use fs::Filesystem;
+pub use fs::{format, Filesystem};
 pub use types::{Attribute, DirEntry, FileType, FsInfo, OpenFlags};
 
 /// The longest file name littlefs stores (bytes, without a terminator).

@@ -30,6 +30,12 @@ impl Ram {
     }
 }
 
+impl std::fmt::Debug for Ram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ram({} blocks)", self.blocks)
+    }
+}
+
 impl BlockDevice for Ram {
     fn read(&mut self, block: u32, off: u32, buf: &mut [u8]) -> Result<(), DeviceError> {
         let a = self.at(block, off, buf.len())?;
@@ -89,7 +95,7 @@ fn format_mount_and_fs_stat() {
     assert_eq!((info.disk_version, info.block_size, info.block_count, info.name_max), (DISK_VERSION_2_0, 4096, 64, 255));
     // A fresh filesystem is the superblock pair.
     assert_eq!(fs.used_blocks().unwrap(), 2);
-    fs.unmount().unwrap();
+    fs.unmount().0.unwrap();
 
     let mut ram = Ram::new(64);
     Filesystem::format(&mut ram, &cfg(64)).unwrap();
@@ -99,9 +105,9 @@ fn format_mount_and_fs_stat() {
 #[test]
 fn mount_refuses_blank_and_mismatched_block_count() {
     let mut ram = Ram::new(16);
-    assert_eq!(Filesystem::mount(&mut ram, &cfg(16)).err(), Some(Error::Corrupt));
+    assert_eq!(Filesystem::mount(&mut ram, &cfg(16)).err().map(|e| e.0), Some(Error::Corrupt));
     Filesystem::format(&mut ram, &cfg(16)).unwrap();
-    assert_eq!(Filesystem::mount(&mut ram, &cfg(8)).err(), Some(Error::Invalid));
+    assert_eq!(Filesystem::mount(&mut ram, &cfg(8)).err().map(|e| e.0), Some(Error::Invalid));
     assert!(Filesystem::mount(&mut ram, &cfg(16)).is_ok());
     assert_eq!(Filesystem::format(&mut ram, &cfg(0)).err(), Some(Error::Config("format needs a block count")));
 }
@@ -203,10 +209,12 @@ fn pinned_2_0_stays_2_0_but_unpinned_write_upgrades() {
         assert_eq!(fs.fs_stat().unwrap().disk_version, DISK_VERSION_2_0);
         fs.write_file("b", b"2", &[]).unwrap();
         assert_eq!(fs.fs_stat().unwrap().disk_version, DISK_VERSION_2_1);
+        let (r, dev) = fs.unmount();
+        assert_eq!((r, dev.blocks), (Ok(()), 32));
     }
     assert_eq!(disk_version(&mut ram), DISK_VERSION_2_1);
     // A 2.1 filesystem cannot be mounted by a driver pinned to 2.0.
-    assert_eq!(Filesystem::mount(&mut ram, &cfg(0).with_disk_version(DISK_VERSION_2_0)).err(), Some(Error::Invalid));
+    assert_eq!(Filesystem::mount(&mut ram, &cfg(0).with_disk_version(DISK_VERSION_2_0)).err().map(|e| e.0), Some(Error::Invalid));
 }
 
 #[test]
@@ -242,6 +250,7 @@ fn device_errors_reach_the_caller() {
     Filesystem::format(&mut ram, &cfg(16)).unwrap();
     ram.fail_after_progs = Some(ram.progs);
     let mut fs = Filesystem::mount(&mut ram, &cfg(16)).unwrap();
+    assert_eq!(fs.device().progs, fs.device().fail_after_progs.unwrap());
     assert_eq!(fs.write_file("x", b"data", &[]).err(), Some(Error::Io));
 }
 
