@@ -9,3 +9,4 @@
 
 pub mod flash;
 pub mod format;
+pub mod fs;
