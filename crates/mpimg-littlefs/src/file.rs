@@ -33,7 +33,12 @@ impl<D: BlockDevice> Filesystem<D> {
     /// Open `path`. With [`OpenFlags::CreateTruncate`] the `attrs` are written
     /// together with the file when it is closed (how MicroPython stores mtime);
     /// with [`OpenFlags::Read`] pass none.
-    pub fn open<'a>(&'a mut self, path: impl AsRef<[u8]>, flags: OpenFlags, attrs: &[Attribute]) -> Result<File<'a, D>, Error> {
+    pub fn open<'a>(
+        &'a mut self,
+        path: impl AsRef<[u8]>,
+        flags: OpenFlags,
+        attrs: &[Attribute],
+    ) -> Result<File<'a, D>, Error> {
         if attrs.iter().any(|a| a.value.len() > crate::ATTR_MAX) || attrs.len() > u8::MAX as usize {
             return Err(Error::NoSpace);
         }
@@ -53,7 +58,11 @@ impl<D: BlockDevice> Filesystem<D> {
         // buffer has the filesystem's cache size, as littlefs requires.
         unsafe {
             for (a, v) in attrs.iter().zip((*p)._values.iter_mut()) {
-                (*p)._attrs.push(sys::lfs_attr { type_: a.kind, buffer: v.as_mut_ptr() as *mut c_void, size: v.len() as u32 });
+                (*p)._attrs.push(sys::lfs_attr {
+                    type_: a.kind,
+                    buffer: v.as_mut_ptr() as *mut c_void,
+                    size: v.len() as u32,
+                });
             }
             (*p).cfg.buffer = (*p)._buffer.as_mut_ptr() as *mut c_void;
             (*p).cfg.attrs = if attrs.is_empty() { std::ptr::null_mut() } else { (*p)._attrs.as_mut_ptr() };

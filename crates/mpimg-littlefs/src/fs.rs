@@ -146,9 +146,9 @@ pub fn format<D: BlockDevice>(device: &mut D, cfg: &Config) -> Result<(), Error>
         return Err(Error::Config("format needs a block count"));
     }
     let p = new_inner(device, cfg).map_err(|(e, _)| e)?;
-        // SAFETY: `p` is fresh; `lfs_format` deinitialises before returning, so
-        // littlefs holds nothing afterwards and `p` can be freed. A resumed panic
-        // would leak `p` (never a dangling pointer).
+    // SAFETY: `p` is fresh; `lfs_format` deinitialises before returning, so
+    // littlefs holds nothing afterwards and `p` can be freed. A resumed panic
+    // would leak `p` (never a dangling pointer).
     let code = unsafe { run(p, |lfs, c| sys::lfs_format(lfs, c)) };
     // SAFETY: see above.
     unsafe { free_inner(p) };

@@ -20,7 +20,15 @@ struct Ram {
 
 impl Ram {
     fn new(blocks: u32) -> Self {
-        Ram { data: vec![0xFF; blocks as usize * BS], blocks, reads: 0, progs: 0, erases: 0, fail_after_progs: None, panic_on_erase: false }
+        Ram {
+            data: vec![0xFF; blocks as usize * BS],
+            blocks,
+            reads: 0,
+            progs: 0,
+            erases: 0,
+            fail_after_progs: None,
+            panic_on_erase: false,
+        }
     }
     fn at(&self, block: u32, off: u32, len: usize) -> Result<usize, DeviceError> {
         if block >= self.blocks || off as usize + len > BS {
@@ -92,7 +100,10 @@ fn format_mount_and_fs_stat() {
     assert_eq!(superblock_version(&ram), DISK_VERSION_2_0);
     let mut fs = Filesystem::mount(&mut ram, &cfg(0)).unwrap();
     let info = fs.fs_stat().unwrap();
-    assert_eq!((info.disk_version, info.block_size, info.block_count, info.name_max), (DISK_VERSION_2_0, 4096, 64, 255));
+    assert_eq!(
+        (info.disk_version, info.block_size, info.block_count, info.name_max),
+        (DISK_VERSION_2_0, 4096, 64, 255)
+    );
     // A fresh filesystem is the superblock pair.
     assert_eq!(fs.used_blocks().unwrap(), 2);
     fs.unmount().0.unwrap();
@@ -187,7 +198,10 @@ fn file_handle_reads_in_pieces_and_drop_closes() {
     assert_eq!(f.read(&mut b).unwrap(), 2);
     assert_eq!(f.read(&mut b).unwrap(), 0);
     f.close().unwrap();
-    assert_eq!(fs.open("missing", OpenFlags::Read, &[]).err().map(|e| e.to_string()), Some("no such file or directory".into()));
+    assert_eq!(
+        fs.open("missing", OpenFlags::Read, &[]).err().map(|e| e.to_string()),
+        Some("no such file or directory".into())
+    );
 }
 
 #[test]
@@ -214,7 +228,10 @@ fn pinned_2_0_stays_2_0_but_unpinned_write_upgrades() {
     }
     assert_eq!(disk_version(&mut ram), DISK_VERSION_2_1);
     // A 2.1 filesystem cannot be mounted by a driver pinned to 2.0.
-    assert_eq!(Filesystem::mount(&mut ram, &cfg(0).with_disk_version(DISK_VERSION_2_0)).err().map(|e| e.0), Some(Error::Invalid));
+    assert_eq!(
+        Filesystem::mount(&mut ram, &cfg(0).with_disk_version(DISK_VERSION_2_0)).err().map(|e| e.0),
+        Some(Error::Invalid)
+    );
 }
 
 #[test]

@@ -56,7 +56,13 @@ pub struct BlockCache<'f> {
 
 impl<'f> BlockCache<'f> {
     pub fn new(flash: &'f mut dyn Flash) -> Self {
-        BlockCache { flash, blocks: HashMap::new(), dirty: BTreeSet::new(), stats: CacheStats::default(), read_only: None }
+        BlockCache {
+            flash,
+            blocks: HashMap::new(),
+            dirty: BTreeSet::new(),
+            stats: CacheStats::default(),
+            read_only: None,
+        }
     }
 
     /// The flash under the cache (its size limits, its kind).
@@ -315,12 +321,18 @@ mod tests {
         c.read(0, &mut b).unwrap();
         assert_eq!(b, [5]);
         c.set_read_only(Some("ls"));
-        assert_eq!(c.write(0, &[1]).unwrap_err().to_string(), "internal error: the read-only command 'ls' tried to write to flash");
+        assert_eq!(
+            c.write(0, &[1]).unwrap_err().to_string(),
+            "internal error: the read-only command 'ls' tried to write to flash"
+        );
         assert!(c.erase(0, 0x1000).is_err());
         c.set_read_only(None);
         c.erase(0, 0x1000).unwrap();
         assert!(c.is_dirty());
-        assert_eq!(c.erase(0x10, 0x1000).unwrap_err().to_string(), "erase at 0x10 (+0x1000) is not aligned to 4 KB sectors");
+        assert_eq!(
+            c.erase(0x10, 0x1000).unwrap_err().to_string(),
+            "erase at 0x10 (+0x1000) is not aligned to 4 KB sectors"
+        );
     }
 
     #[test]

@@ -172,9 +172,15 @@ mod tests {
         assert_eq!(p("ls").unwrap(), FsCommand::Ls { long: false, paths: vec![] });
         assert_eq!(p("ls -l vfs2:/a").unwrap(), FsCommand::Ls { long: true, paths: vec!["vfs2:/a".into()] });
         assert_eq!(p("get a").unwrap(), FsCommand::Get { sources: vec!["a".into()], dest: ".".into() });
-        assert_eq!(p("get a b out").unwrap(), FsCommand::Get { sources: vec!["a".into(), "b".into()], dest: "out".into() });
+        assert_eq!(
+            p("get a b out").unwrap(),
+            FsCommand::Get { sources: vec!["a".into(), "b".into()], dest: "out".into() }
+        );
         assert_eq!(p("put x").unwrap(), FsCommand::Put { sources: vec!["x".into()], dest: "/".into() });
-        assert_eq!(p("put x y /lib").unwrap(), FsCommand::Put { sources: vec!["x".into(), "y".into()], dest: "/lib".into() });
+        assert_eq!(
+            p("put x y /lib").unwrap(),
+            FsCommand::Put { sources: vec!["x".into(), "y".into()], dest: "/lib".into() }
+        );
         assert_eq!(p("mkfs").unwrap(), FsCommand::Mkfs { parts: vec![], kind: FsKind::Littlefs });
         assert_eq!(p("mkfs fat").unwrap(), FsCommand::Mkfs { parts: vec![], kind: FsKind::Fat });
         assert_eq!(p("mkfs vfs2 fat").unwrap(), FsCommand::Mkfs { parts: vec!["vfs2".into()], kind: FsKind::Fat });

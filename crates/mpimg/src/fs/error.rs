@@ -13,7 +13,9 @@ pub enum FsError {
     UnknownCommand(String),
     #[error("--fs {cmd}: {msg}")]
     Usage { cmd: &'static str, msg: String },
-    #[error("no partition '{0}' in the partition table; run mpimg on the image without options to list its partitions")]
+    #[error(
+        "no partition '{0}' in the partition table; run mpimg on the image without options to list its partitions"
+    )]
     NoPartition(String),
     #[error("partition '{name}' ({offset:#x}+{size:#x}) lies past the end of the flash ({capacity:#x}); check the flash size")]
     PartitionPastFlash { name: String, offset: u32, size: u32, capacity: u32 },

@@ -24,6 +24,10 @@ pub const SECTOR_SIZE: u16 = 4096;
 /// Root directory entries oofatfs's `f_mkfs` reserves.
 pub const ROOT_ENTRIES: u16 = 512;
 
+/// A FAT directory holds at most 65536 entries; more means its clusters loop.
+const MAX_DIR_ENTRIES: usize = 65_536;
+const LOOPING_DIR: &str = "a directory has more than 65536 entries (its clusters loop)";
+
 /// A partition of the cached flash as a seekable byte stream for `fatfs`.
 /// Reads share a budget per operation so a crafted cluster loop ends in an
 /// error instead of running forever.
@@ -185,11 +189,19 @@ impl<'c, 'f> FatVolume<'c, 'f> {
     }
 
     /// Mount the FAT filesystem of partition `part` whose boot sector is `boot`.
-    pub fn mount(cache: &'c mut BlockCache<'f>, part: &str, region: Region, boot: FatBootSector) -> Result<Self, FsError> {
+    pub fn mount(
+        cache: &'c mut BlockCache<'f>,
+        part: &str,
+        region: Region,
+        boot: FatBootSector,
+    ) -> Result<Self, FsError> {
         let budget = Rc::new(Cell::new(Self::budget_for(region)));
         let io = FatIo { cache, region, pos: 0, budget: budget.clone() };
         if u64::from(boot.total_sectors) * u64::from(boot.bytes_per_sector) > u64::from(region.size) {
-            return Err(corrupt(part, format!("the volume ({} sectors) is larger than the partition", boot.total_sectors)));
+            return Err(corrupt(
+                part,
+                format!("the volume ({} sectors) is larger than the partition", boot.total_sectors),
+            ));
         }
         let options = FsOptions::new().update_accessed_date(false).time_provider(&CLOCK);
         let fs = FileSystem::new(io, options).map_err(|e| match unwrap_ours(e) {
@@ -249,8 +261,10 @@ impl<'c, 'f> FatVolume<'c, 'f> {
                 let name = path.name().unwrap_or_default().to_owned();
                 FsError::NameTooLong { len: name.len(), name }
             }
-            (_, msg) if msg.starts_with("read budget") => corrupt(&self.part, msg),
-            (_, msg) => FsError::Fat { part: self.part.clone(), op: format!("{op} '{}'", path.abs()), detail: msg.to_owned() },
+            (_, msg) if msg.starts_with("read budget") || msg == LOOPING_DIR => corrupt(&self.part, msg),
+            (_, msg) => {
+                FsError::Fat { part: self.part.clone(), op: format!("{op} '{}'", path.abs()), detail: msg.to_owned() }
+            }
         }
     }
 
@@ -267,6 +281,9 @@ impl<'c, 'f> FatVolume<'c, 'f> {
         let mut out = Vec::new();
         for e in self.dir(path)?.iter() {
             let e = e?;
+            if out.len() >= MAX_DIR_ENTRIES {
+                return Err(io::Error::other(LOOPING_DIR));
+            }
             let name = e.file_name();
             if name == "." || name == ".." {
                 continue;

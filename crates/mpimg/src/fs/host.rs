@@ -34,7 +34,9 @@ pub fn kind(path: &Path) -> Result<HostKind, FsError> {
 /// A local file's contents and modification time (ns since 1970).
 pub fn read_file(path: &Path) -> Result<(Vec<u8>, u64), FsError> {
     let data = fs::read(path).map_err(|e| FsError::host(path, e))?;
-    let mtime = fs::metadata(path).and_then(|m| m.modified()).map_or_else(|_| super::time::now_ns(), super::time::system_time_ns);
+    let mtime = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_or_else(|_| super::time::now_ns(), super::time::system_time_ns);
     Ok((data, mtime))
 }
 

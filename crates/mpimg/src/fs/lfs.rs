@@ -93,7 +93,8 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
     pub fn mount(cache: &'c mut BlockCache<'f>, part: &str, region: Region) -> Result<Self, FsError> {
         let dev = LfsDev::new(cache, region);
         let mount = |dev: LfsDev<'c, 'f>, cfg: &Config| {
-            Filesystem::mount(dev, cfg).map_err(|(e, mut dev)| dev.error.take().unwrap_or_else(|| corrupt(part, format!("mount: {e}"))))
+            Filesystem::mount(dev, cfg)
+                .map_err(|(e, mut dev)| dev.error.take().unwrap_or_else(|| corrupt(part, format!("mount: {e}"))))
         };
         // First mount: accept 2.0 or 2.1 and any size, to learn both.
         let mut probe = mount(dev, &Config::micropython(0))?;
@@ -156,7 +157,11 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
                 FsError::NameTooLong { len: name.len(), name }
             }
             lfs::Error::Corrupt => corrupt(&self.part, format!("{op} '{}'", path.abs())),
-            other => FsError::Littlefs { part: self.part.clone(), op: format!("{op} '{}'", path.abs()), detail: other.to_string() },
+            other => FsError::Littlefs {
+                part: self.part.clone(),
+                op: format!("{op} '{}'", path.abs()),
+                detail: other.to_string(),
+            },
         }
     }
 
@@ -200,7 +205,11 @@ impl Volume for LfsVolume<'_, '_> {
             let name = String::from_utf8(e.name.clone());
             let name_exact = name.is_ok();
             let name = name.unwrap_or_else(|_| e.name_lossy());
-            let mtime = if mtimes && e.file_type == FileType::File && name_exact { self.mtime(&dir.join(&name).abs()) } else { None };
+            let mtime = if mtimes && e.file_type == FileType::File && name_exact {
+                self.mtime(&dir.join(&name).abs())
+            } else {
+                None
+            };
             out.push(Entry { name, name_exact, is_dir: e.file_type == FileType::Dir, size: u64::from(e.size), mtime });
         }
         Ok(out)
@@ -271,7 +280,10 @@ impl Volume for LfsVolume<'_, '_> {
         let old = self.info.block_count;
         let grow_err = |msg: String| FsError::Grow { part: self.part.clone(), msg };
         if blocks > self.region.blocks() {
-            return Err(grow_err(format!("{blocks} blocks do not fit in the partition ({} blocks); enlarge it with --resize first", self.region.blocks())));
+            return Err(grow_err(format!(
+                "{blocks} blocks do not fit in the partition ({} blocks); enlarge it with --resize first",
+                self.region.blocks()
+            )));
         }
         if blocks < old {
             return Err(grow_err(format!("littlefs cannot shrink ({old} blocks now, {blocks} asked)")));

@@ -126,7 +126,10 @@ mod tests {
         assert!(FsPath::parse("vfs", "/").is_root());
         assert_eq!(FsPath::parse("vfs", "").to_string(), "vfs:/");
         let p = FsPath::parse("vfs", "lib/a.py");
-        assert_eq!((p.rel(), p.name(), p.parent().map(|q| q.abs())), ("lib/a.py".into(), Some("a.py"), Some("/lib".into())));
+        assert_eq!(
+            (p.rel(), p.name(), p.parent().map(|q| q.abs())),
+            ("lib/a.py".into(), Some("a.py"), Some("/lib".into()))
+        );
         assert_eq!(FsPath::root("vfs").parent(), None);
     }
 
@@ -141,7 +144,10 @@ mod tests {
     #[test]
     fn long_names_and_unsafe_host_names() {
         let p = FsPath::parse("vfs", &format!("d/{}", "n".repeat(256)));
-        assert_eq!(p.check_names().unwrap_err().to_string(), format!("name '{}' is 256 bytes long; littlefs and FAT allow at most 255", "n".repeat(256)));
+        assert_eq!(
+            p.check_names().unwrap_err().to_string(),
+            format!("name '{}' is 256 bytes long; littlefs and FAT allow at most 255", "n".repeat(256))
+        );
         assert!(FsPath::parse("vfs", &"n".repeat(255)).check_names().is_ok());
         for bad in ["", ".", "..", "../x", "/etc", "a/b", "a\0b"] {
             assert!(!is_safe_host_name(bad), "{bad:?}");

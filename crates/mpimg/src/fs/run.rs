@@ -48,10 +48,18 @@ fn find<'p>(parts: &'p [FsPartition], name: &str) -> Result<&'p FsPartition, FsE
 fn region(cache: &BlockCache, part: &FsPartition) -> Result<Region, FsError> {
     let capacity = cache.flash().capacity();
     if u64::from(part.offset) + u64::from(part.size) > u64::from(capacity) {
-        return Err(FsError::PartitionPastFlash { name: part.name.clone(), offset: part.offset, size: part.size, capacity });
+        return Err(FsError::PartitionPastFlash {
+            name: part.name.clone(),
+            offset: part.offset,
+            size: part.size,
+            capacity,
+        });
     }
     if part.offset % BLOCK_SIZE != 0 {
-        return Err(FsError::Usage { cmd: "fs", msg: format!("partition '{}' at {:#x} is not 4 KB aligned", part.name, part.offset) });
+        return Err(FsError::Usage {
+            cmd: "fs",
+            msg: format!("partition '{}' at {:#x} is not 4 KB aligned", part.name, part.offset),
+        });
     }
     Ok(Region { offset: part.offset, size: part.size })
 }
@@ -156,7 +164,14 @@ fn ls(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, long: bool, pa
 
 /// Files of a directory, then its subdirectories (with `/`), then each
 /// subdirectory the same way: the order mp-image-tool-esp32 prints.
-fn ls_tree(vol: &mut dyn Volume, io: &mut Io, dir: &FsPath, prefix: &str, long: bool, depth: usize) -> Result<(), FsError> {
+fn ls_tree(
+    vol: &mut dyn Volume,
+    io: &mut Io,
+    dir: &FsPath,
+    prefix: &str,
+    long: bool,
+    depth: usize,
+) -> Result<(), FsError> {
     if depth > MAX_DEPTH {
         return Err(FsError::TooDeep(dir.part.clone()));
     }
@@ -190,7 +205,13 @@ fn cat(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, paths: &[Stri
     Ok(())
 }
 
-fn get(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, sources: &[String], dest: &Path) -> Result<(), FsError> {
+fn get(
+    cache: &mut BlockCache,
+    parts: &[FsPartition],
+    io: &mut Io,
+    sources: &[String],
+    dest: &Path,
+) -> Result<(), FsError> {
     for src in parse_paths(sources, DEFAULT_PARTITION) {
         let part = find(parts, &src.part)?;
         with_volume(cache, part, |vol| {
@@ -250,7 +271,13 @@ fn makedirs(vol: &mut dyn Volume, path: &FsPath) -> Result<(), FsError> {
     Ok(())
 }
 
-fn put(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, sources: &[PathBuf], dest: &str) -> Result<(), FsError> {
+fn put(
+    cache: &mut BlockCache,
+    parts: &[FsPartition],
+    io: &mut Io,
+    sources: &[PathBuf],
+    dest: &str,
+) -> Result<(), FsError> {
     let dest = parse_paths(&[dest.to_owned()], DEFAULT_PARTITION).remove(0);
     let part = find(parts, &dest.part)?;
     with_volume(cache, part, |vol| {
@@ -383,18 +410,30 @@ fn rename(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, from: &str
     Ok(())
 }
 
-fn mkfs(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, names: &[String], kind: FsKind) -> Result<(), FsError> {
+fn mkfs(
+    cache: &mut BlockCache,
+    parts: &[FsPartition],
+    io: &mut Io,
+    names: &[String],
+    kind: FsKind,
+) -> Result<(), FsError> {
     let default = [DEFAULT_PARTITION.to_owned()];
     for name in if names.is_empty() { &default[..] } else { names } {
         let part = find(parts, name)?;
         let region = region(cache, part)?;
         match kind {
             FsKind::Littlefs => {
-                io.log(&format!("mkfs '{name}': littlefs 2.0, {} blocks of {BLOCK_SIZE} bytes, with /boot.py", region.blocks()))?;
+                io.log(&format!(
+                    "mkfs '{name}': littlefs 2.0, {} blocks of {BLOCK_SIZE} bytes, with /boot.py",
+                    region.blocks()
+                ))?;
                 LfsVolume::mkfs(cache, name, region, now_ns())?;
             }
             FsKind::Fat => {
-                io.log(&format!("mkfs '{name}': FAT, {} sectors of 4096 bytes, 1 FAT, 512 root entries", region.size / 4096))?;
+                io.log(&format!(
+                    "mkfs '{name}': FAT, {} sectors of 4096 bytes, 1 FAT, 512 root entries",
+                    region.size / 4096
+                ))?;
                 FatVolume::mkfs(cache, name, region, now_ns())?;
             }
         }
@@ -404,7 +443,12 @@ fn mkfs(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, names: &[Str
 }
 
 /// The partitions `df`/`info` look at: those named, or all with a filesystem.
-fn volumes_to_show<'p>(cache: &mut BlockCache, parts: &'p [FsPartition], names: &[String], io: &mut Io) -> Result<Vec<&'p FsPartition>, FsError> {
+fn volumes_to_show<'p>(
+    cache: &mut BlockCache,
+    parts: &'p [FsPartition],
+    names: &[String],
+    io: &mut Io,
+) -> Result<Vec<&'p FsPartition>, FsError> {
     if !names.is_empty() {
         return names.iter().map(|n| find(parts, n)).collect();
     }
@@ -430,13 +474,25 @@ fn df(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, names: &[Strin
     if shown.is_empty() {
         return Ok(());
     }
-    let mut text = format!("{:<12} {:<13} {:>9} {:>9} {:>9} {:>5}\n", "Partition", "Filesystem", "Total kB", "Used kB", "Free kB", "Used");
+    let mut text = format!(
+        "{:<12} {:<13} {:>9} {:>9} {:>9} {:>5}\n",
+        "Partition", "Filesystem", "Total kB", "Used kB", "Free kB", "Used"
+    );
     for part in shown {
         let (kind, u) = with_volume(cache, part, |vol| Ok((vol.describe(), vol.usage()?)))?;
         let kb = |n: u32| u64::from(n) * u64::from(u.unit) / 1024;
-        let pct = if u.total == 0 { 0 } else { (u64::from(u.used) * 200 + u64::from(u.total)) / (2 * u64::from(u.total)) };
+        let pct =
+            if u.total == 0 { 0 } else { (u64::from(u.used) * 200 + u64::from(u.total)) / (2 * u64::from(u.total)) };
         let free = u.total.saturating_sub(u.used);
-        text += &format!("{:<12} {:<13} {:>9} {:>9} {:>9} {:>4}%\n", part.name, kind, kb(u.total), kb(u.used), kb(free), pct);
+        text += &format!(
+            "{:<12} {:<13} {:>9} {:>9} {:>9} {:>4}%\n",
+            part.name,
+            kind,
+            kb(u.total),
+            kb(u.used),
+            kb(free),
+            pct
+        );
     }
     io.out(&text)
 }
@@ -458,7 +514,13 @@ fn info(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, names: &[Str
     Ok(())
 }
 
-fn grow(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, name: Option<&str>, blocks: Option<u32>) -> Result<(), FsError> {
+fn grow(
+    cache: &mut BlockCache,
+    parts: &[FsPartition],
+    io: &mut Io,
+    name: Option<&str>,
+    blocks: Option<u32>,
+) -> Result<(), FsError> {
     let part = find(parts, name.unwrap_or(DEFAULT_PARTITION))?;
     let want = blocks.unwrap_or(part.size / BLOCK_SIZE);
     let old = with_volume(cache, part, |vol| vol.grow(want))?;

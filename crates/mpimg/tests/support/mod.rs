@@ -189,6 +189,22 @@ pub fn set_mtime(path: &Path, secs: u64) {
     f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).unwrap();
 }
 
+/// (path, length, FNV-1a hash) of each file, sorted: compact to compare and print.
+pub fn summary(files: &[(String, Vec<u8>)]) -> Vec<(String, usize, u64)> {
+    let mut v: Vec<(String, usize, u64)> = files
+        .iter()
+        .map(|(p, d)| {
+            (
+                p.clone(),
+                d.len(),
+                d.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3)),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Every file under `root` as (relative path with `/`, bytes), sorted.
 pub fn read_tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
