@@ -8,10 +8,10 @@
 //! unflushed changes instead (what a failed run does, so a failure never leaves
 //! a half-changed filesystem behind). The counters are what costs time on a device.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::flash::{Flash, SECTOR_SIZE};
+use crate::flash::{Flash, FlashError, SECTOR_SIZE};
 
 use super::FsError;
 
@@ -47,7 +47,9 @@ impl fmt::Display for CacheStats {
 /// A write-back cache of 4 KB flash blocks over a [`Flash`].
 pub struct BlockCache<'f> {
     flash: &'f mut dyn Flash,
-    blocks: HashMap<u32, Box<[u8]>>,
+    /// Cached blocks by block number (flash offset / 4 KB); a flat table
+    /// because lookups happen for every small read littlefs makes.
+    blocks: Vec<Option<Box<[u8]>>>,
     dirty: BTreeSet<u32>,
     stats: CacheStats,
     /// `None` while writes are allowed, else the read-only command running.
@@ -56,13 +58,19 @@ pub struct BlockCache<'f> {
 
 impl<'f> BlockCache<'f> {
     pub fn new(flash: &'f mut dyn Flash) -> Self {
-        BlockCache {
-            flash,
-            blocks: HashMap::new(),
-            dirty: BTreeSet::new(),
-            stats: CacheStats::default(),
-            read_only: None,
+        BlockCache { flash, blocks: Vec::new(), dirty: BTreeSet::new(), stats: CacheStats::default(), read_only: None }
+    }
+
+    fn cached(&self, idx: u32) -> Option<&[u8]> {
+        self.blocks.get(idx as usize).and_then(|b| b.as_deref())
+    }
+
+    fn insert(&mut self, idx: u32, data: Box<[u8]>) {
+        let i = idx as usize;
+        if i >= self.blocks.len() {
+            self.blocks.resize_with(i + 1, || None);
         }
+        self.blocks[i] = Some(data);
     }
 
     /// The flash under the cache (its size limits, its kind).
@@ -97,18 +105,18 @@ impl<'f> BlockCache<'f> {
     fn load(&mut self, first: u32, last: u32) -> Result<(), FsError> {
         let mut b = first;
         while b <= last {
-            if self.blocks.contains_key(&b) {
+            if self.cached(b).is_some() {
                 b += 1;
                 continue;
             }
             let start = b;
-            while b <= last && !self.blocks.contains_key(&b) {
+            while b <= last && self.cached(b).is_none() {
                 b += 1;
             }
             let n = b - start;
             let data = self.flash.read_vec(start * BLOCK_SIZE, n * BLOCK_SIZE)?;
             for (i, chunk) in data.chunks_exact(BS).enumerate() {
-                self.blocks.insert(start + i as u32, chunk.into());
+                self.insert(start + i as u32, chunk.into());
             }
             self.stats.blocks_read += n;
             self.stats.read_ops += 1;
@@ -123,13 +131,19 @@ impl<'f> BlockCache<'f> {
         }
         let end = u64::from(offset) + buf.len() as u64;
         let last = ((end - 1) / u64::from(BLOCK_SIZE)) as u32;
-        self.load(offset / BLOCK_SIZE, last)?;
         let mut done = 0usize;
         let mut pos = offset;
         while done < buf.len() {
-            let blk = &self.blocks[&(pos / BLOCK_SIZE)];
             let at = (pos % BLOCK_SIZE) as usize;
             let n = (BS - at).min(buf.len() - done);
+            let idx = pos / BLOCK_SIZE;
+            if self.cached(idx).is_none() {
+                self.load(idx, last)?;
+            }
+            // `load` just filled the slot (or returned the flash's error).
+            let Some(blk) = self.cached(idx) else {
+                return Err(FsError::Flash(FlashError::Device(format!("block {idx} vanished from the cache"))));
+            };
             buf[done..done + n].copy_from_slice(&blk[at..at + n]);
             done += n;
             pos += n as u32;
@@ -148,10 +162,10 @@ impl<'f> BlockCache<'f> {
             let at = (pos % BLOCK_SIZE) as usize;
             let n = (BS - at).min(data.len() - done);
             if n == BS {
-                self.blocks.insert(idx, data[done..done + BS].into());
+                self.insert(idx, data[done..done + BS].into());
             } else {
                 self.load(idx, idx)?;
-                if let Some(blk) = self.blocks.get_mut(&idx) {
+                if let Some(Some(blk)) = self.blocks.get_mut(idx as usize) {
                     blk[at..at + n].copy_from_slice(&data[done..done + n]);
                 }
             }
@@ -167,7 +181,10 @@ impl<'f> BlockCache<'f> {
         self.check_writable()?;
         crate::flash::check_erase_alignment(offset, len)?;
         for idx in offset / BLOCK_SIZE..(offset + len) / BLOCK_SIZE {
-            self.blocks.insert(idx, vec![0xFF; BS].into_boxed_slice());
+            match self.blocks.get_mut(idx as usize) {
+                Some(Some(blk)) => blk.fill(0xFF),
+                _ => self.insert(idx, vec![0xFF; BS].into_boxed_slice()),
+            }
             self.dirty.insert(idx);
         }
         Ok(())
@@ -187,17 +204,21 @@ impl<'f> BlockCache<'f> {
             self.flash.erase(first * BLOCK_SIZE, count * BLOCK_SIZE)?;
             self.stats.blocks_erased += count;
             self.stats.write_runs += 1;
+            let block = |b: u32| self.cached(b).unwrap_or(&[]);
+            let blank: Vec<bool> = run.iter().map(|&b| is_blank(block(b))).collect();
             let mut i = 0;
             while i < run.len() {
-                if is_blank(&self.blocks[&run[i]]) {
+                if blank[i] {
                     i += 1;
                     continue;
                 }
                 let start = i;
-                let mut data = Vec::new();
-                while i < run.len() && !is_blank(&self.blocks[&run[i]]) {
-                    data.extend_from_slice(&self.blocks[&run[i]]);
+                while i < run.len() && !blank[i] {
                     i += 1;
+                }
+                let mut data = Vec::with_capacity((i - start) * BS);
+                for &b in &run[start..i] {
+                    data.extend_from_slice(self.cached(b).unwrap_or(&[]));
                 }
                 self.flash.write(run[start] * BLOCK_SIZE, &data)?;
                 self.stats.blocks_written += (i - start) as u32;
@@ -212,7 +233,9 @@ impl<'f> BlockCache<'f> {
     /// Forget every unflushed change (the cached copies of those blocks too).
     pub fn discard(&mut self) {
         for b in std::mem::take(&mut self.dirty) {
-            self.blocks.remove(&b);
+            if let Some(slot) = self.blocks.get_mut(b as usize) {
+                *slot = None;
+            }
         }
     }
 }

@@ -307,7 +307,7 @@ impl<'c, 'f> FatVolume<'c, 'f> {
             } else {
                 let data = self.read_file(&src)?;
                 let mtime = e.mtime.map_or_else(now_ns, |s| (s.max(0) as u64) * 1_000_000_000);
-                self.write_file(&dst, &data, mtime)?;
+                self.write_file(&dst, &data, mtime, true)?;
             }
         }
         Ok(())
@@ -362,9 +362,9 @@ impl Volume for FatVolume<'_, '_> {
         Ok(data)
     }
 
-    fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64) -> Result<(), FsError> {
+    fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
         path.check_names()?;
-        match self.stat(path)? {
+        match if absent { None } else { self.stat(path)? } {
             Some(e) if e.is_dir => return Err(FsError::IsADirectory(path.to_string())),
             Some(_) => self.remove(path)?,
             None => {}

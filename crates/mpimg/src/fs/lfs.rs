@@ -134,7 +134,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
             }));
         }
         let mut vol = LfsVolume::mount(dev.cache, part, region)?;
-        vol.write_file(&FsPath::parse(part, "/boot.py"), BOOT_PY.as_bytes(), now_ns)?;
+        vol.write_file(&FsPath::parse(part, "/boot.py"), BOOT_PY.as_bytes(), now_ns, true)?;
         Box::new(vol).finish()
     }
 
@@ -219,10 +219,10 @@ impl Volume for LfsVolume<'_, '_> {
         self.fs.read_file(path.abs()).map_err(|e| self.err(e, "read", path))
     }
 
-    fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64) -> Result<(), FsError> {
+    fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
         path.check_names()?;
         // Remove an old copy first so its blocks can be reused for the new one.
-        match self.fs.stat(path.abs()) {
+        match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
             Ok(e) if e.file_type == FileType::Dir => return Err(FsError::IsADirectory(path.to_string())),
             Ok(_) => self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))?,
             Err(_) => {}

@@ -1,7 +1,7 @@
 //! Running `--fs` commands over the block cache: each command mounts what it
 //! needs, works, unmounts; the cache carries blocks from one command to the next.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +33,8 @@ impl Io<'_> {
         self.out.write_all(text.as_bytes()).map_err(FsError::Output)
     }
     fn log(&mut self, text: &str) -> Result<(), FsError> {
-        writeln!(self.log, "{text}").map_err(FsError::Output)
+        // One write per line: an unbuffered stderr would otherwise see two.
+        self.log.write_all(format!("{text}\n").as_bytes()).map_err(FsError::Output)
     }
     fn warn(&mut self, text: &str) -> Result<(), FsError> {
         self.log(&format!("warning: {text}"))
@@ -292,7 +293,7 @@ fn put(
                         (true, None) => return Err(FsError::BadName(src.display().to_string())),
                         (false, _) => dest.clone(),
                     };
-                    put_file(vol, io, src, &target)?;
+                    put_file(vol, io, src, &target, false)?;
                 }
                 HostKind::Dir => {
                     let target = match src.file_name() {
@@ -311,12 +312,12 @@ fn put(
     Ok(())
 }
 
-fn put_file(vol: &mut dyn Volume, io: &mut Io, src: &Path, target: &FsPath) -> Result<(), FsError> {
+fn put_file(vol: &mut dyn Volume, io: &mut Io, src: &Path, target: &FsPath, absent: bool) -> Result<(), FsError> {
     if target.is_root() {
         return Err(FsError::IsADirectory(target.to_string()));
     }
     let (data, mtime) = host::read_file(src)?;
-    vol.write_file(target, &data, mtime)?;
+    vol.write_file(target, &data, mtime, absent)?;
     io.log(&format!("{} -> {target}", src.display()))
 }
 
@@ -329,12 +330,14 @@ fn put_tree(vol: &mut dyn Volume, io: &mut Io, dir: &Path, target: &FsPath, dept
     for p in bad {
         io.warn(&format!("skipping '{}': its name is not valid UTF-8", p.display()))?;
     }
+    // What the target directory holds already, looked up once rather than per file.
+    let existing: HashSet<String> = vol.list(target, false)?.into_iter().map(|e| e.name).collect();
     for (name, path) in entries {
         let dst = target.join(&name);
         match host::kind(&path)? {
             HostKind::Symlink => io.warn(&format!("skipping symbolic link '{}'", path.display()))?,
             HostKind::Other => io.warn(&format!("skipping '{}': not a file or directory", path.display()))?,
-            HostKind::File => put_file(vol, io, &path, &dst)?,
+            HostKind::File => put_file(vol, io, &path, &dst, !existing.contains(&name))?,
             HostKind::Dir => {
                 makedirs(vol, &dst)?;
                 io.log(&format!("{}/ -> {dst}/", path.display()))?;

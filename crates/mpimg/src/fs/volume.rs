@@ -37,8 +37,10 @@ pub trait Volume {
     fn list(&mut self, dir: &FsPath, mtimes: bool) -> Result<Vec<Entry>, FsError>;
     fn read_file(&mut self, path: &FsPath) -> Result<Vec<u8>, FsError>;
     /// Create or replace a file (its parent must exist); `mtime_ns` is
-    /// nanoseconds since 1970.
-    fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64) -> Result<(), FsError>;
+    /// nanoseconds since 1970. `absent` tells that the caller knows nothing
+    /// is at `path` yet, which saves looking (an old file is removed first,
+    /// so its space can be reused).
+    fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError>;
     /// Create one directory (its parent must exist).
     fn mkdir(&mut self, path: &FsPath) -> Result<(), FsError>;
     /// Remove a file or an empty directory.
