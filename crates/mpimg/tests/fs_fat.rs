@@ -116,3 +116,27 @@ fn fat_on_a_partition_past_the_end_of_the_file_extends_it() {
     assert!(flash.bytes().len() > 0x200000 - 0x1000 && flash.bytes().len() > len);
     assert!(flash.data_end() <= 0x200000 + 6 * 4096);
 }
+
+#[test]
+fn fat_on_the_implicit_vfs_of_a_v1_27_image() {
+    let Some(data) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
+    let original = data.clone();
+    let mut flash = mpimg::flash::FileFlash::new(data, 0, 4 * MB);
+    let parts = vec![
+        part("nvs", 0x9000, 0x6000),
+        part("factory", 0x10000, 0x1f0000),
+        mpimg::fs::FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x200000, implicit: true },
+    ];
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("main.py"), b"import time\n").unwrap();
+    let m = host.path().join("main.py").to_string_lossy().into_owned();
+    run(&mut flash, &parts, &["mkfs vfs fat", &format!("put {m} /"), "mkdir lib"]).ok();
+    let (_, out, _) = run(&mut flash, &parts, &["ls", "cat main.py", "df"]).ok();
+    assert_eq!(
+        out,
+        "main.py\nlib/\nimport time\n\
+         Partition    Filesystem     Total kB   Used kB   Free kB  Used\n\
+         vfs          FAT12              2024         8      2016    0%\n"
+    );
+    assert_eq!(&flash.bytes()[..original.len()], &original[..]);
+}
