@@ -143,8 +143,13 @@ fn entry_of(vol: &mut dyn Volume, path: &FsPath, long: bool) -> Result<Entry, Fs
         return vol.stat(path)?.ok_or_else(missing);
     };
     let stat = vol.stat(path)?.ok_or_else(missing)?;
-    let listed = vol.list(&parent, long)?.into_iter().find(|e| e.name == name || e.name.eq_ignore_ascii_case(name));
-    Ok(listed.unwrap_or(stat))
+    // The exact name first; FAT also matches regardless of case.
+    let listed = vol.list(&parent, long)?;
+    let found = listed
+        .iter()
+        .position(|e| e.name == name)
+        .or_else(|| listed.iter().position(|e| e.name.eq_ignore_ascii_case(name)));
+    Ok(found.map_or(stat, |i| listed[i].clone()))
 }
 
 fn ls(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, long: bool, paths: &[String]) -> Result<(), FsError> {
