@@ -8,7 +8,10 @@
 #
 # Needs ../shared/firmware/ESP32_GENERIC-20240602-v1.23.0.bin and the
 # .venv-mpt venv (.ci/setup). mpimg runs through the example binary
-# crates/mpimg/examples/fsbench.rs until `mpimg FILE --fs ...` exists.
+# crates/mpimg/examples/fsbench.rs until `mpimg FILE --fs ...` exists; then
+# replace `"${MPIMG[@]}" FILE "${GEOMETRY[@]}" --fs ...` below with
+# `target/release/mpimg FILE --in-place --fs ...` (the CLI reads the
+# partitions from the image) and the counters with what `-d` prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
