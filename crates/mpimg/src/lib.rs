@@ -10,4 +10,5 @@
 pub mod cli;
 pub mod flash;
 pub mod format;
+pub mod fs;
 pub mod ops;
