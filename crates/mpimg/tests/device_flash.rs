@@ -29,13 +29,13 @@ fn round_trip(chip: &str, fw_name: &str, flash_size: u32) {
     assert_eq!(head, &file[..0x20]);
     let table = f.read_vec(0x8000, 0xC00).unwrap();
     assert_eq!(table, &file[(0x8000 - bl) as usize..(0x8C00 - bl) as usize]);
-    // 512-byte chunks: one for the header, six for the table.
-    assert_eq!(f.counts.bytes_read, 0x200 + 0xC00);
+    // 128-byte chunks: one for the header, 24 for the table.
+    assert_eq!(f.counts.bytes_read, 0x80 + 0xC00);
     assert_eq!(f.read_vec(0x8010, 0x10).unwrap(), &file[(0x8010 - bl) as usize..(0x8020 - bl) as usize]);
-    assert_eq!(f.counts.bytes_read, 0xE00);
+    assert_eq!(f.counts.bytes_read, 0xC80);
     let app = f.read_vec(0x10000, 0x30000).unwrap();
     assert_eq!(app, &file[(0x10000 - bl) as usize..(0x40000 - bl) as usize]);
-    assert_eq!(f.counts.bytes_read, 0xE00 + 0x30000);
+    assert_eq!(f.counts.bytes_read, 0xC80 + 0x30000);
 
     // Unaligned write: neighbours in the same sectors survive.
     let mut want = devsim::flash_image(&file, bl, flash_size);

@@ -12,7 +12,9 @@ use crate::flash::{align_up, DeviceFlash, DeviceOptions, Flash, SECTOR_SIZE};
 use crate::format::chip::Chip;
 use crate::format::image::ImageHeader;
 use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
+use crate::fs::{run_fs_commands, FsPartition};
 use crate::ops::firmware::Firmware;
+use crate::ops::inspect::{app_summary, creates_implicit_vfs};
 use crate::ops::OpError;
 
 use super::args::Args;
@@ -65,9 +67,6 @@ pub fn run_device(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     if args.flash.is_some() {
         return Err(OpError::Io("--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0".into()));
     }
-    if !args.fs.is_empty() {
-        return Err(OpError::Io("--fs on a device is not yet supported: it comes with the filesystem layer".into()));
-    }
     let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
     let flash = connect(&args.filename, args)?;
     if !args.json && !args.quiet {
@@ -75,11 +74,55 @@ pub fn run_device(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     }
     let chip = flash.chip();
     let mut fw = open_firmware(flash, chip)?;
-    let code = run_firmware(args, &mut fw, out, err);
+    let mut code = run_firmware(args, &mut fw, out, err);
+    if code.is_ok() && !args.fs.is_empty() {
+        if let Err(e) = run_fs(args, &mut fw, out, err) {
+            code = Err(e);
+        }
+    }
     if args.debug {
         print_wire(err, fw.flash.wire(), &fw.flash.counts).map_err(io)?;
     }
     code
+}
+
+/// The filesystem partitions of the device: data partitions of a filesystem
+/// subtype, plus MicroPython >= 1.26's implicit `vfs` when the app makes one
+/// (only then is the app read far enough to find its version).
+fn fs_partitions(fw: &mut Firmware<DeviceFlash>) -> Vec<FsPartition> {
+    let mut parts: Vec<FsPartition> = fw
+        .table
+        .entries
+        .iter()
+        .filter(|p| p.is_filesystem())
+        .map(|p| FsPartition { name: p.name(), offset: p.offset, size: p.size, implicit: false })
+        .collect();
+    if parts.iter().any(|p| p.name == "vfs" || p.name == "ffat") {
+        return parts;
+    }
+    let Some(app) = fw.table.first_app().cloned() else { return parts };
+    let Ok(head) = fw.flash.read_vec(app.offset, BANNER_WINDOW.min(app.size)) else { return parts };
+    let summary = app_summary(app.offset, &head, Some(&app));
+    let flash_size = fw.flash.facts().flash_size;
+    if let Some(v) = fw.implicit_vfs(creates_implicit_vfs(Some(&summary)), flash_size) {
+        parts.push(FsPartition { name: v.name(), offset: v.offset, size: v.size, implicit: true });
+    }
+    parts
+}
+
+/// Where MicroPython's banner lies in its app (within the first segment).
+const BANNER_WINDOW: u32 = 0x4_0000;
+
+/// `--fs` commands on the device, through the filesystem layer's block cache.
+fn run_fs(args: &Args, fw: &mut Firmware<DeviceFlash>, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), OpError> {
+    let parts = fs_partitions(fw);
+    let report = run_fs_commands(&mut fw.flash, &parts, &args.fs, out, err).map_err(|e| OpError::Io(e.to_string()))?;
+    if args.debug {
+        let s = &report.stats;
+        writeln!(err, "fs: {} blocks read in {} reads, {} written, {} erased in {} runs", s.blocks_read, s.read_ops, s.blocks_written, s.blocks_erased, s.write_runs)
+            .map_err(|e| OpError::Io(format!("cannot write output: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Open the firmware in a device's flash: erased or foreign flash is not an

@@ -4,14 +4,17 @@
 //! partition, and `-x` / `--check-app` read the image and not the empty rest.
 
 use crate::flash::Flash;
-use crate::format::bootloader_desc::BootloaderDesc;
+use crate::format::app_desc::{APP_DESC_LEN, APP_DESC_OFFSET};
+use crate::format::bootloader_desc::{BootloaderDesc, BOOTLOADER_DESC_LEN, BOOTLOADER_DESC_OFFSET};
 use crate::format::image::{parse_image, ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN, SEGMENT_HEADER_LEN};
 use crate::format::partition::{hex, Partition, PartitionTable};
 
 use super::inspect::{app_summary, image_summary, AppSummary, ImageSummary, SegmentView};
 
-/// First read of an image: header and descriptor (app 0x20..0x120, bootloader 0x20..0x70).
-const FIRST_READ: u32 = 0x200;
+/// First read of an app: header and `esp_app_desc_t` (0x20..0x120).
+const FIRST_READ: u32 = (APP_DESC_OFFSET + APP_DESC_LEN) as u32;
+/// First read of a bootloader: header and `esp_bootloader_desc_t` (0x20..0x70).
+const FIRST_READ_BOOTLOADER: u32 = (BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN) as u32;
 
 /// The segments and total length (with checksum block and digest) of the
 /// image at `offset`, from its headers alone; None if it is not a walkable image
@@ -87,7 +90,7 @@ pub fn summarize_app_lazily(flash: &mut dyn Flash, p: &Partition) -> Option<AppS
 
 /// Summarise the bootloader at `offset` from its headers and descriptor.
 pub fn summarize_bootloader_lazily(flash: &mut dyn Flash, offset: u32, limit: u32) -> ImageSummary {
-    let data = flash.read_vec(offset, FIRST_READ.min(limit)).unwrap_or_default();
+    let data = flash.read_vec(offset, FIRST_READ_BOOTLOADER.min(limit)).unwrap_or_default();
     let desc = BootloaderDesc::parse(&data).map(|d| (d.idf_ver, d.date_time));
     match walk_image(flash, offset, limit) {
         Some(walk) => {

@@ -78,9 +78,9 @@ impl<F: Flash> Firmware<F> {
             return Err(OpError::NoBootloader { offset: start });
         }
         let header = ImageHeader::parse(&head)?;
-        // Most tables fit in their first 512 bytes: on a device that is all
-        // that goes over the wire.
-        let head = flash.read_vec(TABLE_OFFSET, 0x200)?;
+        // Most tables (up to six entries) fit in their first 256 bytes: on a
+        // device that is all that goes over the wire.
+        let head = flash.read_vec(TABLE_OFFSET, 0x100)?;
         let table = match PartitionTable::parse(&head) {
             Ok(t) => t,
             Err(_) => PartitionTable::parse(&flash.read_vec(TABLE_OFFSET, TABLE_SIZE as u32)?)?,

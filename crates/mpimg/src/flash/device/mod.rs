@@ -1,8 +1,8 @@
 //! Device backend of the flash abstraction: the flash of a serial-attached
 //! ESP32, through one loader connection for the whole run.
 //!
-//! Reads go through a cache of 512-byte chunks, so no region is read twice in
-//! a run and a header costs 512 bytes on the wire, not a sector.
+//! Reads go through a cache of 128-byte chunks, so no region is read twice in
+//! a run and a header costs 128 bytes on the wire, not a sector.
 //! Writes cover whole sectors (unaligned edges are read, merged and written
 //! back), skip sectors known to hold the new bytes already (from the cache,
 //! or for uncached chunks the device's MD5), go out compressed, and are
@@ -31,7 +31,7 @@ use crate::format::chip::Chip;
 /// interrupted write loses at most this much progress.
 const WRITE_CHUNK: u32 = 0x4_0000;
 /// Unit of the read cache.
-const CHUNK: u32 = 0x200;
+const CHUNK: u32 = 0x80;
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub struct DeviceOptions {
 /// Sectors moved in this run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SectorCounts {
-    /// Bytes of flash read (in 512-byte chunks).
+    /// Bytes of flash read (in 128-byte chunks).
     pub bytes_read: u64,
     pub written: u64,
     pub erased: u64,
