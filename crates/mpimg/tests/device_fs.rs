@@ -1,0 +1,108 @@
+//! `--fs` on esp-sim devices: the same commands on a firmware file (through
+//! the library) give the same flash bytes, and littlefs-python reads back
+//! what mpimg put on the device.
+
+mod common;
+mod devsim;
+
+use std::path::Path;
+
+use common::{firmware, run_mpimg, text, venv_python};
+use devsim::{assert_same_flash, flash_image};
+use mpimg::flash::FileFlash;
+use mpimg::fs::{run_fs_commands, FsPartition};
+
+fn cmds(c: &[&[&str]]) -> Vec<Vec<String>> {
+    c.iter().map(|v| v.iter().map(|s| s.to_string()).collect()).collect()
+}
+
+/// The same commands through the library on a whole-flash file image.
+fn on_file(flash: Vec<u8>, size: u32, vfs: (u32, u32), commands: &[Vec<String>]) -> (Vec<u8>, String) {
+    let mut f = FileFlash::new(flash, 0, size);
+    let parts = [FsPartition { name: "vfs".into(), offset: vfs.0, size: vfs.1, implicit: false }];
+    let (mut out, mut log) = (Vec::new(), Vec::new());
+    run_fs_commands(&mut f, &parts, commands, &mut out, &mut log).unwrap();
+    (f.into_bytes(), text(&out))
+}
+
+/// littlefs-python's view of the filesystem in `image`: `{"files": {path: {size, sha256, mtime}}, ...}`.
+fn lfs_dump(py: &Path, image: &[u8], dir: &Path) -> serde_json::Value {
+    let img = dir.join("vfs.img");
+    std::fs::write(&img, image).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/lfs_check.py");
+    let o = std::process::Command::new(py).arg(script).arg("dump").arg(&img).arg((image.len() / 4096).to_string()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn fs_on_device(chip: &str, fw: &str, size: u32, vfs: (u32, u32)) {
+    let (Some(path), Some(py)) = (firmware(fw), venv_python()) else { return };
+    // mkfs and mkdir stamp "now": fixed, so file and device runs match (mpimg inherits it).
+    std::env::set_var("SOURCE_DATE_EPOCH", "1700000000");
+    let file = std::fs::read(&path).unwrap();
+    let bl = devsim::bootloader_offset(chip);
+    let d = devsim::start(chip, size, Some(&path), vec![]);
+    let dir = d.dir.path();
+    // Files to put, with fixed modification times (put stores them).
+    let a: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(dir.join("a.txt"), &a).unwrap();
+    std::fs::write(dir.join("main.py"), b"print('hello')\n").unwrap();
+    for f in ["a.txt", "main.py"] {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options().write(true).open(dir.join(f)).unwrap().set_modified(t).unwrap();
+    }
+    let a_path = dir.join("a.txt").display().to_string();
+    let m_path = dir.join("main.py").display().to_string();
+    let commands = cmds(&[&["mkfs", "vfs"], &["mkdir", "/lib"], &["put", &a_path, "/lib"], &["put", &m_path, "/"]]);
+    let (want, _) = on_file(flash_image(&file, bl, size), size, vfs, &commands);
+
+    let mut args: Vec<String> = vec![d.port(), "-q".into()];
+    for c in &commands {
+        args.push("--fs".into());
+        args.extend(c.iter().cloned());
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run_mpimg(dir, &argv);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_same_flash(&d.bytes(), &want);
+
+    // An independent reader sees the files.
+    let bytes = d.bytes();
+    let v = lfs_dump(&py, &bytes[vfs.0 as usize..(vfs.0 + vfs.1) as usize], dir);
+    assert_eq!(v["disk_version"], 0x20000);
+    assert_eq!(v["dirs"], serde_json::json!(["lib"]));
+    let files = v["files"].as_object().unwrap();
+    let mut names: Vec<&String> = files.keys().collect();
+    names.sort();
+    assert_eq!(names, ["boot.py", "lib/a.txt", "main.py"]);
+    assert_eq!(files["lib/a.txt"]["size"], 10_000);
+    assert_eq!(files["main.py"]["size"], 15);
+    // mtime attribute: 1_700_000_000 s in nanoseconds, u64 little-endian.
+    assert_eq!(files["main.py"]["mtime"], hex::encode_le(1_700_000_000u64 * 1_000_000_000));
+
+    // Reading commands: same listing as on the file, nothing written.
+    let (_, listing) = on_file(bytes.clone(), size, vfs, &cmds(&[&["ls", "-l"]]));
+    let o = run_mpimg(dir, &[&d.port(), "-q", "--fs", "ls", "-l"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), listing);
+    let o = run_mpimg(dir, &[&d.port(), "-q", "--fs", "get", "/lib/a.txt", "back.txt"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(dir.join("back.txt")).unwrap(), a);
+    assert_same_flash(&d.bytes(), &bytes);
+}
+
+mod hex {
+    pub fn encode_le(v: u64) -> String {
+        v.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[test]
+fn fs_esp32() {
+    fs_on_device("esp32", "ESP32_GENERIC-20240602-v1.23.0.bin", 4 << 20, (0x200000, 0x200000));
+}
+
+#[test]
+fn fs_esp32s3() {
+    fs_on_device("esp32s3", "ESP32_GENERIC_S3-20241129-v1.24.1.bin", 8 << 20, (0x200000, 0x600000));
+}
