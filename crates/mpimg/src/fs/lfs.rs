@@ -1,0 +1,305 @@
+//! littlefs as MicroPython keeps it, on a partition through the block cache.
+//!
+//! Mount keeps the on-disk version: a first mount accepts any 2.x and reads the
+//! version with `lfs_fs_stat`, the real mount is pinned to it, so writing to a
+//! 2.0 filesystem never upgrades it to 2.1 (MicroPython up to v1.21 cannot
+//! mount 2.1). `mkfs` writes 2.0 and the `boot.py` of MicroPython's first boot.
+//! File times are custom attribute 1 (u64 LE nanoseconds since 1970), as
+//! MicroPython's VfsLfs2 stores them.
+
+use mpimg_littlefs::{self as lfs, Attribute, BlockDevice, Config, DeviceError, FileType, Filesystem, FsInfo};
+
+use super::cache::{BlockCache, Region, BLOCK_SIZE};
+use super::path::FsPath;
+use super::volume::{Entry, Usage, Volume};
+use super::FsError;
+
+/// MicroPython's attribute type for a file's modification time.
+pub const ATTR_MTIME: u8 = 1;
+
+/// What MicroPython's first boot (`inisetup.py`) writes to `/boot.py`.
+pub const BOOT_PY: &str = "\
+# This file is executed on every boot (including wake-boot from deepsleep)
+#import esp
+#esp.osdebug(None)
+#import webrepl
+#webrepl.start()
+";
+
+/// More entries than this in one directory only happen in a damaged image.
+const DIR_LIMIT: usize = 100_000;
+
+/// The littlefs block device: one partition of the cached flash. Flash
+/// errors are kept here (littlefs only learns "I/O error") and reported after.
+pub struct LfsDev<'c, 'f> {
+    cache: &'c mut BlockCache<'f>,
+    region: Region,
+    error: Option<FsError>,
+}
+
+impl<'c, 'f> LfsDev<'c, 'f> {
+    pub fn new(cache: &'c mut BlockCache<'f>, region: Region) -> Self {
+        LfsDev { cache, region, error: None }
+    }
+
+    fn addr(&self, block: u32, off: u32, len: usize) -> Result<u32, DeviceError> {
+        if block >= self.region.blocks() || off as usize + len > BLOCK_SIZE as usize {
+            return Err(DeviceError::Corrupt);
+        }
+        Ok(self.region.offset + block * BLOCK_SIZE + off)
+    }
+
+    fn fail(&mut self, e: FsError) -> DeviceError {
+        self.error.get_or_insert(e);
+        DeviceError::Io
+    }
+}
+
+impl BlockDevice for LfsDev<'_, '_> {
+    fn read(&mut self, block: u32, off: u32, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let at = self.addr(block, off, buf.len())?;
+        self.cache.read(at, buf).map_err(|e| self.fail(e))
+    }
+
+    fn prog(&mut self, block: u32, off: u32, data: &[u8]) -> Result<(), DeviceError> {
+        let at = self.addr(block, off, data.len())?;
+        self.cache.write(at, data).map_err(|e| self.fail(e))
+    }
+
+    fn erase(&mut self, block: u32) -> Result<(), DeviceError> {
+        let at = self.addr(block, 0, BLOCK_SIZE as usize)?;
+        self.cache.erase(at, BLOCK_SIZE).map_err(|e| self.fail(e))
+    }
+}
+
+fn version_string(v: u32) -> String {
+    format!("{}.{}", v >> 16, v & 0xFFFF)
+}
+
+/// A mounted littlefs filesystem.
+pub struct LfsVolume<'c, 'f> {
+    fs: Filesystem<LfsDev<'c, 'f>>,
+    part: String,
+    region: Region,
+    info: FsInfo,
+}
+
+fn corrupt(part: &str, detail: impl ToString) -> FsError {
+    FsError::Corrupt { part: part.to_owned(), kind: "littlefs", detail: detail.to_string() }
+}
+
+impl<'c, 'f> LfsVolume<'c, 'f> {
+    /// Mount the littlefs filesystem of partition `part`, keeping its on-disk version.
+    pub fn mount(cache: &'c mut BlockCache<'f>, part: &str, region: Region) -> Result<Self, FsError> {
+        let dev = LfsDev::new(cache, region);
+        let mount = |dev: LfsDev<'c, 'f>, cfg: &Config| {
+            Filesystem::mount(dev, cfg)
+                .map_err(|(e, mut dev)| dev.error.take().unwrap_or_else(|| corrupt(part, format!("mount: {e}"))))
+        };
+        // First mount: accept 2.0 or 2.1 and any size, to learn both.
+        let mut probe = mount(dev, &Config::micropython(0))?;
+        let info = probe.fs_stat().map_err(|e| corrupt(part, format!("fs_stat: {e}")))?;
+        let (_, dev) = probe.unmount();
+        if info.block_size != BLOCK_SIZE {
+            return Err(corrupt(part, format!("block size {} instead of {BLOCK_SIZE}", info.block_size)));
+        }
+        if info.block_count > region.blocks() {
+            return Err(FsError::FsLargerThanPartition {
+                part: part.to_owned(),
+                fs_blocks: info.block_count,
+                part_blocks: region.blocks(),
+            });
+        }
+        let cfg = Config::micropython(info.block_count).with_disk_version(info.disk_version);
+        let fs = mount(dev, &cfg)?;
+        Ok(LfsVolume { fs, part: part.to_owned(), region, info })
+    }
+
+    /// Make a new filesystem on the partition as MicroPython would, but at
+    /// on-disk version 2.0 (readable by every MicroPython with littlefs v2):
+    /// the whole partition is erased, then formatted, then `/boot.py` written.
+    pub fn mkfs(cache: &'c mut BlockCache<'f>, part: &str, region: Region, now_ns: u64) -> Result<(), FsError> {
+        let blocks = region.blocks();
+        if blocks < 2 {
+            return Err(FsError::PartitionTooSmall { name: part.to_owned(), size: region.size, min: 2 * BLOCK_SIZE });
+        }
+        cache.erase(region.offset, blocks * BLOCK_SIZE)?;
+        let mut dev = LfsDev::new(cache, region);
+        let cfg = Config::micropython(blocks).with_disk_version(lfs::DISK_VERSION_2_0);
+        if let Err(e) = lfs::format(&mut dev, &cfg) {
+            return Err(dev.error.take().unwrap_or_else(|| FsError::Littlefs {
+                part: part.to_owned(),
+                op: "mkfs".into(),
+                detail: e.to_string(),
+            }));
+        }
+        let mut vol = LfsVolume::mount(dev.cache, part, region)?;
+        vol.write_file(&FsPath::parse(part, "/boot.py"), BOOT_PY.as_bytes(), now_ns, true)?;
+        Box::new(vol).finish()
+    }
+
+    /// Turn a littlefs error on `path` into a helpful one (a flash error the
+    /// device kept comes first).
+    fn err(&mut self, e: lfs::Error, op: &str, path: &FsPath) -> FsError {
+        if let Some(flash) = self.fs.device_mut().error.take() {
+            return flash;
+        }
+        let p = path.to_string();
+        match e {
+            lfs::Error::NoEntry => FsError::NotFound(p),
+            lfs::Error::Exists => FsError::Exists(p),
+            lfs::Error::IsDir => FsError::IsADirectory(p),
+            lfs::Error::NotDir => FsError::NotADirectory(p),
+            lfs::Error::NotEmpty => FsError::NotEmpty(p),
+            lfs::Error::NoSpace => FsError::NoSpace { part: self.part.clone(), path: path.abs() },
+            lfs::Error::NameTooLong => {
+                let name = path.name().unwrap_or_default().to_owned();
+                FsError::NameTooLong { len: name.len(), name }
+            }
+            lfs::Error::Corrupt => corrupt(&self.part, format!("{op} '{}'", path.abs())),
+            other => FsError::Littlefs {
+                part: self.part.clone(),
+                op: format!("{op} '{}'", path.abs()),
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    fn mtime(&mut self, path: &str) -> Option<i64> {
+        let mut buf = [0u8; 8];
+        match self.fs.getattr(path, ATTR_MTIME, &mut buf) {
+            Ok(Some(8)) => Some((u64::from_le_bytes(buf) / 1_000_000_000) as i64),
+            _ => None,
+        }
+    }
+
+    /// The filesystem's on-disk version as mounted.
+    pub fn disk_version(&self) -> u32 {
+        self.info.disk_version
+    }
+}
+
+impl Volume for LfsVolume<'_, '_> {
+    fn describe(&mut self) -> String {
+        format!("littlefs {}", version_string(self.info.disk_version))
+    }
+
+    fn stat(&mut self, path: &FsPath) -> Result<Option<Entry>, FsError> {
+        match self.fs.stat(path.abs()) {
+            Ok(e) => Ok(Some(Entry {
+                name: path.name().unwrap_or("/").to_owned(),
+                name_exact: true,
+                is_dir: e.file_type == FileType::Dir,
+                size: u64::from(e.size),
+                mtime: None,
+            })),
+            Err(lfs::Error::NoEntry) | Err(lfs::Error::NotDir) => Ok(None),
+            Err(e) => Err(self.err(e, "stat", path)),
+        }
+    }
+
+    fn list(&mut self, dir: &FsPath, mtimes: bool) -> Result<Vec<Entry>, FsError> {
+        let raw = self.fs.read_dir(dir.abs(), DIR_LIMIT).map_err(|e| self.err(e, "list", dir))?;
+        let mut out = Vec::with_capacity(raw.len());
+        for e in raw {
+            let name = String::from_utf8(e.name.clone());
+            let name_exact = name.is_ok();
+            let name = name.unwrap_or_else(|_| e.name_lossy());
+            let mtime = if mtimes && e.file_type == FileType::File && name_exact {
+                self.mtime(&dir.join(&name).abs())
+            } else {
+                None
+            };
+            out.push(Entry { name, name_exact, is_dir: e.file_type == FileType::Dir, size: u64::from(e.size), mtime });
+        }
+        Ok(out)
+    }
+
+    fn read_file(&mut self, path: &FsPath) -> Result<Vec<u8>, FsError> {
+        self.fs.read_file(path.abs()).map_err(|e| self.err(e, "read", path))
+    }
+
+    fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
+        path.check_names()?;
+        // Remove an old copy first so its blocks can be reused for the new one.
+        match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
+            Ok(e) if e.file_type == FileType::Dir => return Err(FsError::IsADirectory(path.to_string())),
+            Ok(_) => self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))?,
+            Err(_) => {}
+        }
+        let attrs = [Attribute { kind: ATTR_MTIME, value: mtime_ns.to_le_bytes().to_vec() }];
+        if let Err(e) = self.fs.write_file(path.abs(), data, &attrs) {
+            let err = self.err(e, "write", path);
+            // Leave no truncated file behind (littlefs may have created it).
+            let _ = self.fs.remove(path.abs());
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    fn mkdir(&mut self, path: &FsPath) -> Result<(), FsError> {
+        path.check_names()?;
+        self.fs.mkdir(path.abs()).map_err(|e| self.err(e, "mkdir", path))
+    }
+
+    fn remove(&mut self, path: &FsPath) -> Result<(), FsError> {
+        self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))
+    }
+
+    fn rename(&mut self, from: &FsPath, to: &FsPath) -> Result<(), FsError> {
+        to.check_names()?;
+        self.fs.rename(from.abs(), to.abs()).map_err(|e| self.err(e, "rename", from))
+    }
+
+    fn usage(&mut self) -> Result<Usage, FsError> {
+        let root = FsPath::root(&self.part);
+        let used = self.fs.used_blocks().map_err(|e| self.err(e, "traverse", &root))?;
+        Ok(Usage { unit: self.info.block_size, total: self.info.block_count, used })
+    }
+
+    fn info(&mut self) -> Result<Vec<(String, String)>, FsError> {
+        let u = self.usage()?;
+        let size = u64::from(u.total) * u64::from(u.unit);
+        let mut lines = vec![
+            ("Disk Version".into(), version_string(self.info.disk_version)),
+            ("Name Max".into(), self.info.name_max.to_string()),
+            ("Image Size".into(), format!("{size}  /  {size:#X}")),
+            ("Block Size".into(), format!("{}  /  {:#X}", u.unit, u.unit)),
+            ("Blocks Total".into(), u.total.to_string()),
+            ("Blocks Used".into(), u.used.to_string()),
+            ("Blocks Free".into(), u.total.saturating_sub(u.used).to_string()),
+        ];
+        if u.total < self.region.blocks() {
+            let note = format!("{} (the filesystem is smaller: run --fs grow {})", self.region.blocks(), self.part);
+            lines.push(("Partition Blocks".into(), note));
+        }
+        Ok(lines)
+    }
+
+    fn grow(&mut self, blocks: u32) -> Result<u32, FsError> {
+        let old = self.info.block_count;
+        let grow_err = |msg: String| FsError::Grow { part: self.part.clone(), msg };
+        if blocks > self.region.blocks() {
+            return Err(grow_err(format!(
+                "{blocks} blocks do not fit in the partition ({} blocks); enlarge it with --resize first",
+                self.region.blocks()
+            )));
+        }
+        if blocks < old {
+            return Err(grow_err(format!("littlefs cannot shrink ({old} blocks now, {blocks} asked)")));
+        }
+        let root = FsPath::root(&self.part);
+        self.fs.grow(blocks).map_err(|e| self.err(e, "grow", &root))?;
+        self.info = self.fs.fs_stat().map_err(|e| self.err(e, "fs_stat", &root))?;
+        Ok(old)
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), FsError> {
+        let part = self.part.clone();
+        let (result, mut dev) = self.fs.unmount();
+        if let Some(e) = dev.error.take() {
+            return Err(e);
+        }
+        result.map_err(|e| corrupt(&part, format!("unmount: {e}")))
+    }
+}

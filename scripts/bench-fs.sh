@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmark: put 100 files (1 MiB in all) into the 2 MiB vfs of a firmware
+# file and get them back, with mpimg and with mp-image-tool-esp32 0.1.1, on
+# the same image. Prints the median of RUNS runs of each, the speed-up, and
+# the flash blocks each tool read and wrote.
+#
+#   scripts/bench-fs.sh [RUNS]        (default 5)
+#
+# Needs ../shared/firmware/ESP32_GENERIC-20240602-v1.23.0.bin and the
+# .venv-mpt venv (.ci/setup). mpimg runs through the example binary
+# crates/mpimg/examples/fsbench.rs until `mpimg FILE --fs ...` exists; then
+# replace `"${MPIMG[@]}" FILE "${GEOMETRY[@]}" --fs ...` below with
+# `target/release/mpimg FILE --in-place --fs ...` (the CLI reads the
+# partitions from the image) and the counters with what `-d` prints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+FW=../shared/firmware/ESP32_GENERIC-20240602-v1.23.0.bin
+PYTOOL=${MPIMG_VENV_MPT:-.venv-mpt}/bin/mp-image-tool-esp32
+[ -f "$FW" ] || { echo "bench-fs: $FW is missing" >&2; exit 1; }
+[ -x "$PYTOOL" ] || { echo "bench-fs: $PYTOOL is missing (run .ci/setup)" >&2; exit 1; }
+
+cargo build --release -q -p mpimg --example fsbench
+MPIMG=(target/release/examples/fsbench)
+# The file starts at the bootloader (0x1000); vfs is 0x200000+0x200000 of a 4 MB flash.
+GEOMETRY=(0x1000 0x400000 vfs:0x200000:0x200000)
+
+# A RAM disk (when there is one) measures the tools rather than the disk: creating
+# 100 files and rewriting a 4 MB image cost the same for both tools, but on a
+# busy disk they dominate mpimg's time. Set BENCH_DIR to measure elsewhere.
+BENCH_DIR=${BENCH_DIR:-$( [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")}
+WORK=$(mktemp -d "$BENCH_DIR/mpimg-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+# The Python tool changes the file in place and needs vfs inside the file:
+# pad the firmware with 0xFF to the end of the 4 MB flash, then make an empty
+# littlefs (mpimg's mkfs: 2.0 with boot.py) that both tools start from.
+python3 - "$FW" "$WORK/base.bin" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(data + b"\xff" * (0x400000 - 0x1000 - len(data)))
+PY
+"${MPIMG[@]}" "$WORK/base.bin" "${GEOMETRY[@]}" --fs mkfs 2>/dev/null
+
+# 100 files of random bytes, 1 MiB (1048576 bytes) in all.
+mkdir "$WORK/src"
+python3 - "$WORK/src" <<'PY'
+import os, sys
+sizes = [1048576 // 100 + (1 if i < 1048576 % 100 else 0) for i in range(100)]
+for i, n in enumerate(sizes):
+    open(os.path.join(sys.argv[1], f"f{i:03d}.bin"), "wb").write(os.urandom(n))
+PY
+
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# run_tool NAME IMAGE-COPY PUT-CMD... -- GET-CMD...: appends "put_us get_us" to $WORK/NAME.times
+time_one() {
+  local name=$1; shift
+  local s e
+  s=$(now_us); "$@" >/dev/null 2>&1; e=$(now_us)
+  echo $((e - s))
+}
+
+cd "$WORK"
+for ((i = 1; i <= RUNS; i++)); do
+  cp base.bin m.bin; rm -rf m.out
+  put=$(time_one mpimg "$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs put src /)
+  get=$(time_one mpimg "$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs get /src m.out)
+  diff -r src m.out >/dev/null || { echo "bench-fs: mpimg got back different files" >&2; exit 1; }
+  echo "$put $get" >>mpimg.times
+
+  cp base.bin p.bin; rm -rf p.out
+  put=$(time_one python "$OLDPWD/$PYTOOL" p.bin --fs put src /)
+  get=$(time_one python "$OLDPWD/$PYTOOL" p.bin --fs get /src p.out)
+  diff -r src p.out >/dev/null || { echo "bench-fs: mp-image-tool-esp32 got back different files" >&2; exit 1; }
+  echo "$put $get" >>python.times
+done
+
+# Block counts, from one more run of each (mpimg prints its cache counters;
+# the Python tool logs its BlockCache statistics with -d).
+cp base.bin m.bin; rm -rf m.out
+mput=$("$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs put src / 2>&1 >/dev/null | grep '^mpimg:' || true)
+mget=$("$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs get /src m.out 2>&1 >/dev/null | grep '^mpimg:' || true)
+cp base.bin p.bin; rm -rf p.out
+pput=$("$OLDPWD/$PYTOOL" -d p.bin --fs put src / 2>&1 | grep -o 'Closing: .*' | tail -1 || true)
+pget=$("$OLDPWD/$PYTOOL" -d p.bin --fs get /src p.out 2>&1 | grep -o 'Closing: .*' | tail -1 || true)
+
+col() { awk -v c="$1" '{print $c}' "$2" | median; }
+m_put=$(col 1 mpimg.times); m_get=$(col 2 mpimg.times)
+p_put=$(col 1 python.times); p_get=$(col 2 python.times)
+m_tot=$(awk '{print $1+$2}' mpimg.times | median); p_tot=$(awk '{print $1+$2}' python.times | median)
+ms() { awk -v u="$1" 'BEGIN {printf "%8.1f ms", u/1000}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%6.1fx", a/b}'; }
+
+echo "100 files, 1 MiB, into the 2 MiB vfs of $(basename "$FW") (median of $RUNS runs, wall clock per command)"
+printf '%-6s %16s %22s %10s\n' "" "mpimg" "mp-image-tool-esp32" "speed-up"
+printf '%-6s %16s %22s %10s\n' put "$(ms "$m_put")" "$(ms "$p_put")" "$(ratio "$p_put" "$m_put")"
+printf '%-6s %16s %22s %10s\n' get "$(ms "$m_get")" "$(ms "$p_get")" "$(ratio "$p_get" "$m_get")"
+printf '%-6s %16s %22s %10s\n' total "$(ms "$m_tot")" "$(ms "$p_tot")" "$(ratio "$p_tot" "$m_tot")"
+echo "blocks (4 KB), put: mpimg ${mput#mpimg: }"
+echo "                    mp-image-tool-esp32 ${pput:-(no statistics logged)}"
+echo "blocks (4 KB), get: mpimg ${mget#mpimg: }"
+echo "                    mp-image-tool-esp32 ${pget:-(no statistics logged)}"
+echo "(mp-image-tool-esp32 counts reads as cache misses, 'writes' as blocks written to its cache)"
