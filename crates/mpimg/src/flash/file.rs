@@ -134,10 +134,13 @@ impl Flash for FileFlash {
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
         check_erase_alignment(offset, len)?;
         let (lo, hi) = self.range(offset, len as usize)?;
-        if hi > self.data.len() {
-            self.data.resize(hi, 0xFF);
+        // Past the end of the file everything reads as erased already: an
+        // erase never makes the file longer (a baked filesystem's file ends at
+        // its last written block, not at the end of the partition).
+        let have = self.data.len();
+        if lo < have {
+            self.data[lo..hi.min(have)].fill(0xFF);
         }
-        self.data[lo..hi].fill(0xFF);
         Ok(())
     }
 
@@ -166,14 +169,16 @@ mod tests {
     }
 
     #[test]
-    fn erase_fills_and_extends_trim_end_truncates() {
+    fn erase_fills_never_extends_trim_end_truncates() {
         let mut f = FileFlash::new(vec![0u8; 0x3000], 0, 0x40_0000);
         f.erase(0x1000, 0x1000).unwrap();
         assert!(f.bytes()[0x1000..0x2000].iter().all(|&b| b == 0xFF));
         assert_eq!(f.bytes()[0x2000], 0);
         f.erase(0x2000, 0x2000).unwrap();
-        assert_eq!(f.bytes().len(), 0x4000);
+        assert_eq!(f.bytes().len(), 0x3000);
         assert!(f.bytes()[0x2000..].iter().all(|&b| b == 0xFF));
+        f.erase(0x8000, 0x1000).unwrap();
+        assert_eq!(f.bytes().len(), 0x3000);
         assert!(f.trim_end(0x1800));
         assert_eq!(f.bytes().len(), 0x1800);
         assert!(f.trim_end(0x9000));
