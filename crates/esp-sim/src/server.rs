@@ -41,6 +41,7 @@ pub struct Server {
 const POLL: Duration = Duration::from_millis(20);
 
 impl Server {
+    #[allow(clippy::too_many_arguments)] // one call site, in SimConfig::build
     pub fn new(
         pty: Pty,
         device: Device,
