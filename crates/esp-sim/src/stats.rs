@@ -1,0 +1,52 @@
+//! Wire and flash statistics, written as JSON on exit (and on SIGTERM).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub chip: String,
+    /// Bytes the host sent us (SLIP framing included).
+    pub bytes_from_host: u64,
+    /// Bytes we sent the host (SLIP framing included).
+    pub bytes_to_host: u64,
+    pub frames_from_host: u64,
+    pub frames_to_host: u64,
+    /// Requests by command name (SYNC, FLASH_DEFL_DATA, ...).
+    pub commands: BTreeMap<String, u64>,
+    /// Requests answered with a failure status, by command name.
+    pub command_errors: BTreeMap<String, u64>,
+    /// READ_FLASH acknowledgements (not commands).
+    pub read_acks: u64,
+    pub sectors_erased: u64,
+    pub sectors_written: u64,
+    pub bytes_written: u64,
+    /// Time the traffic so far takes on a real UART (10 bits per byte at
+    /// the baud rate in force for each byte), whether or not it is paced.
+    pub wire_seconds: f64,
+    /// Wall time from the first byte from a host to the last byte handled.
+    pub active_seconds: f64,
+    /// The device's baud rate now.
+    pub baud: u32,
+    /// Times a client opened the port.
+    pub connections: u64,
+    /// Times the flasher stub was started.
+    pub stub_starts: u64,
+    /// Faults that fired, in order ("drop rx frame 5", ...).
+    pub faults_fired: Vec<String>,
+}
+
+impl Stats {
+    pub fn count_command(&mut self, name: &str) {
+        *self.commands.entry(name.to_string()).or_default() += 1;
+    }
+
+    pub fn count_error(&mut self, name: &str) {
+        *self.command_errors.entry(name.to_string()).or_default() += 1;
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}
