@@ -123,9 +123,10 @@ pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32,
     }
     device_only(args)?;
     not_yet(args)?;
-    let data = std::fs::read(&args.filename).map_err(|e| OpError::Io(format!("cannot read '{}': {}", args.filename, io_reason(&e))))?;
+    let data = crate::flash::FileBytes::open(Path::new(&args.filename))
+        .map_err(|e| OpError::Io(format!("cannot read '{}': {}", args.filename, io_reason(&e))))?;
     match open_bytes(data)? {
-        Opened::App(data) => run_app(args, &data, out),
+        Opened::App(data) => run_app(args, data.as_slice(), out),
         Opened::Firmware(fw) => run_firmware(args, fw, out, err),
     }
 }

@@ -9,12 +9,13 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::bytes::FileBytes;
 use super::{check_erase_alignment, Flash, FlashError, FlashKind};
 
 /// A firmware file (or any flash dump) as a [`Flash`] backend.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FileFlash {
-    data: Vec<u8>,
+    data: FileBytes,
     start: u32,
     capacity: u32,
 }
@@ -22,18 +23,18 @@ pub struct FileFlash {
 impl FileFlash {
     /// Wrap `data` whose first byte is at flash offset `start`.
     /// `capacity` bounds how far writes may extend the file.
-    pub fn new(data: Vec<u8>, start: u32, capacity: u32) -> Self {
-        Self { data, start, capacity }
+    pub fn new(data: impl Into<FileBytes>, start: u32, capacity: u32) -> Self {
+        Self { data: data.into(), start, capacity }
     }
 
     /// The bytes of the file as they stand now.
     pub fn bytes(&self) -> &[u8] {
-        &self.data
+        self.data.as_slice()
     }
 
     /// Take the bytes out of the backend.
     pub fn into_bytes(self) -> Vec<u8> {
-        self.data
+        self.data.into_vec()
     }
 
     /// Change the flash offset of the first byte (after the chip is known).
@@ -44,7 +45,7 @@ impl FileFlash {
     /// Write the contents to `path` atomically (see [`write_atomically`]).
     /// On error nothing is left behind.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        write_atomically(path, &self.data)
+        write_atomically(path, self.data.as_slice())
     }
 
     fn range(&self, offset: u32, len: usize) -> Result<(usize, usize), FlashError> {
@@ -103,20 +104,26 @@ impl Flash for FileFlash {
         self.start + self.data.len() as u32
     }
 
+    fn peek(&self, offset: u32, len: u32) -> Option<&[u8]> {
+        let lo = offset.checked_sub(self.start)? as usize;
+        self.bytes().get(lo..lo.checked_add(len as usize)?)
+    }
+
     fn capacity(&self) -> u32 {
         self.capacity
     }
 
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
         let (lo, hi) = self.range(offset, buf.len())?;
-        let have = self.data.len();
+        let data = self.data.as_slice();
+        let have = data.len();
         if lo >= have {
             buf.fill(0xFF);
         } else if hi <= have {
-            buf.copy_from_slice(&self.data[lo..hi]);
+            buf.copy_from_slice(&data[lo..hi]);
         } else {
             let n = have - lo;
-            buf[..n].copy_from_slice(&self.data[lo..]);
+            buf[..n].copy_from_slice(&data[lo..]);
             buf[n..].fill(0xFF);
         }
         Ok(())
@@ -125,9 +132,9 @@ impl Flash for FileFlash {
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
         let (lo, hi) = self.range(offset, data.len())?;
         if hi > self.data.len() {
-            self.data.resize(hi, 0xFF);
+            self.data.vec_mut().resize(hi, 0xFF);
         }
-        self.data[lo..hi].copy_from_slice(data);
+        self.data.as_mut_slice()[lo..hi].copy_from_slice(data);
         Ok(())
     }
 
@@ -139,7 +146,7 @@ impl Flash for FileFlash {
         // its last written block, not at the end of the partition).
         let have = self.data.len();
         if lo < have {
-            self.data[lo..hi.min(have)].fill(0xFF);
+            self.data.as_mut_slice()[lo..hi.min(have)].fill(0xFF);
         }
         Ok(())
     }
@@ -147,7 +154,7 @@ impl Flash for FileFlash {
     fn trim_end(&mut self, offset: u32) -> bool {
         let keep = offset.saturating_sub(self.start) as usize;
         if keep < self.data.len() {
-            self.data.truncate(keep);
+            self.data.vec_mut().truncate(keep);
         }
         true
     }

@@ -1,6 +1,8 @@
 //! The facts shown about a firmware or app image, gathered once into one value
 //! that both the human display and `--json` render.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::flash::{Flash, FlashKind};
@@ -178,8 +180,9 @@ pub fn creates_implicit_vfs(app: Option<&AppSummary>) -> bool {
     }
 }
 
-/// Read the first app partition (on a file, what the file holds of it).
-pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Vec<u8>)> {
+/// Read the first app partition (on a file, what the file holds of it;
+/// borrowed without a copy where the backend holds it in memory).
+pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Cow<'_, [u8]>)> {
     let p = fw.table.first_app()?.clone();
     let r = Region::of(&p);
     let len = match fw.flash.kind() {
@@ -187,7 +190,10 @@ pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Vec<u8>)> 
         FlashKind::File => r.end().min(fw.flash.data_end()) - r.offset,
         FlashKind::Device => r.size,
     };
-    fw.flash.read_vec(r.offset, len).ok().map(|d| (p, d))
+    if fw.flash.peek(r.offset, len).is_some() {
+        return fw.flash.peek(r.offset, len).map(|d| (p, Cow::Borrowed(d)));
+    }
+    fw.flash.read_vec(r.offset, len).ok().map(|d| (p, Cow::Owned(d)))
 }
 
 /// Summarise a firmware. Without `verify` the app's SHA-256 is not computed
