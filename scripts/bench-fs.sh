@@ -7,11 +7,9 @@
 #   scripts/bench-fs.sh [RUNS]        (default 5)
 #
 # Needs ../shared/firmware/ESP32_GENERIC-20240602-v1.23.0.bin and the
-# .venv-mpt venv (.ci/setup). mpimg runs through the example binary
-# crates/mpimg/examples/fsbench.rs until `mpimg FILE --fs ...` exists; then
-# replace `"${MPIMG[@]}" FILE "${GEOMETRY[@]}" --fs ...` below with
-# `target/release/mpimg FILE --in-place --fs ...` (the CLI reads the
-# partitions from the image) and the counters with what `-d` prints.
+# .venv-mpt venv (.ci/setup). Both tools run with -q. The Python tool edits
+# its file in place; mpimg writes its usual new output file (-o), which is
+# the same work from the user's side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -20,10 +18,8 @@ PYTOOL=${MPIMG_VENV_MPT:-.venv-mpt}/bin/mp-image-tool-esp32
 [ -f "$FW" ] || { echo "bench-fs: $FW is missing" >&2; exit 1; }
 [ -x "$PYTOOL" ] || { echo "bench-fs: $PYTOOL is missing (run .ci/setup)" >&2; exit 1; }
 
-cargo build --release -q -p mpimg --example fsbench
-MPIMG=(target/release/examples/fsbench)
-# The file starts at the bootloader (0x1000); vfs is 0x200000+0x200000 of a 4 MB flash.
-GEOMETRY=(0x1000 0x400000 vfs:0x200000:0x200000)
+cargo build --release -q -p mpimg
+MPIMG=$PWD/target/release/mpimg
 
 # A RAM disk (when there is one) measures the tools rather than the disk: creating
 # 100 files and rewriting a 4 MB image cost the same for both tools, but on a
@@ -40,7 +36,7 @@ import sys
 data = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "wb").write(data + b"\xff" * (0x400000 - 0x1000 - len(data)))
 PY
-"${MPIMG[@]}" "$WORK/base.bin" "${GEOMETRY[@]}" --fs mkfs 2>/dev/null
+"$MPIMG" "$WORK/base.bin" -q --in-place --fs mkfs
 
 # 100 files of random bytes, 1 MiB (1048576 bytes) in all.
 mkdir "$WORK/src"
@@ -65,23 +61,23 @@ time_one() {
 cd "$WORK"
 for ((i = 1; i <= RUNS; i++)); do
   cp base.bin m.bin; rm -rf m.out
-  put=$(time_one mpimg "$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs put src /)
-  get=$(time_one mpimg "$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs get /src m.out)
+  put=$(time_one mpimg "$MPIMG" base.bin -q --fs put src / -o m.bin)
+  get=$(time_one mpimg "$MPIMG" m.bin -q --fs get /src m.out)
   diff -r src m.out >/dev/null || { echo "bench-fs: mpimg got back different files" >&2; exit 1; }
   echo "$put $get" >>mpimg.times
 
   cp base.bin p.bin; rm -rf p.out
-  put=$(time_one python "$OLDPWD/$PYTOOL" p.bin --fs put src /)
-  get=$(time_one python "$OLDPWD/$PYTOOL" p.bin --fs get /src p.out)
+  put=$(time_one python "$OLDPWD/$PYTOOL" -q p.bin --fs put src /)
+  get=$(time_one python "$OLDPWD/$PYTOOL" -q p.bin --fs get /src p.out)
   diff -r src p.out >/dev/null || { echo "bench-fs: mp-image-tool-esp32 got back different files" >&2; exit 1; }
   echo "$put $get" >>python.times
 done
 
-# Block counts, from one more run of each (mpimg prints its cache counters;
-# the Python tool logs its BlockCache statistics with -d).
-cp base.bin m.bin; rm -rf m.out
-mput=$("$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs put src / 2>&1 >/dev/null | grep '^mpimg:' || true)
-mget=$("$OLDPWD/${MPIMG[0]}" m.bin "${GEOMETRY[@]}" --fs get /src m.out 2>&1 >/dev/null | grep '^mpimg:' || true)
+# Block counts, from one more run of each (mpimg prints its cache counters
+# with -d; the Python tool logs its BlockCache statistics with -d).
+rm -rf m.out
+mput=$("$MPIMG" base.bin -d --fs put src / -o m.bin 2>&1 >/dev/null | grep '^fs:' || true)
+mget=$("$MPIMG" m.bin -d --fs get /src m.out 2>&1 >/dev/null | grep '^fs:' || true)
 cp base.bin p.bin; rm -rf p.out
 pput=$("$OLDPWD/$PYTOOL" -d p.bin --fs put src / 2>&1 | grep -o 'Closing: .*' | tail -1 || true)
 pget=$("$OLDPWD/$PYTOOL" -d p.bin --fs get /src p.out 2>&1 | grep -o 'Closing: .*' | tail -1 || true)
@@ -98,8 +94,8 @@ printf '%-6s %16s %22s %10s\n' "" "mpimg" "mp-image-tool-esp32" "speed-up"
 printf '%-6s %16s %22s %10s\n' put "$(ms "$m_put")" "$(ms "$p_put")" "$(ratio "$p_put" "$m_put")"
 printf '%-6s %16s %22s %10s\n' get "$(ms "$m_get")" "$(ms "$p_get")" "$(ratio "$p_get" "$m_get")"
 printf '%-6s %16s %22s %10s\n' total "$(ms "$m_tot")" "$(ms "$p_tot")" "$(ratio "$p_tot" "$m_tot")"
-echo "blocks (4 KB), put: mpimg ${mput#mpimg: }"
+echo "blocks (4 KB), put: mpimg ${mput#fs: }"
 echo "                    mp-image-tool-esp32 ${pput:-(no statistics logged)}"
-echo "blocks (4 KB), get: mpimg ${mget#mpimg: }"
+echo "blocks (4 KB), get: mpimg ${mget#fs: }"
 echo "                    mp-image-tool-esp32 ${pget:-(no statistics logged)}"
 echo "(mp-image-tool-esp32 counts reads as cache misses, 'writes' as blocks written to its cache)"

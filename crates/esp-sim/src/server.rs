@@ -41,6 +41,7 @@ pub struct Server {
 const POLL: Duration = Duration::from_millis(20);
 
 impl Server {
+    #[allow(clippy::too_many_arguments)] // one call site, in SimConfig::build
     pub fn new(
         pty: Pty,
         device: Device,
@@ -73,6 +74,7 @@ impl Server {
 
     fn on_client_closed(&mut self) {
         self.connected = false;
+        self.with_stats(|s| s.active_seconds = self.link.active_seconds());
         self.device.reset();
         self.decoder.reset();
         self.link.baud = ROM_BAUD;
@@ -97,7 +99,11 @@ impl Server {
                 break Ended::Stopped;
             }
             let Some(pty) = self.pty.as_mut() else { break Ended::FaultClosed };
+            let polled = std::time::Instant::now();
             let state = pty.poll(POLL)?;
+            // Bytes we had to wait for arrived now; bytes already queued
+            // followed earlier ones on the wire.
+            let arrived = (polled.elapsed() > Duration::from_micros(300)).then(std::time::Instant::now);
             if state.client_left && self.connected {
                 self.on_client_closed();
                 if self.once {
@@ -130,7 +136,7 @@ impl Server {
                 }
                 Some(n) => {
                     let bytes = buf[..n].to_vec();
-                    if let Some(e) = self.on_bytes(&bytes)? {
+                    if let Some(e) = self.on_bytes(&bytes, arrived)? {
                         break e;
                     }
                 }
@@ -138,6 +144,7 @@ impl Server {
         };
         self.with_stats(|s| {
             s.wire_seconds = self.link.wire_seconds;
+            s.active_seconds = self.link.active_seconds();
         });
         self.write_stats();
         Ok(ended)
@@ -151,14 +158,14 @@ impl Server {
         Ended::FaultClosed
     }
 
-    fn on_bytes(&mut self, bytes: &[u8]) -> std::io::Result<Option<Ended>> {
+    fn on_bytes(&mut self, bytes: &[u8], arrived: Option<std::time::Instant>) -> std::io::Result<Option<Ended>> {
         let before = self.with_stats(|s| s.bytes_from_host);
         let (take, closing) = match self.faults.close_after(Dir::Rx) {
             Some(limit) if before + bytes.len() as u64 >= limit => ((limit.saturating_sub(before)) as usize, true),
             _ => (bytes.len(), false),
         };
         let bytes = &bytes[..take.min(bytes.len())];
-        self.link.received(bytes.len());
+        self.link.received(bytes.len(), arrived);
         self.with_stats(|s| {
             s.bytes_from_host += bytes.len() as u64;
             s.wire_seconds = self.link.wire_seconds;
@@ -246,6 +253,7 @@ impl Server {
             }
         }
         let chunk = self.link.chunk_len();
+        self.link.frame_start();
         for piece in wire.chunks(chunk) {
             self.link.before_send(piece.len());
             let stop = self.stop.clone();

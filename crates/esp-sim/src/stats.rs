@@ -25,6 +25,8 @@ pub struct Stats {
     /// Time the traffic so far takes on a real UART (10 bits per byte at
     /// the baud rate in force for each byte), whether or not it is paced.
     pub wire_seconds: f64,
+    /// Wall time from the first byte from a host to the last byte handled.
+    pub active_seconds: f64,
     /// The device's baud rate now.
     pub baud: u32,
     /// Times a client opened the port.

@@ -5,6 +5,7 @@
 //!   partition table, otadata, chip table);
 //! - [`flash`]: the one flash abstraction with its file (and later device) backends;
 //! - [`ops`]: operations written once over [`flash::Flash`] (table edits, reads, writes, checks);
+//! - [`fs`]: littlefs and FAT filesystems in partitions, through a block cache over [`flash::Flash`];
 //! - `cli`: parse, plan, execute, report.
 
 pub mod cli;

@@ -6,8 +6,12 @@
 //! Without `../shared/firmware` (or a venv, for the tests that run Python
 //! tools) a test prints a note and passes, unless `CI=true`: then it fails.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
+
+use common::{firmware_dir, python_tool, venv_python};
 
 use mpimg::format::app_desc::AppDesc;
 use mpimg::format::banner::find_banner;
@@ -20,52 +24,6 @@ use mpimg::format::image::{
 const MB: u32 = 1024 * 1024;
 /// Flash offset of the first app partition in every full image here.
 const APP_FLASH_OFFSET: usize = 0x10000;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skip (or, under CI, fail) when something the test needs is missing.
-fn missing(what: &str) -> Option<()> {
-    assert!(!in_ci(), "CI=true but {what} is missing");
-    eprintln!("note: skipping: {what} is missing");
-    None
-}
-
-fn firmware_dir() -> Option<PathBuf> {
-    let dir = workspace_root().join("../shared/firmware");
-    if dir.join("MANIFEST.md").is_file() {
-        Some(dir)
-    } else {
-        missing(&format!("the firmware directory {}", dir.display())).map(|_| dir)
-    }
-}
-
-/// `<workspace root>/.venv` (or `$MPIMG_VENV`): esptool.
-fn esptool_venv() -> Option<PathBuf> {
-    let venv = std::env::var_os("MPIMG_VENV")
-        .map_or_else(|| workspace_root().join(".venv"), PathBuf::from);
-    if venv.join("bin/python").exists() {
-        Some(venv)
-    } else {
-        missing(&format!("the esptool venv {}", venv.display())).map(|_| venv)
-    }
-}
-
-/// `<workspace root>/.venv-mpt` (or `$MPIMG_VENV_MPT`): mp-image-tool-esp32 0.1.1.
-fn mpt_venv() -> Option<PathBuf> {
-    let venv = std::env::var_os("MPIMG_VENV_MPT")
-        .map_or_else(|| workspace_root().join(".venv-mpt"), PathBuf::from);
-    if venv.join("bin/mp-image-tool-esp32").exists() {
-        Some(venv)
-    } else {
-        missing(&format!("the mp-image-tool-esp32 venv {}", venv.display())).map(|_| venv)
-    }
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -889,7 +847,7 @@ fn flash_size_edit_then_rehash_keeps_images_valid() {
 #[test]
 fn flash_size_edit_matches_mp_image_tool() {
     let Some(all) = load_all() else { return };
-    let Some(venv) = mpt_venv() else { return };
+    let Some(tool) = python_tool() else { return };
     let dir = firmware_dir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     for Loaded { e, data, .. } in all.iter().filter(|l| l.e.boot.is_some()) {
@@ -900,7 +858,7 @@ fn flash_size_edit_matches_mp_image_tool() {
             ("8M", 8)
         };
         let out = tmp.path().join(format!("{}-{arg}.bin", e.file));
-        let run = Command::new(venv.join("bin/mp-image-tool-esp32"))
+        let run = Command::new(&tool)
             .arg(dir.join(e.file))
             .args(["-q", "-f", arg, "-o"])
             .arg(&out)
@@ -943,9 +901,9 @@ struct EsptoolInfo {
     idf: Vec<String>,
 }
 
-fn esptool_image_info(venv: &Path, file: &Path) -> EsptoolInfo {
+fn esptool_image_info(python: &Path, file: &Path) -> EsptoolInfo {
     let run = |cmd: &str| {
-        Command::new(venv.join("bin/python"))
+        Command::new(&python)
             .args(["-m", "esptool", cmd])
             .arg(file)
             .output()
@@ -994,7 +952,7 @@ fn esptool_image_info(venv: &Path, file: &Path) -> EsptoolInfo {
 #[test]
 fn esptool_agrees_live() {
     let Some(all) = load_all() else { return };
-    let Some(venv) = esptool_venv() else { return };
+    let Some(python) = venv_python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     for Loaded { e, data, app_at } in &all {
         let mut images = vec![("app", &data[*app_at..])];
@@ -1004,7 +962,7 @@ fn esptool_agrees_live() {
         for (kind, bytes) in images {
             let path = tmp.path().join(format!("{}.{kind}", e.file));
             std::fs::write(&path, bytes).unwrap();
-            let theirs = esptool_image_info(&venv, &path);
+            let theirs = esptool_image_info(&python, &path);
             let ours = parse_image(bytes).unwrap();
             let name = format!("{} {kind}", e.file);
             let segs: Vec<(u32, u32, usize)> = ours

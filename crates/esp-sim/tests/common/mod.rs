@@ -5,7 +5,6 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use esp_sim::command::{self, op};
@@ -91,8 +90,11 @@ impl RawClient {
             let n = unsafe { libc::write(self.fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
             if n > 0 {
                 data = &data[n as usize..];
-            } else {
+            } else if io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
                 std::thread::sleep(Duration::from_millis(1));
+            } else {
+                // The port is gone (EIO after a hang-up): the bytes are lost.
+                return;
             }
         }
     }

@@ -16,7 +16,11 @@ use crate::format::size::parse_size;
     after_help = "SIZE is a decimal or hex number with an optional suffix: K/KB (1024), M/MB (1 MiB), \
 B (4096-byte blocks); fractions such as 1.5M work. Edits of a firmware file go to a new file \
 (named after the input and the edits, or -o); the input is never modified. \
---fs takes the words after it up to the next option or `--`, e.g. `--fs ls /lib -- fw.bin`."
+\n\n  --fs CMD [ARGS...]  work on files in the vfs (or another) filesystem partition; \
+takes the words after it up to the next option or `--` (`--fs ls /lib -- fw.bin`); repeatable. \
+Commands: ls [-l] [PATH...], cat FILE, get SRC... [DEST], put SRC... DEST, mkdir PATH, \
+rm PATH..., rename OLD NEW, mkfs [PART] [fat], df [PART...], info [PART...], grow [PART [BLOCKS]]. \
+A path may start with a partition name: vfs2:/data."
 )]
 pub struct Args {
     /// The firmware file (.bin, .app-bin) or serial device (/dev/ttyUSB0, COM3, u0, a0, c0).

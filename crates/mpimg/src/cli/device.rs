@@ -12,12 +12,14 @@ use crate::flash::{align_up, DeviceFlash, DeviceOptions, Flash, SECTOR_SIZE};
 use crate::format::chip::Chip;
 use crate::format::image::ImageHeader;
 use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
-use crate::fs::{run_fs_commands, FsPartition};
+use crate::format::partition::TYPE_DATA;
+use crate::fs::FsPartition;
 use crate::ops::firmware::Firmware;
 use crate::ops::inspect::{app_summary, creates_implicit_vfs};
 use crate::ops::OpError;
 
 use super::args::Args;
+use super::backend::Backend;
 use super::run::{expand_device, run_firmware};
 
 /// What `--flash DEVICE` did.
@@ -74,36 +76,32 @@ pub fn run_device(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     }
     let chip = flash.chip();
     let mut fw = open_firmware(flash, chip)?;
-    let mut code = run_firmware(args, &mut fw, out, err);
-    if code.is_ok() && !args.fs.is_empty() {
-        if let Err(e) = run_fs(args, &mut fw, out, err) {
-            code = Err(e);
-        }
-    }
+    let code = run_firmware(args, &mut fw, out, err);
     if args.debug {
         print_wire(err, fw.flash.wire(), &fw.flash.counts).map_err(io)?;
     }
     code
 }
 
-/// The filesystem partitions of the device: data partitions of a filesystem
-/// subtype, plus MicroPython >= 1.26's implicit `vfs` when the app makes one
-/// (only then is the app read far enough to find its version).
-fn fs_partitions(fw: &mut Firmware<DeviceFlash>) -> Vec<FsPartition> {
+/// The partitions `--fs` may name on a device: every data partition, plus
+/// MicroPython >= 1.26's implicit `vfs` up to the *detected* flash size when
+/// the app makes one (only then is the app read far enough to find its
+/// version: inspecting a device does not read the banner).
+pub fn device_fs_partitions<F: Backend>(fw: &mut Firmware<F>) -> Vec<FsPartition> {
     let mut parts: Vec<FsPartition> = fw
         .table
         .entries
         .iter()
-        .filter(|p| p.is_filesystem())
+        .filter(|p| p.ptype == TYPE_DATA)
         .map(|p| FsPartition { name: p.name(), offset: p.offset, size: p.size, implicit: false })
         .collect();
-    if parts.iter().any(|p| p.name == "vfs" || p.name == "ffat") {
+    if fw.table.entries.iter().any(|p| p.ptype == TYPE_DATA && matches!(p.name().as_str(), "vfs" | "ffat")) {
         return parts;
     }
     let Some(app) = fw.table.first_app().cloned() else { return parts };
     let Ok(head) = fw.flash.read_vec(app.offset, BANNER_WINDOW.min(app.size)) else { return parts };
-    let summary = app_summary(app.offset, &head, Some(&app));
-    let flash_size = fw.flash.facts().flash_size;
+    let summary = app_summary(app.offset, &head, Some(&app), false);
+    let flash_size = fw.flash.device_facts().map_or(fw.flash_size(), |f| f.flash_size);
     if let Some(v) = fw.implicit_vfs(creates_implicit_vfs(Some(&summary)), flash_size) {
         parts.push(FsPartition { name: v.name(), offset: v.offset, size: v.size, implicit: true });
     }
@@ -112,18 +110,6 @@ fn fs_partitions(fw: &mut Firmware<DeviceFlash>) -> Vec<FsPartition> {
 
 /// Where MicroPython's banner lies in its app (within the first segment).
 const BANNER_WINDOW: u32 = 0x4_0000;
-
-/// `--fs` commands on the device, through the filesystem layer's block cache.
-fn run_fs(args: &Args, fw: &mut Firmware<DeviceFlash>, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), OpError> {
-    let parts = fs_partitions(fw);
-    let report = run_fs_commands(&mut fw.flash, &parts, &args.fs, out, err).map_err(|e| OpError::Io(e.to_string()))?;
-    if args.debug {
-        let s = &report.stats;
-        writeln!(err, "fs: {} blocks read in {} reads, {} written, {} erased in {} runs", s.blocks_read, s.read_ops, s.blocks_written, s.blocks_erased, s.write_runs)
-            .map_err(|e| OpError::Io(format!("cannot write output: {e}")))?;
-    }
-    Ok(())
-}
 
 /// Open the firmware in a device's flash: erased or foreign flash is not an
 /// error of the tool but a device that needs a firmware.

@@ -54,6 +54,9 @@ pub struct RunResult {
     pub ota: Option<ota::OtaStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flashed: Option<FlashReport>,
+    /// What `--fs` commands printed (listings, file contents), with `--json`.
+    pub fs_output: Option<String>,
+    pub fs: Option<crate::fs::FsRunReport>,
 }
 
 #[derive(Serialize)]
@@ -74,18 +77,17 @@ fn device_only(args: &Args) -> Result<(), OpError> {
     Ok(())
 }
 
-fn not_yet(args: &Args) -> Result<(), OpError> {
-    if !args.fs.is_empty() {
-        return Err(OpError::Io("--fs is not yet supported: filesystem support is under way".into()));
-    }
-    Ok(())
-}
-
-/// Whether `name` is a serial port rather than a file (as the Python tool decides,
-/// plus the short names u0/a0/c0).
+/// Whether `name` is a serial port rather than a file: `/dev/tty*`,
+/// `/dev/cu.*`, `/dev/pts/*`, `COMn`, or a short name (u0, a0, c0). An
+/// existing regular file is always a file (so `/dev/shm/fw.bin` works, which
+/// the Python tool's "starts with /dev/" rule gets wrong).
 pub fn is_device(name: &str) -> bool {
-    let expanded = expand_device(name);
-    expanded.starts_with("/dev/") || expanded.starts_with("COM")
+    if std::fs::metadata(name).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let port = expand_device(name);
+    let com = port.strip_prefix("COM").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    com || ["/dev/tty", "/dev/cu.", "/dev/pts/"].iter().any(|p| port.starts_with(p))
 }
 
 /// `u0` → `/dev/ttyUSB0`, `a0` → `/dev/ttyACM0`, `c0` → `COM0`.
@@ -102,16 +104,34 @@ pub fn expand_device(name: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names() {
+        for d in ["u0", "a1", "c3", "/dev/ttyUSB0", "/dev/ttyACM1", "/dev/cu.usbserial-1", "/dev/pts/4", "COM7"] {
+            assert!(is_device(d), "{d}");
+        }
+        for f in ["fw.bin", "/dev/shm/fw.bin", "COMx", "u", "uu0", "/tmp/ttyUSB0"] {
+            assert!(!is_device(f), "{f}");
+        }
+        assert_eq!(expand_device("u0"), "/dev/ttyUSB0");
+        assert_eq!(expand_device("a12"), "/dev/ttyACM12");
+        assert_eq!(expand_device("c3"), "COM3");
+    }
+}
+
 /// Run with parsed arguments. Returns the process exit code.
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, OpError> {
     if is_device(&args.filename) {
         return run_device(args, out, err);
     }
     device_only(args)?;
-    not_yet(args)?;
-    let data = std::fs::read(&args.filename).map_err(|e| OpError::Io(format!("cannot read '{}': {}", args.filename, io_reason(&e))))?;
+    let data = crate::flash::FileBytes::open(Path::new(&args.filename))
+        .map_err(|e| OpError::Io(format!("cannot read '{}': {}", args.filename, io_reason(&e))))?;
     match open_bytes(data)? {
-        Opened::App(data) => run_app(args, &data, out),
+        Opened::App(data) => run_app(args, data.as_slice(), out),
         Opened::Firmware(mut fw) => run_firmware(args, &mut fw, out, err),
     }
 }
@@ -186,10 +206,12 @@ pub(super) fn run_firmware<F: Backend>(
 ) -> Result<i32, OpError> {
     let human = !args.json && !args.quiet;
     let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
+    // Hashing the app is most of an inspection's cost: skip it when nothing shows it.
+    let verify = !args.quiet || args.json;
+    let mut summary = summarize(fw, &args.filename, verify);
     if fw.is_file() {
-        refuse_truncated_app(fw)?;
+        refuse_truncated_app(&summary)?;
     }
-    let mut summary = summarize(fw, &args.filename);
     let bl_chip = super::backend::chip_name(fw.header.chip_id);
     // -f in this run sets the size: no warning about the old one.
     let header_size = fw.header.flash_size().filter(|_| args.flash_size.is_none());
@@ -214,7 +236,7 @@ pub(super) fn run_firmware<F: Backend>(
         } else {
             let p = fw.table.first_app().cloned().ok_or_else(|| OpError::Io("the partition table has no app partition".into()))?;
             let data = device_app::read_app_image(&mut fw.flash, &p)?;
-            (p, data)
+            (p, std::borrow::Cow::Owned(data))
         };
         // The image's own length when it can be walked; else trailing 0xFF trimmed to 16 bytes.
         let len = parse_image(&data).map(|i| i.total_len).unwrap_or_else(|_| trim_blocks(&data, 16).len());
@@ -233,13 +255,19 @@ pub(super) fn run_firmware<F: Backend>(
         start: p.offset,
     });
     let plan = plan_edits(args, fw, summary.app.as_ref(), implicit.as_ref())?;
-    let changed = !plan.suffix.is_empty() || args.output.is_some() || args.in_place;
+    // Parse every --fs command now, so a typo fails before any work.
+    let fs_changes = !args.fs.is_empty() && crate::fs::commands_modify_flash(&args.fs);
+    for c in &args.fs {
+        crate::fs::FsCommand::parse(c)?;
+    }
+    let suffix = format!("{}{}", plan.suffix, if fs_changes { "-fs" } else { "" });
+    let changed = !suffix.is_empty() || args.output.is_some() || args.in_place;
     // A device is changed in place: no output file.
     let output: Option<PathBuf> = (changed && fw.is_file()).then(|| {
         if args.in_place {
             PathBuf::from(&args.filename)
         } else {
-            PathBuf::from(args.output.clone().unwrap_or_else(|| with_suffix(&basename(&args.filename), &plan.suffix)))
+            PathBuf::from(args.output.clone().unwrap_or_else(|| with_suffix(&basename(&args.filename), &suffix)))
         }
     });
 
@@ -357,6 +385,28 @@ pub(super) fn run_firmware<F: Backend>(
             writeln!(out, "OTA: boots '{}' next; an update goes to '{}'", st.boots, st.next).map_err(io)?;
         }
     }
+    if !args.fs.is_empty() {
+        let parts = if fw.is_file() {
+            fs_partitions(fw, creates_implicit_vfs(summary.app.as_ref()))
+        } else {
+            super::device::device_fs_partitions(fw)
+        };
+        let mut listing: Vec<u8> = Vec::new();
+        let target: &mut dyn Write = if args.json { &mut listing } else { &mut *out };
+        let mut log: Vec<u8> = Vec::new();
+        let rep = crate::fs::run_fs_commands(&mut fw.flash, &parts, &args.fs, target, &mut log);
+        if !args.quiet {
+            err.write_all(&log).map_err(io)?;
+        }
+        let rep = rep?;
+        if args.debug && !args.quiet {
+            writeln!(err, "fs: {}", rep.stats).map_err(io)?;
+        }
+        if args.json {
+            result.fs_output = Some(String::from_utf8_lossy(&listing).into_owned());
+        }
+        result.fs = Some(rep);
+    }
     if let Some(path) = &args.to_csv {
         write_file(path, to_csv(&fw.table).as_bytes())?;
         result.csv = Some(path.clone());
@@ -386,17 +436,34 @@ pub(super) fn run_firmware<F: Backend>(
     Ok(i32::from(failed))
 }
 
+/// The partitions `--fs` may name: every data partition of the table, and
+/// MicroPython ≥ 1.26's implicit `vfs` when the table has none.
+fn fs_partitions<F: crate::flash::Flash>(fw: &Firmware<F>, implicit_vfs: bool) -> Vec<crate::fs::FsPartition> {
+    let mut parts: Vec<crate::fs::FsPartition> = fw
+        .table
+        .entries
+        .iter()
+        .filter(|p| p.ptype == crate::format::partition::TYPE_DATA)
+        .map(|p| crate::fs::FsPartition { name: p.name(), offset: p.offset, size: p.size, implicit: false })
+        .collect();
+    if let Some(v) = fw.implicit_vfs(implicit_vfs, fw.flash_size()) {
+        parts.push(crate::fs::FsPartition { name: v.name(), offset: v.offset, size: v.size, implicit: true });
+    }
+    parts
+}
+
 /// A firmware file that ends inside its app image is cut short: say so rather
 /// than show (or edit) a broken firmware.
-fn refuse_truncated_app<F: Backend>(fw: &mut Firmware<F>) -> Result<(), OpError> {
-    if let Some((p, data)) = read_app(fw) {
-        if let Err(e @ crate::format::image::ImageError::Truncated { .. }) = parse_image(&data) {
-            let detail = e.to_string();
-            let detail = detail.split(';').next().unwrap_or(&detail).to_string();
-            return Err(OpError::TruncatedApp { name: p.name(), offset: p.offset, detail });
-        }
+fn refuse_truncated_app(summary: &Summary) -> Result<(), OpError> {
+    let Some(app) = &summary.app else { return Ok(()) };
+    match &app.image.problem {
+        Some(p) if app.image.truncated => Err(OpError::TruncatedApp {
+            name: app.partition.clone().unwrap_or_default(),
+            offset: app.image.offset,
+            detail: p.split(';').next().unwrap_or(p).to_string(),
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// An image written into an app partition or the bootloader must be an image

@@ -9,12 +9,13 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::bytes::FileBytes;
 use super::{check_erase_alignment, Flash, FlashError, FlashKind};
 
 /// A firmware file (or any flash dump) as a [`Flash`] backend.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FileFlash {
-    data: Vec<u8>,
+    data: FileBytes,
     start: u32,
     capacity: u32,
 }
@@ -22,18 +23,18 @@ pub struct FileFlash {
 impl FileFlash {
     /// Wrap `data` whose first byte is at flash offset `start`.
     /// `capacity` bounds how far writes may extend the file.
-    pub fn new(data: Vec<u8>, start: u32, capacity: u32) -> Self {
-        Self { data, start, capacity }
+    pub fn new(data: impl Into<FileBytes>, start: u32, capacity: u32) -> Self {
+        Self { data: data.into(), start, capacity }
     }
 
     /// The bytes of the file as they stand now.
     pub fn bytes(&self) -> &[u8] {
-        &self.data
+        self.data.as_slice()
     }
 
     /// Take the bytes out of the backend.
     pub fn into_bytes(self) -> Vec<u8> {
-        self.data
+        self.data.into_vec()
     }
 
     /// Change the flash offset of the first byte (after the chip is known).
@@ -44,7 +45,7 @@ impl FileFlash {
     /// Write the contents to `path` atomically (see [`write_atomically`]).
     /// On error nothing is left behind.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        write_atomically(path, &self.data)
+        write_atomically(path, self.data.as_slice())
     }
 
     fn range(&self, offset: u32, len: usize) -> Result<(usize, usize), FlashError> {
@@ -103,20 +104,26 @@ impl Flash for FileFlash {
         self.start + self.data.len() as u32
     }
 
+    fn peek(&self, offset: u32, len: u32) -> Option<&[u8]> {
+        let lo = offset.checked_sub(self.start)? as usize;
+        self.bytes().get(lo..lo.checked_add(len as usize)?)
+    }
+
     fn capacity(&self) -> u32 {
         self.capacity
     }
 
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
         let (lo, hi) = self.range(offset, buf.len())?;
-        let have = self.data.len();
+        let data = self.data.as_slice();
+        let have = data.len();
         if lo >= have {
             buf.fill(0xFF);
         } else if hi <= have {
-            buf.copy_from_slice(&self.data[lo..hi]);
+            buf.copy_from_slice(&data[lo..hi]);
         } else {
             let n = have - lo;
-            buf[..n].copy_from_slice(&self.data[lo..]);
+            buf[..n].copy_from_slice(&data[lo..]);
             buf[n..].fill(0xFF);
         }
         Ok(())
@@ -125,26 +132,29 @@ impl Flash for FileFlash {
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
         let (lo, hi) = self.range(offset, data.len())?;
         if hi > self.data.len() {
-            self.data.resize(hi, 0xFF);
+            self.data.vec_mut().resize(hi, 0xFF);
         }
-        self.data[lo..hi].copy_from_slice(data);
+        self.data.as_mut_slice()[lo..hi].copy_from_slice(data);
         Ok(())
     }
 
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
         check_erase_alignment(offset, len)?;
         let (lo, hi) = self.range(offset, len as usize)?;
-        if hi > self.data.len() {
-            self.data.resize(hi, 0xFF);
+        // Past the end of the file everything reads as erased already: an
+        // erase never makes the file longer (a baked filesystem's file ends at
+        // its last written block, not at the end of the partition).
+        let have = self.data.len();
+        if lo < have {
+            self.data.as_mut_slice()[lo..hi.min(have)].fill(0xFF);
         }
-        self.data[lo..hi].fill(0xFF);
         Ok(())
     }
 
     fn trim_end(&mut self, offset: u32) -> bool {
         let keep = offset.saturating_sub(self.start) as usize;
         if keep < self.data.len() {
-            self.data.truncate(keep);
+            self.data.vec_mut().truncate(keep);
         }
         true
     }
@@ -166,14 +176,16 @@ mod tests {
     }
 
     #[test]
-    fn erase_fills_and_extends_trim_end_truncates() {
+    fn erase_fills_never_extends_trim_end_truncates() {
         let mut f = FileFlash::new(vec![0u8; 0x3000], 0, 0x40_0000);
         f.erase(0x1000, 0x1000).unwrap();
         assert!(f.bytes()[0x1000..0x2000].iter().all(|&b| b == 0xFF));
         assert_eq!(f.bytes()[0x2000], 0);
         f.erase(0x2000, 0x2000).unwrap();
-        assert_eq!(f.bytes().len(), 0x4000);
+        assert_eq!(f.bytes().len(), 0x3000);
         assert!(f.bytes()[0x2000..].iter().all(|&b| b == 0xFF));
+        f.erase(0x8000, 0x1000).unwrap();
+        assert_eq!(f.bytes().len(), 0x3000);
         assert!(f.trim_end(0x1800));
         assert_eq!(f.bytes().len(), 0x1800);
         assert!(f.trim_end(0x9000));

@@ -5,9 +5,11 @@
 //! ([`FileFlash`]: flash from the chip's bootloader offset on, held in memory);
 //! a serial-attached device is another.
 
+mod bytes;
 pub mod device;
 mod file;
 
+pub use bytes::FileBytes;
 pub use device::{DeviceFlash, DeviceOptions};
 pub use file::{write_atomically, FileFlash};
 
@@ -73,6 +75,13 @@ pub trait Flash {
     fn trim_end(&mut self, offset: u32) -> bool {
         let _ = offset;
         false
+    }
+
+    /// The bytes at `offset` without copying, when the backend holds them in
+    /// memory and they lie within [`Flash::data_end`]; `None` otherwise (read instead).
+    fn peek(&self, offset: u32, len: u32) -> Option<&[u8]> {
+        let _ = (offset, len);
+        None
     }
 
     /// Read `len` bytes at `offset` into a new vector.

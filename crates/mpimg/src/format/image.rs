@@ -330,6 +330,17 @@ fn truncated(part: ImagePart, data: &[u8], offset: usize, needed: usize) -> Imag
 /// `esp_image_format.c`): at most 16 segments, lengths a multiple of 4 and
 /// below 16 MB.
 pub fn parse_image(data: &[u8]) -> Result<ImageInfo, ImageError> {
+    walk(data, true)
+}
+
+/// Walk an image's layout like [`parse_image`] (same errors) but without
+/// computing the SHA-256: `sha_calc` is `None`. For when only the layout (the
+/// image's length, its segments) is needed: hashing is most of the cost.
+pub fn parse_image_layout(data: &[u8]) -> Result<ImageInfo, ImageError> {
+    walk(data, false)
+}
+
+fn walk(data: &[u8], hash: bool) -> Result<ImageInfo, ImageError> {
     let header = ImageHeader::parse(data)?;
     let count = header.segment_count as usize;
     if count == 0 || count > MAX_SEGMENTS {
@@ -407,8 +418,8 @@ pub fn parse_image(data: &[u8]) -> Result<ImageInfo, ImageError> {
         }
         let mut stored = [0u8; 32];
         stored.copy_from_slice(&data[hashed_len..hashed_len + DIGEST_LEN]);
-        let calc: [u8; 32] = Sha256::digest(&data[..hashed_len]).into();
-        (Some(stored), Some(calc), hashed_len + DIGEST_LEN)
+        let calc: Option<[u8; 32]> = hash.then(|| Sha256::digest(&data[..hashed_len]).into());
+        (Some(stored), calc, hashed_len + DIGEST_LEN)
     } else {
         (None, None, hashed_len)
     };

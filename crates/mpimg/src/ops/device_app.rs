@@ -77,11 +77,11 @@ pub fn summarize_app_lazily(flash: &mut dyn Flash, p: &Partition) -> Option<AppS
     let Some(walk) = walk_image(flash, p.offset, p.size) else {
         // Erased or not an image: summarise what the partition starts with.
         let data = flash.read_vec(p.offset, FIRST_READ.min(p.size)).ok()?;
-        return Some(app_summary(p.offset, &data, Some(p)));
+        return Some(app_summary(p.offset, &data, Some(p), false));
     };
     let total = walk.1;
     let data = flash.read_vec(p.offset, FIRST_READ.min(total)).ok()?;
-    let mut s = app_summary(p.offset, &data, Some(p));
+    let mut s = app_summary(p.offset, &data, Some(p), false);
     from_walk(flash, &mut s.image, p.offset, walk);
     s.used_percent = Some((1000.0 * f64::from(total) / f64::from(p.size.max(1))).round() / 10.0);
     s.free = Some(p.size.saturating_sub(total));

@@ -1,7 +1,7 @@
 //! A MicroPython firmware opened over a [`Flash`]: its chip, bootloader header
 //! and partition table, read once and kept for the operations that follow.
 
-use crate::flash::{FileFlash, Flash, FlashKind};
+use crate::flash::{FileBytes, FileFlash, Flash, FlashKind};
 use crate::format::app_desc::AppDesc;
 use crate::format::chip::Chip;
 use crate::format::image::{ImageHeader, HEADER_LEN, IMAGE_MAGIC};
@@ -27,11 +27,13 @@ pub struct Firmware<F: Flash> {
 pub enum Opened {
     Firmware(Firmware<FileFlash>),
     /// An app image on its own (`.app-bin`): no bootloader, no table.
-    App(Vec<u8>),
+    App(FileBytes),
 }
 
 /// Open a firmware or app image from the bytes of a file.
-pub fn open_bytes(data: Vec<u8>) -> Result<Opened, OpError> {
+pub fn open_bytes(bytes: impl Into<FileBytes>) -> Result<Opened, OpError> {
+    let bytes = bytes.into();
+    let data = bytes.as_slice();
     if data.is_empty() {
         return Err(OpError::Empty);
     }
@@ -39,19 +41,19 @@ pub fn open_bytes(data: Vec<u8>) -> Result<Opened, OpError> {
         return Err(OpError::TooShort { len: data.len() });
     }
     if data[0] != IMAGE_MAGIC {
-        return Err(not_an_image(&data));
+        return Err(not_an_image(data));
     }
-    let header = ImageHeader::parse(&data)?;
+    let header = ImageHeader::parse(data)?;
     let chip = header.chip().ok_or(OpError::UnknownChip { id: header.chip_id })?;
-    if AppDesc::parse(&data).is_some() {
-        return Ok(Opened::App(data));
+    if AppDesc::parse(data).is_some() {
+        return Ok(Opened::App(bytes));
     }
     let start = chip.bootloader_offset;
     let end = start as u64 + data.len() as u64;
     if end < u64::from(TABLE_OFFSET) + TABLE_SIZE as u64 {
         return Err(OpError::EndsBeforeTable { chip: chip.name, file_end: end as u32 });
     }
-    let flash = FileFlash::new(data, start, MAX_FLASH);
+    let flash = FileFlash::new(bytes, start, MAX_FLASH);
     Ok(Opened::Firmware(Firmware::open(flash, chip)?))
 }
 

@@ -1,13 +1,15 @@
 //! The facts shown about a firmware or app image, gathered once into one value
 //! that both the human display and `--json` render.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::flash::{Flash, FlashKind};
 use crate::format::app_desc::AppDesc;
 use crate::format::banner::{find_banner, Banner};
 use crate::format::bootloader_desc::BootloaderDesc;
-use crate::format::image::{parse_image, ImageHeader, ImageInfo};
+use crate::format::image::{parse_image, parse_image_layout, ImageError, ImageHeader, ImageInfo};
 use crate::format::partition::{hex, Partition, PartitionView};
 
 use super::firmware::Firmware;
@@ -31,6 +33,8 @@ pub struct ImageSummary {
     pub idf_version: Option<String>,
     pub build_date: Option<String>,
     pub problem: Option<String>,
+    /// The data ends inside the image (a cut-short file).
+    pub truncated: bool,
 }
 
 /// One segment of an image.
@@ -95,6 +99,7 @@ pub fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, 
         idf_version: idf.as_ref().map(|i| i.0.clone()),
         build_date: idf.map(|i| i.1),
         problem: None,
+        truncated: false,
     };
     match info {
         Ok(i) => {
@@ -122,17 +127,21 @@ pub fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, 
     s
 }
 
-/// Summarise an app image held in `data` (the whole image, maybe with trailing bytes).
-pub fn app_summary(offset: u32, data: &[u8], partition: Option<&Partition>) -> AppSummary {
-    let info = parse_image(data).map_err(|e| e.to_string());
+/// Summarise an app image held in `data` (the whole image, maybe with trailing
+/// bytes). Without `verify` the SHA-256 is not computed (`sha256_ok` is None).
+pub fn app_summary(offset: u32, data: &[u8], partition: Option<&Partition>, verify: bool) -> AppSummary {
+    let parsed = if verify { parse_image(data) } else { parse_image_layout(data) };
+    let truncated = matches!(parsed, Err(ImageError::Truncated { .. }));
+    let info = parsed.map_err(|e| e.to_string());
     let desc = AppDesc::parse(data);
     let banner: Option<Banner> = find_banner(data);
-    let image = image_summary(
+    let mut image = image_summary(
         offset,
         data,
         info,
         desc.as_ref().map(|d| (d.idf_ver.clone(), format!("{} {}", d.date, d.time))),
     );
+    image.truncated = truncated;
     let (used, free) = match (partition, image.size) {
         (Some(p), Some(n)) if p.size > 0 => (
             Some((1000.0 * f64::from(n) / f64::from(p.size)).round() / 10.0),
@@ -171,8 +180,9 @@ pub fn creates_implicit_vfs(app: Option<&AppSummary>) -> bool {
     }
 }
 
-/// Read the first app partition (on a file, what the file holds of it).
-pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Vec<u8>)> {
+/// Read the first app partition (on a file, what the file holds of it;
+/// borrowed without a copy where the backend holds it in memory).
+pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Cow<'_, [u8]>)> {
     let p = fw.table.first_app()?.clone();
     let r = Region::of(&p);
     let len = match fw.flash.kind() {
@@ -180,11 +190,15 @@ pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Vec<u8>)> 
         FlashKind::File => r.end().min(fw.flash.data_end()) - r.offset,
         FlashKind::Device => r.size,
     };
-    fw.flash.read_vec(r.offset, len).ok().map(|d| (p, d))
+    if fw.flash.peek(r.offset, len).is_some() {
+        return fw.flash.peek(r.offset, len).map(|d| (p, Cow::Borrowed(d)));
+    }
+    fw.flash.read_vec(r.offset, len).ok().map(|d| (p, Cow::Owned(d)))
 }
 
-/// Summarise a firmware.
-pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str) -> Summary {
+/// Summarise a firmware. Without `verify` the app's SHA-256 is not computed
+/// (for runs that show nothing and only need the app's layout and version).
+pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str, verify: bool) -> Summary {
     let bl = Region::bootloader(fw.bootloader_offset());
     let bootloader = if fw.flash.kind() == FlashKind::Device {
         super::device_app::summarize_bootloader_lazily(&mut fw.flash, bl.offset, bl.size)
@@ -196,7 +210,7 @@ pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str) -> Summary {
     let app = match (fw.flash.kind(), fw.table.first_app().cloned()) {
         // A device is read no further than the summary needs.
         (FlashKind::Device, Some(p)) => super::device_app::summarize_app_lazily(&mut fw.flash, &p),
-        _ => read_app(fw).map(|(p, data)| app_summary(p.offset, &data, Some(&p))),
+        _ => read_app(fw).map(|(p, data)| app_summary(p.offset, &data, Some(&p), verify)),
     };
     let flash_size = fw.flash_size();
     let mut partitions: Vec<PartitionView> = fw.table.entries.iter().map(PartitionView::from).collect();
@@ -236,7 +250,7 @@ pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str) -> Summary {
 
 /// Summarise an app image file.
 pub fn summarize_app(data: &[u8], source: &str) -> Summary {
-    let app = app_summary(0, data, None);
+    let app = app_summary(0, data, None, true);
     let header = ImageHeader::parse(data).ok();
     let mut warnings = Vec::new();
     if let Some(p) = &app.image.problem {

@@ -55,6 +55,8 @@ pub enum OpError {
     Table(#[from] TableError),
     #[error(transparent)]
     Edit(#[from] EditError),
+    #[error(transparent)]
+    Fs(#[from] crate::fs::FsError),
     #[error("the file is empty: expected a MicroPython firmware (.bin) or app image (.app-bin)")]
     Empty,
     #[error("the file is only {len} bytes: too short for an ESP32 image header (24 bytes)")]

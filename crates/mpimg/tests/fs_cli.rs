@@ -1,0 +1,116 @@
+//! `--fs` through the command line on firmware files: output naming, baking a
+//! filesystem into a flashable image, read-only commands that write nothing,
+//! `--in-place`, table edits followed by `grow`, and littlefs-python reading
+//! what the CLI wrote.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+const E32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
+const C3_27: &str = "ESP32_GENERIC_C3-20251209-v1.27.0.bin";
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = run_mpimg(dir, args);
+    assert!(o.status.success(), "mpimg {args:?}: {}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+fn tree(dir: &Path) {
+    std::fs::create_dir_all(dir.join("app/lib")).unwrap();
+    std::fs::write(dir.join("app/main.py"), "print('hello')\n").unwrap();
+    std::fs::write(dir.join("app/lib/data.bin"), (0..20000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()).unwrap();
+}
+
+#[test]
+fn bake_files_into_a_flashable_image() {
+    let Some(fw) = firmware(E32) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    tree(p);
+    ok(p, &["fw.bin", "--fs", "mkfs", "--fs", "put", "app/main.py", "app/lib", "/"]);
+    let src = std::fs::read(p.join("fw.bin")).unwrap();
+    assert_eq!(src, std::fs::read(&fw).unwrap(), "the input is untouched");
+    let out = std::fs::read(p.join("fw-fs.bin")).unwrap();
+    // Bootloader, table and app are unchanged; the file now reaches into vfs (flash 0x200000 = file 0x1ff000).
+    assert_eq!(&out[..src.len()], &src[..]);
+    assert!(out.len() > 0x1ff000 && out.len() <= 0x3ff000 && out.len() % 0x1000 == 0, "{:#x}", out.len());
+    assert!(out[src.len()..0x1ff000].iter().all(|&b| b == 0xFF));
+    assert_eq!(&out[0x1ff000 + 8..0x1ff000 + 16], b"littlefs");
+    assert_eq!(
+        ok(p, &["fw-fs.bin", "--fs", "ls", "-q"]),
+        "boot.py\nmain.py\nlib/\nlib/data.bin\n"
+    );
+    assert_eq!(ok(p, &["fw-fs.bin", "-q", "--fs", "cat", "main.py"]), "print('hello')\n");
+    // An independent reader: littlefs-python on the vfs region.
+    let Some(py) = venv_python() else { return };
+    let script = r#"
+import sys, littlefs
+data = open(sys.argv[1], 'rb').read()[0x1ff000:0x3ff000]
+data += b'\xff' * (0x200000 - len(data))
+fs = littlefs.LittleFS(block_size=4096, block_count=512, mount=False)
+fs.context.buffer = bytearray(data)
+fs.mount()
+print(sorted(fs.listdir('/')))
+print(fs.open('main.py', 'r').read(), end='')
+print(len(fs.open('lib/data.bin', 'rb').read()))
+print('%d.%d' % (fs.fs_stat().disk_version >> 16, fs.fs_stat().disk_version & 0xffff))
+"#;
+    let o = Command::new(py).args(["-c", script, p.join("fw-fs.bin").to_str().unwrap()]).output().unwrap();
+    assert_eq!(text(&o.stdout), "['boot.py', 'lib', 'main.py']\nprint('hello')\n20000\n2.0\n", "{}", text(&o.stderr));
+}
+
+#[test]
+fn reading_commands_write_nothing_and_in_place_changes_the_input() {
+    let Some(fw) = firmware(E32) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs"]);
+    let baked = std::fs::read(p.join("fw.bin")).unwrap();
+    assert_ne!(baked, std::fs::read(&fw).unwrap());
+    let before = files_in(p);
+    ok(p, &["fw.bin", "-q", "--fs", "ls", "--fs", "df", "--fs", "info", "--fs", "cat", "boot.py"]);
+    assert_eq!(files_in(p), before, "reading commands make no output file");
+    assert_eq!(std::fs::read(p.join("fw.bin")).unwrap(), baked);
+    // A failing command leaves nothing behind either.
+    let o = run_mpimg(p, &["fw.bin", "--fs", "mkdir", "/x", "--fs", "cat", "/nope.py"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(files_in(p), before);
+    let err = text(&o.stderr);
+    assert!(err.lines().last().unwrap().starts_with("error: "), "{err}");
+}
+
+#[test]
+fn implicit_vfs_of_v127_is_the_default_and_grow_follows_a_resize() {
+    let Some(fw) = firmware(C3_27) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    ok(p, &["fw.bin", "-q", "--fs", "mkfs", "-o", "a.bin"]);
+    // Superblock pair + boot.py (139 bytes: over the 128-byte inline limit, so a block of its own).
+    assert_eq!(
+        ok(p, &["a.bin", "-q", "--fs", "df"]),
+        "Partition    Filesystem     Total kB   Used kB   Free kB  Used\nvfs          littlefs 2.0       2048        12      2036    1%\n"
+    );
+    // Pin vfs on an 8 MB flash and grow the filesystem to fill it, in one run.
+    ok(p, &["a.bin", "-q", "-f", "8M", "--add", "vfs:fat:0:0", "--fs", "grow", "-o", "b.bin"]);
+    let df = ok(p, &["b.bin", "-q", "--fs", "df"]);
+    assert!(df.contains("vfs          littlefs 2.0       6144"), "{df}");
+}
+
+#[test]
+fn debug_prints_block_counts() {
+    let Some(fw) = firmware(E32) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs"]);
+    let o = run_mpimg(p, &["fw.bin", "-d", "--fs", "ls"]);
+    let err = text(&o.stderr);
+    assert!(err.lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 0, blocks erased: 0 (in 0 runs)"), "{err}");
+}
