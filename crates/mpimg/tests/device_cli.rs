@@ -12,7 +12,6 @@ use devsim::{assert_same_flash, flash_image, Dev};
 
 const ESP32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const ESP32S3: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
-const ESP32_OTA: &str = "ESP32_GENERIC-OTA-20250415-v1.25.0.bin";
 
 struct Run {
     out: String,

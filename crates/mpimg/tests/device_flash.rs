@@ -48,7 +48,7 @@ fn round_trip(chip: &str, fw_name: &str, flash_size: u32) {
     f.erase(0x20000, 0x3000).unwrap();
     want[0x20000..0x23000].fill(0xFF);
     let written = f.counts.written;
-    f.write(0x10000, &want[0x10000..0x11000].to_vec()).unwrap();
+    f.write(0x10000, &want[0x10000..0x11000]).unwrap();
     assert_eq!(f.counts.written, written);
     assert_eq!(f.read_vec(0x3F_0000, 0x3000).unwrap(), &want[0x3F_0000..0x3F_3000]);
     assert!(matches!(f.erase(0x20800, 0x1000), Err(FlashError::Unaligned { .. })));

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::{firmware, run_mpimg, text};
 use devsim::{assert_same_flash, flash_image, Dev};
-use mpimg::flash::{FileFlash, Flash};
+use mpimg::flash::FileFlash;
 use mpimg::format::partition::PartitionTable;
 use mpimg::ops::ota::{ota_status, ota_update};
 

@@ -106,3 +106,31 @@ fn fs_esp32() {
 fn fs_esp32s3() {
     fs_on_device("esp32s3", "ESP32_GENERIC_S3-20241129-v1.24.1.bin", 8 << 20, (0x200000, 0x600000));
 }
+
+#[test]
+fn implicit_vfs_fills_the_detected_flash() {
+    // v1.27 has no vfs in its table: MicroPython makes one from the end of the
+    // table to the end of the flash it detects (8 MB here; the header says 4 MB).
+    let Some(path) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
+    std::env::set_var("SOURCE_DATE_EPOCH", "1700000000");
+    let size = 8 << 20;
+    let file = std::fs::read(&path).unwrap();
+    let d = devsim::start("esp32c3", size, Some(&path), vec![]);
+    let commands = cmds(&[&["mkfs", "vfs"]]);
+    let (want, _) = on_file_parts(flash_image(&file, 0, size), size, FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true }, &commands);
+    let o = run_mpimg(d.dir.path(), &[&d.port(), "-q", "--fs", "mkfs", "vfs"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_same_flash(&d.bytes(), &want);
+    let o = run_mpimg(d.dir.path(), &[&d.port(), "-q", "--fs", "df"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (_, df) = on_file_parts(want, size, FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true }, &cmds(&[&["df"]]));
+    assert_eq!(text(&o.stdout), df);
+    assert!(df.contains("vfs          littlefs 2.0       6144 "), "{df}");
+}
+
+fn on_file_parts(flash: Vec<u8>, size: u32, part: FsPartition, commands: &[Vec<String>]) -> (Vec<u8>, String) {
+    let mut f = FileFlash::new(flash, 0, size);
+    let (mut out, mut log) = (Vec::new(), Vec::new());
+    run_fs_commands(&mut f, &[part], commands, &mut out, &mut log).unwrap();
+    (f.into_bytes(), text(&out))
+}

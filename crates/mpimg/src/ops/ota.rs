@@ -111,13 +111,14 @@ mod tests {
     use crate::format::otadata::{OtaRecord, OtaState};
 
     fn table() -> PartitionTable {
-        let mut t = PartitionTable::default();
-        t.entries = vec![
-            Partition::new("otadata", 1, 0, 0xd000, 0x2000, 0),
-            Partition::new("ota_0", 0, 0x10, 0x10000, 0x10000, 0),
-            Partition::new("ota_1", 0, 0x11, 0x20000, 0x10000, 0),
-        ];
-        t
+        PartitionTable {
+            entries: vec![
+                Partition::new("otadata", 1, 0, 0xd000, 0x2000, 0),
+                Partition::new("ota_0", 0, 0x10, 0x10000, 0x10000, 0),
+                Partition::new("ota_1", 0, 0x11, 0x20000, 0x10000, 0),
+            ],
+            ..PartitionTable::default()
+        }
     }
 
     #[test]

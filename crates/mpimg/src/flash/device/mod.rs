@@ -98,22 +98,30 @@ impl DeviceFlash {
         Ok(len32)
     }
 
-    /// Read the chunks in `lo..hi` (chunk aligned) that are not cached, one stream per run.
+    /// Read the chunks in `lo..hi` (chunk aligned) that are not cached, one
+    /// stream per run of missing chunks, under one progress bar.
     fn fill(&mut self, lo: u32, hi: u32) -> Result<(), DeviceError> {
-        let mut s = lo;
-        while s < hi {
-            if self.cache.contains_key(&s) {
-                s += CHUNK;
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for c in (lo..hi).step_by(CHUNK as usize) {
+            if self.cache.contains_key(&c) {
                 continue;
             }
-            let start = s;
-            while s < hi && !self.cache.contains_key(&s) {
-                s += CHUNK;
+            match runs.last_mut() {
+                Some(r) if r.1 == c => r.1 = c + CHUNK,
+                _ => runs.push((c, c + CHUNK)),
             }
-            let data = self.read_retry(start, s - start)?;
-            self.insert(start, &data);
-            self.counts.bytes_read += u64::from(s - start);
         }
+        let total: u64 = runs.iter().map(|r| u64::from(r.1 - r.0)).sum();
+        let mut bar = Progress::new(self.opts.progress, "Reading", total);
+        let mut done = 0u64;
+        for (start, end) in runs {
+            bar.set_base(done);
+            let data = self.read_retry(start, end - start, &mut bar)?;
+            self.insert(start, &data);
+            self.counts.bytes_read += u64::from(end - start);
+            done += u64::from(end - start);
+        }
+        bar.finish();
         Ok(())
     }
 
@@ -132,13 +140,11 @@ impl DeviceFlash {
         Some(v)
     }
 
-    fn read_retry(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, DeviceError> {
-        let mut bar = Progress::new(self.opts.progress, "Reading", u64::from(len));
-        let mut r = self.link.read(offset, len, &mut bar);
+    fn read_retry(&mut self, offset: u32, len: u32, bar: &mut Progress) -> Result<Vec<u8>, DeviceError> {
+        let r = self.link.read(offset, len, bar);
         if r.is_err() && self.link.recover() {
-            r = self.link.read(offset, len, &mut bar);
+            return self.link.read(offset, len, bar);
         }
-        bar.finish();
         r
     }
 
