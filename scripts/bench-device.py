@@ -146,7 +146,7 @@ def main():
         for name, flash, size, ours, theirs in cases:
             if a.only and a.only not in name:
                 continue
-            m = run_case(sim_exe, [mpimg, "--baud", BAUD, "-q", *ours], "esp32", size, flash, work)
+            m = run_case(sim_exe, [mpimg, "--baud", BAUD, *ours], "esp32", size, flash, work)
             p = run_case(sim_exe, [PY_TOOL, "--baud", BAUD, *theirs], "esp32", size, flash, work)
             notes = []
             for tool, r in (("mpimg", m), ("python", p)):

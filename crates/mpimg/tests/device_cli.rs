@@ -53,6 +53,8 @@ fn inspect(chip: &str, fw: &str, size: u32) {
     let file_app = app(&f.out);
     let banner = file_app.split(", IDF").next().unwrap().trim_start_matches("App: ").to_string();
     assert_eq!(app(&r.out), file_app.replace(&banner, "MicroPython (version not read from a device)"));
+    // Filesystem usage closes the report (the test images have an erased vfs).
+    assert_eq!(r.out.lines().last().unwrap(), "Filesystem: no littlefs or FAT filesystem on 'vfs'; create one with --fs mkfs vfs");
     assert!(r.out.contains(" bytes, not verified (--check-app reads and verifies it)\n"), "{}", r.out);
     let fills = |s: &str| s.lines().find(|l| l.trim_start().starts_with("fills")).unwrap_or_default().to_string();
     assert_eq!(fills(&r.out), fills(&f.out));

@@ -80,6 +80,12 @@ fn fs_on_device(chip: &str, fw: &str, size: u32, vfs: (u32, u32)) {
     // mtime attribute: 1_700_000_000 s in nanoseconds, u64 little-endian.
     assert_eq!(files["main.py"]["mtime"], hex::encode_le(1_700_000_000u64 * 1_000_000_000));
 
+    // Inspecting the device ends with the filesystem's usage, as df gives it on the file.
+    let (_, df) = on_file(bytes.clone(), size, vfs, &cmds(&[&["df", "vfs"]]));
+    let o = run_mpimg(dir, &[&d.port()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).ends_with(&df), "{}", text(&o.stdout));
+
     // Reading commands: same listing as on the file, nothing written.
     let (_, listing) = on_file(bytes.clone(), size, vfs, &cmds(&[&["ls", "-l"]]));
     let o = run_mpimg(dir, &[&d.port(), "-q", "--fs", "ls", "-l"]);

@@ -13,7 +13,7 @@ use crate::format::chip::Chip;
 use crate::format::image::ImageHeader;
 use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
 use crate::format::partition::TYPE_DATA;
-use crate::fs::FsPartition;
+use crate::fs::{run_fs_commands, FsPartition, DEFAULT_PARTITION};
 use crate::ops::firmware::Firmware;
 use crate::ops::inspect::{app_summary, creates_implicit_vfs};
 use crate::ops::OpError;
@@ -77,6 +77,9 @@ pub fn run_device(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     let chip = flash.chip();
     let mut fw = open_firmware(flash, chip)?;
     let code = run_firmware(args, &mut fw, out, err);
+    if code.is_ok() && inspect_only(args) && !args.json && !args.quiet {
+        fs_usage(&mut fw, out)?;
+    }
     if args.debug {
         print_wire(err, fw.flash.wire(), &fw.flash.counts).map_err(io)?;
     }
@@ -106,6 +109,34 @@ pub fn device_fs_partitions<F: Backend>(fw: &mut Firmware<F>) -> Vec<FsPartition
         parts.push(FsPartition { name: v.name(), offset: v.offset, size: v.size, implicit: true });
     }
     parts
+}
+
+/// A run that only shows the device (no edit, read, write or check).
+fn inspect_only(a: &Args) -> bool {
+    let options = [
+        a.flash_size.is_some(), a.app_size.is_some(), a.from_csv.is_some(), a.table.is_some(), a.delete.is_some(),
+        a.add.is_some(), a.resize.is_some(), a.rename.is_some(), a.erase.is_some(), a.erase_fs.is_some(),
+        a.read.is_some(), a.write.is_some(), a.ota_update.is_some(), a.extract_app, a.check_app, a.to_csv.is_some(),
+        !a.fs.is_empty(), a.output.is_some(),
+    ];
+    !options.iter().any(|&o| o)
+}
+
+/// Filesystem usage, as `--fs df` shows it (the filesystem layer reads only
+/// the blocks littlefs walks). A partition without a filesystem is a note, not an error.
+fn fs_usage(fw: &mut Firmware<DeviceFlash>, out: &mut dyn Write) -> Result<(), OpError> {
+    let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
+    let parts = device_fs_partitions(fw);
+    if !parts.iter().any(|p| p.name == DEFAULT_PARTITION) {
+        return Ok(());
+    }
+    let mut listing = Vec::new();
+    let mut log = Vec::new();
+    let df = vec![vec!["df".to_string(), DEFAULT_PARTITION.to_string()]];
+    match run_fs_commands(&mut fw.flash, &parts, &df, &mut listing, &mut log) {
+        Ok(_) => out.write_all(&listing).map_err(io),
+        Err(e) => writeln!(out, "Filesystem: {e}").map_err(io),
+    }
 }
 
 /// Where MicroPython's banner lies in its app (within the first segment).
