@@ -176,3 +176,19 @@ fn no_such_port() {
     let r = mpimg(dir.path(), &["u93"]);
     assert_eq!(r.err, "error: no such port '/dev/ttyUSB93': check the device name (ls /dev/ttyUSB* /dev/ttyACM*) and that the board is plugged in\n");
 }
+
+#[test]
+fn flash_warns_about_the_header_flash_size_and_refuses_app_images() {
+    let Some(path) = firmware("ESP32_GENERIC-20240602-v1.23.0.bin") else { return };
+    let d = devsim::start("esp32", 8 << 20, None, vec![]);
+    let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
+    ok(&r);
+    assert_eq!(r.err, "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M\n");
+    let file = std::fs::read(&path).unwrap();
+    assert_same_flash(&d.bytes(), &flash_image(&file, 0x1000, 8 << 20));
+    // An app image has no bootloader or table to flash.
+    ok(&mpimg(d.dir.path(), &[path.to_str().unwrap(), "-x", "-o", "a.app-bin"]));
+    let r = mpimg(d.dir.path(), &["a.app-bin", "--flash", &d.port()]);
+    assert_eq!(r.code, 1);
+    assert!(r.err.starts_with("error: this is an app image (.app-bin), not a full firmware"), "{}", r.err);
+}

@@ -163,6 +163,7 @@ fn run_app(args: &Args, data: &[u8], out: &mut dyn Write) -> Result<i32, OpError
         args.write.is_some(),
         args.extract_app,
         args.to_csv.is_some(),
+        args.flash.is_some(),
     ];
     if edits.iter().any(|&e| e) {
         return Err(OpError::AppImageOnly { what: "edit or read".into() });
