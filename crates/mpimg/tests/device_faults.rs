@@ -48,7 +48,13 @@ fn dropped_and_corrupted_frames_are_retried() {
     let Some(path) = firmware(FW) else { return };
     let (frames, _) = baseline(&path);
     // Half way through the run most frames are FLASH_DEFL_DATA.
-    for fault in [Fault::Drop { dir: Dir::Rx, frame: frames / 2 }, Fault::Corrupt { dir: Dir::Rx, frame: frames / 2 + 3 }] {
+    for fault in [
+        Fault::Drop { dir: Dir::Rx, frame: frames / 2 },
+        Fault::Corrupt { dir: Dir::Rx, frame: frames / 2 + 3 },
+        // A lost or damaged answer from the device.
+        Fault::Drop { dir: Dir::Tx, frame: frames / 2 + 5 },
+        Fault::Corrupt { dir: Dir::Tx, frame: frames / 2 + 7 },
+    ] {
         let (d, r, file, _) = flash_with(fault).unwrap();
         assert_eq!(r.code, 0, "{fault}: {}", r.err);
         assert_eq!(d.sim.stats().faults_fired.len(), 1, "{fault}");
