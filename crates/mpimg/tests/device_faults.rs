@@ -103,3 +103,45 @@ fn port_closed_mid_write_is_reported_and_a_rerun_completes_it() {
     assert!(v["result"]["flashed"]["sectors"]["unchanged"].as_u64().unwrap() >= u64::from(a / 0x1000), "{}", r.out);
     assert_same_flash(&d.bytes(), &flash_image(&file, 0, SIZE));
 }
+
+/// A table edit cut off anywhere in its run: the error (if the cut came
+/// before the end) leaves a device on which the same command finishes the
+/// edit, with the same bytes as the edit of the firmware file.
+#[test]
+fn table_edit_cut_anywhere_is_completed_by_a_rerun() {
+    let Some(path) = firmware("ESP32_GENERIC-20240602-v1.23.0.bin") else { return };
+    let size = 8 << 20;
+    let args = ["-f", "8M", "--table", "ota", "-q"];
+    // The same edit on the file.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.bin");
+    let mut fa = vec![path.to_str().unwrap()];
+    fa.extend_from_slice(&args);
+    fa.extend_from_slice(&["-o", out.to_str().unwrap()]);
+    assert_eq!(mpimg(tmp.path(), &fa).code, 0);
+    let want = flash_image(&std::fs::read(&out).unwrap(), 0x1000, size);
+    // Bytes the host sends in a whole run.
+    let d = devsim::start("esp32", size, Some(&path), vec![]);
+    let port = d.port();
+    let mut da = vec![port.as_str()];
+    da.extend_from_slice(&args);
+    assert_eq!(mpimg(d.dir.path(), &da).code, 0);
+    let total = d.sim.stats().bytes_from_host;
+    assert_same_flash(&d.bytes(), &want);
+    // Cuts spread over the run, and two among its last writes (table, header).
+    for cut in [total / 2, total * 7 / 10, total * 85 / 100, total * 95 / 100, total - 300, total - 100] {
+        let d = devsim::start("esp32", size, Some(&path), vec![Fault::Close { dir: Dir::Rx, after_bytes: cut }]);
+        let port = d.port();
+        let mut da = vec![port.as_str()];
+        da.extend_from_slice(&args);
+        let r = mpimg(d.dir.path(), &da);
+        assert_eq!(r.code, 1, "cut after {cut} of {total} bytes: {}", r.out);
+        let d = devsim::restart(d, "esp32", vec![]);
+        let port = d.port();
+        let mut da = vec![port.as_str()];
+        da.extend_from_slice(&args);
+        let r = mpimg(d.dir.path(), &da);
+        assert_eq!(r.code, 0, "re-run after a cut after {cut} of {total} bytes: {}", r.err);
+        assert_same_flash(&d.bytes(), &want);
+    }
+}

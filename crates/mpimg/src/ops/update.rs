@@ -30,10 +30,12 @@ pub fn write_bootloader_header(flash: &mut dyn Flash, bootloader_offset: u32, he
     image[..HEADER_LEN].copy_from_slice(&header.to_bytes());
     rehash(&mut image)?;
     let info = parse_image(&image)?;
-    flash.write(bootloader_offset, &image[..HEADER_LEN])?;
+    // Digest first: if a device's link fails in between, the header still
+    // holds the old size, so running the edit again rewrites both.
     if info.sha_stored.is_some() {
         flash.write(bootloader_offset + info.hashed_len as u32, &image[info.hashed_len..info.total_len])?;
     }
+    flash.write(bootloader_offset, &image[..HEADER_LEN])?;
     Ok(())
 }
 
