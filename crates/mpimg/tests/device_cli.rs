@@ -7,27 +7,12 @@ mod devsim;
 
 use std::path::Path;
 
-use common::{firmware, run_mpimg, text};
+use common::{firmware, mpimg, ok, Run};
 use devsim::{assert_same_flash, flash_image, Dev};
 
 const ESP32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const ESP32S3: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
 
-struct Run {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-fn mpimg(dir: &Path, args: &[&str]) -> Run {
-    let o = run_mpimg(dir, args);
-    Run { out: text(&o.stdout), err: text(&o.stderr), code: o.status.code().unwrap_or(-1) }
-}
-
-#[track_caller]
-fn ok(r: &Run) {
-    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.out, r.err);
-}
 
 /// The lines of a run's output from the partition table on.
 fn device(chip: &str, fw: &str, size: u32) -> Option<(Dev, Vec<u8>, std::path::PathBuf)> {

@@ -7,7 +7,7 @@ mod devsim;
 
 use std::path::Path;
 
-use common::{firmware, run_mpimg, text};
+use common::{firmware, mpimg, Run};
 use devsim::{assert_same_flash, flash_image};
 use esp_sim::fault::Dir;
 use esp_sim::Fault;
@@ -15,16 +15,6 @@ use esp_sim::Fault;
 const FW: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
 const SIZE: u32 = 8 << 20;
 
-struct Run {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-fn mpimg(dir: &Path, args: &[&str]) -> Run {
-    let o = run_mpimg(dir, args);
-    Run { out: text(&o.stdout), err: text(&o.stderr), code: o.status.code().unwrap_or(-1) }
-}
 
 /// Frames and bytes the host sends for `--flash` of the firmware on a blank device.
 fn baseline(path: &Path) -> (u64, u64) {

@@ -4,29 +4,13 @@
 mod common;
 mod devsim;
 
-use std::path::Path;
 
-use common::{firmware, run_mpimg, text};
+use common::{firmware, mpimg, ok};
 use devsim::{assert_same_flash, flash_image, Dev};
 use mpimg::flash::FileFlash;
 use mpimg::format::partition::PartitionTable;
 use mpimg::ops::ota::{ota_status, ota_update};
 
-struct Run {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-fn mpimg(dir: &Path, args: &[&str]) -> Run {
-    let o = run_mpimg(dir, args);
-    Run { out: text(&o.stdout), err: text(&o.stderr), code: o.status.code().unwrap_or(-1) }
-}
-
-#[track_caller]
-fn ok(r: &Run) {
-    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.out, r.err);
-}
 
 /// The device's flash as a whole-flash FileFlash, with its table.
 fn as_file(d: &Dev) -> (FileFlash, PartitionTable) {

@@ -65,13 +65,32 @@ pub fn venv_python() -> Option<PathBuf> {
 }
 
 /// The mpimg binary under test.
-pub fn mpimg() -> PathBuf {
+pub fn mpimg_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mpimg"))
 }
 
 /// Run mpimg with `args` in `dir`, NO_COLOR set so tables are plain.
 pub fn run_mpimg(dir: &Path, args: &[&str]) -> Output {
-    Command::new(mpimg()).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mpimg")
+    Command::new(mpimg_bin()).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mpimg")
+}
+
+/// A finished mpimg run: its output as text and its exit code.
+pub struct Run {
+    pub out: String,
+    pub err: String,
+    pub code: i32,
+}
+
+/// Run mpimg in `dir` and collect its output.
+pub fn mpimg(dir: &Path, args: &[&str]) -> Run {
+    let o = run_mpimg(dir, args);
+    Run { out: text(&o.stdout), err: text(&o.stderr), code: o.status.code().unwrap_or(-1) }
+}
+
+/// Assert a run succeeded, showing its output if not.
+#[track_caller]
+pub fn ok(r: &Run) {
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.out, r.err);
 }
 
 pub fn text(b: &[u8]) -> String {
