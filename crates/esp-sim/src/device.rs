@@ -157,7 +157,7 @@ impl Device {
                 _ => vec![self.reply(op::READ_REG, 0, &Err(bad_len))],
             },
             op::WRITE_REG => {
-                if req.data.is_empty() || req.data.len() % 16 != 0 {
+                if req.data.is_empty() || !req.data.len().is_multiple_of(16) {
                     return Some(vec![self.reply(op::WRITE_REG, 0, &Err(bad_len))]);
                 }
                 for entry in req.data.chunks_exact(16) {

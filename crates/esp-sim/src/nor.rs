@@ -90,7 +90,7 @@ impl NorFlash {
 
     /// Erase whole sectors; both bounds must be sector aligned.
     pub fn erase(&mut self, offset: u32, len: u32) -> Result<(), NorError> {
-        if offset % SECTOR != 0 || len % SECTOR != 0 {
+        if !offset.is_multiple_of(SECTOR) || !len.is_multiple_of(SECTOR) {
             return Err(NorError::Unaligned { offset, len });
         }
         self.check(offset, len)?;

@@ -64,13 +64,13 @@ impl Config {
         if !nonzero {
             return Err(Error::Config("read, prog and cache sizes must not be 0"));
         }
-        if self.cache_size % self.read_size != 0 || self.cache_size % self.prog_size != 0 {
+        if !self.cache_size.is_multiple_of(self.read_size) || !self.cache_size.is_multiple_of(self.prog_size) {
             return Err(Error::Config("cache size must be a multiple of the read and prog sizes"));
         }
-        if self.block_size < 128 || self.block_size % self.cache_size != 0 {
+        if self.block_size < 128 || !self.block_size.is_multiple_of(self.cache_size) {
             return Err(Error::Config("block size must be at least 128 and a multiple of the cache size"));
         }
-        if self.lookahead_size == 0 || self.lookahead_size % 8 != 0 {
+        if self.lookahead_size == 0 || !self.lookahead_size.is_multiple_of(8) {
             return Err(Error::Config("lookahead size must be a non-zero multiple of 8"));
         }
         if self.block_cycles == 0 {

@@ -903,7 +903,7 @@ struct EsptoolInfo {
 
 fn esptool_image_info(python: &Path, file: &Path) -> EsptoolInfo {
     let run = |cmd: &str| {
-        Command::new(&python)
+        Command::new(python)
             .args(["-m", "esptool", cmd])
             .arg(file)
             .output()

@@ -38,7 +38,7 @@ fn bake_files_into_a_flashable_image() {
     let out = std::fs::read(p.join("fw-fs.bin")).unwrap();
     // Bootloader, table and app are unchanged; the file now reaches into vfs (flash 0x200000 = file 0x1ff000).
     assert_eq!(&out[..src.len()], &src[..]);
-    assert!(out.len() > 0x1ff000 && out.len() <= 0x3ff000 && out.len() % 0x1000 == 0, "{:#x}", out.len());
+    assert!(out.len() > 0x1ff000 && out.len() <= 0x3ff000 && out.len().is_multiple_of(0x1000), "{:#x}", out.len());
     assert!(out[src.len()..0x1ff000].iter().all(|&b| b == 0xFF));
     assert_eq!(&out[0x1ff000 + 8..0x1ff000 + 16], b"littlefs");
     assert_eq!(

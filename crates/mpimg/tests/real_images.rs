@@ -9,7 +9,9 @@ use common::*;
 
 /// (file, chip, bootloader offset, header flash MB, MicroPython version, app IDF version,
 ///  partitions as name:type:subtype:offset:size) — from MANIFEST.md.
-const IMAGES: &[(&str, &str, u64, u64, &str, &str, &[&str])] = &[
+type Facts = (&'static str, &'static str, u64, u64, &'static str, &'static str, &'static [&'static str]);
+
+const IMAGES: &[Facts] = &[
     ("ESP32_GENERIC-20240602-v1.23.0.bin", "esp32", 0x1000, 4, "v1.23.0", "v5.0.4", GENERIC),
     ("ESP32_GENERIC_S3-20241129-v1.24.1.bin", "esp32s3", 0, 8, "v1.24.1", "v5.2.2", &["nvs:data:nvs:0x9000:0x6000", "phy_init:data:phy:0xf000:0x1000", "factory:app:factory:0x10000:0x1f0000", "vfs:data:fat:0x200000:0x600000"]),
     ("ESP32_GENERIC_S3-FLASH_4M-20240602-v1.23.0.bin", "esp32s3", 0, 4, "v1.23.0", "v5.0.4", GENERIC),

@@ -20,7 +20,7 @@ pub fn fancy() -> bool {
 }
 
 fn mb(size: u32) -> String {
-    if size >= 1 << 20 && size % (1 << 20) == 0 {
+    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
         format!("{}MB", size >> 20)
     } else {
         format!("{size:#x}")

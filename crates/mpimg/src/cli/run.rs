@@ -104,24 +104,6 @@ pub fn expand_device(name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn device_names() {
-        for d in ["u0", "a1", "c3", "/dev/ttyUSB0", "/dev/ttyACM1", "/dev/cu.usbserial-1", "/dev/pts/4", "COM7"] {
-            assert!(is_device(d), "{d}");
-        }
-        for f in ["fw.bin", "/dev/shm/fw.bin", "COMx", "u", "uu0", "/tmp/ttyUSB0"] {
-            assert!(!is_device(f), "{f}");
-        }
-        assert_eq!(expand_device("u0"), "/dev/ttyUSB0");
-        assert_eq!(expand_device("a12"), "/dev/ttyACM12");
-        assert_eq!(expand_device("c3"), "COM3");
-    }
-}
-
 /// Run with parsed arguments. Returns the process exit code.
 pub fn run(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, OpError> {
     if is_device(&args.filename) {
@@ -479,4 +461,22 @@ fn check_image_for<F: Backend>(fw: &Firmware<F>, r: &Region, file: &str, data: &
     }
     parse_image(data).map_err(|e| bad(e.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names() {
+        for d in ["u0", "a1", "c3", "/dev/ttyUSB0", "/dev/ttyACM1", "/dev/cu.usbserial-1", "/dev/pts/4", "COM7"] {
+            assert!(is_device(d), "{d}");
+        }
+        for f in ["fw.bin", "/dev/shm/fw.bin", "COMx", "u", "uu0", "/tmp/ttyUSB0"] {
+            assert!(!is_device(f), "{f}");
+        }
+        assert_eq!(expand_device("u0"), "/dev/ttyUSB0");
+        assert_eq!(expand_device("a12"), "/dev/ttyACM12");
+        assert_eq!(expand_device("c3"), "COM3");
+    }
 }

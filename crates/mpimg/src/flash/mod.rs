@@ -94,7 +94,7 @@ pub trait Flash {
 
 /// Check that an erase range is sector aligned.
 pub fn check_erase_alignment(offset: u32, len: u32) -> Result<(), FlashError> {
-    if offset % SECTOR_SIZE != 0 || len % SECTOR_SIZE != 0 {
+    if !offset.is_multiple_of(SECTOR_SIZE) || !len.is_multiple_of(SECTOR_SIZE) {
         return Err(FlashError::Unaligned { offset, len });
     }
     Ok(())

@@ -56,7 +56,7 @@ fn region(cache: &BlockCache, part: &FsPartition) -> Result<Region, FsError> {
             capacity,
         });
     }
-    if part.offset % BLOCK_SIZE != 0 {
+    if !part.offset.is_multiple_of(BLOCK_SIZE) {
         return Err(FsError::Usage {
             cmd: "fs",
             msg: format!("partition '{}' at {:#x} is not 4 KB aligned", part.name, part.offset),
