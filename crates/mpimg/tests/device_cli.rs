@@ -99,6 +99,26 @@ fn table_edits_esp32s3() {
 }
 
 #[test]
+fn no_table_past_the_device_flash() {
+    // A 4 MB device: -f 8M is refused and nothing is written.
+    let Some((d, file, _)) = device("esp32", ESP32, 4 << 20) else { return };
+    let r = mpimg(d.dir.path(), &[&d.port(), "-f", "8M", "--resize", "vfs=0"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.err.lines().last(), Some("error: -f 8M is larger than the device's flash (4 MB): the device cannot hold that table; use -f 4M or less"));
+    assert_same_flash(&d.bytes(), &flash_image(&file, 0x1000, 4 << 20));
+    // An 8 MB image on a 4 MB device: a table edit is refused until -f fits it.
+    let Some((d, file, _)) = device("esp32s3", ESP32S3, 4 << 20) else { return };
+    let r = mpimg(d.dir.path(), &[&d.port(), "--rename", "vfs=data"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.err.lines().last(),
+        Some("error: the new table ends at 0x800000, past the end of the device's 4 MB flash (0x400000): set the flash size with -f 4M and fit the table to it (e.g. --resize vfs=0)")
+    );
+    assert_same_flash(&d.bytes(), &flash_image(&file, 0, 4 << 20));
+    ok(&mpimg(d.dir.path(), &[&d.port(), "-f", "4M", "--resize", "vfs=0"]));
+}
+
+#[test]
 fn header_flash_size_warning() {
     let Some((d, _, _)) = device("esp32", ESP32, 8 << 20) else { return };
     let r = mpimg(d.dir.path(), &[&d.port()]);

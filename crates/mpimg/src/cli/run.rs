@@ -238,6 +238,19 @@ pub(super) fn run_firmware<F: Backend>(
         start: p.offset,
     });
     let plan = plan_edits(args, fw, summary.app.as_ref(), implicit.as_ref())?;
+    if let Some(facts) = fw.flash.device_facts() {
+        // A table or header for more flash than the chip has would leave
+        // partitions the device cannot reach (and a board that will not mount them).
+        let device = facts.flash_size;
+        if let Some(asked) = args.flash_size.filter(|&s| s > device) {
+            return Err(OpError::LargerThanDevice { asked, device });
+        }
+        if plan.suffix.is_empty() {
+            // No table edit: nothing new is written past the device's end.
+        } else if plan.table.end() > device {
+            return Err(OpError::TablePastDevice { end: plan.table.end(), device });
+        }
+    }
     // Parse every --fs command now, so a typo fails before any work.
     let fs_changes = !args.fs.is_empty() && crate::fs::commands_modify_flash(&args.fs);
     for c in &args.fs {

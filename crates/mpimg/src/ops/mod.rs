@@ -87,6 +87,10 @@ pub enum OpError {
     ImplicitVfs { name: String, version: String, start: u32 },
     #[error("the first app partition moved from {old:#x} to {new:#x}: the bootloader would not find the app; keep it at {old:#x}")]
     AppMoved { old: u32, new: u32 },
+    #[error("-f {}M is larger than the device's flash ({} MB): the device cannot hold that table; use -f {}M or less", asked >> 20, device >> 20, device >> 20)]
+    LargerThanDevice { asked: u32, device: u32 },
+    #[error("the new table ends at {end:#x}, past the end of the device's {} MB flash ({device:#x}): set the flash size with -f {}M and fit the table to it (e.g. --resize vfs=0)", device >> 20, device >> 20)]
+    TablePastDevice { end: u32, device: u32 },
     #[error("{option} needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file")]
     DeviceOnly { option: &'static str },
     #[error("{0}")]
