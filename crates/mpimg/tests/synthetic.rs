@@ -181,6 +181,17 @@ fn check_app_reports_and_fails_on_corruption() {
     assert_eq!(o.status.code(), Some(1));
     let s = text(&o.stdout);
     assert!(s.contains("Check 'factory' at 0x10000: INVALID: segment checksum mismatch"), "{s}");
+    // The app that boots must be there: erased, or past the end of the file, fails.
+    let mut erased = fw.clone();
+    erased[0x10000..].fill(0xFF);
+    std::fs::write(d.path().join("erased.bin"), &erased).unwrap();
+    let o = run_mpimg(d.path(), &["erased.bin", "--check-app"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("Check 'factory' at 0x10000: INVALID: no image (erased): nothing to boot\n"), "{}", text(&o.stdout));
+    std::fs::write(d.path().join("noapp.bin"), &fw[..0x10000]).unwrap();
+    let o = run_mpimg(d.path(), &["noapp.bin", "--check-app"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("Check 'factory' at 0x10000: INVALID: not in the file (it ends at 0x10000): nothing to boot\n"), "{}", text(&o.stdout));
 }
 
 #[test]

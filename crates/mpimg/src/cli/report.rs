@@ -199,6 +199,8 @@ pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Resu
     for c in checks {
         let img = &c.image;
         let what = match (&img.problem, img.size) {
+            (Some(_), _) if c.empty && !c.required => "empty (no app image; fine for a spare OTA slot)".to_string(),
+            (Some(_), _) if c.empty => "INVALID: no image (erased): nothing to boot".to_string(),
             (None, Some(n)) => format!(
                 "valid {} image, {n} bytes, checksum ok, SHA-256 {}",
                 img.chip.as_deref().unwrap_or("?"),

@@ -373,10 +373,12 @@ pub(super) fn run_firmware<F: Backend>(
     }
     let mut failed = false;
     if args.check_app {
-        let checks = check_all(&mut fw.flash, &fw.table, bl);
+        result.ota = ota::ota_status(&mut fw.flash, &fw.table)?;
+        // The app that boots: otadata's choice, else the first app partition.
+        let boots = result.ota.as_ref().map(|s| s.boots.clone()).or_else(|| fw.table.first_app().map(|p| p.name()));
+        let checks = check_all(&mut fw.flash, &fw.table, bl, boots.as_deref());
         failed = checks.iter().any(|c| !c.is_valid());
         result.checks = Some(checks);
-        result.ota = ota::ota_status(&mut fw.flash, &fw.table)?;
         if let (Some(st), true) = (&result.ota, human) {
             writeln!(out, "OTA: boots '{}' next; an update goes to '{}'", st.boots, st.next).map_err(io)?;
         }

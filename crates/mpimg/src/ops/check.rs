@@ -16,11 +16,16 @@ pub struct ImageCheck {
     pub name: String,
     #[serde(flatten)]
     pub image: ImageSummary,
+    /// The region is erased: no image at all (normal for a spare OTA slot).
+    pub empty: bool,
+    /// An image must be there: the bootloader, and the app the device boots.
+    pub required: bool,
 }
 
 impl ImageCheck {
+    /// A valid image, or an empty region where none is needed.
     pub fn is_valid(&self) -> bool {
-        self.image.problem.is_none()
+        self.image.problem.is_none() || (self.empty && !self.required)
     }
 }
 
@@ -40,20 +45,35 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
         Err(e) => {
             let mut image = image_summary(r.offset, &[], Err(e.to_string()), None);
             image.problem = Some(e.to_string());
-            return Some(ImageCheck { name: r.name.clone(), image });
+            return Some(ImageCheck { name: r.name.clone(), image, empty: false, required: true });
         }
     };
-    let info = if data.iter().take(32).all(|&b| b == 0xFF) {
-        Err("no image (erased)".to_string())
-    } else {
-        parse_image(&data).map_err(|e| e.to_string())
-    };
-    Some(ImageCheck { name: r.name.clone(), image: image_summary(r.offset, &data, info, None) })
+    let empty = data.iter().take(32).all(|&b| b == 0xFF);
+    let info = if empty { Err("no image (erased)".to_string()) } else { parse_image(&data).map_err(|e| e.to_string()) };
+    let image = image_summary(r.offset, &data, info, None);
+    Some(ImageCheck { name: r.name.clone(), image, empty, required: true })
 }
 
-/// Check the bootloader and every app partition of `table`.
-pub fn check_all(flash: &mut dyn Flash, table: &PartitionTable, bootloader_offset: u32) -> Vec<ImageCheck> {
+/// Check the bootloader and every app partition of `table`. An image is
+/// required in the bootloader region and in `boots` (the app partition the
+/// device boots; other app partitions may be empty).
+pub fn check_all(flash: &mut dyn Flash, table: &PartitionTable, bootloader_offset: u32, boots: Option<&str>) -> Vec<ImageCheck> {
     let regions = std::iter::once(Region::bootloader(bootloader_offset))
         .chain(table.entries.iter().filter(|p| p.is_app()).map(Region::of));
-    regions.filter_map(|r| check_image(flash, &r)).collect()
+    let data_end = flash.data_end();
+    regions
+        .filter_map(|r| {
+            let required = r.name == super::region::BOOTLOADER || boots == Some(r.name.as_str());
+            match check_image(flash, &r) {
+                Some(c) => Some(ImageCheck { required, ..c }),
+                // A file that ends before the app it should boot lacks it.
+                None if required => {
+                    let mut image = image_summary(r.offset, &[], Err(String::new()), None);
+                    image.problem = Some(format!("not in the file (it ends at {data_end:#x}): nothing to boot"));
+                    Some(ImageCheck { name: r.name.clone(), image, empty: false, required })
+                }
+                None => None,
+            }
+        })
+        .collect()
 }
