@@ -340,8 +340,9 @@ pub fn parse_image_layout(data: &[u8]) -> Result<ImageInfo, ImageError> {
     walk(data, false)
 }
 
-fn walk(data: &[u8], hash: bool) -> Result<ImageInfo, ImageError> {
-    let header = ImageHeader::parse(data)?;
+/// Check what the header says about the image's layout: a segment count
+/// ESP-IDF accepts and a defined hash flag. Returns the segment count.
+pub fn check_layout(header: &ImageHeader) -> Result<usize, ImageError> {
     let count = header.segment_count as usize;
     if count == 0 || count > MAX_SEGMENTS {
         return Err(ImageError::BadSegmentCount {
@@ -353,6 +354,35 @@ fn walk(data: &[u8], hash: bool) -> Result<ImageInfo, ImageError> {
             found: header.hash_appended,
         });
     }
+    Ok(count)
+}
+
+/// Decode and check the 8-byte header of segment `index` found at image
+/// offset `offset`: returns (load address, data length).
+pub fn segment_header(index: usize, offset: usize, h: &[u8; SEGMENT_HEADER_LEN]) -> Result<(u32, u32), ImageError> {
+    let load_addr = u32_at(h, 0);
+    let len = u32_at(h, 4);
+    let why = if len >= MAX_SEGMENT_LEN {
+        "16 MB or more"
+    } else if len & 3 != 0 {
+        "not a multiple of 4"
+    } else {
+        return Ok((load_addr, len));
+    };
+    Err(ImageError::BadSegmentLength { index, offset, len, why })
+}
+
+/// Where an image whose last segment ends at `segments_end` ends: the length
+/// through the checksum byte (a multiple of 16), and with the digest if appended.
+pub fn image_end(segments_end: usize, hash_appended: bool) -> (usize, usize) {
+    // The checksum byte is the last byte of the 16-byte block the segments end in.
+    let hashed_len = (segments_end | 15) + 1;
+    (hashed_len, hashed_len + if hash_appended { DIGEST_LEN } else { 0 })
+}
+
+fn walk(data: &[u8], hash: bool) -> Result<ImageInfo, ImageError> {
+    let header = ImageHeader::parse(data)?;
+    let count = check_layout(&header)?;
 
     let mut pos = HEADER_LEN;
     let mut checksum = CHECKSUM_SEED;
@@ -366,26 +396,9 @@ fn walk(data: &[u8], hash: bool) -> Result<ImageInfo, ImageError> {
                 SEGMENT_HEADER_LEN,
             ));
         }
-        let load_addr = u32_at(data, pos);
-        let len = u32_at(data, pos + 4);
-        if len >= MAX_SEGMENT_LEN {
-            let why = "16 MB or more";
-            return Err(ImageError::BadSegmentLength {
-                index,
-                offset: pos,
-                len,
-                why,
-            });
-        }
-        if len & 3 != 0 {
-            let why = "not a multiple of 4";
-            return Err(ImageError::BadSegmentLength {
-                index,
-                offset: pos,
-                len,
-                why,
-            });
-        }
+        let mut h = [0u8; SEGMENT_HEADER_LEN];
+        h.copy_from_slice(&data[pos..pos + SEGMENT_HEADER_LEN]);
+        let (load_addr, len) = segment_header(index, pos, &h)?;
         let data_offset = pos + SEGMENT_HEADER_LEN;
         if data.len() - data_offset < len as usize {
             return Err(truncated(
@@ -405,8 +418,7 @@ fn walk(data: &[u8], hash: bool) -> Result<ImageInfo, ImageError> {
         pos = end;
     }
 
-    // The checksum byte is the last byte of the 16-byte block the segments end in.
-    let hashed_len = (pos | 15) + 1;
+    let (hashed_len, _) = image_end(pos, header.hash_appended == 1);
     if data.len() < hashed_len {
         return Err(truncated(ImagePart::Checksum, data, pos, hashed_len - pos));
     }

@@ -6,7 +6,9 @@
 use crate::flash::Flash;
 use crate::format::app_desc::{APP_DESC_LEN, APP_DESC_OFFSET};
 use crate::format::bootloader_desc::{BootloaderDesc, BOOTLOADER_DESC_LEN, BOOTLOADER_DESC_OFFSET};
-use crate::format::image::{parse_image, ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, MAX_SEGMENTS, MAX_SEGMENT_LEN, SEGMENT_HEADER_LEN};
+use crate::format::image::{
+    check_layout, image_end, parse_image, segment_header, ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, SEGMENT_HEADER_LEN,
+};
 use crate::format::partition::{hex, Partition, PartitionTable};
 
 use super::inspect::{app_summary, image_summary, AppSummary, ImageSummary, SegmentView};
@@ -20,30 +22,25 @@ const FIRST_READ_BOOTLOADER: u32 = (BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN
 /// image at `offset`, from its headers alone; None if it is not a walkable image
 /// within `limit` bytes.
 pub fn walk_image(flash: &mut dyn Flash, offset: u32, limit: u32) -> Option<(Vec<SegmentView>, u32, ImageHeader)> {
+    // The same rules as format::image's walk of a whole image, a header at a time.
     let head = flash.read_vec(offset, HEADER_LEN as u32).ok()?;
     let header = ImageHeader::parse(&head).ok()?;
-    let count = header.segment_count as usize;
-    if count == 0 || count > MAX_SEGMENTS || header.hash_appended > 1 {
-        return None;
-    }
+    let count = check_layout(&header).ok()?;
     let mut pos = HEADER_LEN as u32;
     let mut segs = Vec::with_capacity(count);
-    for _ in 0..count {
+    for index in 0..count {
         if pos + SEGMENT_HEADER_LEN as u32 > limit {
             return None;
         }
-        let sh = flash.read_vec(offset + pos, SEGMENT_HEADER_LEN as u32).ok()?;
-        let load_addr = u32::from_le_bytes([sh[0], sh[1], sh[2], sh[3]]);
-        let len = u32::from_le_bytes([sh[4], sh[5], sh[6], sh[7]]);
-        if len >= MAX_SEGMENT_LEN || len & 3 != 0 {
-            return None;
-        }
+        let mut h = [0u8; SEGMENT_HEADER_LEN];
+        flash.read(offset + pos, &mut h).ok()?;
+        let (load_addr, len) = segment_header(index, pos as usize, &h).ok()?;
         let data = pos + SEGMENT_HEADER_LEN as u32;
         segs.push(SegmentView { load_addr, offset: data, len });
         pos = data.checked_add(len)?;
     }
-    let hashed = (pos | 15) + 1;
-    let total = hashed + if header.hash_appended == 1 { DIGEST_LEN as u32 } else { 0 };
+    let (_, total) = image_end(pos as usize, header.hash_appended == 1);
+    let total = u32::try_from(total).ok()?;
     (total <= limit).then_some((segs, total, header))
 }
 
