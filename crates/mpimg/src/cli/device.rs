@@ -12,8 +12,7 @@ use crate::flash::{align_up, DeviceFlash, DeviceOptions, Flash, SECTOR_SIZE};
 use crate::format::chip::Chip;
 use crate::format::image::ImageHeader;
 use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
-use crate::format::partition::TYPE_DATA;
-use crate::fs::{run_fs_commands, FsPartition, DEFAULT_PARTITION};
+use crate::fs::{run_fs_commands, DEFAULT_PARTITION};
 use crate::ops::firmware::Firmware;
 use crate::ops::inspect::{app_summary, creates_implicit_vfs};
 use crate::ops::OpError;
@@ -86,29 +85,13 @@ pub fn run_device(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> Resu
     code
 }
 
-/// The partitions `--fs` may name on a device: every data partition, plus
-/// MicroPython >= 1.26's implicit `vfs` up to the *detected* flash size when
-/// the app makes one (only then is the app read far enough to find its
-/// version: inspecting a device does not read the banner).
-pub fn device_fs_partitions<F: Backend>(fw: &mut Firmware<F>) -> Vec<FsPartition> {
-    let mut parts: Vec<FsPartition> = fw
-        .table
-        .entries
-        .iter()
-        .filter(|p| p.ptype == TYPE_DATA)
-        .map(|p| FsPartition { name: p.name(), offset: p.offset, size: p.size, implicit: false })
-        .collect();
-    if fw.table.entries.iter().any(|p| p.ptype == TYPE_DATA && matches!(p.name().as_str(), "vfs" | "ffat")) {
-        return parts;
-    }
-    let Some(app) = fw.table.first_app().cloned() else { return parts };
-    let Ok(head) = fw.flash.read_vec(app.offset, BANNER_WINDOW.min(app.size)) else { return parts };
-    let summary = app_summary(app.offset, &head, Some(&app), false);
-    let flash_size = fw.flash.device_facts().map_or(fw.flash_size(), |f| f.flash_size);
-    if let Some(v) = fw.implicit_vfs(creates_implicit_vfs(Some(&summary)), flash_size) {
-        parts.push(FsPartition { name: v.name(), offset: v.offset, size: v.size, implicit: true });
-    }
-    parts
+/// Whether the device's app makes MicroPython ≥ 1.26's implicit `vfs`: read
+/// only the start of the app, where the version banner lies (inspecting a
+/// device does not read it otherwise).
+pub fn app_creates_implicit_vfs<F: Backend>(fw: &mut Firmware<F>) -> bool {
+    let Some(app) = fw.table.first_app().cloned() else { return false };
+    let Ok(head) = fw.flash.read_vec(app.offset, BANNER_WINDOW.min(app.size)) else { return false };
+    creates_implicit_vfs(Some(&app_summary(app.offset, &head, Some(&app), false)))
 }
 
 /// A run that only shows the device (no edit, read, write or check).
@@ -126,7 +109,7 @@ fn inspect_only(a: &Args) -> bool {
 /// the blocks littlefs walks). A partition without a filesystem is a note, not an error.
 fn fs_usage(fw: &mut Firmware<DeviceFlash>, out: &mut dyn Write) -> Result<(), OpError> {
     let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
-    let parts = device_fs_partitions(fw);
+    let parts = super::run::fs_partitions(fw, app_creates_implicit_vfs);
     if !parts.iter().any(|p| p.name == DEFAULT_PARTITION) {
         return Ok(());
     }

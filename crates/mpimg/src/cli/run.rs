@@ -385,9 +385,9 @@ pub(super) fn run_firmware<F: Backend>(
     }
     if !args.fs.is_empty() {
         let parts = if fw.is_file() {
-            fs_partitions(fw, creates_implicit_vfs(summary.app.as_ref()))
+            fs_partitions(fw, |_| creates_implicit_vfs(summary.app.as_ref()))
         } else {
-            super::device::device_fs_partitions(fw)
+            fs_partitions(fw, super::device::app_creates_implicit_vfs)
         };
         let mut listing: Vec<u8> = Vec::new();
         let target: &mut dyn Write = if args.json { &mut listing } else { &mut *out };
@@ -435,17 +435,27 @@ pub(super) fn run_firmware<F: Backend>(
 }
 
 /// The partitions `--fs` may name: every data partition of the table, and
-/// MicroPython ≥ 1.26's implicit `vfs` when the table has none.
-fn fs_partitions<F: crate::flash::Flash>(fw: &Firmware<F>, implicit_vfs: bool) -> Vec<crate::fs::FsPartition> {
+/// MicroPython ≥ 1.26's implicit `vfs` (up to the end of the flash: the
+/// detected size on a device) when the table has none and `creates_implicit`
+/// says the app makes one. It is asked only then, because on a device it
+/// reads the start of the app to find the MicroPython version.
+pub fn fs_partitions<F: Backend>(
+    fw: &mut Firmware<F>,
+    creates_implicit: impl FnOnce(&mut Firmware<F>) -> bool,
+) -> Vec<crate::fs::FsPartition> {
+    let part = |name: String, offset: u32, size: u32, implicit: bool| crate::fs::FsPartition { name, offset, size, implicit };
     let mut parts: Vec<crate::fs::FsPartition> = fw
         .table
         .entries
         .iter()
         .filter(|p| p.ptype == crate::format::partition::TYPE_DATA)
-        .map(|p| crate::fs::FsPartition { name: p.name(), offset: p.offset, size: p.size, implicit: false })
+        .map(|p| part(p.name(), p.offset, p.size, false))
         .collect();
-    if let Some(v) = fw.implicit_vfs(implicit_vfs, fw.flash_size()) {
-        parts.push(crate::fs::FsPartition { name: v.name(), offset: v.offset, size: v.size, implicit: true });
+    if !fw.has_vfs() && creates_implicit(fw) {
+        let flash_size = fw.flash.device_facts().map_or(fw.flash_size(), |f| f.flash_size);
+        if let Some(v) = fw.implicit_vfs(true, flash_size) {
+            parts.push(part(v.name(), v.offset, v.size, true));
+        }
     }
     parts
 }

@@ -108,13 +108,18 @@ impl<F: Flash> Firmware<F> {
         self.flash.kind() == FlashKind::File
     }
 
+    /// Whether the table has the data partition MicroPython mounts (`vfs`, or
+    /// TinyUF2 builds' `ffat`).
+    pub fn has_vfs(&self) -> bool {
+        self.table.entries.iter().any(|p| p.ptype == TYPE_DATA && matches!(p.name().as_str(), "vfs" | "ffat"))
+    }
+
     /// The implicit `vfs` MicroPython ≥ v1.26 creates at boot when the table
     /// has no `vfs` or `ffat` data partition: from the end of the table to the
     /// end of flash. `micropython_implicit_vfs` says whether the app does that.
     pub fn implicit_vfs(&self, micropython_implicit_vfs: bool, flash_size: u32) -> Option<Partition> {
-        let has_fs = self.table.entries.iter().any(|p| p.ptype == TYPE_DATA && matches!(p.name().as_str(), "vfs" | "ffat"));
         let end = self.table.end();
-        (micropython_implicit_vfs && !has_fs && end < flash_size)
+        (micropython_implicit_vfs && !self.has_vfs() && end < flash_size)
             .then(|| Partition::new("vfs", TYPE_DATA, SUBTYPE_FAT, end, flash_size - end, 0))
     }
 }
