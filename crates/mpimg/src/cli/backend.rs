@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::flash::device::DeviceFacts;
 use crate::flash::{DeviceFlash, FileFlash, Flash};
 use crate::format::chip::Chip;
+use crate::format::size::flash_label as mb;
 
 pub trait Backend: Flash {
     /// Save the firmware to `path`; returns its length (files only).
@@ -30,14 +31,6 @@ impl Backend for FileFlash {
 
     fn image(&self) -> Option<&[u8]> {
         Some(self.bytes())
-    }
-}
-
-fn mb(size: u32) -> String {
-    if size >= 1 << 20 {
-        format!("{}MB", size >> 20)
-    } else {
-        format!("{}KB", size >> 10)
     }
 }
 

@@ -11,20 +11,13 @@ const ROUNDED: &str = "││──├─┼┤│    ┬┴╭╮╰╯";
 
 use crate::format::partition::PartitionView;
 use crate::format::size::human;
+use crate::format::size::flash_label as mb;
 use crate::ops::check::ImageCheck;
 use crate::ops::inspect::{AppSummary, ImageSummary, Summary};
 
 /// Whether tables get box drawing: stdout is a terminal and NO_COLOR is unset.
 pub fn fancy() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-fn mb(size: u32) -> String {
-    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
-        format!("{}MB", size >> 20)
-    } else {
-        format!("{size:#x}")
-    }
 }
 
 fn verdict(ok: Option<bool>) -> &'static str {

@@ -77,6 +77,17 @@ pub fn human(size: u64) -> String {
     }
 }
 
+/// A flash size as the header and `-f` name it: `8MB`, `512KB`, else hex.
+pub fn flash_label(size: u32) -> String {
+    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
+        format!("{}MB", size >> 20)
+    } else if size >= 1 << 10 && size.is_multiple_of(1 << 10) {
+        format!("{}KB", size >> 10)
+    } else {
+        format!("{size:#x}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +122,13 @@ mod tests {
             assert_eq!(e.text, text);
             assert!(e.to_string().starts_with(&format!("invalid size '{text}': use a decimal")));
         }
+    }
+
+    #[test]
+    fn flash_labels() {
+        assert_eq!(flash_label(8 << 20), "8MB");
+        assert_eq!(flash_label(512 << 10), "512KB");
+        assert_eq!(flash_label(0x1234), "0x1234");
     }
 
     #[test]
