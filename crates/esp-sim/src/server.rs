@@ -184,21 +184,31 @@ impl Server {
         Ok(None)
     }
 
+    /// Apply a configured fault to frame `n` going `dir`: corrupt a byte in
+    /// place, or drop it (returns false). Each fired fault is logged in the stats.
+    fn frame_fault(&mut self, dir: Dir, n: u64, frame: &mut [u8]) -> bool {
+        let who = if dir == Dir::Rx { "host" } else { "device" };
+        match self.faults.frame(dir, n, frame.len()) {
+            FrameFault::Drop => {
+                self.with_stats(|s| s.faults_fired.push(format!("drop {who} frame {n}")));
+                false
+            }
+            FrameFault::Corrupt { index, mask } => {
+                frame[index] ^= mask;
+                self.with_stats(|s| s.faults_fired.push(format!("corrupt {who} frame {n} byte {index} ^ {mask:#04x}")));
+                true
+            }
+            FrameFault::None => true,
+        }
+    }
+
     fn on_frame(&mut self, mut frame: Vec<u8>) -> std::io::Result<Option<Ended>> {
         let n = self.with_stats(|s| {
             s.frames_from_host += 1;
             s.frames_from_host
         });
-        match self.faults.frame(Dir::Rx, n, frame.len()) {
-            FrameFault::Drop => {
-                self.with_stats(|s| s.faults_fired.push(format!("drop host frame {n}")));
-                return Ok(None);
-            }
-            FrameFault::Corrupt { index, mask } => {
-                frame[index] ^= mask;
-                self.with_stats(|s| s.faults_fired.push(format!("corrupt host frame {n} byte {index} ^ {mask:#04x}")));
-            }
-            FrameFault::None => {}
+        if !self.frame_fault(Dir::Rx, n, &mut frame) {
+            return Ok(None);
         }
         if let Some(ms) = self.faults.stall(n) {
             self.with_stats(|s| s.faults_fired.push(format!("stall {ms} ms before host frame {n}")));
@@ -232,16 +242,8 @@ impl Server {
             s.frames_to_host += 1;
             s.frames_to_host
         });
-        match self.faults.frame(Dir::Tx, n, payload.len()) {
-            FrameFault::Drop => {
-                self.with_stats(|s| s.faults_fired.push(format!("drop device frame {n}")));
-                return Ok(None);
-            }
-            FrameFault::Corrupt { index, mask } => {
-                payload[index] ^= mask;
-                self.with_stats(|s| s.faults_fired.push(format!("corrupt device frame {n} byte {index} ^ {mask:#04x}")));
-            }
-            FrameFault::None => {}
+        if !self.frame_fault(Dir::Tx, n, &mut payload) {
+            return Ok(None);
         }
         let mut wire = slip::encode(&payload);
         let sent = self.with_stats(|s| s.bytes_to_host);
