@@ -181,12 +181,12 @@ impl Pty {
         unsafe { libc::poll(&mut p, 1, 0) };
         let hup = p.revents & libc::POLLHUP != 0;
         let readable = p.revents & libc::POLLIN != 0;
-        // A slave that is open never reports POLLHUP; merged inotify events
-        // can undercount opens, so the line itself has the last word.
+        // A slave that is open never reports POLLHUP. The open count comes
+        // from inotify alone: the line can show a client as open before its
+        // IN_OPEN event is queued, so counting that client from the line as
+        // well would count it twice and hide its close. (Merged events can
+        // only undercount, and a close at count zero still means "left".)
         let open = !hup;
-        if open && self.opens == 0 {
-            self.opens = 1;
-        }
         if hup {
             self.opens = 0;
         }
