@@ -32,7 +32,8 @@ pub struct File<'a, D: BlockDevice> {
 impl<D: BlockDevice> Filesystem<D> {
     /// Open `path`. With [`OpenFlags::CreateTruncate`] the `attrs` are written
     /// together with the file when it is closed (how MicroPython stores mtime);
-    /// with [`OpenFlags::Read`] pass none.
+    /// with [`OpenFlags::Read`] littlefs reads each stored attribute into the
+    /// given value at open (see [`File::attr_value`]).
     pub fn open<'a>(
         &'a mut self,
         path: impl AsRef<[u8]>,
@@ -97,6 +98,28 @@ impl<D: BlockDevice> Filesystem<D> {
         Ok(data)
     }
 
+    /// Read the whole file at `path` together with its user attribute `kind`,
+    /// taken as exactly `len` bytes, in one lookup of the path (a separate
+    /// [`Filesystem::getattr`] walks the directory again).
+    ///
+    /// littlefs reads the attribute when it opens the file and does not say how
+    /// long the stored value was: a shorter value comes back zero-padded, a longer
+    /// one cut. An absent attribute leaves the buffer as it was; the buffer starts
+    /// as all 0xFF, so absent and a stored all-0xFF value both give `None`.
+    pub fn read_file_with_attr(
+        &mut self,
+        path: impl AsRef<[u8]>,
+        kind: u8,
+        len: usize,
+    ) -> Result<(Vec<u8>, Option<Vec<u8>>), Error> {
+        let probe = [Attribute { kind, value: vec![0xFF; len] }];
+        let mut f = self.open(path, OpenFlags::Read, &probe)?;
+        let data = f.read_to_end()?;
+        let value = f.attr_value(0).filter(|v| v.iter().any(|&b| b != 0xFF)).map(<[u8]>::to_vec);
+        f.close()?;
+        Ok((data, value))
+    }
+
     /// Create or replace the file at `path` with `data` and `attrs`.
     pub fn write_file(&mut self, path: impl AsRef<[u8]>, data: &[u8], attrs: &[Attribute]) -> Result<(), Error> {
         let mut f = self.open(path, OpenFlags::CreateTruncate, attrs)?;
@@ -110,6 +133,16 @@ impl<D: BlockDevice> File<'_, D> {
         let p = self.inner.ok_or(Error::BadFile)?;
         // SAFETY: projection of the live file allocation.
         Ok(unsafe { addr_of_mut!((*p.as_ptr()).file) })
+    }
+
+    /// The value of the `index`th attribute passed to [`Filesystem::open`], as
+    /// littlefs left it (read from disk at open for a file opened to read).
+    pub fn attr_value(&self, index: usize) -> Option<&[u8]> {
+        let p = self.inner?;
+        // SAFETY: shared read of the live allocation; littlefs writes attribute
+        // buffers only inside calls made under `&mut self`.
+        let values: &Vec<Vec<u8>> = unsafe { &(*p.as_ptr())._values };
+        values.get(index).map(Vec::as_slice)
     }
 
     /// Read up to `buf.len()` bytes; 0 means end of file.

@@ -141,7 +141,14 @@ fn files_dirs_attributes_rename_remove() {
     assert_eq!(fs.getattr("lib/big.bin", 1, &mut buf).unwrap(), Some(8));
     assert_eq!(buf.to_vec(), mtime);
     assert_eq!(fs.getattr("small.txt", 1, &mut buf).unwrap(), None);
+    // The same attribute read with the file, in one lookup.
+    assert_eq!(fs.read_file_with_attr("lib/big.bin", 1, 8).unwrap(), (big.clone(), Some(mtime.clone())));
+    assert_eq!(fs.read_file_with_attr("small.txt", 1, 8).unwrap(), (b"hello".to_vec(), None));
+    assert_eq!(fs.read_file_with_attr("nope", 1, 8), Err(Error::NoEntry));
     fs.setattr("small.txt", 7, b"xyz").unwrap();
+    // A shorter stored value comes back zero-padded, a longer one cut.
+    assert_eq!(fs.read_file_with_attr("small.txt", 7, 5).unwrap().1, Some(b"xyz\0\0".to_vec()));
+    assert_eq!(fs.read_file_with_attr("small.txt", 7, 2).unwrap().1, Some(b"xy".to_vec()));
     let mut b3 = [0u8; 3];
     assert_eq!(fs.getattr("small.txt", 7, &mut b3).unwrap(), Some(3));
     assert_eq!(&b3, b"xyz");

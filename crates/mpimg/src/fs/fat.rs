@@ -362,6 +362,10 @@ impl Volume for FatVolume<'_, '_> {
         Ok(data)
     }
 
+    fn read_file_with_mtime(&mut self, path: &FsPath) -> Result<(Vec<u8>, Option<i64>), FsError> {
+        Ok((self.read_file(path)?, None))
+    }
+
     fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
         path.check_names()?;
         match if absent { None } else { self.stat(path)? } {

@@ -168,7 +168,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
     fn mtime(&mut self, path: &str) -> Option<i64> {
         let mut buf = [0u8; 8];
         match self.fs.getattr(path, ATTR_MTIME, &mut buf) {
-            Ok(Some(8)) => Some((u64::from_le_bytes(buf) / 1_000_000_000) as i64),
+            Ok(Some(8)) => Some(seconds_of_mtime(buf)),
             _ => None,
         }
     }
@@ -177,6 +177,11 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
     pub fn disk_version(&self) -> u32 {
         self.info.disk_version
     }
+}
+
+/// MicroPython's mtime attribute (u64 little-endian nanoseconds) in seconds.
+fn seconds_of_mtime(le_ns: [u8; 8]) -> i64 {
+    (u64::from_le_bytes(le_ns) / 1_000_000_000) as i64
 }
 
 impl Volume for LfsVolume<'_, '_> {
@@ -217,6 +222,13 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn read_file(&mut self, path: &FsPath) -> Result<Vec<u8>, FsError> {
         self.fs.read_file(path.abs()).map_err(|e| self.err(e, "read", path))
+    }
+
+    fn read_file_with_mtime(&mut self, path: &FsPath) -> Result<(Vec<u8>, Option<i64>), FsError> {
+        let (data, attr) =
+            self.fs.read_file_with_attr(path.abs(), ATTR_MTIME, 8).map_err(|e| self.err(e, "read", path))?;
+        let mtime = attr.and_then(|v| <[u8; 8]>::try_from(v).ok()).map(seconds_of_mtime);
+        Ok((data, mtime))
     }
 
     fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {

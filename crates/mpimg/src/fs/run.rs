@@ -243,7 +243,9 @@ fn get_tree(vol: &mut dyn Volume, io: &mut Io, dir: &FsPath, host_dir: &Path, de
     if depth > MAX_DEPTH {
         return Err(FsError::TooDeep(dir.part.clone()));
     }
-    for e in vol.list(dir, true)? {
+    // Modification times come with each file's contents (one lookup per
+    // file), not with the listing (which would look every file up again).
+    for e in vol.list(dir, false)? {
         if !e.name_exact {
             io.warn(&format!("skipping '{}' in '{dir}': its name is not valid UTF-8", e.name.escape_debug()))?;
             continue;
@@ -255,8 +257,8 @@ fn get_tree(vol: &mut dyn Volume, io: &mut Io, dir: &FsPath, host_dir: &Path, de
             io.log(&format!("{src}/ -> {}", target.display()))?;
             get_tree(vol, io, &src, &target, depth + 1)?;
         } else {
-            let data = vol.read_file(&src)?;
-            host::write_file(&target, &data, e.mtime)?;
+            let (data, mtime) = vol.read_file_with_mtime(&src)?;
+            host::write_file(&target, &data, e.mtime.or(mtime))?;
             io.log(&format!("{src} -> {}", target.display()))?;
         }
     }

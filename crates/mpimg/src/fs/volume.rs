@@ -36,6 +36,11 @@ pub trait Volume {
     /// times are filled in where the filesystem keeps them.
     fn list(&mut self, dir: &FsPath, mtimes: bool) -> Result<Vec<Entry>, FsError>;
     fn read_file(&mut self, path: &FsPath) -> Result<Vec<u8>, FsError>;
+    /// A file's contents and its modification time where the filesystem keeps
+    /// that with the file (littlefs's mtime attribute, read in the same path
+    /// lookup). FAT keeps it in the directory entry, which `list` reports, so
+    /// it gives `None` here.
+    fn read_file_with_mtime(&mut self, path: &FsPath) -> Result<(Vec<u8>, Option<i64>), FsError>;
     /// Create or replace a file (its parent must exist); `mtime_ns` is
     /// nanoseconds since 1970. `absent` tells that the caller knows nothing
     /// is at `path` yet, which saves looking (an old file is removed first,
