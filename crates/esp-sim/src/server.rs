@@ -36,6 +36,8 @@ pub struct Server {
     pub stop: Arc<AtomicBool>,
     decoder: slip::Decoder,
     connected: bool,
+    /// The client of this connection has sent bytes (it counts as a session).
+    spoke: bool,
 }
 
 const POLL: Duration = Duration::from_millis(20);
@@ -52,7 +54,7 @@ impl Server {
         stats_file: Option<PathBuf>,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        Server { pty: Some(pty), device, link, faults, once, stats, stats_file, stop, decoder: slip::Decoder::new(), connected: false }
+        Server { pty: Some(pty), device, link, faults, once, stats, stats_file, stop, decoder: slip::Decoder::new(), connected: false, spoke: false }
     }
 
     fn with_stats<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
@@ -74,6 +76,7 @@ impl Server {
 
     fn on_client_closed(&mut self) {
         self.connected = false;
+        self.spoke = false;
         self.with_stats(|s| s.active_seconds = self.link.active_seconds());
         self.device.reset();
         self.decoder.reset();
@@ -85,10 +88,7 @@ impl Server {
     }
 
     fn on_connect(&mut self) {
-        if !self.connected {
-            self.connected = true;
-            self.with_stats(|s| s.connections += 1);
-        }
+        self.connected = true;
     }
 
     /// Serve until stopped, the client leaves (`--once`) or a fault closes the port.
@@ -110,16 +110,25 @@ impl Server {
                     break Ended::ClientClosed;
                 }
             }
-            if !state.open && !state.readable {
+            if !state.open {
                 if self.connected {
                     self.on_client_closed();
                     if self.once {
                         break Ended::ClientClosed;
                     }
                 }
-                // Nobody has the port open: poll reports that at once, so
-                // wait a little before asking again.
-                std::thread::sleep(Duration::from_millis(10));
+                if state.readable {
+                    // Bytes the departed client sent that were never read: a
+                    // reset device loses what was in flight, so they are dropped
+                    // (served, they would answer the next client out of turn).
+                    if let Some(pty) = self.pty.as_ref() {
+                        let _ = pty.read(&mut buf)?;
+                    }
+                } else {
+                    // Nobody has the port open: poll reports that at once, so
+                    // wait a little before asking again.
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 continue;
             }
             self.on_connect();
@@ -135,6 +144,10 @@ impl Server {
                     }
                 }
                 Some(n) => {
+                    if n > 0 && !self.spoke {
+                        self.spoke = true;
+                        self.with_stats(|s| s.connections += 1);
+                    }
                     let bytes = buf[..n].to_vec();
                     if let Some(e) = self.on_bytes(&bytes, arrived)? {
                         break e;

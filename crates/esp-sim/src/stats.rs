@@ -29,7 +29,9 @@ pub struct Stats {
     pub active_seconds: f64,
     /// The device's baud rate now.
     pub baud: u32,
-    /// Times a client opened the port.
+    /// Sessions: times a client opened the port and sent something. (Counted
+    /// at the first byte: just after a close the line can still look open for
+    /// a moment, which must not count as a client.)
     pub connections: u64,
     /// Times the flasher stub was started.
     pub stub_starts: u64,
