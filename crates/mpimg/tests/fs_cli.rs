@@ -86,6 +86,38 @@ fn reading_commands_write_nothing_and_in_place_changes_the_input() {
 }
 
 #[test]
+fn in_place_writes_only_the_changed_blocks_and_equals_a_new_output() {
+    let Some(fw) = firmware(E32) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(p.join("fw.bin"), std::fs::read(&fw).unwrap()).unwrap();
+    tree(p);
+    let input_len = std::fs::metadata(&fw).unwrap().len();
+    // vfs starts at flash 0x200000 = file 0x1ff000, past the end of the input:
+    // the file grows up to the last block mkfs writes, and everything it
+    // gained (0xFF gap included) is written.
+    let said = ok(p, &["fw.bin", "--in-place", "--fs", "mkfs"]);
+    let grown = std::fs::metadata(p.join("fw.bin")).unwrap().len();
+    assert!(grown > 0x1ff000 + 4096 && grown.is_multiple_of(4096), "{grown:#x}");
+    assert_eq!(said.lines().last().unwrap(), format!("Updated fw.bin in place ({} bytes written)", grown - input_len));
+    std::fs::copy(p.join("fw.bin"), p.join("copy.bin")).unwrap();
+    // The same put as a new output file and in place: the same bytes. In
+    // place, only the blocks that changed are written (the table, rewritten
+    // with the same bytes, is not).
+    ok(p, &["copy.bin", "-q", "--fs", "put", "app/main.py", "/", "-o", "new.bin"]);
+    let o = run_mpimg(p, &["fw.bin", "-d", "--in-place", "--fs", "put", "app/main.py", "/"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 1, blocks erased: 1 (in 1 runs)"));
+    assert_eq!(text(&o.stdout).lines().last().unwrap(), "Updated fw.bin in place (4096 bytes written)");
+    assert!(std::fs::read(p.join("fw.bin")).unwrap() == std::fs::read(p.join("new.bin")).unwrap());
+    // Nothing changed, nothing written.
+    assert_eq!(
+        ok(p, &["fw.bin", "--in-place", "--fs", "ls"]).lines().last().unwrap(),
+        "Updated fw.bin in place (0 bytes written)"
+    );
+}
+
+#[test]
 fn implicit_vfs_of_v127_is_the_default_and_grow_follows_a_resize() {
     let Some(fw) = firmware(C3_27) else { return };
     let d = tempfile::tempdir().unwrap();

@@ -12,6 +12,9 @@ use crate::format::size::flash_label as mb;
 pub trait Backend: Flash {
     /// Save the firmware to `path`; returns its length (files only).
     fn save_output(&self, path: &Path) -> std::io::Result<usize>;
+    /// Write the changes back into `path`, the file the firmware came from
+    /// (`--in-place`); returns the bytes written (files only).
+    fn save_in_place(&self, path: &Path) -> std::io::Result<usize>;
     /// The firmware's bytes from the bootloader offset on (files only).
     fn image(&self) -> Option<&[u8]>;
     fn device_facts(&self) -> Option<DeviceFacts> {
@@ -29,6 +32,10 @@ impl Backend for FileFlash {
         self.save(path).map(|()| self.bytes().len())
     }
 
+    fn save_in_place(&self, path: &Path) -> std::io::Result<usize> {
+        FileFlash::save_in_place(self, path)
+    }
+
     fn image(&self) -> Option<&[u8]> {
         Some(self.bytes())
     }
@@ -37,6 +44,10 @@ impl Backend for FileFlash {
 impl Backend for DeviceFlash {
     fn save_output(&self, _path: &Path) -> std::io::Result<usize> {
         Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "a device is changed in place"))
+    }
+
+    fn save_in_place(&self, path: &Path) -> std::io::Result<usize> {
+        self.save_output(path)
     }
 
     fn image(&self) -> Option<&[u8]> {

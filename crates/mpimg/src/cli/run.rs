@@ -417,9 +417,17 @@ pub(super) fn run_firmware<F: Backend>(
         result.files_read.push(file.clone());
     }
     if let Some(path) = &output {
-        let len = fw.flash.save_output(path).map_err(|e| OpError::Io(format!("cannot write '{}': {}", path.display(), io_reason(&e))))?;
-        if human {
-            writeln!(out, "Wrote {} ({len} bytes)", path.display()).map_err(io)?;
+        let cannot = |e: std::io::Error| OpError::Io(format!("cannot write '{}': {}", path.display(), io_reason(&e)));
+        if args.in_place {
+            let n = fw.flash.save_in_place(path).map_err(cannot)?;
+            if human {
+                writeln!(out, "Updated {} in place ({n} bytes written)", path.display()).map_err(io)?;
+            }
+        } else {
+            let len = fw.flash.save_output(path).map_err(cannot)?;
+            if human {
+                writeln!(out, "Wrote {} ({len} bytes)", path.display()).map_err(io)?;
+            }
         }
         result.output = Some(path.display().to_string());
     }

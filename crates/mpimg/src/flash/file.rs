@@ -3,8 +3,10 @@
 //! The file's first byte is flash offset `start` (the chip's bootloader offset).
 //! Reads past the end of the file return 0xFF, writes past it extend the file
 //! (filling any gap with 0xFF), and [`Flash::trim_end`] shortens it. Nothing
-//! touches the disk until [`FileFlash::save`], which
-//! writes atomically (temporary file in the same directory, then rename).
+//! touches the disk until [`FileFlash::save`], which writes a whole new file
+//! atomically (temporary file in the same directory, then rename), or
+//! [`FileFlash::save_in_place`], which writes only the changed byte ranges
+//! back into the file they came from (`--in-place`).
 
 use std::io::Write;
 use std::path::Path;
@@ -18,13 +20,18 @@ pub struct FileFlash {
     data: FileBytes,
     start: u32,
     capacity: u32,
+    /// Length when loaded, and the byte ranges (file offsets, end exclusive)
+    /// changed since: what an in-place save must write.
+    loaded_len: usize,
+    changed: Vec<(usize, usize)>,
 }
 
 impl FileFlash {
     /// Wrap `data` whose first byte is at flash offset `start`.
     /// `capacity` bounds how far writes may extend the file.
     pub fn new(data: impl Into<FileBytes>, start: u32, capacity: u32) -> Self {
-        Self { data: data.into(), start, capacity }
+        let data = data.into();
+        Self { loaded_len: data.len(), data, start, capacity, changed: Vec::new() }
     }
 
     /// The bytes of the file as they stand now.
@@ -46,6 +53,52 @@ impl FileFlash {
     /// On error nothing is left behind.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         write_atomically(path, self.data.as_slice())
+    }
+
+    /// The changed byte ranges, sorted, merged and cut to the current length.
+    pub fn changed_ranges(&self) -> Vec<(usize, usize)> {
+        let len = self.data.len();
+        let mut r: Vec<(usize, usize)> =
+            self.changed.iter().map(|&(lo, hi)| (lo, hi.min(len))).filter(|&(lo, hi)| lo < hi).collect();
+        r.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(r.len());
+        for (lo, hi) in r {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        merged
+    }
+
+    /// Write the changes back into `path`, the file these bytes were loaded
+    /// from: only the changed ranges are written, and the file is cut if it
+    /// became shorter. Returns the number of bytes written.
+    ///
+    /// Like any in-place edit (and like mp-image-tool-esp32's `--fs`), this is
+    /// not atomic: if the process dies while writing, the file holds part of
+    /// the change. If the file's length is no longer what was loaded (another
+    /// program changed it meanwhile), the whole contents are saved atomically
+    /// instead, so nothing is patched into the wrong file.
+    pub fn save_in_place(&self, path: &Path) -> std::io::Result<usize> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        if file.metadata()?.len() != self.loaded_len as u64 {
+            drop(file);
+            self.save(path)?;
+            return Ok(self.data.len());
+        }
+        let data = self.data.as_slice();
+        let mut written = 0;
+        for (lo, hi) in self.changed_ranges() {
+            file.seek(SeekFrom::Start(lo as u64))?;
+            file.write_all(&data[lo..hi])?;
+            written += hi - lo;
+        }
+        if data.len() < self.loaded_len {
+            file.set_len(data.len() as u64)?;
+        }
+        Ok(written)
     }
 
     fn range(&self, offset: u32, len: usize) -> Result<(usize, usize), FlashError> {
@@ -131,10 +184,18 @@ impl Flash for FileFlash {
 
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
         let (lo, hi) = self.range(offset, data.len())?;
-        if hi > self.data.len() {
+        let have = self.data.len();
+        // Rewriting what is there changes nothing: no copy of a mapped page,
+        // nothing for an in-place save to write.
+        if hi <= have && self.data.as_slice()[lo..hi] == *data {
+            return Ok(());
+        }
+        if hi > have {
             self.data.vec_mut().resize(hi, 0xFF);
         }
         self.data.as_mut_slice()[lo..hi].copy_from_slice(data);
+        // A write past the end also adds the 0xFF gap before it.
+        self.changed.push((lo.min(have), hi));
         Ok(())
     }
 
@@ -145,8 +206,10 @@ impl Flash for FileFlash {
         // erase never makes the file longer (a baked filesystem's file ends at
         // its last written block, not at the end of the partition).
         let have = self.data.len();
-        if lo < have {
-            self.data.as_mut_slice()[lo..hi.min(have)].fill(0xFF);
+        let hi = hi.min(have);
+        if lo < hi && self.data.as_slice()[lo..hi].iter().any(|&b| b != 0xFF) {
+            self.data.as_mut_slice()[lo..hi].fill(0xFF);
+            self.changed.push((lo, hi));
         }
         Ok(())
     }
@@ -199,6 +262,82 @@ mod tests {
         let mut b = [0u8; 4];
         assert!(matches!(f.read(0x0, &mut b), Err(FlashError::BeforeStart { .. })));
         assert!(matches!(f.write(0x1FFF, &[0, 0]), Err(FlashError::PastEnd { .. })));
+    }
+
+    /// Where two byte strings first differ (None: equal), for short failure messages.
+    fn first_difference(a: &[u8], b: &[u8]) -> Option<(usize, Option<u8>, Option<u8>)> {
+        (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)).map(|i| (i, a.get(i).copied(), b.get(i).copied()))
+    }
+
+    #[test]
+    fn changed_ranges_are_merged_sorted_and_cut_to_the_length() {
+        let mut f = FileFlash::new(vec![0u8; 0x3000], 0x1000, 0x40_0000);
+        assert_eq!(f.changed_ranges(), vec![]);
+        f.write(0x2800, &[1; 0x10]).unwrap();
+        f.write(0x1010, &[2; 0x10]).unwrap();
+        f.write(0x1018, &[3; 0x10]).unwrap();
+        f.erase(0x3000, 0x1000).unwrap();
+        // Writing what is there, or erasing what is erased, changes nothing.
+        f.write(0x1100, &[0; 0x10]).unwrap();
+        f.erase(0x3000, 0x1000).unwrap();
+        assert_eq!(f.changed_ranges(), vec![(0x10, 0x28), (0x1800, 0x1810), (0x2000, 0x3000)]);
+        // Past the end: the 0xFF gap is part of the change.
+        f.write(0x4100, &[4; 0x10]).unwrap();
+        assert_eq!(f.changed_ranges().last(), Some(&(0x2000, 0x3110)));
+        assert!(f.trim_end(0x2000));
+        assert_eq!(f.changed_ranges(), vec![(0x10, 0x28)]);
+    }
+
+    #[test]
+    fn in_place_save_writes_only_the_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fw.bin");
+        std::fs::write(&p, vec![0u8; 0x3000]).unwrap();
+        let mut f = FileFlash::new(FileBytes::open(&p).unwrap(), 0x1000, 0x40_0000);
+        f.write(0x1010, &[7; 0x10]).unwrap();
+        f.erase(0x3000, 0x1000).unwrap();
+        // A byte changed on disk (not through our copy) in a range we did not
+        // change survives: only the changed ranges are written.
+        {
+            use std::io::{Seek, SeekFrom};
+            let mut other = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+            other.seek(SeekFrom::Start(0x1000)).unwrap();
+            other.write_all(&[0x55]).unwrap();
+        }
+        assert_eq!(f.save_in_place(&p).unwrap(), 0x10 + 0x1000);
+        let got = std::fs::read(&p).unwrap();
+        let mut want = vec![0u8; 0x3000];
+        want[0x10..0x20].fill(7);
+        want[0x1000] = 0x55;
+        want[0x2000..].fill(0xFF);
+        assert_eq!(first_difference(&got, &want), None);
+
+        // Growing past the end, then shrinking.
+        let mut f = FileFlash::new(FileBytes::open(&p).unwrap(), 0x1000, 0x40_0000);
+        f.write(0x5000, &[9; 4]).unwrap();
+        assert_eq!(f.save_in_place(&p).unwrap(), 0x1004);
+        let got = std::fs::read(&p).unwrap();
+        assert_eq!(got.len(), 0x4004);
+        assert!(got[0x3000..0x4000].iter().all(|&b| b == 0xFF));
+        assert_eq!(&got[0x4000..], &[9; 4]);
+        let mut f = FileFlash::new(FileBytes::open(&p).unwrap(), 0x1000, 0x40_0000);
+        assert!(f.trim_end(0x2000));
+        assert_eq!(f.save_in_place(&p).unwrap(), 0);
+        assert_eq!(first_difference(&std::fs::read(&p).unwrap(), &want[..0x1000]), None);
+    }
+
+    #[test]
+    fn in_place_save_of_a_file_changed_meanwhile_saves_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fw.bin");
+        std::fs::write(&p, vec![1u8; 0x100]).unwrap();
+        let mut f = FileFlash::new(std::fs::read(&p).unwrap(), 0, 0x40_0000);
+        f.write(0, &[2]).unwrap();
+        std::fs::write(&p, vec![3u8; 0x80]).unwrap();
+        assert_eq!(f.save_in_place(&p).unwrap(), 0x100);
+        let mut want = vec![1u8; 0x100];
+        want[0] = 2;
+        assert_eq!(std::fs::read(&p).unwrap(), want);
     }
 
     #[test]
