@@ -51,9 +51,8 @@ PY
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-# run_tool NAME IMAGE-COPY PUT-CMD... -- GET-CMD...: appends "put_us get_us" to $WORK/NAME.times
+# time_one CMD...: runs CMD quietly and prints its wall time in microseconds.
 time_one() {
-  local name=$1; shift
   local s e
   s=$(now_us); "$@" >/dev/null 2>&1; e=$(now_us)
   echo $((e - s))
@@ -62,21 +61,21 @@ time_one() {
 cd "$WORK"
 for ((i = 1; i <= RUNS; i++)); do
   cp base.bin i.bin; rm -rf i.out
-  put=$(time_one mpimg "$MPIMG" i.bin -q --in-place --fs put src /)
-  get=$(time_one mpimg "$MPIMG" i.bin -q --fs get /src i.out)
+  put=$(time_one "$MPIMG" i.bin -q --in-place --fs put src /)
+  get=$(time_one "$MPIMG" i.bin -q --fs get /src i.out)
   diff -r src i.out >/dev/null || { echo "bench-fs: mpimg --in-place got back different files" >&2; exit 1; }
   echo "$put $get" >>inplace.times
 
   rm -f m.bin; rm -rf m.out
-  put=$(time_one mpimg "$MPIMG" base.bin -q --fs put src / -o m.bin)
-  get=$(time_one mpimg "$MPIMG" m.bin -q --fs get /src m.out)
+  put=$(time_one "$MPIMG" base.bin -q --fs put src / -o m.bin)
+  get=$(time_one "$MPIMG" m.bin -q --fs get /src m.out)
   diff -r src m.out >/dev/null || { echo "bench-fs: mpimg got back different files" >&2; exit 1; }
   cmp -s m.bin i.bin || { echo "bench-fs: --in-place and -o made different images" >&2; exit 1; }
   echo "$put $get" >>mpimg.times
 
   cp base.bin p.bin; rm -rf p.out
-  put=$(time_one python "$OLDPWD/$PYTOOL" -q p.bin --fs put src /)
-  get=$(time_one python "$OLDPWD/$PYTOOL" -q p.bin --fs get /src p.out)
+  put=$(time_one "$OLDPWD/$PYTOOL" -q p.bin --fs put src /)
+  get=$(time_one "$OLDPWD/$PYTOOL" -q p.bin --fs get /src p.out)
   diff -r src p.out >/dev/null || { echo "bench-fs: mp-image-tool-esp32 got back different files" >&2; exit 1; }
   echo "$put $get" >>python.times
 done

@@ -87,10 +87,6 @@ impl Server {
         self.write_stats();
     }
 
-    fn on_connect(&mut self) {
-        self.connected = true;
-    }
-
     /// Serve until stopped, the client leaves (`--once`) or a fault closes the port.
     pub fn run(&mut self) -> std::io::Result<Ended> {
         let mut buf = vec![0u8; 64 * 1024];
@@ -131,7 +127,7 @@ impl Server {
                 }
                 continue;
             }
-            self.on_connect();
+            self.connected = true;
             if !state.readable {
                 continue;
             }
