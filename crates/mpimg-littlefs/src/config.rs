@@ -78,8 +78,8 @@ impl Config {
         }
         let major = self.disk_version >> 16;
         let minor = self.disk_version & 0xFFFF;
-        let newest_minor = littlefs2_sys::LFS_DISK_VERSION_MINOR;
-        if self.disk_version != 0 && (major != littlefs2_sys::LFS_DISK_VERSION_MAJOR || minor > newest_minor) {
+        let newest_minor = mpimg_littlefs_sys::LFS_DISK_VERSION_MINOR;
+        if self.disk_version != 0 && (major != mpimg_littlefs_sys::LFS_DISK_VERSION_MAJOR || minor > newest_minor) {
             return Err(Error::Config("unsupported on-disk version (this littlefs writes 2.0 and 2.1)"));
         }
         Ok(())

@@ -11,7 +11,7 @@ use std::any::Any;
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use littlefs2_sys as sys;
+use mpimg_littlefs_sys as sys;
 
 /// What littlefs reads, programs and erases. Offsets are within a block;
 /// littlefs never crosses a block boundary in one call.

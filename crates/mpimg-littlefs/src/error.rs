@@ -48,7 +48,7 @@ pub enum Error {
 impl Error {
     /// Map a negative littlefs return code to an error.
     pub(crate) fn from_code(code: i32) -> Self {
-        use littlefs2_sys as sys;
+        use mpimg_littlefs_sys as sys;
         match code {
             sys::lfs_error_LFS_ERR_IO => Error::Io,
             sys::lfs_error_LFS_ERR_CORRUPT => Error::Corrupt,

@@ -10,7 +10,7 @@
 use std::ffi::c_void;
 use std::ptr::{addr_of, addr_of_mut, NonNull};
 
-use littlefs2_sys as sys;
+use mpimg_littlefs_sys as sys;
 
 use crate::{Attribute, BlockDevice, Error, Filesystem, OpenFlags};
 

@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::{addr_of, addr_of_mut, NonNull};
 
-use littlefs2_sys as sys;
+use mpimg_littlefs_sys as sys;
 
 use crate::device::{erase_cb, prog_cb, read_cb, sync_cb, Hooks};
 use crate::types::{DirEntry, FileType, FsInfo};

@@ -1,5 +1,5 @@
-//! A small safe wrapper over the C littlefs (through `littlefs2-sys` with the
-//! `multiversion` feature), shaped for how MicroPython uses littlefs v2.
+//! A small safe wrapper over the C littlefs (compiled by `mpimg-littlefs-sys`
+//! with `LFS_MULTIVERSION`), shaped for how MicroPython uses littlefs v2.
 //!
 //! - [`Config`]: geometry and buffer sizes ([`Config::micropython`] gives the
 //!   values of MicroPython's `VfsLfs2`), plus the on-disk version to write.
@@ -25,7 +25,7 @@ pub use fs::{format, Filesystem};
 pub use types::{Attribute, DirEntry, FileType, FsInfo, OpenFlags};
 
 /// The longest file name littlefs stores (bytes, without a terminator).
-pub const NAME_MAX: usize = littlefs2_sys::LFS_NAME_MAX as usize;
+pub const NAME_MAX: usize = mpimg_littlefs_sys::LFS_NAME_MAX as usize;
 
 /// The largest custom attribute littlefs stores (bytes).
-pub const ATTR_MAX: usize = littlefs2_sys::LFS_ATTR_MAX as usize;
+pub const ATTR_MAX: usize = mpimg_littlefs_sys::LFS_ATTR_MAX as usize;

@@ -55,7 +55,7 @@ pub enum OpenFlags {
 
 impl OpenFlags {
     pub(crate) fn bits(self) -> i32 {
-        use littlefs2_sys as sys;
+        use mpimg_littlefs_sys as sys;
         let bits = match self {
             OpenFlags::Read => sys::lfs_open_flags_LFS_O_RDONLY,
             OpenFlags::CreateTruncate => {

@@ -1,0 +1,34 @@
+//! Compiles the vendored C littlefs with the flags MicroPython's ports and
+//! littlefs2-sys's `multiversion` feature use, plus a tiny C file that
+//! reports the struct layouts the C compiler chose (checked against the
+//! pre-generated Rust bindings by this crate's tests).
+//!
+//! Why no bindgen here: bindgen needs libclang at build time, a large extra
+//! install on Windows and macOS. The bindings are generated once by
+//! `scripts/regen-littlefs-bindings.sh` and committed.
+
+fn main() {
+    let dir = "littlefs";
+    for f in ["lfs.c", "lfs.h", "lfs_util.c", "lfs_util.h", "layout.c"] {
+        let path = if f == "layout.c" { format!("src/{f}") } else { format!("{dir}/{f}") };
+        println!("cargo::rerun-if-changed={path}");
+    }
+    cc::Build::new()
+        .flag_if_supported("-std=c99")
+        // No littlefs logging or asserts: mpimg reports errors itself, and an
+        // assert would abort the process on a corrupt filesystem.
+        .define("LFS_NO_DEBUG", None)
+        .define("LFS_NO_WARN", None)
+        .define("LFS_NO_ERROR", None)
+        .define("LFS_NO_ASSERT", None)
+        // Every buffer comes from the Rust side (see mpimg-littlefs's config).
+        .define("LFS_NO_MALLOC", None)
+        // Write on-disk version 2.0 or 2.1 as asked (MicroPython <= 1.21 reads only 2.0).
+        .define("LFS_MULTIVERSION", None)
+        .include(dir)
+        .file(format!("{dir}/lfs.c"))
+        .file(format!("{dir}/lfs_util.c"))
+        .file("src/layout.c")
+        .warnings(false)
+        .compile("mpimg-lfs");
+}
