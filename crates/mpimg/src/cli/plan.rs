@@ -3,7 +3,7 @@
 //! the output file suffix each edit contributes.
 
 use crate::flash::Flash;
-use crate::format::csv::parse_csv;
+use crate::format::csv::parse_csv_bytes;
 use crate::format::image::ImageHeader;
 use crate::format::partition::PartitionTable;
 use crate::ops::arglist::{parse_names, parse_pairs, parse_part_list, render_items, render_part_list, split_items};
@@ -64,8 +64,8 @@ pub fn plan_edits<F: Flash>(
         suffix += &format!("-{}MB", size >> 20);
     }
     if let Some(path) = &args.from_csv {
-        let text = std::fs::read_to_string(path).map_err(|e| OpError::Io(format!("cannot read CSV file '{path}': {e}")))?;
-        table = parse_csv(&text).map_err(|e| OpError::Io(format!("{path}: {e}")))?;
+        let bytes = std::fs::read(path).map_err(|e| OpError::Io(format!("cannot read CSV file '{path}': {e}")))?;
+        table = parse_csv_bytes(&bytes).map_err(|e| OpError::Io(format!("{path}: {e}")))?;
         table.check(flash_size)?;
         notes.push(format!("Loaded partition table from {path}"));
         suffix += "-CSV";
