@@ -40,7 +40,7 @@ pub fn parse_csv_bytes(bytes: &[u8]) -> Result<PartitionTable, CsvError> {
 fn decode(bytes: &[u8]) -> Result<String, CsvError> {
     let utf16 = |be: bool| -> Result<String, CsvError> {
         let body = &bytes[2..];
-        if body.len() % 2 != 0 {
+        if !body.len().is_multiple_of(2) {
             return Err(CsvError { line: 1, problem: "UTF-16 text with an odd number of bytes: the file is cut short".into() });
         }
         let units = body.chunks_exact(2).map(|c| if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) });
