@@ -65,6 +65,8 @@ pub enum FsError {
     Output(std::io::Error),
     #[error("{0}")]
     Flash(#[from] FlashError),
+    #[error(transparent)]
+    SourceDateEpoch(#[from] super::time::BadSourceDateEpoch),
 }
 
 impl FsError {
