@@ -26,9 +26,10 @@ pub fn skip<T>(what: &str) -> Option<T> {
     None
 }
 
-/// `../shared/firmware` beside the workspace, if present.
+/// `../shared/firmware` beside the workspace (or `$MPIMG_FIRMWARE_DIR`, for a
+/// checkout elsewhere, e.g. a git worktree), if present.
 pub fn firmware_dir() -> Option<PathBuf> {
-    let d = root().join("../shared/firmware");
+    let d = std::env::var_os("MPIMG_FIRMWARE_DIR").map_or_else(|| root().join("../shared/firmware"), PathBuf::from);
     if d.join("MANIFEST.md").is_file() {
         Some(d)
     } else {

@@ -27,9 +27,12 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A firmware file from ../shared/firmware, or `None` (skip) when absent.
+/// A firmware file from ../shared/firmware (or `$MPIMG_FIRMWARE_DIR`), or
+/// `None` (skip) when absent.
 pub fn firmware(name: &str) -> Option<Vec<u8>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/firmware").join(name);
+    let dir = std::env::var_os("MPIMG_FIRMWARE_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/firmware"), PathBuf::from);
+    let p = dir.join(name);
     match std::fs::read(&p) {
         Ok(d) => Some(d),
         Err(_) => missing(&format!("firmware file {}", p.display())).map(|_| Vec::new()),
