@@ -2,6 +2,7 @@
 //! reads and writes, bootloader header updates and image checks.
 
 pub mod arglist;
+pub mod assemble;
 pub mod check;
 pub mod device_app;
 pub mod firmware;

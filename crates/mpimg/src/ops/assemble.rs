@@ -1,0 +1,294 @@
+//! Assembling one firmware image from a build's pieces: the bootloader, the
+//! partition table, the app(s) and any data images, each at its flash
+//! offset, as `flasher_args.json` (or a plain `OFFSET=FILE` list) names them.
+//!
+//! The image starts at the chip's bootloader offset (0x1000 on esp32 and
+//! esp32s2, 0x2000 on esp32c5 and esp32p4, else 0x0), as MicroPython's `.bin`
+//! releases do; gaps between pieces are 0xFF (erased flash). The flash mode,
+//! frequency and size are written into the bootloader's header and its
+//! SHA-256 renewed, as esptool does when it writes the bootloader (and as
+//! `merge-bin` does). Every piece is checked against what its offset says it
+//! is before anything is joined: a bootloader image at the bootloader offset,
+//! a partition table at 0x8000, an app image at each app partition.
+//!
+//! Pure over bytes: files are read through the caller's loader.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::format::chip::{Chip, CHIPS};
+use crate::format::flash_params::{FlashParamError, FlashParams};
+use crate::format::flasher_args::FlasherArgs;
+use crate::format::image::{parse_image_layout, rehash, ImageHeader, IMAGE_MAGIC};
+use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
+
+/// One file to place at a flash offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// Flash offset.
+    pub offset: u32,
+    /// The file (already joined to the directory it is relative to).
+    pub path: PathBuf,
+}
+
+/// What to assemble: the pieces and the flash settings for the bootloader header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipe {
+    /// The chip, when the recipe names it (`flasher_args.json`); else the
+    /// bootloader's (or the first image's) header tells it.
+    pub chip: Option<String>,
+    /// `dio`, `80m`, `4MB` as esptool names them; empty or `keep` (and
+    /// `detect` for the size) leave the bootloader's header as it is.
+    pub flash_mode: String,
+    pub flash_freq: String,
+    pub flash_size: String,
+    pub pieces: Vec<Piece>,
+}
+
+impl Recipe {
+    /// The recipe of a `flasher_args.json` found in directory `dir` (its
+    /// files are relative to it).
+    ///
+    /// # Errors
+    /// [`AssembleError::Encrypted`] when the build flashes a piece encrypted:
+    /// esptool encrypts those while flashing, which an image file cannot carry.
+    pub fn from_flasher_args(args: &FlasherArgs, dir: &Path) -> Result<Self, AssembleError> {
+        if let Some(f) = args.files.iter().find(|f| f.encrypted) {
+            return Err(AssembleError::Encrypted { offset: f.offset, path: dir.join(&f.file) });
+        }
+        Ok(Recipe {
+            chip: args.chip.clone(),
+            flash_mode: args.flash_mode.clone(),
+            flash_freq: args.flash_freq.clone(),
+            flash_size: args.flash_size.clone(),
+            pieces: args.files.iter().map(|f| Piece { offset: f.offset, path: dir.join(&f.file) }).collect(),
+        })
+    }
+}
+
+/// Why the pieces do not make a firmware image. Each names the file and
+/// offset at fault.
+#[derive(Debug, Error)]
+pub enum AssembleError {
+    #[error("nothing to assemble: no pieces given")]
+    NoPieces,
+    #[error("cannot read {} (for {offset:#x}): {source}", path.display())]
+    Read {
+        offset: u32,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} at {offset:#x} is empty", path.display())]
+    Empty { offset: u32, path: PathBuf },
+    #[error("{} at {offset:#x} overlaps {} at {other_offset:#x}..{other_end:#x}: check the offsets", path.display(), other.display())]
+    Overlap { offset: u32, path: PathBuf, other_offset: u32, other_end: u64, other: PathBuf },
+    #[error("{} at {offset:#x} lies below the bootloader offset of {chip} ({bootloader:#x}), where a firmware image starts: check the offset (or the chip)", path.display())]
+    BelowBootloader { offset: u32, path: PathBuf, chip: &'static str, bootloader: u32 },
+    #[error("{} at {offset:#x} ends at {end:#x}, past the largest flash (128 MB)", path.display())]
+    PastEnd { offset: u32, path: PathBuf, end: u64 },
+    #[error("unknown chip '{name}' in flasher_args.json: mpimg knows {}", chip_list())]
+    UnknownChip { name: String },
+    #[error("cannot tell the chip: no piece starts with an ESP image header (0xE9); give the bootloader")]
+    NoChip,
+    #[error("no piece at {offset:#x}, the bootloader offset of {chip}: a firmware image starts with the bootloader")]
+    NoBootloader { offset: u32, chip: &'static str },
+    #[error("{} at {offset:#x} is not a bootloader image: {why}", path.display())]
+    NotBootloader { offset: u32, path: PathBuf, why: String },
+    #[error("{} at {offset:#x} is an image for {found}, but the build is for {chip}", path.display())]
+    WrongChip { offset: u32, path: PathBuf, found: String, chip: &'static str },
+    #[error("no partition table at {TABLE_OFFSET:#x} among the pieces: mpimg needs the table there")]
+    NoTable,
+    #[error("{} at {offset:#x} is not a partition table: {why}", path.display())]
+    NotTable { offset: u32, path: PathBuf, why: String },
+    #[error("{} at {offset:#x} is not an app image for partition '{partition}': {why}", path.display())]
+    NotApp { offset: u32, path: PathBuf, partition: String, why: String },
+    #[error("{} at {offset:#x} ({len:#x} bytes) does not fit partition '{partition}' ({size:#x} bytes)", path.display())]
+    TooBig { offset: u32, path: PathBuf, len: usize, partition: String, size: u32 },
+    #[error("{} at {offset:#x} is flashed encrypted (flasher_args.json says \"encrypted\": \"true\"): esptool encrypts it while flashing, which an image file cannot carry; flash the build with esptool --encrypt", path.display())]
+    Encrypted { offset: u32, path: PathBuf },
+    #[error("flasher_args.json: {0}")]
+    FlashParam(#[from] FlashParamError),
+}
+
+fn chip_list() -> String {
+    CHIPS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+}
+
+/// A piece placed in the image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Placed {
+    pub offset: u32,
+    pub len: usize,
+    pub path: PathBuf,
+}
+
+/// The assembled firmware image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assembled {
+    pub chip: &'static Chip,
+    /// The image: its first byte is at the chip's bootloader offset.
+    pub bytes: Vec<u8>,
+    /// The pieces in flash order.
+    pub placed: Vec<Placed>,
+    /// Whether the flash settings changed the bootloader's header (and digest).
+    pub header_changed: bool,
+}
+
+/// The largest flash an image can address (128 MB).
+const MAX_END: u64 = 128 << 20;
+
+struct Loaded {
+    offset: u32,
+    path: PathBuf,
+    data: Vec<u8>,
+}
+
+impl Loaded {
+    fn end(&self) -> u64 {
+        u64::from(self.offset) + self.data.len() as u64
+    }
+}
+
+/// Join the pieces of `recipe` into one image, reading files with `load`.
+///
+/// # Errors
+/// [`AssembleError`] naming the file and offset: a file that cannot be read
+/// or is empty, overlapping pieces, a piece below the chip's bootloader
+/// offset, no bootloader, a piece that is not what its offset says, an app
+/// larger than its partition, a flash setting the chip does not take.
+pub fn assemble(
+    recipe: &Recipe,
+    load: &mut dyn FnMut(&Path) -> std::io::Result<Vec<u8>>,
+) -> Result<Assembled, AssembleError> {
+    if recipe.pieces.is_empty() {
+        return Err(AssembleError::NoPieces);
+    }
+    let mut pieces = Vec::with_capacity(recipe.pieces.len());
+    for p in &recipe.pieces {
+        let data = load(&p.path).map_err(|source| AssembleError::Read { offset: p.offset, path: p.path.clone(), source })?;
+        if data.is_empty() {
+            return Err(AssembleError::Empty { offset: p.offset, path: p.path.clone() });
+        }
+        pieces.push(Loaded { offset: p.offset, path: p.path.clone(), data });
+    }
+    pieces.sort_by_key(|p| p.offset);
+    let chip = which_chip(recipe, &pieces)?;
+    check_layout(chip, &pieces)?;
+    check_table_and_apps(chip, &pieces)?;
+    let bl = chip.bootloader_offset;
+    let end = pieces.iter().map(Loaded::end).max().unwrap_or(u64::from(bl));
+    let mut bytes = vec![0xFF; (end - u64::from(bl)) as usize];
+    for p in &pieces {
+        let at = (p.offset - bl) as usize;
+        bytes[at..at + p.data.len()].copy_from_slice(&p.data);
+    }
+    let params = FlashParams::parse(chip.name, &recipe.flash_mode, &recipe.flash_freq, &recipe.flash_size)?;
+    let header_changed = apply_params(&mut bytes, &pieces[0], &params)?;
+    let placed = pieces.into_iter().map(|p| Placed { offset: p.offset, len: p.data.len(), path: p.path }).collect();
+    Ok(Assembled { chip, bytes, placed, header_changed })
+}
+
+/// The chip the recipe names, else the one in the lowest image header.
+fn which_chip(recipe: &Recipe, pieces: &[Loaded]) -> Result<&'static Chip, AssembleError> {
+    if let Some(name) = &recipe.chip {
+        return Chip::by_name(name).ok_or_else(|| AssembleError::UnknownChip { name: name.clone() });
+    }
+    pieces
+        .iter()
+        .find_map(|p| (p.data[0] == IMAGE_MAGIC).then(|| ImageHeader::parse(&p.data).ok()).flatten())
+        .and_then(|h| h.chip())
+        .ok_or(AssembleError::NoChip)
+}
+
+/// Offsets: none below the bootloader, none past 128 MB, no overlaps, a
+/// bootloader image for the chip at its offset.
+fn check_layout(chip: &'static Chip, pieces: &[Loaded]) -> Result<(), AssembleError> {
+    let bl = chip.bootloader_offset;
+    let first = &pieces[0];
+    if first.offset < bl {
+        return Err(AssembleError::BelowBootloader { offset: first.offset, path: first.path.clone(), chip: chip.name, bootloader: bl });
+    }
+    for w in pieces.windows(2) {
+        if u64::from(w[1].offset) < w[0].end() {
+            return Err(AssembleError::Overlap {
+                offset: w[1].offset,
+                path: w[1].path.clone(),
+                other_offset: w[0].offset,
+                other_end: w[0].end(),
+                other: w[0].path.clone(),
+            });
+        }
+    }
+    if let Some(p) = pieces.iter().find(|p| p.end() > MAX_END) {
+        return Err(AssembleError::PastEnd { offset: p.offset, path: p.path.clone(), end: p.end() });
+    }
+    if first.offset != bl {
+        return Err(AssembleError::NoBootloader { offset: bl, chip: chip.name });
+    }
+    let not = |why: String| AssembleError::NotBootloader { offset: first.offset, path: first.path.clone(), why };
+    if first.data[0] != IMAGE_MAGIC {
+        return Err(not(format!("it starts with {:#04x}, not the image magic 0xe9", first.data[0])));
+    }
+    let info = parse_image_layout(&first.data).map_err(|e| not(e.to_string()))?;
+    image_chip(chip, first, &info.header)
+}
+
+fn image_chip(chip: &'static Chip, p: &Loaded, header: &ImageHeader) -> Result<(), AssembleError> {
+    if header.chip_id == chip.image_id {
+        return Ok(());
+    }
+    let found = header.chip().map_or_else(|| format!("chip id {}", header.chip_id), |c| c.name.to_owned());
+    Err(AssembleError::WrongChip { offset: p.offset, path: p.path.clone(), found, chip: chip.name })
+}
+
+/// A partition table at 0x8000, and at each app partition an app image that fits it.
+fn check_table_and_apps(chip: &'static Chip, pieces: &[Loaded]) -> Result<(), AssembleError> {
+    let t = pieces.iter().find(|p| p.offset == TABLE_OFFSET).ok_or(AssembleError::NoTable)?;
+    let not_table = |why: String| AssembleError::NotTable { offset: t.offset, path: t.path.clone(), why };
+    if !t.data.starts_with(&[0xAA, 0x50]) {
+        let head: Vec<String> = t.data.iter().take(2).map(|b| format!("{b:02x}")).collect();
+        return Err(not_table(format!("it starts with {}, not the entry magic aa 50", head.join(" "))));
+    }
+    let sector = &t.data[..t.data.len().min(TABLE_SIZE)];
+    let table = PartitionTable::parse(sector).map_err(|e| not_table(e.to_string()))?;
+    for part in table.entries.iter().filter(|e| e.is_app()) {
+        let Some(p) = pieces.iter().find(|p| p.offset == part.offset) else { continue };
+        let not_app = |why: String| AssembleError::NotApp {
+            offset: p.offset,
+            path: p.path.clone(),
+            partition: part.name(),
+            why,
+        };
+        if p.data[0] != IMAGE_MAGIC {
+            return Err(not_app(format!("it starts with {:#04x}, not the image magic 0xe9", p.data[0])));
+        }
+        let info = parse_image_layout(&p.data).map_err(|e| not_app(e.to_string()))?;
+        image_chip(chip, p, &info.header)?;
+        if p.data.len() as u64 > u64::from(part.size) {
+            return Err(AssembleError::TooBig {
+                offset: p.offset,
+                path: p.path.clone(),
+                len: p.data.len(),
+                partition: part.name(),
+                size: part.size,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Write the flash settings into the bootloader header at the start of
+/// `bytes` (the bootloader piece is `bl`) and renew its digest.
+fn apply_params(bytes: &mut [u8], bl: &Loaded, params: &FlashParams) -> Result<bool, AssembleError> {
+    let not = |why: String| AssembleError::NotBootloader { offset: bl.offset, path: bl.path.clone(), why };
+    let mut header = ImageHeader::parse(bytes).map_err(|e| not(e.to_string()))?;
+    if !params.apply(&mut header) {
+        return Ok(false);
+    }
+    let head = header.to_bytes();
+    bytes[..head.len()].copy_from_slice(&head);
+    rehash(&mut bytes[..bl.data.len()]).map_err(|e| not(e.to_string()))?;
+    Ok(true)
+}
