@@ -5,6 +5,7 @@ pub mod arglist;
 pub mod assemble;
 pub mod check;
 pub mod device_app;
+pub mod file_format;
 pub mod firmware;
 pub mod inspect;
 pub mod layout;
