@@ -80,7 +80,11 @@ fn from_json(json: &Path) -> Result<Assembled, AssembleError> {
     assemble(&Recipe::from_flasher_args(&args, json.parent().unwrap())?, &mut load)
 }
 
-const CASES: &[(&str, &str, u32, (&str, &str, &str))] = &[
+/// Flash mode, frequency and size as flasher_args.json names them.
+type Settings = (&'static str, &'static str, &'static str);
+
+/// Release image, chip, bootloader offset, the settings its header holds.
+const CASES: &[(&str, &str, u32, Settings)] = &[
     ("ESP32_GENERIC-20240602-v1.23.0.bin", "esp32", 0x1000, ("dio", "40m", "4MB")),
     ("ESP32_GENERIC-OTA-20250415-v1.25.0.bin", "esp32", 0x1000, ("dio", "40m", "4MB")),
     ("ESP32_GENERIC_S3-20241129-v1.24.1.bin", "esp32s3", 0x0, ("dio", "80m", "8MB")),
