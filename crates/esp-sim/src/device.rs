@@ -1,18 +1,17 @@
 //! The device: which loader is running (ROM, flasher stub, or neither once
-//! user code was started), its registers and flash, and the dispatch of
-//! request frames to the loader's handlers. Transport-free: frames in,
-//! frames (and baud changes) out.
+//! user code was started), its registers and flash, how it builds replies,
+//! and the commands both loaders answer alike. The loaders' own handlers
+//! (`rom`, `stub`) build on this; `dispatch` routes each frame to them.
+//! Transport-free: requests in, frames (and baud changes) out.
 
 use std::cell::Cell;
 
 use crate::chip::Chip;
-use crate::command::{self, op, rom_err, stub_err, Loader, Outcome, ParseError, Request};
+use crate::command::{self, op, rom_err, stub_err, Loader, Outcome, Request};
 use crate::flash_write::WriteSession;
 use crate::nor::NorFlash;
 use crate::read_stream::ReadStream;
 use crate::regs::Registers;
-use crate::stats::Stats;
-use crate::{rom, stub};
 
 /// What the link must do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,56 +81,22 @@ impl Device {
         }
     }
 
+    /// Forget the failure flag before handling a new request.
+    pub fn clear_failure(&self) {
+        self.failed.set(false);
+    }
+
+    /// Whether a reply since [`Device::clear_failure`] carried a failure status.
+    pub fn replied_failure(&self) -> bool {
+        self.failed.get()
+    }
+
     /// Build a response frame for the running loader.
     pub fn reply(&self, op: u8, value: u32, outcome: &Outcome) -> Out {
         if outcome.is_err() {
             self.failed.set(true);
         }
         Out::Frame(command::response(self.loader(), op, value, outcome))
-    }
-
-    /// Handle one frame from the host.
-    pub fn handle(&mut self, frame: &[u8], stats: &mut Stats) -> Vec<Out> {
-        if self.mode == Mode::UserCode {
-            return Vec::new();
-        }
-        if let Some(stream) = self.read.as_mut() {
-            stats.read_acks += 1;
-            let (out, done) = stream.on_ack(frame, &self.flash);
-            if done {
-                self.read = None;
-            }
-            return out.into_iter().map(Out::Frame).collect();
-        }
-        let req = match Request::parse(frame) {
-            Ok(r) => r,
-            Err(ParseError::NotARequest) => return Vec::new(),
-            Err(ParseError::SizeMismatch { op }) => {
-                stats.count_command(&command::name(op));
-                stats.count_error(&command::name(op));
-                let code = match self.loader() {
-                    Loader::Rom => u16::from(rom_err::INVALID_MESSAGE),
-                    Loader::Stub => stub_err::BAD_DATA_LEN,
-                };
-                return vec![self.reply(op, 0, &Err(code))];
-            }
-        };
-        let name = command::name(req.op);
-        stats.count_command(&name);
-        self.failed.set(false);
-        let out = match self.mode {
-            Mode::Stub => stub::handle(self, &req, stats),
-            _ => rom::handle(self, &req, stats),
-        };
-        if self.failed.get() {
-            stats.count_error(&name);
-        }
-        stats.baud = self.baud;
-        let c = self.flash.counters;
-        stats.sectors_erased = c.sectors_erased;
-        stats.sectors_written = c.sectors_written;
-        stats.bytes_written = c.bytes_written;
-        out
     }
 
     /// Commands both loaders answer the same way apart from status bytes.
