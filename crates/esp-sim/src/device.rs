@@ -9,7 +9,7 @@ use std::cell::Cell;
 use crate::chip::Chip;
 use crate::command::{self, op, rom_err, stub_err, Loader, Outcome, Request};
 use crate::flash_write::WriteSession;
-use crate::nor::NorFlash;
+use crate::nor::{NorError, NorFlash};
 use crate::read_stream::ReadStream;
 use crate::regs::Registers;
 
@@ -51,7 +51,7 @@ pub struct Device {
 impl Device {
     pub fn new(chip: Chip, mac: [u8; 6], flash: NorFlash) -> Self {
         let size = flash.size();
-        Device {
+        let mut dev = Device {
             chip,
             mode: Mode::Rom,
             regs: Registers::new(chip, mac, size),
@@ -61,7 +61,15 @@ impl Device {
             mem_remaining: None,
             read: None,
             failed: Cell::new(false),
-        }
+        };
+        dev.sync_flash_power();
+        dev
+    }
+
+    /// Power the flash as the registers say (the ESP32-P4 starts with it off).
+    fn sync_flash_power(&mut self) {
+        let on = self.regs.flash_powered();
+        self.flash.set_powered(on);
     }
 
     /// A chip reset (the port was closed): back to the ROM loader at 115200.
@@ -69,6 +77,7 @@ impl Device {
         self.mode = Mode::Rom;
         self.baud = ROM_BAUD;
         self.regs.reset();
+        self.sync_flash_power();
         self.write = None;
         self.mem_remaining = None;
         self.read = None;
@@ -129,6 +138,7 @@ impl Device {
                     let w = |i: usize| u32::from_le_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
                     self.regs.write(w(0), w(4), w(8));
                 }
+                self.sync_flash_power();
                 vec![self.reply(op::WRITE_REG, 0, &Ok(vec![]))]
             }
             op::SPI_SET_PARAMS => {
@@ -143,8 +153,11 @@ impl Device {
             }
             op::CHANGE_BAUDRATE => match (req.data.len(), req.word(0)) {
                 (8, Some(new)) if new > 0 => {
-                    self.baud = new;
-                    vec![self.reply(op::CHANGE_BAUDRATE, 0, &Ok(vec![])), Out::SetBaud(new)]
+                    // The stub knows the crystal; the ROM computes the divider
+                    // from the crystal it assumes (wrong on a 26 MHz ESP32-C2).
+                    let actual = if loader == Loader::Rom { self.chip.rom_baud(new) } else { new };
+                    self.baud = actual;
+                    vec![self.reply(op::CHANGE_BAUDRATE, 0, &Ok(vec![])), Out::SetBaud(actual)]
                 }
                 _ => vec![self.reply(op::CHANGE_BAUDRATE, 0, &Err(bad_len))],
             },
@@ -213,6 +226,10 @@ impl Device {
                     Loader::Stub => Ok(digest.to_vec()),
                 }
             }
+            Err(NorError::Unpowered) => match loader {
+                Loader::Rom => Err(u16::from(rom_err::FLASH_READ)),
+                Loader::Stub => Err(stub_err::FAILED_SPI_OP),
+            },
             Err(_) => match loader {
                 Loader::Rom => Err(u16::from(rom_err::INVALID_PARAM)),
                 Loader::Stub => Err(stub_err::FAILED_SPI_OP),

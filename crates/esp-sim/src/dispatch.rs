@@ -47,6 +47,10 @@ pub fn handle(dev: &mut Device, frame: &[u8], stats: &mut Stats) -> Vec<Out> {
         stats.count_error(&name);
     }
     stats.baud = dev.baud;
+    stats.baud_changes.extend(out.iter().filter_map(|o| match o {
+        Out::SetBaud(b) => Some(*b),
+        Out::Frame(_) => None,
+    }));
     let c = dev.flash.counters;
     stats.sectors_erased = c.sectors_erased;
     stats.sectors_written = c.sectors_written;
