@@ -8,8 +8,9 @@ script follows `mod NAME;` declarations to the module files (NAME.rs or
 NAME/mod.rs; `#[cfg(test)]` modules are left out), then reads each module's
 code with comments, strings and its `#[cfg(test)]` blocks removed, and draws
 an edge A -> B whenever A names B:
-  - `crate::b::...`, `super::...`, `self::...` paths, in `use` lines (also
-    grouped, `use crate::{a, b::c}`) and inline in code;
+  - `crate::b::...`, `super::...`, `self::...` paths (also globs,
+    `use super::*`), in `use` lines (also grouped, `use crate::{a, b::c}`)
+    and inline in code;
   - `crate::Item` where Item is defined in the crate root: an edge to the root;
   - `child::...` paths to the module's own declared submodules.
 A path resolves to the longest module prefix it names (`crate::a::b::f` is
@@ -28,7 +29,7 @@ import re
 import sys
 
 MOD_DECL = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)\s*;", re.M)
-PATH = re.compile(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
+PATH = re.compile(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)*)(?:::\*)?")
 USE_GROUP = re.compile(r"\buse\s+(crate|super|self)::\{")
 PUB_USE = re.compile(r"^\s*pub(?:\([^)]*\))?\s+use\s+([^;]*);", re.M)
 
@@ -197,6 +198,8 @@ def edges_of(modules):
         for lineno, line in enumerate(lines, 1):
             for m in PATH.finditer(line):
                 segs = [s for s in m.group(2).split("::") if s]
+                if not segs and not m.group(0).endswith("*"):
+                    continue  # a bare `crate`/`super` (e.g. `pub(crate)`), not a path
                 add(resolve(modules, here, m.group(1), segs, exports), lineno)
             for child in children:
                 if re.search(r"(?<![A-Za-z0-9_:])" + child + r"::", line):
