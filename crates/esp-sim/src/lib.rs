@@ -12,6 +12,7 @@
 pub mod chip;
 pub mod command;
 pub mod device;
+pub mod dispatch;
 pub mod fault;
 pub mod flash_write;
 pub mod link;

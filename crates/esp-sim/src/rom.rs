@@ -48,7 +48,7 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
             out
         }
         op::MEM_END => {
-            let (Some(no_entry), Some(_entry), 8) = (req.word(0), req.word(1), req.data.len()) else {
+            let (Some(no_entry), Some(entry), 8) = (req.word(0), req.word(1), req.data.len()) else {
                 return vec![dev.reply(req.op, 0, &invalid)];
             };
             if dev.mem_remaining.is_none() {
@@ -63,6 +63,7 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
                 dev.mode = Mode::Stub;
                 dev.write = None;
                 stats.stub_starts += 1;
+                stats.stub_entry = Some(entry);
             }
             out
         }
@@ -77,6 +78,9 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
             let end = (u64::from(offset) + u64::from(SLOW_READ_BLOCK)).min(u64::from(dev.flash.size()));
             if u64::from(offset) + u64::from(len) > u64::from(dev.flash.size()) {
                 return vec![dev.reply(req.op, 0, &Err(u16::from(rom_err::INVALID_PARAM)))];
+            }
+            if !dev.flash.is_powered() {
+                return vec![dev.reply(req.op, 0, &Err(u16::from(rom_err::FLASH_READ)))];
             }
             let mut block = dev.flash.read(offset, (end - u64::from(offset)) as u32).map(<[u8]>::to_vec).unwrap_or_default();
             block.resize(SLOW_READ_BLOCK as usize, 0xFF);

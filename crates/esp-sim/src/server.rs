@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::device::{Device, Out, ROM_BAUD};
+use crate::dispatch;
 use crate::fault::{Dir, FaultPlan, FrameFault};
 use crate::link::Link;
 use crate::pty::Pty;
@@ -231,7 +232,7 @@ impl Server {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            self.device.handle(&frame, &mut g)
+            dispatch::handle(&mut self.device, &frame, &mut g)
         };
         for o in outs {
             match o {

@@ -56,7 +56,8 @@ pub struct UserCommand {
 }
 
 /// Run one user command; returns the value for W0 when the command reads.
-pub fn execute(spi: &SpiRegs, c: &UserCommand, flash_size: u32) -> Option<u32> {
+/// An unpowered flash drives nothing: the data line reads all ones.
+pub fn execute(spi: &SpiRegs, c: &UserCommand, flash_size: u32, powered: bool) -> Option<u32> {
     let command = (c.usr2 & 0xFFFF) as u8;
     if c.usr & USR_MISO == 0 {
         return None;
@@ -65,6 +66,7 @@ pub fn execute(spi: &SpiRegs, c: &UserCommand, flash_size: u32) -> Option<u32> {
     let addr_len = if c.usr & USR_ADDR != 0 { ((c.usr1 >> 26) & 0x3F) + 1 } else { 0 };
     let addr = if spi.addr_msb && addr_len > 0 && addr_len < 32 { c.addr >> (32 - addr_len) } else { c.addr };
     let full = match command {
+        _ if !powered => u32::MAX,
         0x9F => jedec_id(flash_size),
         0x5A => {
             let t = sfdp_table(flash_size);

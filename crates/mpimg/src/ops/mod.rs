@@ -69,7 +69,7 @@ pub enum OpError {
     NotAnImage { first: String },
     #[error("no image header at the start, but one at file offset {found_at:#x}: this looks like a dump of flash from offset 0; cut the first {found_at:#x} bytes (e.g. dd bs=4096 skip={}) or dump from the bootloader offset", found_at / 4096)]
     WrongStart { found_at: u32 },
-    #[error("unknown chip id {id} in the image header: mpimg knows esp32, esp32s2, esp32s3, esp32c2, esp32c3, esp32c5, esp32c6, esp32c61, esp32h2, esp32p4")]
+    #[error("unknown chip id {id} in the image header: mpimg knows {}", crate::format::chip::Chip::names())]
     UnknownChip { id: u16 },
     #[error("the file ends at flash offset {file_end:#x}, before the partition table at 0x8000 ends: it is truncated (or only a bootloader for {chip})")]
     EndsBeforeTable { chip: &'static str, file_end: u32 },
