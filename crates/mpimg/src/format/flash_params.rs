@@ -35,7 +35,7 @@ const FREQ_H21: &[(&str, u8)] = &[("48m", 0xF), ("24m", 0x0)];
 /// Frequency names and codes by chip, as esptool's targets define (or inherit) them.
 fn freq_table(chip: &str) -> Option<&'static [(&'static str, u8)]> {
     Some(match chip {
-        "esp32" | "esp32s2" | "esp32s3" | "esp32c3" | "esp32p4" => FREQ_ESP32,
+        "esp32" | "esp32s2" | "esp32s3" | "esp32c3" | "esp32p4" | "esp32e22" => FREQ_ESP32,
         "esp32c2" => FREQ_C2,
         "esp32c5" | "esp32c61" | "esp32s31" => FREQ_C5,
         "esp32c6" => FREQ_C6,

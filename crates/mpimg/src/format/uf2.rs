@@ -28,6 +28,7 @@
 use md5::{Digest, Md5};
 use thiserror::Error;
 
+use super::chip::{Chip, CHIPS};
 use super::regions::Region;
 
 /// Bytes of one UF2 block.
@@ -46,33 +47,14 @@ const MD5_PART_LEN: usize = 24;
 /// Payload per block when the MD5 part follows it (esptool's default).
 pub const PAYLOAD_LEN: usize = DATA_LEN - MD5_PART_LEN;
 
-/// UF2 family ids of the ESP32 chips, by esptool's chip name (esptool's
-/// `UF2_FAMILY_ID` of each target, the ids registered in the UF2 repository).
-/// Kept here until the chip table (`format::chip`) carries them.
-const FAMILY_IDS: &[(&str, u32)] = &[
-    ("esp32", 0x1C5F_21B0),
-    ("esp32s2", 0xBFDD_4EEE),
-    ("esp32c3", 0xD42B_A06C),
-    ("esp32s3", 0xC47E_5767),
-    ("esp32c2", 0x2B88_D29C),
-    ("esp32c6", 0x540D_DF62),
-    ("esp32h2", 0x3327_26F6),
-    ("esp32p4", 0x3D30_8E94),
-    ("esp32c61", 0x77D8_50C4),
-    ("esp32c5", 0xF71C_0343),
-    ("esp32h21", 0xB6DD_00AF),
-    ("esp32h4", 0x9E0B_AA8A),
-    ("esp32s31", 0x3101_F7C1),
-];
-
-/// The UF2 family id of a chip (by esptool's name, e.g. `esp32c3`).
+/// The UF2 family id of a chip (by esptool's name, e.g. `esp32c3`), from the chip table.
 pub fn family_id(chip: &str) -> Option<u32> {
-    FAMILY_IDS.iter().find(|(name, _)| *name == chip).map(|&(_, id)| id)
+    Chip::by_name(chip).and_then(|c| c.uf2_family_id)
 }
 
 /// The chip a UF2 family id stands for, if it is an ESP32 one.
 pub fn chip_of_family(id: u32) -> Option<&'static str> {
-    FAMILY_IDS.iter().find(|&&(_, f)| f == id).map(|&(name, _)| name)
+    CHIPS.iter().find(|c| c.uf2_family_id == Some(id)).map(|c| c.name)
 }
 
 /// Why a UF2 file could not be read; `block` counts from 0 (file offset = block × 512).
@@ -250,6 +232,7 @@ mod tests {
         assert_eq!(family_id("esp32c3"), Some(0xD42B_A06C));
         assert_eq!(family_id("esp32s3"), Some(0xC47E_5767));
         assert_eq!(family_id("esp8266"), None);
+        assert_eq!(family_id("esp32e22"), None);
         assert_eq!(chip_of_family(0x1C5F_21B0), Some("esp32"));
         assert_eq!(chip_of_family(0xE48B_FF56), None);
     }

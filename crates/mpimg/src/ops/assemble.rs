@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::format::chip::{Chip, CHIPS};
+use crate::format::chip::Chip;
 use crate::format::flash_params::{FlashParamError, FlashParams};
 use crate::format::flasher_args::FlasherArgs;
 use crate::format::image::{parse_image_layout, rehash, ImageHeader, IMAGE_MAGIC};
@@ -88,7 +88,7 @@ pub enum AssembleError {
     BelowBootloader { offset: u32, path: PathBuf, chip: &'static str, bootloader: u32 },
     #[error("{} at {offset:#x} ends at {end:#x}, past the largest flash (128 MB)", path.display())]
     PastEnd { offset: u32, path: PathBuf, end: u64 },
-    #[error("unknown chip '{name}' in flasher_args.json: mpimg knows {}", chip_list())]
+    #[error("unknown chip '{name}' in flasher_args.json: mpimg knows {}", Chip::names())]
     UnknownChip { name: String },
     #[error("cannot tell the chip: no piece starts with an ESP image header (0xE9); give the bootloader")]
     NoChip,
@@ -110,10 +110,6 @@ pub enum AssembleError {
     Encrypted { offset: u32, path: PathBuf },
     #[error("flasher_args.json: {0}")]
     FlashParam(#[from] FlashParamError),
-}
-
-fn chip_list() -> String {
-    CHIPS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
 }
 
 /// A piece placed in the image.

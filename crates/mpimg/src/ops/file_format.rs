@@ -158,7 +158,8 @@ pub fn decode(bytes: &[u8]) -> Result<Option<Decoded>, DecodeError> {
     if start != chip.bootloader_offset {
         return Err(DecodeError::WrongStart { format: name, start, chip: chip.name, want: chip.bootloader_offset });
     }
-    if let Some(family) = family.filter(|&f| Some(f) != uf2::family_id(chip.name)) {
+    // A chip without a family id of its own gets 0 in UF2 files (see `encode`).
+    if let Some(family) = family.filter(|&f| f != chip.uf2_family_id.unwrap_or(0)) {
         return Err(DecodeError::WrongFamily { family, chip: chip.name });
     }
     Ok(Some(Decoded { format, chip, bytes: image }))
@@ -212,8 +213,8 @@ pub fn encode(format: FileFormat, chip: &Chip, start: u32, bytes: &[u8], partiti
         FileFormat::Bin => bytes.to_vec(),
         FileFormat::Hex => ihex::write(&meaningful_regions(start, bytes, partitions)).into_bytes(),
         FileFormat::Uf2 => {
-            // Every chip mpimg knows has a family id; 0 is what esptool writes otherwise.
-            let family = uf2::family_id(chip.name).unwrap_or(0);
+            // 0 where the chip has no family id of its own, as esptool writes then.
+            let family = chip.uf2_family_id.unwrap_or(0);
             uf2::write(&meaningful_regions(start, bytes, partitions), family)
         }
     }
