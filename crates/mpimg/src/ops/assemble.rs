@@ -288,3 +288,116 @@ fn apply_params(bytes: &mut [u8], bl: &Loaded, params: &FlashParams) -> Result<b
     rehash(&mut bytes[..bl.data.len()]).map_err(|e| not(e.to_string()))?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::format::image::{parse_image, testimg};
+    use crate::format::partition::{Partition, TYPE_APP, TYPE_DATA};
+
+    fn table() -> Vec<u8> {
+        let entries = vec![
+            Partition::new("nvs", TYPE_DATA, 2, 0x9000, 0x6000, 0),
+            Partition::new("factory", TYPE_APP, 0, 0x10000, 0x1000, 0),
+        ];
+        PartitionTable { entries, had_md5: true }.to_bytes().unwrap()
+    }
+
+    /// Files by name, and a recipe placing them.
+    fn build(chip_id: u16, bl: u32) -> (HashMap<PathBuf, Vec<u8>>, Recipe) {
+        let files: HashMap<PathBuf, Vec<u8>> = [
+            ("bl.bin", testimg::sample(chip_id)),
+            ("pt.bin", table()[..0xC00].to_vec()),
+            ("app.bin", testimg::sample(chip_id)),
+        ]
+        .into_iter()
+        .map(|(n, d)| (PathBuf::from(n), d))
+        .collect();
+        let pieces = [(bl, "bl.bin"), (0x10000, "app.bin"), (0x8000, "pt.bin")];
+        let pieces = pieces.iter().map(|&(offset, f)| Piece { offset, path: f.into() }).collect();
+        (files, Recipe { pieces, ..Recipe::default() })
+    }
+
+    fn run(files: &HashMap<PathBuf, Vec<u8>>, recipe: &Recipe) -> Result<Assembled, AssembleError> {
+        assemble(recipe, &mut |p: &Path| {
+            files.get(p).cloned().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+        })
+    }
+
+    #[test]
+    fn pieces_land_at_their_offsets_from_the_bootloader_offset_on() {
+        for (chip_id, bl) in [(0u16, 0x1000u32), (9, 0x0), (23, 0x2000)] {
+            let (files, recipe) = build(chip_id, bl);
+            let a = run(&files, &recipe).unwrap();
+            assert_eq!(a.chip.bootloader_offset, bl);
+            let at = |off: u32| (off - bl) as usize;
+            let bl_bin = &files[Path::new("bl.bin")];
+            assert_eq!(&a.bytes[..bl_bin.len()], &bl_bin[..]);
+            assert!(a.bytes[bl_bin.len()..at(0x8000)].iter().all(|&b| b == 0xFF));
+            assert_eq!(&a.bytes[at(0x8000)..at(0x8C00)], &table()[..0xC00]);
+            assert_eq!(&a.bytes[at(0x10000)..], &files[Path::new("app.bin")][..]);
+            let placed: Vec<(u32, usize)> = a.placed.iter().map(|p| (p.offset, p.len)).collect();
+            assert_eq!(placed, vec![(bl, bl_bin.len()), (0x8000, 0xC00), (0x10000, bl_bin.len())]);
+            assert!(!a.header_changed);
+        }
+    }
+
+    #[test]
+    fn flash_settings_go_into_the_bootloader_header_with_a_new_digest() {
+        let (files, recipe) = build(9, 0);
+        let recipe = Recipe { flash_mode: "qio".into(), flash_freq: "40m".into(), flash_size: "16MB".into(), ..recipe };
+        let a = run(&files, &recipe).unwrap();
+        assert!(a.header_changed);
+        assert_eq!(&a.bytes[..4], &[0xE9, 3, 0x00, 0x40]);
+        let bl = parse_image(&a.bytes).unwrap();
+        assert!(bl.is_valid());
+        let mut want = files[Path::new("bl.bin")].clone();
+        want[2..4].copy_from_slice(&[0x00, 0x40]);
+        rehash(&mut want).unwrap();
+        assert_eq!(&a.bytes[..want.len()], &want[..]);
+        // The app keeps its own header: settings are the bootloader's.
+        assert_eq!(&a.bytes[0x10000..0x10004], &files[Path::new("app.bin")][..4]);
+    }
+
+    #[test]
+    fn the_errors_of_a_broken_recipe() {
+        let (mut files, recipe) = build(0, 0x1000);
+        let mut big = testimg::sample(0);
+        big.resize(0x1001, 0xFF);
+        files.insert("big.bin".into(), big);
+        let with = |f: &dyn Fn(&mut Recipe)| {
+            let mut r = recipe.clone();
+            f(&mut r);
+            match run(&files, &r) {
+                Ok(_) => "assembled".to_owned(),
+                Err(e) => e.to_string(),
+            }
+        };
+        assert_eq!(with(&|_| ()), "assembled");
+        assert_eq!(with(&|r| r.pieces.clear()), "nothing to assemble: no pieces given");
+        assert_eq!(with(&|r| r.pieces[1].path = "gone.bin".into()), "cannot read gone.bin (for 0x10000): entity not found");
+        assert_eq!(
+            with(&|r| r.pieces[0].offset = 0),
+            "bl.bin at 0x0 lies below the bootloader offset of esp32 (0x1000), where a firmware image starts: check the \
+             offset (or the chip)"
+        );
+        assert_eq!(
+            with(&|r| r.pieces[1].offset = 0x8100),
+            "app.bin at 0x8100 overlaps pt.bin at 0x8000..0x8c00: check the offsets"
+        );
+        assert_eq!(
+            with(&|r| r.chip = Some("esp8266".into())),
+            format!("unknown chip 'esp8266' in flasher_args.json: mpimg knows {}", Chip::names())
+        );
+        assert_eq!(
+            with(&|r| r.pieces[1].path = "big.bin".into()),
+            "big.bin at 0x10000 (0x1001 bytes) does not fit partition 'factory' (0x1000 bytes)"
+        );
+        assert_eq!(
+            with(&|r| r.pieces[1].offset = 0x7FF_FF00),
+            "app.bin at 0x7ffff00 ends at 0x80000f0, past the largest flash (128 MB)"
+        );
+    }
+}
