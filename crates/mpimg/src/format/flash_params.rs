@@ -12,14 +12,34 @@ use super::size::parse_size;
 /// A flash setting esptool would refuse for the chip.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum FlashParamError {
+    /// Not one of esptool's four SPI modes.
     #[error("unknown flash mode '{value}': use qio, qout, dio or dout (or keep)")]
-    Mode { value: String },
+    Mode {
+        /// The mode as given.
+        value: String,
+    },
+    /// A frequency the chip's header cannot encode.
     #[error("flash frequency '{value}' is not one {chip} supports: use {known} (or keep)")]
-    Freq { value: String, chip: String, known: String },
+    Freq {
+        /// The frequency as given.
+        value: String,
+        /// The chip (esptool's name).
+        chip: String,
+        /// The names the chip takes, comma-separated.
+        known: String,
+    },
+    /// A chip without a known frequency table.
     #[error("unknown flash frequency table for chip '{chip}'")]
-    Chip { chip: String },
+    Chip {
+        /// The chip as given.
+        chip: String,
+    },
+    /// Not a flash size a header can encode.
     #[error("invalid flash size '{value}': use 1MB, 2MB, 4MB, 8MB, 16MB, 32MB, 64MB or 128MB (or keep, detect)")]
-    Size { value: String },
+    Size {
+        /// The size as given.
+        value: String,
+    },
 }
 
 const MODES: &[(&str, u8)] = &[("qio", 0), ("qout", 1), ("dio", 2), ("dout", 3)];
@@ -53,8 +73,11 @@ fn kept(value: &str) -> bool {
 /// The settings to write into a bootloader header; `None` keeps the image's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlashParams {
+    /// SPI mode code (header byte 2): 0 QIO, 1 QOUT, 2 DIO, 3 DOUT.
     pub mode: Option<u8>,
+    /// Frequency code (low nibble of header byte 3), chip specific.
     pub freq: Option<u8>,
+    /// Size code (high nibble of header byte 3): 0 = 1 MB ... 7 = 128 MB.
     pub size: Option<u8>,
 }
 

@@ -24,14 +24,24 @@ use super::size::parse_int;
 /// A `flasher_args.json` that cannot be used.
 #[derive(Debug, Error)]
 pub enum FlasherArgsError {
+    /// Not JSON at all.
     #[error("flasher_args.json is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// No `flash_files` object.
     #[error("flasher_args.json has no \"flash_files\" object naming the images to flash")]
     NoFlashFiles,
+    /// An offset that is not a number.
     #[error("flasher_args.json: \"{key}\" is not a flash offset (use e.g. \"0x10000\")")]
-    BadOffset { key: String },
+    BadOffset {
+        /// The offset as written.
+        key: String,
+    },
+    /// A file name or setting that is not a string.
     #[error("flasher_args.json: {what} must be a string")]
-    NotAString { what: String },
+    NotAString {
+        /// Which value.
+        what: String,
+    },
 }
 
 /// One entry of `flash_files`.
@@ -52,10 +62,12 @@ pub struct FlashFile {
 /// What assembling an image needs from `flasher_args.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlasherArgs {
-    /// `flash_settings` (or `write_flash_args`) values as written: `dio`,
-    /// `80m`, `4MB`, or `keep`/`detect`; empty when absent.
+    /// The flash mode from `flash_settings` (or `write_flash_args`) as
+    /// written: `dio`, or `keep`; empty when absent.
     pub flash_mode: String,
+    /// The flash frequency (`80m`), as [`FlasherArgs::flash_mode`].
     pub flash_freq: String,
+    /// The flash size (`4MB`, `detect`), as [`FlasherArgs::flash_mode`].
     pub flash_size: String,
     /// `extra_esptool_args.chip` (`esp32c3`), if given.
     pub chip: Option<String>,

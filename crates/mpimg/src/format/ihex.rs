@@ -31,24 +31,85 @@ const RECORD_LEN: usize = 16;
 /// Why a HEX file could not be read; `line` counts from 1.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum HexError {
+    /// A line that is not a record.
     #[error("Intel HEX line {line}: a record starts with ':', found '{found}'")]
-    NoColon { line: usize, found: String },
+    NoColon {
+        /// Line number (from 1).
+        line: usize,
+        /// The line's first characters.
+        found: String,
+    },
+    /// A record that is not pairs of hex digits (or shorter than 5 bytes).
     #[error("Intel HEX line {line}: not a record of hex digit pairs")]
-    NotHex { line: usize },
+    NotHex {
+        /// Line number (from 1).
+        line: usize,
+    },
+    /// A byte count that does not match the record.
     #[error("Intel HEX line {line}: the record says {declared} data bytes but holds {actual}")]
-    BadLength { line: usize, declared: usize, actual: usize },
+    BadLength {
+        /// Line number (from 1).
+        line: usize,
+        /// The count the record gives.
+        declared: usize,
+        /// The data bytes it holds.
+        actual: usize,
+    },
+    /// A record whose bytes do not add up to 0.
     #[error("Intel HEX line {line}: checksum {found:#04x} is wrong, the record needs {want:#04x}: the file is damaged")]
-    Checksum { line: usize, found: u8, want: u8 },
+    Checksum {
+        /// Line number (from 1).
+        line: usize,
+        /// The checksum in the record.
+        found: u8,
+        /// The checksum its bytes need.
+        want: u8,
+    },
+    /// A record type other than 00 to 05.
     #[error("Intel HEX line {line}: unknown record type {kind:#04x} (known: 00 to 05)")]
-    UnknownType { line: usize, kind: u8 },
+    UnknownType {
+        /// Line number (from 1).
+        line: usize,
+        /// The type.
+        kind: u8,
+    },
+    /// An address or end-of-file record of the wrong length.
     #[error("Intel HEX line {line}: a type {kind:#04x} record must hold {want} bytes, not {len}")]
-    BadRecord { line: usize, kind: u8, want: usize, len: usize },
+    BadRecord {
+        /// Line number (from 1).
+        line: usize,
+        /// The type.
+        kind: u8,
+        /// The length the type has.
+        want: usize,
+        /// The length given.
+        len: usize,
+    },
+    /// Data for an address that another record gave already.
     #[error("Intel HEX line {line}: data at {addr:#x} overlaps data of line {other}")]
-    Overlap { line: usize, addr: u64, other: usize },
+    Overlap {
+        /// Line number (from 1).
+        line: usize,
+        /// The record's address.
+        addr: u64,
+        /// The line of the record it overlaps.
+        other: usize,
+    },
+    /// Data beyond 32-bit addresses.
     #[error("Intel HEX line {line}: data at {addr:#x} lies past 4 GB")]
-    PastEnd { line: usize, addr: u64 },
+    PastEnd {
+        /// Line number (from 1).
+        line: usize,
+        /// The record's address.
+        addr: u64,
+    },
+    /// Records after the end of file.
     #[error("Intel HEX line {line}: a record after the end-of-file record")]
-    AfterEnd { line: usize },
+    AfterEnd {
+        /// Line number (from 1).
+        line: usize,
+    },
+    /// No end-of-file record.
     #[error("Intel HEX: no end-of-file record (:00000001FF): the file is truncated")]
     NoEnd,
 }

@@ -9,6 +9,7 @@ use thiserror::Error;
 pub struct Region {
     /// Flash offset of `data[0]`.
     pub addr: u32,
+    /// The bytes.
     pub data: Vec<u8>,
 }
 
@@ -22,12 +23,29 @@ impl Region {
 /// Regions that cannot be joined into one image.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum RegionError {
+    /// Nothing to join.
     #[error("the file holds no data")]
     Empty,
+    /// Two regions share a byte.
     #[error("data at {addr:#x} (+{len:#x}) overlaps data given earlier for {other:#x}..{other_end:#x}")]
-    Overlap { addr: u32, len: usize, other: u32, other_end: u64 },
+    Overlap {
+        /// Flash offset of the later region.
+        addr: u32,
+        /// Its length in bytes.
+        len: usize,
+        /// Flash offset of the region it overlaps.
+        other: u32,
+        /// Where that region ends (exclusive).
+        other_end: u64,
+    },
+    /// More than any flash holds between the first and the last byte.
     #[error("the data spans {first:#x}..{end:#x}, more than the largest flash (128 MB)")]
-    TooLarge { first: u32, end: u64 },
+    TooLarge {
+        /// Flash offset of the first byte.
+        first: u32,
+        /// Flash offset past the last byte.
+        end: u64,
+    },
 }
 
 /// Largest span of flash one image may cover (the largest ESP flash, 128 MB).

@@ -60,20 +60,62 @@ pub fn chip_of_family(id: u32) -> Option<&'static str> {
 /// Why a UF2 file could not be read; `block` counts from 0 (file offset = block × 512).
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum Uf2Error {
+    /// Not whole blocks.
     #[error("UF2: the file is {len} bytes, not a whole number of 512-byte blocks: it is truncated")]
-    Length { len: usize },
+    Length {
+        /// The file's length in bytes.
+        len: usize,
+    },
+    /// A block without UF2's magic numbers.
     #[error("UF2 block {block}: bad magic numbers, not a UF2 block")]
-    Magic { block: usize },
+    Magic {
+        /// Block number in the file (from 0).
+        block: usize,
+    },
+    /// A payload larger than a block holds.
     #[error("UF2 block {block}: payload of {len} bytes, more than the 476 a block holds")]
-    Payload { block: usize, len: u32 },
+    Payload {
+        /// Block number in the file (from 0).
+        block: usize,
+        /// The payload size the block gives.
+        len: u32,
+    },
+    /// A block of a file container, not of flash contents.
     #[error("UF2 block {block}: a file container block (flag 0x1000), not flash contents")]
-    FileContainer { block: usize },
+    FileContainer {
+        /// Block number in the file (from 0).
+        block: usize,
+    },
+    /// Blocks for two chip families.
     #[error("UF2 block {block}: family id {found:#010x} ({}), but earlier blocks have {first:#010x} ({})", family_name(*found), family_name(*first))]
-    MixedFamilies { block: usize, found: u32, first: u32 },
+    MixedFamilies {
+        /// Block number in the file (from 0).
+        block: usize,
+        /// This block's family id.
+        found: u32,
+        /// The earlier blocks' family id.
+        first: u32,
+    },
+    /// Data for an address that another block gave already.
     #[error("UF2 block {block}: data at {addr:#x} (+{len:#x}) overlaps block {other}")]
-    Overlap { block: usize, addr: u32, len: u32, other: usize },
+    Overlap {
+        /// Block number in the file (from 0).
+        block: usize,
+        /// The block's flash address.
+        addr: u32,
+        /// Its payload size.
+        len: u32,
+        /// The block it overlaps.
+        other: usize,
+    },
+    /// Data beyond 32-bit addresses.
     #[error("UF2 block {block}: data at {addr:#x} lies past 4 GB")]
-    PastEnd { block: usize, addr: u32 },
+    PastEnd {
+        /// Block number in the file (from 0).
+        block: usize,
+        /// The block's flash address.
+        addr: u32,
+    },
 }
 
 fn family_name(id: u32) -> &'static str {

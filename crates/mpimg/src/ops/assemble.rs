@@ -38,11 +38,14 @@ pub struct Recipe {
     /// The chip, when the recipe names it (`flasher_args.json`); else the
     /// bootloader's (or the first image's) header tells it.
     pub chip: Option<String>,
-    /// `dio`, `80m`, `4MB` as esptool names them; empty or `keep` (and
-    /// `detect` for the size) leave the bootloader's header as it is.
+    /// The flash mode (`dio`) as esptool names it; empty or `keep` leave the
+    /// bootloader's header as it is (for the size, `detect` too).
     pub flash_mode: String,
+    /// The flash frequency, as [`Recipe::flash_mode`].
     pub flash_freq: String,
+    /// The flash size, as [`Recipe::flash_mode`].
     pub flash_size: String,
+    /// The files and their offsets, in any order.
     pub pieces: Vec<Piece>,
 }
 
@@ -71,43 +74,151 @@ impl Recipe {
 /// offset at fault.
 #[derive(Debug, Error)]
 pub enum AssembleError {
+    /// An empty recipe.
     #[error("nothing to assemble: no pieces given")]
     NoPieces,
+    /// A file that cannot be read.
     #[error("cannot read {} (for {offset:#x}): {source}", path.display())]
     Read {
+        /// Its flash offset.
         offset: u32,
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// An empty file.
     #[error("{} at {offset:#x} is empty", path.display())]
-    Empty { offset: u32, path: PathBuf },
+    Empty {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Two pieces share flash bytes.
     #[error("{} at {offset:#x} overlaps {} at {other_offset:#x}..{other_end:#x}: check the offsets", path.display(), other.display())]
-    Overlap { offset: u32, path: PathBuf, other_offset: u32, other_end: u64, other: PathBuf },
+    Overlap {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// Flash offset of the piece it overlaps.
+        other_offset: u32,
+        /// Where that piece ends (exclusive).
+        other_end: u64,
+        /// That piece's file.
+        other: PathBuf,
+    },
+    /// A piece below the chip's bootloader offset, where the image starts.
     #[error("{} at {offset:#x} lies below the bootloader offset of {chip} ({bootloader:#x}), where a firmware image starts: check the offset (or the chip)", path.display())]
-    BelowBootloader { offset: u32, path: PathBuf, chip: &'static str, bootloader: u32 },
+    BelowBootloader {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// The chip.
+        chip: &'static str,
+        /// Its bootloader offset.
+        bootloader: u32,
+    },
+    /// A piece ending past 128 MB.
     #[error("{} at {offset:#x} ends at {end:#x}, past the largest flash (128 MB)", path.display())]
-    PastEnd { offset: u32, path: PathBuf, end: u64 },
+    PastEnd {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// Where it ends.
+        end: u64,
+    },
+    /// A chip name mpimg does not know.
     #[error("unknown chip '{name}' in flasher_args.json: mpimg knows {}", Chip::names())]
-    UnknownChip { name: String },
+    UnknownChip {
+        /// The name as given.
+        name: String,
+    },
+    /// No piece is an ESP image, so nothing names the chip.
     #[error("cannot tell the chip: no piece starts with an ESP image header (0xE9); give the bootloader")]
     NoChip,
+    /// Nothing at the bootloader offset.
     #[error("no piece at {offset:#x}, the bootloader offset of {chip}: a firmware image starts with the bootloader")]
-    NoBootloader { offset: u32, chip: &'static str },
+    NoBootloader {
+        /// The bootloader offset.
+        offset: u32,
+        /// The chip.
+        chip: &'static str,
+    },
+    /// The piece at the bootloader offset is not an image.
     #[error("{} at {offset:#x} is not a bootloader image: {why}", path.display())]
-    NotBootloader { offset: u32, path: PathBuf, why: String },
+    NotBootloader {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// An image for another chip.
     #[error("{} at {offset:#x} is an image for {found}, but the build is for {chip}", path.display())]
-    WrongChip { offset: u32, path: PathBuf, found: String, chip: &'static str },
+    WrongChip {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// The chip its header names.
+        found: String,
+        /// The build's chip.
+        chip: &'static str,
+    },
+    /// Nothing at 0x8000.
     #[error("no partition table at {TABLE_OFFSET:#x} among the pieces: mpimg needs the table there")]
     NoTable,
+    /// The piece at 0x8000 is not a table.
     #[error("{} at {offset:#x} is not a partition table: {why}", path.display())]
-    NotTable { offset: u32, path: PathBuf, why: String },
+    NotTable {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The piece at an app partition is not an app image.
     #[error("{} at {offset:#x} is not an app image for partition '{partition}': {why}", path.display())]
-    NotApp { offset: u32, path: PathBuf, partition: String, why: String },
+    NotApp {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// The app partition.
+        partition: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// An app larger than its partition.
     #[error("{} at {offset:#x} ({len:#x} bytes) does not fit partition '{partition}' ({size:#x} bytes)", path.display())]
-    TooBig { offset: u32, path: PathBuf, len: usize, partition: String, size: u32 },
+    TooBig {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: usize,
+        /// The partition.
+        partition: String,
+        /// The partition's size in bytes.
+        size: u32,
+    },
+    /// A piece the build flashes encrypted.
     #[error("{} at {offset:#x} is flashed encrypted (flasher_args.json says \"encrypted\": \"true\"): esptool encrypts it while flashing, which an image file cannot carry; flash the build with esptool --encrypt", path.display())]
-    Encrypted { offset: u32, path: PathBuf },
+    Encrypted {
+        /// Its flash offset.
+        offset: u32,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A flash setting the chip does not take.
     #[error("flasher_args.json: {0}")]
     FlashParam(#[from] FlashParamError),
 }
@@ -115,14 +226,18 @@ pub enum AssembleError {
 /// A piece placed in the image.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Placed {
+    /// Flash offset.
     pub offset: u32,
+    /// Length in bytes.
     pub len: usize,
+    /// The file it came from.
     pub path: PathBuf,
 }
 
 /// The assembled firmware image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assembled {
+    /// The chip (from the recipe or the bootloader's header).
     pub chip: &'static Chip,
     /// The image: its first byte is at the chip's bootloader offset.
     pub bytes: Vec<u8>,

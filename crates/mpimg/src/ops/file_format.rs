@@ -93,31 +93,71 @@ impl FileFormat {
 /// Why a HEX or UF2 file does not hold a firmware image.
 #[derive(Debug, Error)]
 pub enum DecodeError {
+    /// A malformed HEX file.
     #[error(transparent)]
     Hex(#[from] HexError),
+    /// A malformed UF2 file.
     #[error(transparent)]
     Uf2(#[from] Uf2Error),
+    /// Data that cannot be one image.
     #[error("{format}: {source}")]
     Regions {
+        /// `Intel HEX` or `UF2`.
         format: &'static str,
+        /// What is wrong.
         #[source]
         source: RegionError,
     },
+    /// HEX that is not text.
     #[error("{format}: the Intel HEX text is not ASCII")]
-    NotText { format: &'static str },
+    NotText {
+        /// `Intel HEX` or `UF2`.
+        format: &'static str,
+    },
+    /// The lowest address holds no image header.
     #[error("{format}: the data starts at {start:#x} with {found}, not an ESP image header (0xE9): a firmware file starts with the bootloader")]
-    NoBootloader { format: &'static str, start: u32, found: String },
+    NoBootloader {
+        /// `Intel HEX` or `UF2`.
+        format: &'static str,
+        /// The lowest address.
+        start: u32,
+        /// What is there.
+        found: String,
+    },
+    /// The data starts elsewhere than the chip's bootloader offset.
     #[error("{format}: the data starts at {start:#x}, but an {chip} firmware starts at its bootloader offset {want:#x}")]
-    WrongStart { format: &'static str, start: u32, chip: &'static str, want: u32 },
+    WrongStart {
+        /// `Intel HEX` or `UF2`.
+        format: &'static str,
+        /// The lowest address.
+        start: u32,
+        /// The chip of the image header there.
+        chip: &'static str,
+        /// The chip's bootloader offset.
+        want: u32,
+    },
+    /// An image header for a chip mpimg does not know.
     #[error("{format}: the image header names chip id {id}, which mpimg does not know")]
-    UnknownChip { format: &'static str, id: u16 },
+    UnknownChip {
+        /// `Intel HEX` or `UF2`.
+        format: &'static str,
+        /// The chip id.
+        id: u16,
+    },
+    /// UF2 blocks marked for another chip than the image is for.
     #[error("UF2: the blocks are for family {family:#010x} ({}), but the image is for {chip}", uf2::chip_of_family(*family).unwrap_or("not an ESP32 chip"))]
-    WrongFamily { family: u32, chip: &'static str },
+    WrongFamily {
+        /// The blocks' family id.
+        family: u32,
+        /// The image's chip.
+        chip: &'static str,
+    },
 }
 
 /// A firmware file decoded to the raw image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
+    /// HEX or UF2.
     pub format: FileFormat,
     /// The chip, from the bootloader's header.
     pub chip: &'static Chip,
