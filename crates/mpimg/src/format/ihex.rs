@@ -124,10 +124,13 @@ fn record(out: &mut String, kind: u8, offset: u16, data: &[u8]) {
     bytes.push(sum.wrapping_neg());
     out.push(':');
     for b in bytes {
-        out.push_str(&format!("{b:02X}"));
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xF)]));
     }
     out.push('\n');
 }
+
+const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
 
 /// The HEX text of `regions` (sorted, not overlapping, as
 /// [`super::regions::merge`] leaves them), laid out as the module doc says.
@@ -155,10 +158,12 @@ pub fn write(regions: &[Region]) -> String {
 }
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let t = text.as_bytes();
+    if !t.len().is_multiple_of(2) {
         return None;
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    t.chunks_exact(2).map(|p| Some(digit(p[0])? << 4 | digit(p[1])?)).collect()
 }
 
 /// Data records of a file: (flash address, bytes, line).
