@@ -1,12 +1,11 @@
 //! The block cache under real commands: which blocks are read, that none is
 //! read twice, and how writes reach the flash.
 
-mod support;
 
 use std::collections::BTreeSet;
 
 use mpimg::fs::CacheStats;
-use support::*;
+use crate::util::fs::*;
 
 #[test]
 fn ls_of_a_small_littlefs_reads_only_its_superblock_pair() {

@@ -3,12 +3,11 @@
 //! `--in-place`, table edits followed by `grow`, and littlefs-python reading
 //! what the CLI wrote.
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::util::*;
 
 const E32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const C3_27: &str = "ESP32_GENERIC_C3-20251209-v1.27.0.bin";

@@ -1,10 +1,9 @@
 //! Bad input: what each failure says, and that a failed run leaves the flash
 //! exactly as it was.
 
-mod support;
 
 use mpimg::flash::Flash;
-use support::*;
+use crate::util::fs::*;
 
 fn two_partitions() -> (mpimg::flash::FileFlash, Vec<mpimg::fs::FsPartition>) {
     blank(4 * MB, &[("vfs", 0x200000, 0x100000), ("vfs2", 0x300000, 0x100000)])

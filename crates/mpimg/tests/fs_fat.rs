@@ -1,11 +1,11 @@
 //! Every --fs command on FAT, on real firmware images and synthetic flash.
 
-mod support;
 
 use mpimg::flash::Flash;
 use mpimg::fs::detect::{FatBootSector, FatType};
 use mpimg::fs::time::Civil;
-use support::*;
+use crate::util::fs::*;
+use crate::util::firmware_bytes;
 
 #[test]
 fn mkfs_fat_lays_out_the_volume_like_micropython_and_removes_littlefs_magic() {
@@ -119,7 +119,7 @@ fn fat_on_a_partition_past_the_end_of_the_file_extends_it() {
 
 #[test]
 fn fat_on_the_implicit_vfs_of_a_v1_27_image() {
-    let Some(data) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
+    let Some(data) = firmware_bytes("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
     let original = data.clone();
     let mut flash = mpimg::flash::FileFlash::new(data, 0, 4 * MB);
     let parts = vec![

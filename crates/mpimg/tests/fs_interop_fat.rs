@@ -2,13 +2,13 @@
 //! mtools reads mpimg's FAT volumes inside a firmware file, and mpimg reads,
 //! changes and rewrites volumes mtools formatted and filled.
 
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 
 use mpimg::flash::{FileFlash, Flash};
-use support::*;
+use crate::util::fs::*;
+use crate::util::mtools;
 
 /// Run an mtools command (UTC, so FAT's local times are read as mpimg writes them).
 fn mtool(tool: &str, args: &[&str]) -> String {

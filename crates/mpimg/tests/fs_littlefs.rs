@@ -1,13 +1,13 @@
 //! Every --fs command on littlefs, on real firmware images (../shared/firmware)
 //! and synthetic flash.
 
-mod support;
 
 use mpimg::flash::Flash;
 use mpimg::fs::lfs::BOOT_PY;
 use mpimg::fs::time::Civil;
 use mpimg_littlefs::{Config, Filesystem, DISK_VERSION_2_0};
-use support::*;
+use crate::util::fs::*;
+use crate::util::firmware_bytes;
 
 /// Parse "YYYY-MM-DD HH:MM:SS" back to seconds since 1970.
 fn parse_time(s: &str) -> i64 {
@@ -261,7 +261,7 @@ fn a_2_0_filesystem_stays_2_0_after_every_changing_command() {
 
 #[test]
 fn the_implicit_vfs_of_a_v1_27_image() {
-    let Some(data) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
+    let Some(data) = firmware_bytes("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
     let len = data.len();
     let mut flash = mpimg::flash::FileFlash::new(data, 0, 4 * MB);
     let parts = vec![

@@ -1,7 +1,6 @@
 //! Helpers of the device tests: an esp-sim device on a pty holding a real
 //! firmware image, and the flash file it keeps, to compare with what the same
 //! operation does to a firmware file.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,11 +1,10 @@
 //! Every option on every real image in ../shared/firmware, checked against the
 //! facts MANIFEST.md lists and against the input's own bytes.
 
-mod common;
 
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 
 /// (file, chip, bootloader offset, header flash MB, MicroPython version, app IDF version,
 ///  partitions as name:type:subtype:offset:size) — from MANIFEST.md.

@@ -6,12 +6,11 @@
 //! Without `../shared/firmware` (or a venv, for the tests that run Python
 //! tools) a test prints a note and passes, unless `CI=true`: then it fails.
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{firmware_dir, python_tool, venv_python};
+use crate::util::{firmware_dir, python_tool, venv_python};
 
 use mpimg::format::app_desc::AppDesc;
 use mpimg::format::banner::find_banner;

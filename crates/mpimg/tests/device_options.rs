@@ -2,13 +2,12 @@
 //! ../shared/firmware): every device option, each checked against the same
 //! operation on a firmware file, byte for byte in the device's flash file.
 
-mod common;
-mod devsim;
 
 use std::path::Path;
 
-use common::{firmware, mpimg, ok, Run};
-use devsim::{assert_same_flash, flash_image, Dev};
+use crate::util::{firmware, mpimg, ok, Run};
+use crate::util::sim;
+use crate::util::sim::{assert_same_flash, flash_image, Dev};
 
 const ESP32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const ESP32S3: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
@@ -18,12 +17,12 @@ const ESP32S3: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
 fn device(chip: &str, fw: &str, size: u32) -> Option<(Dev, Vec<u8>, std::path::PathBuf)> {
     let path = firmware(fw)?;
     let file = std::fs::read(&path).unwrap();
-    Some((devsim::start(chip, size, Some(&path), vec![]), file, path))
+    Some((sim::start(chip, size, Some(&path), vec![]), file, path))
 }
 
 fn inspect(chip: &str, fw: &str, size: u32) {
     let Some((d, file, path)) = device(chip, fw, size) else { return };
-    let bl = devsim::bootloader_offset(chip);
+    let bl = sim::bootloader_offset(chip);
     let r = mpimg(d.dir.path(), &[&d.port()]);
     ok(&r);
     let first = r.out.lines().next().unwrap();
@@ -72,7 +71,7 @@ fn same_as_file(d: &Dev, chip: &str, path: &Path, args: &[&str]) -> Run {
     da.extend_from_slice(args);
     let r = mpimg(d.dir.path(), &da);
     ok(&r);
-    let want = flash_image(&std::fs::read(&out).unwrap(), devsim::bootloader_offset(chip), d.flash_size);
+    let want = flash_image(&std::fs::read(&out).unwrap(), sim::bootloader_offset(chip), d.flash_size);
     assert_same_flash(&d.bytes(), &want);
     r
 }
@@ -129,10 +128,10 @@ fn header_flash_size_warning() {
 fn partitions_and_files(chip: &str, fw: &str, other_fw: &str, size: u32) {
     let (Some(path), Some(other)) = (firmware(fw), firmware(other_fw)) else { return };
     let file = std::fs::read(&path).unwrap();
-    let bl = devsim::bootloader_offset(chip);
+    let bl = sim::bootloader_offset(chip);
     // Foreign bytes everywhere the firmware does not cover (an old filesystem, say).
-    let d = devsim::start_over(chip, size, Some(&devsim::foreign(size)), Some(&path), vec![]);
-    let mut want = devsim::foreign(size);
+    let d = sim::start_over(chip, size, Some(&sim::foreign(size)), Some(&path), vec![]);
+    let mut want = sim::foreign(size);
     want[bl as usize..bl as usize + file.len()].copy_from_slice(&file);
     assert_same_flash(&d.bytes(), &want);
     let dir = d.dir.path();

@@ -1,12 +1,11 @@
 //! `--ota-update` and `--flash DEVICE` on esp-sim devices, each checked
 //! against the same operation applied to a firmware file in memory.
 
-mod common;
-mod devsim;
 
 
-use common::{firmware, mpimg, ok};
-use devsim::{assert_same_flash, flash_image, Dev};
+use crate::util::{firmware, mpimg, ok};
+use crate::util::sim;
+use crate::util::sim::{assert_same_flash, flash_image, Dev};
 use mpimg::flash::FileFlash;
 use mpimg::format::partition::PartitionTable;
 use mpimg::ops::ota::{ota_status, ota_update};
@@ -28,7 +27,7 @@ fn ota(chip: &str, fw: &str, app_fw: &str, size: u32) {
     ok(&mpimg(tmp.path(), &[fw.to_str().unwrap(), "-f", &f, "--table", "ota", "-o", ota_fw.to_str().unwrap()]));
     ok(&mpimg(tmp.path(), &[app_fw.to_str().unwrap(), "-x", "-o", "new.app-bin"]));
     let app = std::fs::read(tmp.path().join("new.app-bin")).unwrap();
-    let d = devsim::start(chip, size, Some(&ota_fw), vec![]);
+    let d = sim::start(chip, size, Some(&ota_fw), vec![]);
     let port = d.port();
 
     // ota_1 holds no app yet: fine for a spare slot (the device boots ota_0); the
@@ -80,7 +79,7 @@ fn ota_update_esp32s3() {
 fn ota_update_on_the_real_ota_image() {
     // Its otadata is erased: ota_0 boots, the update goes to ota_1 (sector 0, seq 2).
     let (Some(fw), Some(app_fw)) = (firmware("ESP32_GENERIC-OTA-20250415-v1.25.0.bin"), firmware("esp32-20210902-v1.17.bin")) else { return };
-    let d = devsim::start("esp32", 4 << 20, Some(&fw), vec![]);
+    let d = sim::start("esp32", 4 << 20, Some(&fw), vec![]);
     ok(&mpimg(d.dir.path(), &[app_fw.to_str().unwrap(), "-x", "-o", "a.app-bin"]));
     let app = std::fs::read(d.dir.path().join("a.app-bin")).unwrap();
     let (mut file, table) = as_file(&d);
@@ -93,11 +92,11 @@ fn ota_update_on_the_real_ota_image() {
 fn flash(chip: &str, fw: &str, size: u32) {
     let Some(path) = firmware(fw) else { return };
     let file = std::fs::read(&path).unwrap();
-    let bl = devsim::bootloader_offset(chip);
+    let bl = sim::bootloader_offset(chip);
     let p = path.to_str().unwrap();
 
     // A blank (new) board.
-    let d = devsim::start(chip, size, None, vec![]);
+    let d = sim::start(chip, size, None, vec![]);
     let r = mpimg(d.dir.path(), &[&d.port()]);
     assert_eq!(r.code, 1);
     assert_eq!(r.err, format!("error: no bootloader found at {bl:#x} (flash is erased there): flash a firmware with --flash\n"));
@@ -113,7 +112,7 @@ fn flash(chip: &str, fw: &str, size: u32) {
 
     // A board holding something else entirely: the image is written, the rest
     // of the partition it ends in is erased, everything else is left alone.
-    let d = devsim::start_over(chip, size, Some(&devsim::foreign(size)), None, vec![]);
+    let d = sim::start_over(chip, size, Some(&sim::foreign(size)), None, vec![]);
     let r = mpimg(d.dir.path(), &[&d.port()]);
     assert_eq!(r.code, 1);
     assert_eq!(r.err, format!("error: no bootloader found at {bl:#x}: flash a firmware with --flash\n"));
@@ -122,7 +121,7 @@ fn flash(chip: &str, fw: &str, size: u32) {
     let r = mpimg(d.dir.path(), &[p, "-f", &format!("{}M", size >> 20), "--resize", "vfs=0", "-o", out.to_str().unwrap(), "--flash", &d.port()]);
     ok(&r);
     let edited = std::fs::read(&out).unwrap();
-    let mut want = devsim::foreign(size);
+    let mut want = sim::foreign(size);
     let end = bl as usize + edited.len();
     want[bl as usize..end].copy_from_slice(&edited);
     want[end..0x200000].fill(0xFF);
@@ -145,7 +144,7 @@ fn flash_esp32s3() {
 #[test]
 fn flash_refuses_another_chip() {
     let Some(path) = firmware("ESP32_GENERIC_S3-20241129-v1.24.1.bin") else { return };
-    let d = devsim::start("esp32", 4 << 20, None, vec![]);
+    let d = sim::start("esp32", 4 << 20, None, vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     assert_eq!(r.code, 1);
     assert_eq!(r.err, format!("error: the firmware is for esp32s3 but the device on {} is an esp32: use a firmware for esp32\n", d.port()));
@@ -165,7 +164,7 @@ fn no_such_port() {
 #[test]
 fn flash_warns_about_the_header_flash_size_and_refuses_app_images() {
     let Some(path) = firmware("ESP32_GENERIC-20240602-v1.23.0.bin") else { return };
-    let d = devsim::start("esp32", 8 << 20, None, vec![]);
+    let d = sim::start("esp32", 8 << 20, None, vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     ok(&r);
     assert_eq!(r.err, "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M\n");

@@ -1,12 +1,11 @@
 //! Every option on synthetic firmware built by the tests themselves (so a fresh
 //! clone without ../shared still tests the formats), with exact expected bytes.
 
-mod common;
 
 use std::path::Path;
 
-use common::synth::*;
-use common::{run_mpimg, text};
+use crate::util::synth::*;
+use crate::util::{run_mpimg, text};
 
 fn setup(fw: &[u8]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
