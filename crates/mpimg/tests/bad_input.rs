@@ -1,7 +1,6 @@
 //! Bad input, table-driven: each case gets one clear error line naming the
 //! problem and what to do, a non-zero exit code, no panic, and no output file.
 
-
 use crate::util::synth::*;
 use crate::util::{files_in, run_mpimg, text};
 

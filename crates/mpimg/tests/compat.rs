@@ -3,7 +3,6 @@
 //! in their own empty directory (both write outputs to the current directory)
 //! and compares every file each one created.
 
-
 use std::path::Path;
 use std::process::Command;
 

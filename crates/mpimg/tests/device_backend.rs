@@ -1,7 +1,6 @@
 //! DeviceFlash against esp-sim: connect, identify, cached reads, unaligned
 //! read-modify-write, erase, and every change checked in the flash file.
 
-
 use crate::util::sim;
 use mpimg::flash::device::DeviceError;
 use mpimg::flash::{DeviceFlash, DeviceOptions, Flash, FlashError, FlashKind};
@@ -78,7 +77,10 @@ fn missing_port_and_silent_port() {
     // A pty with nobody serving it: nothing answers the SYNC.
     let pty = openpty();
     let e = DeviceFlash::open(&pty.1, opts()).err().unwrap();
-    assert_eq!(e.to_string(), format!("no ESP32 bootloader answered on {}: hold BOOT and press RESET, or check the cable", pty.1));
+    assert_eq!(
+        e.to_string(),
+        format!("no ESP32 bootloader answered on {}: hold BOOT and press RESET, or check the cable", pty.1)
+    );
 }
 
 /// A pty pair whose other end nobody reads: (master fd, slave path).

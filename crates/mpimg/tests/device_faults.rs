@@ -2,18 +2,16 @@
 //! corrupted frame is survived (retried), a port closed mid-write is reported
 //! with the range left unwritten, and running the same command again completes it.
 
-
 use std::path::Path;
 
-use crate::util::{firmware, mpimg, Run};
 use crate::util::sim;
 use crate::util::sim::{assert_same_flash, flash_image};
+use crate::util::{firmware, mpimg, Run};
 use esp_sim::fault::Dir;
 use esp_sim::Fault;
 
 const FW: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
 const SIZE: u32 = 8 << 20;
-
 
 /// Frames and bytes the host sends for `--flash` of the firmware on a blank device.
 fn baseline(path: &Path) -> (u64, u64) {

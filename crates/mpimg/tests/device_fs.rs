@@ -2,12 +2,11 @@
 //! the library) give the same flash bytes, and littlefs-python reads back
 //! what mpimg put on the device.
 
-
 use std::path::Path;
 
-use crate::util::{firmware, run_mpimg_env, text, venv_python};
 use crate::util::sim;
 use crate::util::sim::{assert_same_flash, flash_image};
+use crate::util::{firmware, run_mpimg_env, text, venv_python};
 use mpimg::flash::FileFlash;
 use mpimg::fs::time::with_now;
 use mpimg::fs::{run_fs_commands, FsPartition};
@@ -38,7 +37,13 @@ fn lfs_dump(py: &Path, image: &[u8], dir: &Path) -> serde_json::Value {
     let img = dir.join("vfs.img");
     std::fs::write(&img, image).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/lfs_check.py");
-    let o = std::process::Command::new(py).arg(script).arg("dump").arg(&img).arg((image.len() / 4096).to_string()).output().unwrap();
+    let o = std::process::Command::new(py)
+        .arg(script)
+        .arg("dump")
+        .arg(&img)
+        .arg((image.len() / 4096).to_string())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -129,13 +134,23 @@ fn implicit_vfs_fills_the_detected_flash() {
     let file = std::fs::read(&path).unwrap();
     let d = sim::start("esp32c3", size, Some(&path), vec![]);
     let commands = cmds(&[&["mkfs", "vfs"]]);
-    let (want, _) = on_file_parts(flash_image(&file, 0, size), size, FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true }, &commands);
+    let (want, _) = on_file_parts(
+        flash_image(&file, 0, size),
+        size,
+        FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true },
+        &commands,
+    );
     let o = run_at_fixed_time(d.dir.path(), &[&d.port(), "-q", "--fs", "mkfs", "vfs"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_same_flash(&d.bytes(), &want);
     let o = run_at_fixed_time(d.dir.path(), &[&d.port(), "-q", "--fs", "df"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let (_, df) = on_file_parts(want, size, FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true }, &cmds(&[&["df"]]));
+    let (_, df) = on_file_parts(
+        want,
+        size,
+        FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true },
+        &cmds(&[&["df"]]),
+    );
     assert_eq!(text(&o.stdout), df);
     assert!(df.contains("vfs          littlefs 2.0       6144 "), "{df}");
 }

@@ -3,7 +3,6 @@
 //! `--in-place`, table edits followed by `grow`, and littlefs-python reading
 //! what the CLI wrote.
 
-
 use std::path::Path;
 use std::process::Command;
 
@@ -40,10 +39,7 @@ fn bake_files_into_a_flashable_image() {
     assert!(out.len() > 0x1ff000 && out.len() <= 0x3ff000 && out.len().is_multiple_of(0x1000), "{:#x}", out.len());
     assert!(out[src.len()..0x1ff000].iter().all(|&b| b == 0xFF));
     assert_eq!(&out[0x1ff000 + 8..0x1ff000 + 16], b"littlefs");
-    assert_eq!(
-        ok(p, &["fw-fs.bin", "--fs", "ls", "-q"]),
-        "boot.py\nmain.py\nlib/\nlib/data.bin\n"
-    );
+    assert_eq!(ok(p, &["fw-fs.bin", "--fs", "ls", "-q"]), "boot.py\nmain.py\nlib/\nlib/data.bin\n");
     assert_eq!(ok(p, &["fw-fs.bin", "-q", "--fs", "cat", "main.py"]), "print('hello')\n");
     // An independent reader: littlefs-python on the vfs region.
     let Some(py) = venv_python() else { return };
@@ -106,7 +102,9 @@ fn in_place_writes_only_the_changed_blocks_and_equals_a_new_output() {
     ok(p, &["copy.bin", "-q", "--fs", "put", "app/main.py", "/", "-o", "new.bin"]);
     let o = run_mpimg(p, &["fw.bin", "-d", "--in-place", "--fs", "put", "app/main.py", "/"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 1, blocks erased: 1 (in 1 runs)"));
+    assert!(text(&o.stderr)
+        .lines()
+        .any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 1, blocks erased: 1 (in 1 runs)"));
     assert_eq!(text(&o.stdout).lines().last().unwrap(), "Updated fw.bin in place (4096 bytes written)");
     assert!(std::fs::read(p.join("fw.bin")).unwrap() == std::fs::read(p.join("new.bin")).unwrap());
     // Nothing changed, nothing written.
@@ -143,5 +141,8 @@ fn debug_prints_block_counts() {
     ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs"]);
     let o = run_mpimg(p, &["fw.bin", "-d", "--fs", "ls"]);
     let err = text(&o.stderr);
-    assert!(err.lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 0, blocks erased: 0 (in 0 runs)"), "{err}");
+    assert!(
+        err.lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 0, blocks erased: 0 (in 0 runs)"),
+        "{err}"
+    );
 }

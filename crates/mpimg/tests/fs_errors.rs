@@ -1,9 +1,8 @@
 //! Bad input: what each failure says, and that a failed run leaves the flash
 //! exactly as it was.
 
-
-use mpimg::flash::Flash;
 use crate::util::fs::*;
+use mpimg::flash::Flash;
 
 fn two_partitions() -> (mpimg::flash::FileFlash, Vec<mpimg::fs::FsPartition>) {
     blank(4 * MB, &[("vfs", 0x200000, 0x100000), ("vfs2", 0x300000, 0x100000)])

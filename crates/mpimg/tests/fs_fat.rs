@@ -1,11 +1,10 @@
 //! Every --fs command on FAT, on real firmware images and synthetic flash.
 
-
+use crate::util::firmware_bytes;
+use crate::util::fs::*;
 use mpimg::flash::Flash;
 use mpimg::fs::detect::{FatBootSector, FatType};
 use mpimg::fs::time::Civil;
-use crate::util::fs::*;
-use crate::util::firmware_bytes;
 
 #[test]
 fn mkfs_fat_lays_out_the_volume_like_micropython_and_removes_littlefs_magic() {

@@ -1,13 +1,12 @@
 //! Every --fs command on littlefs, on real firmware images (../shared/firmware)
 //! and synthetic flash.
 
-
+use crate::util::firmware_bytes;
+use crate::util::fs::*;
 use mpimg::flash::Flash;
 use mpimg::fs::lfs::BOOT_PY;
 use mpimg::fs::time::Civil;
 use mpimg_littlefs::{Config, Filesystem, DISK_VERSION_2_0};
-use crate::util::fs::*;
-use crate::util::firmware_bytes;
 
 /// Parse "YYYY-MM-DD HH:MM:SS" back to seconds since 1970.
 fn parse_time(s: &str) -> i64 {

@@ -125,14 +125,43 @@ fn size_u32(s: &str) -> Result<u32, String> {
 /// Options that end a `--fs` group (every flag mpimg knows, short and long).
 fn is_known_option(word: &str) -> bool {
     const LONG: &[&str] = &[
-        "--output", "--quiet", "--no-reset", "--extract-app", "--flash-size", "--app-size", "--method", "--debug",
-        "--log", "--check-app", "--no-rollback", "--baud", "--ota-update", "--from-csv", "--table", "--delete",
-        "--add", "--resize", "--rename", "--erase", "--erase-fs", "--read", "--write", "--flash", "--trimblocks",
-        "--trim", "--fs", "--json", "--to-csv", "--in-place", "--help", "--version",
+        "--output",
+        "--quiet",
+        "--no-reset",
+        "--extract-app",
+        "--flash-size",
+        "--app-size",
+        "--method",
+        "--debug",
+        "--log",
+        "--check-app",
+        "--no-rollback",
+        "--baud",
+        "--ota-update",
+        "--from-csv",
+        "--table",
+        "--delete",
+        "--add",
+        "--resize",
+        "--rename",
+        "--erase",
+        "--erase-fs",
+        "--read",
+        "--write",
+        "--flash",
+        "--trimblocks",
+        "--trim",
+        "--fs",
+        "--json",
+        "--to-csv",
+        "--in-place",
+        "--help",
+        "--version",
     ];
     const SHORT: &[&str] = &["-o", "-q", "-n", "-x", "-f", "-a", "-m", "-d", "-h", "-V"];
     let base = word.split('=').next().unwrap_or(word);
-    LONG.contains(&base) || SHORT.iter().any(|s| word == *s || (word.starts_with(s) && word.len() > 2 && !word.starts_with("--")))
+    LONG.contains(&base)
+        || SHORT.iter().any(|s| word == *s || (word.starts_with(s) && word.len() > 2 && !word.starts_with("--")))
 }
 
 /// Take the `--fs CMD ARGS...` groups out of the arguments: each runs to the

@@ -70,7 +70,10 @@ impl Backend for DeviceFlash {
             ));
         }
         if let Some(c) = bootloader_chip.filter(|&c| c != facts.chip) {
-            w.push(format!("the bootloader is built for {c} but the device is an {}: flash a firmware for {} with --flash", facts.chip, facts.chip));
+            w.push(format!(
+                "the bootloader is built for {c} but the device is an {}: flash a firmware for {} with --flash",
+                facts.chip, facts.chip
+            ));
         }
         w
     }

@@ -48,7 +48,14 @@ pub fn connect(name: &str, args: &Args) -> Result<DeviceFlash, OpError> {
 /// Describe the device (the lines before the summary).
 pub fn print_facts(out: &mut dyn Write, f: &DeviceFacts) -> std::io::Result<()> {
     let rev = f.revision.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
-    writeln!(out, "Connected to {}: {}{rev}, {} crystal, MAC {}", f.port, f.chip, f.crystal, f.mac.as_deref().unwrap_or("unknown"))?;
+    writeln!(
+        out,
+        "Connected to {}: {}{rev}, {} crystal, MAC {}",
+        f.port,
+        f.chip,
+        f.crystal,
+        f.mac.as_deref().unwrap_or("unknown")
+    )?;
     if !f.features.is_empty() {
         writeln!(out, "  features: {}", f.features.join(", "))?;
     }
@@ -97,10 +104,24 @@ pub fn app_creates_implicit_vfs<F: Backend>(fw: &mut Firmware<F>) -> bool {
 /// A run that only shows the device (no edit, read, write or check).
 fn inspect_only(a: &Args) -> bool {
     let options = [
-        a.flash_size.is_some(), a.app_size.is_some(), a.from_csv.is_some(), a.table.is_some(), a.delete.is_some(),
-        a.add.is_some(), a.resize.is_some(), a.rename.is_some(), a.erase.is_some(), a.erase_fs.is_some(),
-        a.read.is_some(), a.write.is_some(), a.ota_update.is_some(), a.extract_app, a.check_app, a.to_csv.is_some(),
-        !a.fs.is_empty(), a.output.is_some(),
+        a.flash_size.is_some(),
+        a.app_size.is_some(),
+        a.from_csv.is_some(),
+        a.table.is_some(),
+        a.delete.is_some(),
+        a.add.is_some(),
+        a.resize.is_some(),
+        a.rename.is_some(),
+        a.erase.is_some(),
+        a.erase_fs.is_some(),
+        a.read.is_some(),
+        a.write.is_some(),
+        a.ota_update.is_some(),
+        a.extract_app,
+        a.check_app,
+        a.to_csv.is_some(),
+        !a.fs.is_empty(),
+        a.output.is_some(),
     ];
     !options.iter().any(|&o| o)
 }
@@ -130,14 +151,22 @@ const BANNER_WINDOW: u32 = 0x4_0000;
 fn open_firmware(flash: DeviceFlash, chip: &'static Chip) -> Result<Firmware<DeviceFlash>, OpError> {
     let bl = chip.bootloader_offset;
     match Firmware::open(flash, chip) {
-        Err(OpError::Image(_)) => Err(OpError::Io(format!("no bootloader found at {bl:#x}: flash a firmware with --flash"))),
+        Err(OpError::Image(_)) => {
+            Err(OpError::Io(format!("no bootloader found at {bl:#x}: flash a firmware with --flash")))
+        }
         other => other,
     }
 }
 
 /// `--flash DEVICE`: write `image` (a firmware file's bytes, bootloader offset
 /// on) to the device, erase the rest of the partition it ends in, verify.
-pub fn flash_firmware(args: &Args, device: &str, image: &[u8], chip: &'static Chip, err: &mut dyn Write) -> Result<FlashReport, OpError> {
+pub fn flash_firmware(
+    args: &Args,
+    device: &str,
+    image: &[u8],
+    chip: &'static Chip,
+    err: &mut dyn Write,
+) -> Result<FlashReport, OpError> {
     let io = |e: std::io::Error| OpError::Io(format!("cannot write output: {e}"));
     let mut d = connect(device, args)?;
     if d.chip().name != chip.name {
@@ -152,7 +181,11 @@ pub fn flash_firmware(args: &Args, device: &str, image: &[u8], chip: &'static Ch
     let bl = chip.bootloader_offset;
     let end = bl + image.len() as u32;
     if end > d.data_end() {
-        return Err(OpError::Io(format!("the firmware ({} bytes from {bl:#x}) does not fit the device's {}MB flash", image.len(), d.data_end() >> 20)));
+        return Err(OpError::Io(format!(
+            "the firmware ({} bytes from {bl:#x}) does not fit the device's {}MB flash",
+            image.len(),
+            d.data_end() >> 20
+        )));
     }
     if let Ok(h) = ImageHeader::parse(image) {
         if let Some(size) = h.flash_size().filter(|&s| s != d.facts().flash_size) {
@@ -177,7 +210,13 @@ pub fn flash_firmware(args: &Args, device: &str, image: &[u8], chip: &'static Ch
     if part_end > padded_end {
         d.erase(padded_end, part_end - padded_end)?;
     }
-    let report = FlashReport { port: d.facts().port.clone(), offset: bl, bytes: image.len() as u32, erased_to: part_end, sectors: d.counts.clone() };
+    let report = FlashReport {
+        port: d.facts().port.clone(),
+        offset: bl,
+        bytes: image.len() as u32,
+        erased_to: part_end,
+        sectors: d.counts.clone(),
+    };
     if args.debug {
         print_wire(err, d.wire(), &d.counts).map_err(io)?;
     }

@@ -9,7 +9,9 @@ use crate::format::partition::PartitionTable;
 use crate::ops::arglist::{parse_names, parse_pairs, parse_part_list, render_items, render_part_list, split_items};
 use crate::ops::firmware::Firmware;
 use crate::ops::inspect::AppSummary;
-use crate::ops::layout::{add_part, build_table, delete_part, preset_layout, rename_part, resize_part, set_app_size, Preset};
+use crate::ops::layout::{
+    add_part, build_table, delete_part, preset_layout, rename_part, resize_part, set_app_size, Preset,
+};
 use crate::ops::{EditError, OpError};
 
 use super::args::Args;

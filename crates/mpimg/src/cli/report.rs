@@ -10,8 +10,8 @@ use comfy_table::{CellAlignment, ContentArrangement, Table};
 const ROUNDED: &str = "││──├─┼┤│    ┬┴╭╮╰╯";
 
 use crate::format::partition::PartitionView;
-use crate::format::size::human;
 use crate::format::size::flash_label as mb;
+use crate::format::size::human;
 use crate::ops::check::ImageCheck;
 use crate::ops::inspect::{AppSummary, ImageSummary, Summary};
 
@@ -57,7 +57,9 @@ fn app_lines(app: &AppSummary) -> Vec<String> {
         (Some(ver), Some(date), Some(false)) => format!("MicroPython {ver} on {date} (custom build)"),
         (Some(ver), Some(date), _) => format!("MicroPython {ver} on {date}"),
         // A device's app is summarised from its headers (see ops::device_app).
-        _ if app.image.checksum_ok.is_none() && app.image.size.is_some() => "MicroPython (version not read from a device)".to_string(),
+        _ if app.image.checksum_ok.is_none() && app.image.size.is_some() => {
+            "MicroPython (version not read from a device)".to_string()
+        }
         _ => "no MicroPython banner found".to_string(),
     };
     let idf = app.image.idf_version.as_deref().map(|i| format!(", IDF {i}")).unwrap_or_default();
@@ -70,8 +72,14 @@ fn app_lines(app: &AppSummary) -> Vec<String> {
         v.push(format!("  built {t}"));
     }
     v.push(format!("  image: {}", image_line(&app.image)));
-    if let (Some(part), Some(size), Some(pct), Some(free)) = (&app.partition, app.image.size, app.used_percent, app.free) {
-        v.push(format!("  fills {pct:.1}% of '{part}' ({size} of {} bytes, {} free)", app.partition_size.unwrap_or(0), human(u64::from(free))));
+    if let (Some(part), Some(size), Some(pct), Some(free)) =
+        (&app.partition, app.image.size, app.used_percent, app.free)
+    {
+        v.push(format!(
+            "  fills {pct:.1}% of '{part}' ({size} of {} bytes, {} free)",
+            app.partition_size.unwrap_or(0),
+            human(u64::from(free))
+        ));
     }
     v
 }
@@ -79,7 +87,9 @@ fn app_lines(app: &AppSummary) -> Vec<String> {
 /// Print the summary of a firmware or app image.
 pub fn print_summary(out: &mut dyn Write, s: &Summary, fancy: bool) -> std::io::Result<()> {
     match s.kind {
-        "app-image" => writeln!(out, "App image {} ({})", s.source, if s.chip.is_empty() { "unknown chip" } else { &s.chip })?,
+        "app-image" => {
+            writeln!(out, "App image {} ({})", s.source, if s.chip.is_empty() { "unknown chip" } else { &s.chip })?
+        }
         kind => writeln!(
             out,
             "{} {}: {}, bootloader at {:#x}, flash size {}{}",
@@ -88,7 +98,9 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary, fancy: bool) -> std::io::
             s.chip,
             s.bootloader_offset.unwrap_or(0),
             s.flash_size.map_or("?".into(), mb),
-            s.data_end.map(|e| format!(", file covers {:#x}..{e:#x}", s.bootloader_offset.unwrap_or(0))).unwrap_or_default()
+            s.data_end
+                .map(|e| format!(", file covers {:#x}..{e:#x}", s.bootloader_offset.unwrap_or(0)))
+                .unwrap_or_default()
         )?,
     }
     if let Some(b) = &s.bootloader {
@@ -136,9 +148,7 @@ pub fn print_table(out: &mut dyn Write, parts: &[PartitionView], flash_size: u32
     if fancy {
         let mut t = Table::new();
         // Rounded corners, solid rules, no lines between rows: the Python tool's look.
-        t.load_preset(ROUNDED)
-            .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(header);
+        t.load_preset(ROUNDED).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
         for r in &rows {
             t.add_row(r.iter());
         }
@@ -155,7 +165,13 @@ pub fn print_table(out: &mut dyn Write, parts: &[PartitionView], flash_size: u32
             cells
                 .iter()
                 .enumerate()
-                .map(|(i, c)| if (3..6).contains(&i) { format!("{c:>w$}", w = widths[i]) } else { format!("{c:<w$}", w = widths[i]) })
+                .map(|(i, c)| {
+                    if (3..6).contains(&i) {
+                        format!("{c:>w$}", w = widths[i])
+                    } else {
+                        format!("{c:<w$}", w = widths[i])
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("  ")
                 .trim_end()

@@ -127,7 +127,8 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 fn write_file(path: &str, data: &[u8]) -> Result<(), OpError> {
-    write_atomically(Path::new(path), data).map_err(|e| OpError::Io(format!("cannot write '{path}': {}", io_reason(&e))))
+    write_atomically(Path::new(path), data)
+        .map_err(|e| OpError::Io(format!("cannot write '{path}': {}", io_reason(&e))))
 }
 
 fn run_app(args: &Args, data: &[u8], out: &mut dyn Write) -> Result<i32, OpError> {
@@ -217,7 +218,11 @@ pub(super) fn run_firmware<F: Backend>(
         let (_, data) = if fw.is_file() {
             read_app(fw).ok_or_else(|| OpError::Io("the app partition is not in this file".into()))?
         } else {
-            let p = fw.table.first_app().cloned().ok_or_else(|| OpError::Io("the partition table has no app partition".into()))?;
+            let p = fw
+                .table
+                .first_app()
+                .cloned()
+                .ok_or_else(|| OpError::Io("the partition table has no app partition".into()))?;
             let data = device_app::read_app_image(&mut fw.flash, &p)?;
             (p, std::borrow::Cow::Owned(data))
         };
@@ -342,7 +347,12 @@ pub(super) fn run_firmware<F: Backend>(
         }
         let r = ota::ota_update(&mut fw.flash, &fw.table, &data, !args.no_rollback)?;
         if human {
-            writeln!(out, "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})", r.bytes, r.partition, r.offset, r.partition, r.seq, r.state).map_err(io)?;
+            writeln!(
+                out,
+                "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})",
+                r.bytes, r.partition, r.offset, r.partition, r.seq, r.state
+            )
+            .map_err(io)?;
         }
         result.ota_update = Some(r);
     }
@@ -363,7 +373,8 @@ pub(super) fn run_firmware<F: Backend>(
     if let Some(arg) = &args.write {
         for (name, file) in parse_pairs(arg, "--write")? {
             let r = region(fw, &name)?;
-            let data = std::fs::read(&file).map_err(|e| OpError::Io(format!("cannot read '{file}': {}", io_reason(&e))))?;
+            let data =
+                std::fs::read(&file).map_err(|e| OpError::Io(format!("cannot read '{file}': {}", io_reason(&e))))?;
             if matches!(r.kind, RegionKind::App | RegionKind::Bootloader) {
                 check_image_for(fw, &r, &file, &data)?;
             }
@@ -434,7 +445,12 @@ pub(super) fn run_firmware<F: Backend>(
     if let (Some(device), Some(image)) = (&args.flash, fw.flash.image()) {
         let r = flash_firmware(args, device, image, fw.chip, err)?;
         if human {
-            writeln!(out, "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)", r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased).map_err(io)?;
+            writeln!(
+                out,
+                "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)",
+                r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased
+            )
+            .map_err(io)?;
         }
         result.flashed = Some(r);
     }
@@ -451,7 +467,8 @@ pub fn fs_partitions<F: Backend>(
     fw: &mut Firmware<F>,
     creates_implicit: impl FnOnce(&mut Firmware<F>) -> bool,
 ) -> Vec<crate::fs::FsPartition> {
-    let part = |name: String, offset: u32, size: u32, implicit: bool| crate::fs::FsPartition { name, offset, size, implicit };
+    let part =
+        |name: String, offset: u32, size: u32, implicit: bool| crate::fs::FsPartition { name, offset, size, implicit };
     let mut parts: Vec<crate::fs::FsPartition> = fw
         .table
         .entries

@@ -128,10 +128,7 @@ mod tests {
     }
 
     fn app_with(first_segment: Vec<u8>) -> Vec<u8> {
-        build(
-            &header(9, 2),
-            &[(0x3C00_0020, first_segment), (0x4037_4000, vec![0x11; 8])],
-        )
+        build(&header(9, 2), &[(0x3C00_0020, first_segment), (0x4037_4000, vec![0x11; 8])])
     }
 
     #[test]
@@ -159,10 +156,7 @@ mod tests {
                 mmu_page_size: 16,
             })
         );
-        assert_eq!(
-            AppDesc::parse(&img).unwrap().mmu_page_bytes(),
-            Some(0x10000)
-        );
+        assert_eq!(AppDesc::parse(&img).unwrap().mmu_page_bytes(), Some(0x10000));
     }
 
     #[test]
@@ -187,10 +181,7 @@ mod tests {
         // Not an image at all, or too short.
         let mut img = app_with(desc_bytes());
         assert!(AppDesc::parse(&img).is_some());
-        assert_eq!(
-            AppDesc::parse(&img[..APP_DESC_OFFSET + APP_DESC_LEN - 1]),
-            None
-        );
+        assert_eq!(AppDesc::parse(&img[..APP_DESC_OFFSET + APP_DESC_LEN - 1]), None);
         assert!(AppDesc::parse(&img[..APP_DESC_OFFSET + APP_DESC_LEN]).is_some());
         img[0] = 0xFF;
         assert_eq!(AppDesc::parse(&img), None);

@@ -3,7 +3,10 @@
 pub mod app_desc;
 pub mod banner;
 pub mod bootloader_desc;
+// chip.rs and csv.rs are being changed on other branches: formatted after those merge.
+#[rustfmt::skip]
 pub mod chip;
+#[rustfmt::skip]
 pub mod csv;
 pub mod image;
 pub mod otadata;

@@ -77,11 +77,7 @@ const SUBTYPE_NAMES: &[(u8, u8, &str)] = &[
 
 /// The name of a partition type, or its number.
 pub fn type_name(ptype: u8) -> String {
-    TYPE_NAMES
-        .iter()
-        .find(|(t, _)| *t == ptype)
-        .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|| format!("{ptype:#04x}"))
+    TYPE_NAMES.iter().find(|(t, _)| *t == ptype).map(|(_, n)| n.to_string()).unwrap_or_else(|| format!("{ptype:#04x}"))
 }
 
 /// The partition type for a name (`app`, `data`, ...) or number.
@@ -126,9 +122,7 @@ pub fn subtype_in_type(ptype: u8, name: &str) -> Option<u8> {
 /// subtype names do not collide, except data `ota` vs app `ota_N`).
 pub fn type_and_subtype(name: &str) -> Option<(u8, u8)> {
     let n = name.trim().to_ascii_lowercase();
-    [TYPE_APP, TYPE_DATA]
-        .iter()
-        .find_map(|&t| subtype_in_type(t, &n).filter(|_| parse_is_named(t, &n)).map(|s| (t, s)))
+    [TYPE_APP, TYPE_DATA].iter().find_map(|&t| subtype_in_type(t, &n).filter(|_| parse_is_named(t, &n)).map(|s| (t, s)))
 }
 
 fn parse_is_named(ptype: u8, name: &str) -> bool {
@@ -250,7 +244,9 @@ pub enum TableError {
     Truncated { at: usize },
     #[error("partition table MD5 mismatch: stored {stored}, computed {computed}; the table is corrupt (rewrite it with --table or --from-csv)")]
     Md5Mismatch { stored: String, computed: String },
-    #[error("the partition table does not end with an empty (0xFF) entry after entry {count}; the table sector is corrupt")]
+    #[error(
+        "the partition table does not end with an empty (0xFF) entry after entry {count}; the table sector is corrupt"
+    )]
     NoEnd { count: usize },
     #[error("partition table full: at most {max} entries fit in the 4 KB table sector")]
     TooManyEntries { max: usize },
@@ -391,10 +387,17 @@ impl PartitionTable {
             }
             let free_from = prev.map_or(FIRST_PART_OFFSET, Partition::end);
             if p.offset > free_from {
-                warnings.push(format!("{:#x} bytes free before '{name}' ({free_from:#x}..{:#x})", p.offset - free_from, p.offset));
+                warnings.push(format!(
+                    "{:#x} bytes free before '{name}' ({free_from:#x}..{:#x})",
+                    p.offset - free_from,
+                    p.offset
+                ));
             }
             if p.is_app() && p.offset % APP_ALIGN != 0 {
-                let hint = format!(": app partitions start on 64 KB boundaries (next one: {:#x})", crate::flash::align_up(p.offset, APP_ALIGN));
+                let hint = format!(
+                    ": app partitions start on 64 KB boundaries (next one: {:#x})",
+                    crate::flash::align_up(p.offset, APP_ALIGN)
+                );
                 return Err(TableError::Misaligned { name, offset: p.offset, align: APP_ALIGN, hint });
             }
             if p.offset % DATA_ALIGN != 0 {
@@ -413,7 +416,11 @@ impl PartitionTable {
         }
         let app = self.first_app().ok_or(TableError::NoApp)?;
         if app.offset != APP_PART_OFFSET {
-            warnings.push(format!("first app partition '{}' is at {:#x}, not {APP_PART_OFFSET:#x}", app.name(), app.offset));
+            warnings.push(format!(
+                "first app partition '{}' is at {:#x}, not {APP_PART_OFFSET:#x}",
+                app.name(),
+                app.offset
+            ));
         }
         Ok(warnings)
     }
@@ -534,7 +541,10 @@ mod tests {
         assert!(matches!(mis.check(0x800000), Err(TableError::Misaligned { align: 0x10000, .. })));
         let mut gap = generic();
         gap.entries.remove(1);
-        assert_eq!(gap.check(0x400000).unwrap(), vec!["0x1000 bytes free before 'factory' (0xf000..0x10000)".to_string()]);
+        assert_eq!(
+            gap.check(0x400000).unwrap(),
+            vec!["0x1000 bytes free before 'factory' (0xf000..0x10000)".to_string()]
+        );
         assert_eq!(check_name("sixteen_bytes_xx"), Err(TableError::BadName { name: "sixteen_bytes_xx".into() }));
     }
 }

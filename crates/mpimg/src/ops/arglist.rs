@@ -11,10 +11,7 @@ use super::EditError;
 
 /// `a=b:c, d` → `[["a","b","c"],["d"]]`.
 pub fn split_items(arg: &str) -> Vec<Vec<String>> {
-    arg.trim()
-        .split(',')
-        .map(|item| item.split(['=', ':']).map(|f| f.trim().to_string()).collect())
-        .collect()
+    arg.trim().split(',').map(|item| item.split(['=', ':']).map(|f| f.trim().to_string()).collect()).collect()
 }
 
 /// Render an argument list as the Python tool does: fields joined by `=`,
@@ -135,10 +132,7 @@ mod tests {
             parse_pairs("factory=fw.app-bin, nvs:C:\\x.bin", "--write").unwrap(),
             vec![("factory".into(), "fw.app-bin".into()), ("nvs".into(), "C:\\x.bin".into())]
         );
-        assert_eq!(
-            parse_pairs("vfs", "--rename"),
-            Err(EditError::BadPair { option: "--rename", item: "vfs".into() })
-        );
+        assert_eq!(parse_pairs("vfs", "--rename"), Err(EditError::BadPair { option: "--rename", item: "vfs".into() }));
         assert_eq!(parse_names("phy_init, nvs"), vec!["phy_init", "nvs"]);
         assert_eq!(render_items(&split_items("phy_init,nvs")), "phy_init,nvs");
         assert_eq!(render_items(&split_items("factory=fw.bin")), "factory=fw.bin");

@@ -57,7 +57,12 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
 /// Check the bootloader and every app partition of `table`. An image is
 /// required in the bootloader region and in `boots` (the app partition the
 /// device boots; other app partitions may be empty).
-pub fn check_all(flash: &mut dyn Flash, table: &PartitionTable, bootloader_offset: u32, boots: Option<&str>) -> Vec<ImageCheck> {
+pub fn check_all(
+    flash: &mut dyn Flash,
+    table: &PartitionTable,
+    bootloader_offset: u32,
+    boots: Option<&str>,
+) -> Vec<ImageCheck> {
     let regions = std::iter::once(Region::bootloader(bootloader_offset))
         .chain(table.entries.iter().filter(|p| p.is_app()).map(Region::of));
     let data_end = flash.data_end();

@@ -7,7 +7,8 @@ use crate::flash::Flash;
 use crate::format::app_desc::{APP_DESC_LEN, APP_DESC_OFFSET};
 use crate::format::bootloader_desc::{BootloaderDesc, BOOTLOADER_DESC_LEN, BOOTLOADER_DESC_OFFSET};
 use crate::format::image::{
-    check_layout, image_end, parse_image, segment_header, ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, SEGMENT_HEADER_LEN,
+    check_layout, image_end, parse_image, segment_header, ImageHeader, DIGEST_LEN, HEADER_LEN, IMAGE_MAGIC,
+    SEGMENT_HEADER_LEN,
 };
 use crate::format::partition::{hex, Partition, PartitionTable};
 

@@ -5,7 +5,7 @@ use crate::flash::{FileBytes, FileFlash, Flash, FlashKind};
 use crate::format::app_desc::AppDesc;
 use crate::format::chip::Chip;
 use crate::format::image::{ImageHeader, HEADER_LEN, IMAGE_MAGIC};
-use crate::format::partition::{Partition, PartitionTable, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA, SUBTYPE_FAT};
+use crate::format::partition::{Partition, PartitionTable, SUBTYPE_FAT, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA};
 
 use super::OpError;
 

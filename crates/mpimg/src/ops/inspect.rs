@@ -83,7 +83,12 @@ pub struct Summary {
 
 /// Summarise an image from its bytes, the result of walking it, and its IDF
 /// version and build date (from a descriptor).
-pub fn image_summary(offset: u32, data: &[u8], info: Result<ImageInfo, String>, idf: Option<(String, String)>) -> ImageSummary {
+pub fn image_summary(
+    offset: u32,
+    data: &[u8],
+    info: Result<ImageInfo, String>,
+    idf: Option<(String, String)>,
+) -> ImageSummary {
     let header = ImageHeader::parse(data).ok();
     let mut s = ImageSummary {
         offset,
@@ -135,18 +140,13 @@ pub fn app_summary(offset: u32, data: &[u8], partition: Option<&Partition>, veri
     let info = parsed.map_err(|e| e.to_string());
     let desc = AppDesc::parse(data);
     let banner: Option<Banner> = find_banner(data);
-    let mut image = image_summary(
-        offset,
-        data,
-        info,
-        desc.as_ref().map(|d| (d.idf_ver.clone(), format!("{} {}", d.date, d.time))),
-    );
+    let mut image =
+        image_summary(offset, data, info, desc.as_ref().map(|d| (d.idf_ver.clone(), format!("{} {}", d.date, d.time))));
     image.truncated = truncated;
     let (used, free) = match (partition, image.size) {
-        (Some(p), Some(n)) if p.size > 0 => (
-            Some((1000.0 * f64::from(n) / f64::from(p.size)).round() / 10.0),
-            Some(p.size.saturating_sub(n)),
-        ),
+        (Some(p), Some(n)) if p.size > 0 => {
+            (Some((1000.0 * f64::from(n) / f64::from(p.size)).round() / 10.0), Some(p.size.saturating_sub(n)))
+        }
         _ => (None, None),
     };
     AppSummary {

@@ -62,12 +62,8 @@ pub fn ota_app_size(flash_size: u32) -> u32 {
 /// starts (the OTA preset fits nvs and otadata below it); `app_part_size` of 0
 /// picks the OTA size for the flash size.
 pub fn preset_layout(preset: Preset, flash_size: u32, first_app: u32, app_part_size: u32) -> Vec<PartSpec> {
-    let spec = |name: &str, subtype: &str, size: u32| PartSpec {
-        name: name.into(),
-        subtype: subtype.into(),
-        offset: 0,
-        size,
-    };
+    let spec =
+        |name: &str, subtype: &str, size: u32| PartSpec { name: name.into(), subtype: subtype.into(), offset: 0, size };
     match preset {
         Preset::Ota => {
             let app = if app_part_size == 0 { ota_app_size(flash_size) } else { app_part_size };
@@ -80,7 +76,9 @@ pub fn preset_layout(preset: Preset, flash_size: u32, first_app: u32, app_part_s
                 spec("vfs", "fat", 0),
             ]
         }
-        Preset::Default => vec![spec("nvs", "nvs", 0x7000), spec("factory", "factory", 0x1f_0000), spec("vfs", "fat", 0)],
+        Preset::Default => {
+            vec![spec("nvs", "nvs", 0x7000), spec("factory", "factory", 0x1f_0000), spec("vfs", "fat", 0)]
+        }
         Preset::Original => vec![
             spec("nvs", "nvs", 0x6000),
             spec("phy_init", "phy", 0x1000),
@@ -135,10 +133,8 @@ pub fn add_part(
         return Err(EditError::Exists { name: name.into() });
     }
     let sub = infer_subtype(name, subtype);
-    let (ptype, subtype) = type_and_subtype(sub).ok_or_else(|| EditError::UnknownSubtype {
-        name: name.into(),
-        subtype: sub.into(),
-    })?;
+    let (ptype, subtype) =
+        type_and_subtype(sub).ok_or_else(|| EditError::UnknownSubtype { name: name.into(), subtype: sub.into() })?;
     let offset = match offset {
         0 if ptype == crate::format::partition::TYPE_APP => align_up(table.end(), APP_ALIGN),
         0 => table.end(),

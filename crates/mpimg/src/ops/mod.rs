@@ -40,7 +40,9 @@ pub enum EditError {
     NoRoom { name: String, offset: u32, size: u32, flash_size: u32 },
     #[error("partition '{name}' would move to {offset:#x}, past the end of flash ({flash_size:#x}): make room first (--delete, a smaller --resize, or -f)")]
     ShiftedOut { name: String, offset: u32, flash_size: u32 },
-    #[error("the app ({app} bytes) does not fit '{name}' ({size:#x} bytes): use -a SIZE to set the app partition size")]
+    #[error(
+        "the app ({app} bytes) does not fit '{name}' ({size:#x} bytes): use -a SIZE to set the app partition size"
+    )]
     AppTooBig { name: String, size: u32, app: u32 },
 }
 

@@ -78,8 +78,15 @@ pub fn ota_status(flash: &mut dyn Flash, table: &PartitionTable) -> Result<Optio
 }
 
 /// Write `app` to the next OTA partition and make it boot next.
-pub fn ota_update(flash: &mut dyn Flash, table: &PartitionTable, app: &[u8], rollback: bool) -> Result<OtaReport, OpError> {
-    let no_ota = || OpError::Io("the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota".into());
+pub fn ota_update(
+    flash: &mut dyn Flash,
+    table: &PartitionTable,
+    app: &[u8],
+    rollback: bool,
+) -> Result<OtaReport, OpError> {
+    let no_ota = || {
+        OpError::Io("the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota".into())
+    };
     let (otadata, apps) = ota_layout(table).ok_or_else(no_ota)?;
     if apps.len() < 2 {
         return Err(no_ota());

@@ -24,7 +24,11 @@ pub struct UpdateReport {
 
 /// Rewrite the bootloader's image header (byte 3 carries the flash size) and
 /// its appended SHA-256. Only the header and digest bytes change.
-pub fn write_bootloader_header(flash: &mut dyn Flash, bootloader_offset: u32, header: &ImageHeader) -> Result<(), OpError> {
+pub fn write_bootloader_header(
+    flash: &mut dyn Flash,
+    bootloader_offset: u32,
+    header: &ImageHeader,
+) -> Result<(), OpError> {
     let len = TABLE_OFFSET - bootloader_offset;
     let mut image = flash.read_vec(bootloader_offset, len)?;
     image[..HEADER_LEN].copy_from_slice(&header.to_bytes());
@@ -49,7 +53,11 @@ pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), 
 /// partition `old` had at or after the same offset, as mp-image-tool-esp32
 /// decides it. A filesystem partition that only grew in place is kept (so its
 /// files survive; `--fs grow` makes the filesystem fill it).
-pub fn erase_changed_data(flash: &mut dyn Flash, old: &PartitionTable, new: &PartitionTable) -> Result<UpdateReport, OpError> {
+pub fn erase_changed_data(
+    flash: &mut dyn Flash,
+    old: &PartitionTable,
+    new: &PartitionTable,
+) -> Result<UpdateReport, OpError> {
     let mut report = UpdateReport::default();
     let mut olds = old.entries.iter().peekable();
     for newp in &new.entries {

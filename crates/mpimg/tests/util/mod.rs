@@ -33,7 +33,8 @@ pub fn skip<T>(what: &str) -> Option<T> {
 /// The real firmware images: `$MPIMG_FIRMWARE_DIR`, else `../shared/firmware`
 /// beside the workspace, if present.
 pub fn firmware_dir() -> Option<PathBuf> {
-    let d = std::env::var_os("MPIMG_FIRMWARE_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/firmware"));
+    let d =
+        std::env::var_os("MPIMG_FIRMWARE_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/firmware"));
     if d.join("MANIFEST.md").is_file() {
         Some(d)
     } else {
@@ -75,7 +76,8 @@ pub fn python_tool() -> Option<PathBuf> {
 
 /// The checkers' Python (esptool, littlefs-python) from `.venv`.
 pub fn venv_python() -> Option<PathBuf> {
-    let p = std::env::var_os("MPIMG_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv")).join("bin/python");
+    let p =
+        std::env::var_os("MPIMG_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv")).join("bin/python");
     if p.is_file() {
         Some(p)
     } else {

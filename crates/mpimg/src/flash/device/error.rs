@@ -12,7 +12,9 @@ pub fn ranges_text(ranges: &[(u32, u32)]) -> String {
 
 #[derive(Debug, Error)]
 pub enum DeviceError {
-    #[error("no such port '{port}': check the device name (ls /dev/ttyUSB* /dev/ttyACM*) and that the board is plugged in")]
+    #[error(
+        "no such port '{port}': check the device name (ls /dev/ttyUSB* /dev/ttyACM*) and that the board is plugged in"
+    )]
     NoSuchPort { port: String },
     #[error("cannot open '{port}': {cause} (is another program using it? on Linux, join the 'dialout' group)")]
     Open { port: String, cause: String },

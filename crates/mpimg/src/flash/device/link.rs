@@ -132,7 +132,8 @@ impl Link {
         let early = baud > ROM_BAUD && rom_switch_baud(&mut conn, baud);
         let mut flasher = Flasher::try_connect(conn, true, true, false, None, None).map_err(|b| ef(port, b.0))?;
         let ef_chip = flasher.chip();
-        let chip = Chip::by_image_id(ef_chip.id()).ok_or_else(|| DeviceError::UnknownChip { port: port.to_string(), name: ef_chip.to_string() })?;
+        let chip = Chip::by_image_id(ef_chip.id())
+            .ok_or_else(|| DeviceError::UnknownChip { port: port.to_string(), name: ef_chip.to_string() })?;
         let baud = if early { baud } else { switch_baud(&mut flasher, baud).map_err(|e| ef(port, e))? };
         let info = flasher.device_info().map_err(|e| ef(port, e))?;
         let flash_id = read_flash_id(&mut flasher).map_err(|e| ef(port, e))?;
@@ -159,7 +160,11 @@ impl Link {
     }
 
     /// Run one command with `timeout`, counting its bytes.
-    fn command(&mut self, cmd: Command<'_>, timeout: Duration) -> Result<espflash::command::CommandResponseValue, DeviceError> {
+    fn command(
+        &mut self,
+        cmd: Command<'_>,
+        timeout: Duration,
+    ) -> Result<espflash::command::CommandResponseValue, DeviceError> {
         self.stats.commands += 1;
         self.stats.bytes_sent += command_len(&cmd);
         self.stats.bytes_received += 14;
@@ -178,7 +183,9 @@ impl Link {
         while data.len() < len as usize {
             let chunk = self.stream_frame()?;
             if chunk.is_empty() || data.len() + chunk.len() > len as usize {
-                return Err(DeviceError::Protocol { what: format!("READ_FLASH sent a {}-byte packet at {:#x}", chunk.len(), offset + data.len() as u32) });
+                return Err(DeviceError::Protocol {
+                    what: format!("READ_FLASH sent a {}-byte packet at {:#x}", chunk.len(), offset + data.len() as u32),
+                });
             }
             data.extend_from_slice(&chunk);
             progress.set(data.len() as u64);
@@ -190,7 +197,9 @@ impl Link {
         let digest = self.stream_frame()?;
         let md5 = Md5::digest(&data);
         if digest.as_slice() != md5.as_slice() {
-            return Err(DeviceError::Protocol { what: format!("READ_FLASH of {offset:#x}+{len:#x}: data does not match the device's MD5") });
+            return Err(DeviceError::Protocol {
+                what: format!("READ_FLASH of {offset:#x}+{len:#x}: data does not match the device's MD5"),
+            });
         }
         Ok(data)
     }
@@ -211,7 +220,9 @@ impl Link {
         // esptool sends) for MicroPython images, at a fraction of a second.
         let mut z = Compressor::new(CompressionLvl::best());
         let mut packed = vec![0u8; z.zlib_compress_bound(data.len())];
-        let n = z.zlib_compress(data, &mut packed).map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
+        let n = z
+            .zlib_compress(data, &mut packed)
+            .map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
         packed.truncate(n);
         let block = self.flasher.chip().stub_flash_write_size();
         let blocks = packed.len().div_ceil(block) as u32;
@@ -272,7 +283,9 @@ const CHIP_DETECT_MAGIC_REG: u32 = 0x4000_1000;
 /// back to the ROM rate.
 fn rom_switch_baud(conn: &mut Connection, want: u32) -> bool {
     let changed = conn
-        .with_timeout(CommandType::ChangeBaudrate.timeout(), |c| c.command(Command::ChangeBaudrate { new_baud: want, prior_baud: 0 }))
+        .with_timeout(CommandType::ChangeBaudrate.timeout(), |c| {
+            c.command(Command::ChangeBaudrate { new_baud: want, prior_baud: 0 })
+        })
         .is_ok();
     if changed && conn.set_baud(want).is_ok() {
         std::thread::sleep(Duration::from_millis(20));

@@ -182,7 +182,12 @@ impl DeviceFlash {
                 Ok(_) => return Err(DeviceError::Unverified { offset, len }),
                 Err(_) if attempt == 0 && self.link.recover() => continue,
                 Err(e) => {
-                    return Err(DeviceError::Interrupted { start: offset, end, done: self.done.clone(), cause: e.to_string() })
+                    return Err(DeviceError::Interrupted {
+                        start: offset,
+                        end,
+                        done: self.done.clone(),
+                        cause: e.to_string(),
+                    })
                 }
             }
         }
@@ -194,7 +199,8 @@ impl DeviceFlash {
         let sectors = buf.len() / SECTOR_SIZE as usize;
         let same = |i: usize, me: &Self| {
             let s = lo + (i as u32) * SECTOR_SIZE;
-            me.cached(s, SECTOR_SIZE).is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
+            me.cached(s, SECTOR_SIZE)
+                .is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
         };
         let end = lo + buf.len() as u32;
         let mut bar = Progress::new(self.opts.progress, "Writing", buf.len() as u64);
@@ -301,13 +307,17 @@ impl Flash for DeviceFlash {
         // Unaligned edges keep what the device holds around the new bytes.
         if offset > lo {
             self.fill(lo, lo + SECTOR_SIZE).map_err(dev)?;
-            let old = self.cached(lo, SECTOR_SIZE).ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
+            let old = self
+                .cached(lo, SECTOR_SIZE)
+                .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
             buf[..SECTOR_SIZE as usize].copy_from_slice(&old);
         }
         if offset + len < hi {
             let last = hi - SECTOR_SIZE;
             self.fill(last, hi).map_err(dev)?;
-            let old = self.cached(last, SECTOR_SIZE).ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
+            let old = self
+                .cached(last, SECTOR_SIZE)
+                .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
             let at = (last - lo) as usize;
             buf[at..].copy_from_slice(&old);
         }
