@@ -3,7 +3,7 @@
 
 use crate::util::sim;
 use mpimg::flash::device::DeviceError;
-use mpimg::flash::{DeviceFlash, DeviceOptions, Flash, FlashError, FlashKind};
+use mpimg::flash::{DeviceFlash, DeviceOptions, Flash, FlashError};
 
 fn opts() -> DeviceOptions {
     DeviceOptions { baud: 921_600, reset: true, progress: false }
@@ -15,7 +15,7 @@ fn round_trip(chip: &str, fw_name: &str, flash_size: u32) {
     let bl = sim::bootloader_offset(chip);
     let d = sim::start(chip, flash_size, Some(&fw), vec![]);
     let mut f = DeviceFlash::open(&d.port(), opts()).unwrap();
-    assert_eq!(f.kind(), FlashKind::Device);
+    assert_eq!((f.stored_end(), f.detected_size(), f.reads_are_slow()), (None, Some(flash_size), true));
     assert_eq!(f.chip().name, chip);
     assert_eq!((f.facts().flash_size, f.data_end(), f.capacity(), f.start()), (flash_size, flash_size, flash_size, 0));
     // esp-sim's JEDEC id: capacity byte = log2(size).

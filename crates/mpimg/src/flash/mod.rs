@@ -33,19 +33,14 @@ pub enum FlashError {
     Device(String),
 }
 
-/// Which kind of backend a [`Flash`] is: some operations differ by kind
-/// (a file ends where its data ends; a device's flash is all there).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlashKind {
-    File,
-    Device,
-}
-
 /// Read, write and erase flash at absolute flash offsets.
+///
+/// Operations are written once over this trait. Where a file and a device
+/// differ, they differ by a property asked here, never by the backend's type:
+/// a file stores less than the whole flash ([`Flash::stored_end`]), a device
+/// knows its real flash size ([`Flash::detected_size`]) and is slow to read
+/// ([`Flash::reads_are_slow`]).
 pub trait Flash {
-    /// What kind of backend this is.
-    fn kind(&self) -> FlashKind;
-
     /// Flash offset of the first addressable byte (a file starts at the bootloader offset).
     fn start(&self) -> u32;
 
@@ -57,6 +52,36 @@ pub trait Flash {
 
     /// Largest addressable flash offset + 1 (a file may grow up to this).
     fn capacity(&self) -> u32;
+
+    /// Where the stored data ends when the backend holds less than the whole
+    /// flash: a firmware file ends here, and everything past it reads as
+    /// erased (0xFF) without being stored. `None` when every offset below
+    /// [`Flash::capacity`] is real flash (a device).
+    fn stored_end(&self) -> Option<u32> {
+        None
+    }
+
+    /// How many of the `len` bytes at `offset` hold stored data: all of them
+    /// on a device, and on a file those before its end (0 for a range that
+    /// starts past it).
+    fn stored_len(&self, offset: u32, len: u32) -> u32 {
+        match self.stored_end() {
+            Some(end) => end.saturating_sub(offset).min(len),
+            None => len,
+        }
+    }
+
+    /// The flash size the hardware reports (a device's JEDEC id), in bytes;
+    /// `None` when there is no hardware to ask (a file).
+    fn detected_size(&self) -> Option<u32> {
+        None
+    }
+
+    /// Whether reads cost real time (a serial link): operations then read no
+    /// more than they need, e.g. image headers instead of whole images.
+    fn reads_are_slow(&self) -> bool {
+        false
+    }
 
     /// Read `buf.len()` bytes at `offset`. Bytes past [`Flash::data_end`] read as 0xFF.
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;

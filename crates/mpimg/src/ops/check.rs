@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::flash::{Flash, FlashKind};
+use crate::flash::Flash;
 use crate::format::image::parse_image;
 use crate::format::partition::PartitionTable;
 
@@ -32,13 +32,15 @@ impl ImageCheck {
 /// Check the image at the start of `r`. On a file, regions past its end are
 /// not checked (`None`).
 pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
-    if flash.kind() == FlashKind::File && r.offset >= flash.data_end() {
+    let stored = flash.stored_len(r.offset, r.size);
+    if stored == 0 {
         return None;
     }
-    let len = match flash.kind() {
-        FlashKind::File => r.end().min(flash.data_end()) - r.offset,
-        // On a device, read the image (its headers say how long), not the empty rest.
-        FlashKind::Device => super::device_app::walk_image(flash, r.offset, r.size).map_or(r.size, |w| w.1),
+    // On a slow backend, read the image (its headers say how long), not the empty rest.
+    let len = if flash.reads_are_slow() {
+        super::device_app::walk_image(flash, r.offset, stored).map_or(stored, |w| w.1)
+    } else {
+        stored
     };
     let data = match flash.read_vec(r.offset, len) {
         Ok(d) => d,

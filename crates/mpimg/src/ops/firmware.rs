@@ -1,7 +1,7 @@
 //! A MicroPython firmware opened over a [`Flash`]: its chip, bootloader header
 //! and partition table, read once and kept for the operations that follow.
 
-use crate::flash::{FileBytes, FileFlash, Flash, FlashKind};
+use crate::flash::{FileBytes, FileFlash, Flash};
 use crate::format::app_desc::AppDesc;
 use crate::format::chip::Chip;
 use crate::format::image::{ImageHeader, HEADER_LEN, IMAGE_MAGIC};
@@ -104,8 +104,9 @@ impl<F: Flash> Firmware<F> {
         self.header.flash_size().unwrap_or(MAX_FLASH)
     }
 
+    /// Whether the firmware is a file (which stores less than the whole flash).
     pub fn is_file(&self) -> bool {
-        self.flash.kind() == FlashKind::File
+        self.flash.stored_end().is_some()
     }
 
     /// Whether the table has the data partition MicroPython mounts (`vfs`, or

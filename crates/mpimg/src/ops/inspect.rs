@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use crate::flash::{Flash, FlashKind};
+use crate::flash::Flash;
 use crate::format::app_desc::AppDesc;
 use crate::format::banner::{find_banner, Banner};
 use crate::format::bootloader_desc::BootloaderDesc;
@@ -185,11 +185,10 @@ pub fn creates_implicit_vfs(app: Option<&AppSummary>) -> bool {
 pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Cow<'_, [u8]>)> {
     let p = fw.table.first_app()?.clone();
     let r = Region::of(&p);
-    let len = match fw.flash.kind() {
-        FlashKind::File if r.offset >= fw.flash.data_end() => return None,
-        FlashKind::File => r.end().min(fw.flash.data_end()) - r.offset,
-        FlashKind::Device => r.size,
-    };
+    let len = fw.flash.stored_len(r.offset, r.size);
+    if len == 0 {
+        return None;
+    }
     if fw.flash.peek(r.offset, len).is_some() {
         return fw.flash.peek(r.offset, len).map(|d| (p, Cow::Borrowed(d)));
     }
@@ -200,16 +199,16 @@ pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Cow<'_, [u
 /// (for runs that show nothing and only need the app's layout and version).
 pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str, verify: bool) -> Summary {
     let bl = Region::bootloader(fw.bootloader_offset());
-    let bootloader = if fw.flash.kind() == FlashKind::Device {
+    // A slow backend (a device) is read no further than the summary needs.
+    let bootloader = if fw.flash.reads_are_slow() {
         super::device_app::summarize_bootloader_lazily(&mut fw.flash, bl.offset, bl.size)
     } else {
         let bl_data = fw.flash.read_vec(bl.offset, bl.size).unwrap_or_default();
         let bdesc = BootloaderDesc::parse(&bl_data).map(|d| (d.idf_ver, d.date_time));
         image_summary(bl.offset, &bl_data, parse_image(&bl_data).map_err(|e| e.to_string()), bdesc)
     };
-    let app = match (fw.flash.kind(), fw.table.first_app().cloned()) {
-        // A device is read no further than the summary needs.
-        (FlashKind::Device, Some(p)) => super::device_app::summarize_app_lazily(&mut fw.flash, &p),
+    let app = match fw.table.first_app().cloned() {
+        Some(p) if fw.flash.reads_are_slow() => super::device_app::summarize_app_lazily(&mut fw.flash, &p),
         _ => read_app(fw).map(|(p, data)| app_summary(p.offset, &data, Some(&p), verify)),
     };
     let flash_size = fw.flash_size();
@@ -233,14 +232,13 @@ pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str, verify: bool) -> 
             ));
         }
     }
-    let is_file = fw.flash.kind() == FlashKind::File;
     Summary {
         source: source.to_string(),
-        kind: if is_file { "firmware" } else { "device" },
+        kind: if fw.flash.detected_size().is_some() { "device" } else { "firmware" },
         chip: fw.chip.name.to_string(),
         bootloader_offset: Some(fw.bootloader_offset()),
         flash_size: Some(flash_size),
-        data_end: is_file.then(|| fw.flash.data_end()),
+        data_end: fw.flash.stored_end(),
         bootloader: Some(bootloader),
         partitions,
         app,

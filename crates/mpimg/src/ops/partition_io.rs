@@ -6,23 +6,18 @@
 //! the file, and writing or erasing the last region leaves the file ending where
 //! the written data ends rather than padding it out with 0xFF.
 
-use crate::flash::{align_up, Flash, FlashKind, SECTOR_SIZE};
+use crate::flash::{align_up, Flash, SECTOR_SIZE};
 
 use super::region::Region;
 use super::OpError;
 
 /// The bytes of a region; on a file, only what the file holds.
 pub fn read_region(flash: &mut dyn Flash, r: &Region) -> Result<Vec<u8>, OpError> {
-    let end = match flash.kind() {
-        FlashKind::File => {
-            if r.offset >= flash.data_end() {
-                return Err(OpError::NotInFile { name: r.name.clone(), offset: r.offset, file_end: flash.data_end() });
-            }
-            r.end().min(flash.data_end())
-        }
-        FlashKind::Device => r.end(),
-    };
-    Ok(flash.read_vec(r.offset, end - r.offset)?)
+    let len = flash.stored_len(r.offset, r.size);
+    if let (0, Some(file_end)) = (len, flash.stored_end()) {
+        return Err(OpError::NotInFile { name: r.name.clone(), offset: r.offset, file_end });
+    }
+    Ok(flash.read_vec(r.offset, len)?)
 }
 
 /// Write `data` at the start of a region, then erase the rest of the region.
@@ -47,7 +42,7 @@ pub fn erase_region(flash: &mut dyn Flash, r: &Region) -> Result<(), OpError> {
 /// whose data ends inside the region, the file is cut at `pos` instead.
 fn clear_from(flash: &mut dyn Flash, r: &Region, pos: u32) -> Result<(), OpError> {
     let at = r.offset + pos;
-    if flash.kind() == FlashKind::File && r.end() > flash.data_end() && flash.trim_end(at) {
+    if flash.stored_len(r.offset, r.size) < r.size && flash.trim_end(at) {
         return Ok(());
     }
     let aligned = align_up(at, SECTOR_SIZE).min(r.end());

@@ -3,7 +3,7 @@
 //! the first blocks of data partitions that moved or changed so MicroPython
 //! does not mount stale contents.
 
-use crate::flash::{Flash, FlashKind};
+use crate::flash::Flash;
 use crate::format::image::{parse_image, rehash, ImageHeader, HEADER_LEN};
 use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 
@@ -68,8 +68,8 @@ pub fn erase_changed_data(
         if newp.is_app() || newp == *oldp {
             continue;
         }
-        if flash.kind() == FlashKind::File && newp.offset >= flash.data_end() {
-            continue; // past the end of the file: reads as erased already
+        if flash.stored_len(newp.offset, newp.size) == 0 {
+            continue; // past the end of a file: reads as erased already
         }
         let grew_in_place = newp.is_filesystem()
             && newp.ptype == oldp.ptype

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use mpimg::flash::{FileFlash, Flash, FlashError, FlashKind};
+use mpimg::flash::{FileFlash, Flash, FlashError};
 use mpimg::fs::{run_fs_commands, FsError, FsPartition, FsRunReport};
 
 use super::firmware_bytes;
@@ -95,8 +95,8 @@ impl<'a> Recording<'a> {
 }
 
 impl Flash for Recording<'_> {
-    fn kind(&self) -> FlashKind {
-        self.inner.kind()
+    fn stored_end(&self) -> Option<u32> {
+        self.inner.stored_end()
     }
     fn start(&self) -> u32 {
         self.inner.start()

@@ -24,7 +24,7 @@ pub use progress::{bars_allowed, Progress, MIN_BAR};
 
 use link::Link;
 
-use super::{align_up, check_erase_alignment, Flash, FlashError, FlashKind, SECTOR_SIZE};
+use super::{align_up, check_erase_alignment, Flash, FlashError, SECTOR_SIZE};
 use crate::format::chip::Chip;
 
 /// Largest chunk written (and verified) in one FLASH_DEFL stream: an
@@ -258,8 +258,12 @@ fn dev(e: DeviceError) -> FlashError {
 }
 
 impl Flash for DeviceFlash {
-    fn kind(&self) -> FlashKind {
-        FlashKind::Device
+    fn detected_size(&self) -> Option<u32> {
+        Some(self.size)
+    }
+
+    fn reads_are_slow(&self) -> bool {
+        true
     }
 
     fn start(&self) -> u32 {
