@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::format::size::parse_size;
+use mpimg::format::size::parse_size;
 
 /// Inspect and edit MicroPython ESP32 firmware files and devices.
 #[derive(Debug, Parser, Default)]

@@ -1,224 +1,255 @@
-//! Rendering results for people: the summary, partition tables (rounded on a
-//! terminal, plain columns otherwise or with NO_COLOR) and check verdicts.
-//! `--json` renders the same values with serde instead.
+//! All output of a run: the [`Reporter`] is told what happened, step by step,
+//! and prints it for people as it happens (the text is in [`text`]), or, with
+//! `--json`, prints one JSON document of the same values at the end.
+//!
+//! Streams: the report goes to stdout, warnings and logs to stderr; `-q`
+//! leaves out everything but errors and what commands print (`--fs cat`).
+
+mod text;
 
 use std::io::{IsTerminal, Write};
 
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
 
-/// comfy-table border characters (its 19-character preset format).
-const ROUNDED: &str = "││──├─┼┤│    ┬┴╭╮╰╯";
+use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
+use mpimg::format::partition::PartitionView;
+use mpimg::fs::CacheStats;
+use mpimg::ops::flash_image::FlashReport;
+use mpimg::ops::ota::{OtaReport, OtaStatus};
+use mpimg::ops::plan::Edit;
+use mpimg::ops::summary::Summary;
 
-use crate::format::partition::PartitionView;
-use crate::format::size::flash_label as mb;
-use crate::format::size::human;
-use crate::ops::check::ImageCheck;
-use crate::ops::inspect::{AppSummary, ImageSummary, Summary};
+use super::error::{shown, shown_warning, CliError};
+use super::outcome::{Gathered, RunResult};
+use super::request::Show;
 
-/// Whether tables get box drawing: stdout is a terminal and NO_COLOR is unset.
-pub fn fancy() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// Where and how a run's output goes.
+pub struct Reporter<'w> {
+    out: &'w mut dyn Write,
+    err: &'w mut dyn Write,
+    show: Show,
+    /// Tables get box drawing (stdout is a terminal and NO_COLOR is unset).
+    fancy: bool,
 }
 
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "ok",
-        Some(false) => "INVALID",
-        None => "none",
-    }
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    #[serde(flatten)]
+    summary: Option<&'a Summary>,
+    result: &'a RunResult,
 }
 
-fn image_line(img: &ImageSummary) -> String {
-    let mut parts = Vec::new();
-    if let Some(n) = img.segments {
-        parts.push(format!("{n} segments"));
-    }
-    if let Some(n) = img.size {
-        parts.push(format!("{n} bytes"));
-    }
-    if img.checksum_ok.is_none() && img.problem.is_none() && img.size.is_some() {
-        // Inspecting a device reads headers only.
-        parts.push("not verified (--check-app reads and verifies it)".into());
-    } else {
-        parts.push(format!("checksum {}", verdict(img.checksum_ok)));
-        parts.push(format!("SHA-256 {}", verdict(img.sha256_ok)));
-    }
-    if let Some(p) = &img.problem {
-        if img.checksum_ok.is_none() {
-            parts.push(p.clone());
-        }
-    }
-    parts.join(", ")
-}
+type Io = std::io::Result<()>;
 
-fn app_lines(app: &AppSummary) -> Vec<String> {
-    let mut v = Vec::new();
-    let mp = match (&app.micropython_version, &app.micropython_date, app.release) {
-        (Some(ver), Some(date), Some(false)) => format!("MicroPython {ver} on {date} (custom build)"),
-        (Some(ver), Some(date), _) => format!("MicroPython {ver} on {date}"),
-        // A device's app is summarised from its headers (see ops::device_app).
-        _ if app.image.checksum_ok.is_none() && app.image.size.is_some() => {
-            "MicroPython (version not read from a device)".to_string()
-        }
-        _ => "no MicroPython banner found".to_string(),
-    };
-    let idf = app.image.idf_version.as_deref().map(|i| format!(", IDF {i}")).unwrap_or_default();
-    let chip = app.image.chip.as_deref().map(|c| format!(" for {c}")).unwrap_or_default();
-    v.push(format!("App: {mp}{idf}{chip}"));
-    if let Some(p) = &app.project_name {
-        v.push(format!("  project {p}{}", app.app_version.as_deref().map(|s| format!(" {s}")).unwrap_or_default()));
+impl<'w> Reporter<'w> {
+    /// A reporter writing to `out` (stdout) and `err` (stderr).
+    pub fn new(out: &'w mut dyn Write, err: &'w mut dyn Write, show: Show) -> Self {
+        let fancy = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Reporter { out, err, show, fancy }
     }
-    if let Some(t) = &app.compile_time {
-        v.push(format!("  built {t}"));
-    }
-    v.push(format!("  image: {}", image_line(&app.image)));
-    if let (Some(part), Some(size), Some(pct), Some(free)) =
-        (&app.partition, app.image.size, app.used_percent, app.free)
-    {
-        v.push(format!(
-            "  fills {pct:.1}% of '{part}' ({size} of {} bytes, {} free)",
-            app.partition_size.unwrap_or(0),
-            human(u64::from(free))
-        ));
-    }
-    v
-}
 
-/// Print the summary of a firmware or app image.
-pub fn print_summary(out: &mut dyn Write, s: &Summary, fancy: bool) -> std::io::Result<()> {
-    match s.kind {
-        "app-image" => {
-            writeln!(out, "App image {} ({})", s.source, if s.chip.is_empty() { "unknown chip" } else { &s.chip })?
-        }
-        kind => writeln!(
-            out,
-            "{} {}: {}, bootloader at {:#x}, flash size {}{}",
-            if kind == "device" { "Device" } else { "Firmware file" },
-            s.source,
-            s.chip,
-            s.bootloader_offset.unwrap_or(0),
-            s.flash_size.map_or("?".into(), mb),
-            s.data_end
-                .map(|e| format!(", file covers {:#x}..{e:#x}", s.bootloader_offset.unwrap_or(0)))
-                .unwrap_or_default()
-        )?,
+    fn human(&self) -> bool {
+        !self.show.json && !self.show.quiet
     }
-    if let Some(b) = &s.bootloader {
-        let idf = match (&b.idf_version, &b.build_date) {
-            (Some(i), Some(d)) => format!("IDF {i} ({d}), "),
-            (Some(i), None) => format!("IDF {i}, "),
-            _ => String::new(),
-        };
-        writeln!(out, "Bootloader: {idf}{}", image_line(b))?;
-    }
-    if !s.partitions.is_empty() {
-        print_table(out, &s.partitions, s.flash_size.unwrap_or(0), fancy)?;
-    }
-    if let Some(app) = &s.app {
-        for line in app_lines(app) {
-            writeln!(out, "{line}")?;
-        }
-    }
-    Ok(())
-}
 
-/// Print a partition table.
-pub fn print_table(out: &mut dyn Write, parts: &[PartitionView], flash_size: u32, fancy: bool) -> std::io::Result<()> {
-    writeln!(out, "Partition table (flash size: {}):", mb(flash_size))?;
-    let header = ["Name", "Type", "SubType", "Offset", "Size", "End", "Flags", ""];
-    let rows: Vec<[String; 8]> = parts
-        .iter()
-        .map(|p| {
-            let mut flags = p.flags.join(",");
-            if p.implicit {
-                flags = "implicit".into();
-            }
-            [
-                p.name.clone(),
-                p.type_name.clone(),
-                p.subtype.clone(),
-                format!("{:#x}", p.offset),
-                format!("{:#x}", p.size),
-                format!("{:#x}", p.end),
-                flags,
-                format!("({})", human(u64::from(p.size))),
-            ]
-        })
-        .collect();
-    if fancy {
-        let mut t = Table::new();
-        // Rounded corners, solid rules, no lines between rows: the Python tool's look.
-        t.load_preset(ROUNDED).set_content_arrangement(ContentArrangement::Disabled).set_header(header);
-        for r in &rows {
-            t.add_row(r.iter());
+    /// A warning, on stderr (not with `-q`).
+    pub fn warning(&mut self, text: &str) -> Io {
+        if self.show.quiet {
+            return Ok(());
         }
-        for i in 3..6 {
-            if let Some(c) = t.column_mut(i) {
-                c.set_cell_alignment(CellAlignment::Right);
+        writeln!(self.err, "warning: {text}")
+    }
+
+    /// The device connected to.
+    pub fn device(&mut self, facts: &DeviceFacts) -> Io {
+        if !self.human() {
+            return Ok(());
+        }
+        text::print_facts(self.out, facts)
+    }
+
+    /// The facts about the firmware, and the problems found with it.
+    pub fn summary(&mut self, s: &Summary) -> Io {
+        if self.human() {
+            text::print_summary(self.out, s, self.fancy)?;
+            if self.show.debug {
+                text::print_segments(self.out, s)?;
             }
         }
-        writeln!(out, "{t}")?;
-    } else {
-        let widths: Vec<usize> =
-            (0..8).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-        let line = |cells: &[String]| -> String {
-            cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    if (3..6).contains(&i) {
-                        format!("{c:>w$}", w = widths[i])
-                    } else {
-                        format!("{c:<w$}", w = widths[i])
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        writeln!(out, "{}", line(&header.map(String::from)))?;
-        for r in &rows {
-            writeln!(out, "{}", line(r))?;
+        for w in &s.warnings {
+            self.warning(&shown_warning(w))?;
+        }
+        Ok(())
+    }
+
+    /// `-x` wrote the app image.
+    pub fn extracted(&mut self, name: &str, len: usize) -> Io {
+        if !self.human() {
+            return Ok(());
+        }
+        writeln!(self.out, "Wrote app image ({len} bytes) to {name}")
+    }
+
+    /// The edits made and the table they give.
+    pub fn planned(&mut self, edits: &[Edit], table: &[PartitionView], flash_size: u32, warnings: &[String]) -> Io {
+        if self.human() {
+            for e in edits {
+                writeln!(self.out, "{}", note(e))?;
+            }
+            text::print_table(self.out, table, flash_size, self.fancy)?;
+        }
+        for w in warnings {
+            self.warning(w)?;
+        }
+        Ok(())
+    }
+
+    /// Filesystem partitions that grew and were kept.
+    pub fn grown(&mut self, names: &[String]) -> Io {
+        for g in names {
+            self.warning(&format!(
+                "filesystem partition '{g}' grew and was kept: MicroPython will not mount it until it fills the partition; run --fs grow {g}"
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// App partitions left without an app by an edit (devices).
+    pub fn apps_without_image(&mut self, names: &[String]) -> Io {
+        for name in names {
+            self.warning(&format!(
+                "app partition '{name}' holds no app image: write one with --write {name}=FILE (or --ota-update FILE)"
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// What `--ota-update` did.
+    pub fn ota_update(&mut self, r: &OtaReport) -> Io {
+        if !self.human() {
+            return Ok(());
+        }
+        writeln!(
+            self.out,
+            "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})",
+            r.bytes, r.partition, r.offset, r.partition, r.seq, r.state
+        )
+    }
+
+    /// What otadata says.
+    pub fn ota_status(&mut self, st: &OtaStatus) -> Io {
+        if !self.human() {
+            return Ok(());
+        }
+        writeln!(self.out, "OTA: boots '{}' next; an update goes to '{}'", st.boots, st.next)
+    }
+
+    /// What `--fs` commands printed (`output`) and logged (`log`), and the flash traffic.
+    pub fn fs(&mut self, output: &[u8], log: &[u8], stats: Option<&CacheStats>) -> Io {
+        if !self.show.quiet {
+            self.err.write_all(log)?;
+            if let (Some(stats), true) = (stats, self.show.debug) {
+                writeln!(self.err, "fs: {stats}")?;
+            }
+        }
+        if !self.show.json {
+            self.out.write_all(output)?;
+        }
+        Ok(())
+    }
+
+    /// `--read` wrote a file.
+    pub fn read(&mut self, file: &str, len: usize) -> Io {
+        if !self.human() {
+            return Ok(());
+        }
+        writeln!(self.out, "Wrote {len} bytes to {file}")
+    }
+
+    /// The output firmware was written: `bytes` long, or (`in_place`) `bytes` written into the input.
+    pub fn saved(&mut self, path: &str, bytes: usize, in_place: bool) -> Io {
+        if !self.human() {
+            return Ok(());
+        }
+        if in_place {
+            writeln!(self.out, "Updated {path} in place ({bytes} bytes written)")
+        } else {
+            writeln!(self.out, "Wrote {path} ({bytes} bytes)")
         }
     }
-    if parts.iter().any(|p| p.implicit) {
-        writeln!(out, "(implicit: not in the table; MicroPython ≥ v1.26 creates 'vfs' at boot up to the end of the detected flash)")?;
+
+    /// `--flash` wrote the firmware to a device.
+    pub fn flashed(&mut self, r: &FlashReport) -> Io {
+        if let Some(m) = r.header_mismatch {
+            self.warning(&format!(
+                "the firmware's header says the flash is {}MB but the device has {}MB: change it with -f {}M",
+                m.header >> 20,
+                m.device >> 20,
+                m.device >> 20
+            ))?;
+        }
+        self.wire(&r.wire, &r.sectors)?;
+        if !self.human() {
+            return Ok(());
+        }
+        writeln!(
+            self.out,
+            "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)",
+            r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased
+        )
     }
-    Ok(())
+
+    /// The filesystem usage closing a device's inspection, or why there is none.
+    pub fn fs_usage(&mut self, usage: Result<&[u8], String>) -> Io {
+        if !self.human() {
+            return Ok(());
+        }
+        match usage {
+            Ok(text) => self.out.write_all(text),
+            Err(e) => writeln!(self.out, "Filesystem: {e}"),
+        }
+    }
+
+    /// What a device run put on the link (`-d`).
+    pub fn wire(&mut self, w: &WireStats, c: &SectorCounts) -> Io {
+        if !self.show.debug {
+            return Ok(());
+        }
+        text::print_wire(self.err, w, c)
+    }
+
+    /// The end of a successful run: the check verdicts, or the JSON document.
+    pub fn finish(&mut self, g: &Gathered) -> Io {
+        if self.show.json {
+            let doc = JsonDoc { summary: g.summary.as_ref(), result: &g.result };
+            let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+            writeln!(self.out, "{text}")?;
+        } else if !self.show.quiet {
+            if let Some(checks) = &g.result.checks {
+                text::print_checks(self.out, checks)?;
+            }
+        }
+        self.out.flush()
+    }
+
+    /// The end of a failed run: one line on stderr.
+    pub fn fail(&mut self, e: &CliError, _g: &Gathered) -> Io {
+        let _ = self.out.flush();
+        writeln!(self.err, "error: {}", shown(e))
+    }
 }
 
-/// Print the segments of the bootloader and app (`-d`).
-pub fn print_segments(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
-    let images = s.bootloader.iter().map(|b| ("bootloader", b)).chain(s.app.iter().map(|a| ("app", &a.image)));
-    for (what, img) in images {
-        writeln!(out, "{what} segments (image at {:#x}):", img.offset)?;
-        for (i, g) in img.segment_list.iter().enumerate() {
-            writeln!(out, "  {i}: load {:#010x}  data at {:#08x}  {:#8x} bytes", g.load_addr, g.offset, g.len)?;
-        }
-        if let Some(h) = &img.sha256 {
-            writeln!(out, "  SHA-256 {h}")?;
-        }
+/// One edit as the report says it.
+fn note(e: &Edit) -> String {
+    match e {
+        Edit::FlashSize { size } => format!("Setting flash size in the bootloader header to {}MB", size >> 20),
+        Edit::Loaded { source } => format!("Loaded partition table from {source}"),
+        Edit::NewTable { spec } => format!("New partition table ({spec})"),
+        Edit::AppSize { size } => format!("Setting app partitions to {size:#x} bytes"),
+        Edit::Deleted { name } => format!("Deleted partition '{name}'"),
+        Edit::Resized { name, size } => format!("Resized '{name}' to {size:#x} bytes"),
+        Edit::Renamed { from, to } => format!("Renamed '{from}' to '{to}'"),
+        Edit::Added { name } => format!("Added partition '{name}'"),
+        _ => format!("{e:?}"),
     }
-    Ok(())
-}
-
-/// Print `--check-app` verdicts.
-pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Result<()> {
-    for c in checks {
-        let img = &c.image;
-        let what = match (&img.problem, img.size) {
-            (Some(_), _) if c.empty && !c.required => "empty (no app image; fine for a spare OTA slot)".to_string(),
-            (Some(_), _) if c.empty => "INVALID: no image (erased): nothing to boot".to_string(),
-            (None, Some(n)) => format!(
-                "valid {} image, {n} bytes, checksum ok, SHA-256 {}",
-                img.chip.as_deref().unwrap_or("?"),
-                if img.sha256_ok.is_some() { "ok" } else { "not appended" }
-            ),
-            (Some(p), _) => format!("INVALID: {p}"),
-            (None, None) => "INVALID".into(),
-        };
-        writeln!(out, "Check '{}' at {:#x}: {what}", c.name, img.offset)?;
-    }
-    Ok(())
 }

@@ -3,13 +3,16 @@
 //! Every operation that touches flash contents (table edits, filesystems, OTA,
 //! checks) is written once against [`Flash`]. A firmware file is one backend
 //! ([`FileFlash`]: flash from the chip's bootloader offset on, held in memory);
-//! a serial-attached device is another.
+//! a serial-attached device is another (`DeviceFlash`, with the `device`
+//! feature).
 
 mod bytes;
+#[cfg(feature = "device")]
 pub mod device;
 mod file;
 
 pub use bytes::FileBytes;
+#[cfg(feature = "device")]
 pub use device::{DeviceFlash, DeviceOptions};
 pub use file::{write_atomically, FileFlash};
 
@@ -18,19 +21,42 @@ use thiserror::Error;
 /// The erase granularity of ESP32 SPI NOR flash (one sector).
 pub const SECTOR_SIZE: u32 = 0x1000;
 
-/// Errors raised by a flash backend.
+/// Errors raised by a flash backend. Offsets are flash offsets, lengths bytes.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum FlashError {
+    /// An access before the first byte the backend holds (a file starts at the bootloader offset).
     #[error("flash access at {offset:#x} (+{len:#x}) is before the start of the image ({start:#x})")]
-    BeforeStart { offset: u32, len: u32, start: u32 },
+    BeforeStart {
+        /// Where the access starts.
+        offset: u32,
+        /// Its length.
+        len: u32,
+        /// The backend's first flash offset.
+        start: u32,
+    },
+    /// An access past the end of the flash.
     #[error("flash access at {offset:#x} (+{len:#x}) is past the end of flash ({size:#x})")]
-    PastEnd { offset: u32, len: u32, size: u32 },
+    PastEnd {
+        /// Where the access starts.
+        offset: u32,
+        /// Its length.
+        len: u32,
+        /// The flash size (or how far a file may grow).
+        size: u32,
+    },
+    /// An erase that does not cover whole 4 KB sectors.
     #[error("erase at {offset:#x} (+{len:#x}) is not aligned to 4 KB sectors")]
-    Unaligned { offset: u32, len: u32 },
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Device(String),
+    Unaligned {
+        /// Where the erase starts.
+        offset: u32,
+        /// Its length.
+        len: u32,
+    },
+    /// The device failed (the link, or a write that did not verify).
+    #[cfg(feature = "device")]
+    #[error(transparent)]
+    Device(#[from] device::DeviceError),
 }
 
 /// Read, write and erase flash at absolute flash offsets.

@@ -236,13 +236,14 @@ pub fn check_name(name: &str) -> Result<(), TableError> {
 }
 
 /// Errors in a partition table, read or built.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TableError {
     #[error("no partition table at flash {TABLE_OFFSET:#x}: the sector holds no partition entry (is this a MicroPython firmware file or an app image?)")]
     Missing,
     #[error("the partition table is cut short at byte {at:#x} of its sector: the file is truncated; get a complete firmware file")]
     Truncated { at: usize },
-    #[error("partition table MD5 mismatch: stored {stored}, computed {computed}; the table is corrupt (rewrite it with --table or --from-csv)")]
+    #[error("partition table MD5 mismatch: stored {stored}, computed {computed}; the table is corrupt")]
     Md5Mismatch { stored: String, computed: String },
     #[error(
         "the partition table does not end with an empty (0xFF) entry after entry {count}; the table sector is corrupt"
@@ -252,7 +253,7 @@ pub enum TableError {
     TooManyEntries { max: usize },
     #[error("invalid partition name '{name}': use 1 to 15 bytes, without ',', ':' or '='")]
     BadName { name: String },
-    #[error("partition '{name}' appears twice in the table: names must be unique (use --rename)")]
+    #[error("partition '{name}' appears twice in the table: names must be unique")]
     Duplicate { name: String },
     #[error("partition '{name}' ({offset:#x}..{end:#x}) overlaps '{prev}' which ends at {prev_end:#x}")]
     Overlap { name: String, offset: u32, end: u32, prev: String, prev_end: u32 },
@@ -264,7 +265,7 @@ pub enum TableError {
     BadSize { name: String, size: u32 },
     #[error("partition '{name}' has size 0")]
     Empty { name: String },
-    #[error("partition '{name}' ends at {end:#x}, past the end of the {flash_mb} MB flash ({flash_size:#x}): shrink it (--resize {name}=0 fills what is left) or set a larger flash size with -f")]
+    #[error("partition '{name}' ends at {end:#x}, past the end of the {flash_mb} MB flash ({flash_size:#x})")]
     PastFlashEnd { name: String, end: u32, flash_size: u32, flash_mb: u32 },
     #[error("no app partition in the table: MicroPython needs a factory or ota_0 app partition")]
     NoApp,

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::flash::{Flash, FlashError, SECTOR_SIZE};
+use crate::flash::{Flash, SECTOR_SIZE};
 
 use super::FsError;
 
@@ -142,7 +142,7 @@ impl<'f> BlockCache<'f> {
             }
             // `load` just filled the slot (or returned the flash's error).
             let Some(blk) = self.cached(idx) else {
-                return Err(FsError::Flash(FlashError::Device(format!("block {idx} vanished from the cache"))));
+                return Err(FsError::CacheLost { block: idx });
             };
             buf[done..done + n].copy_from_slice(&blk[at..at + n]);
             done += n;

@@ -1,4 +1,5 @@
-//! The `--fs` commands: parsed from words, checked before anything runs.
+//! The filesystem commands (what `--fs` runs): parsed from words, checked
+//! before anything runs.
 
 use std::path::PathBuf;
 
@@ -153,7 +154,10 @@ impl FsCommand {
     }
 }
 
-/// Whether any of these `--fs` commands would change the flash (for output
+/// The command names, in the order `--help` lists them.
+pub const COMMANDS: &[&str] = &["ls", "cat", "get", "put", "mkdir", "rm", "rename", "mkfs", "df", "info", "grow"];
+
+/// Whether any of these commands would change the flash (for output
 /// naming before running them). Unparseable commands count as not changing.
 pub fn commands_modify_flash(commands: &[Vec<String>]) -> bool {
     commands.iter().any(|c| FsCommand::parse(c).is_ok_and(|c| c.modifies_flash()))
@@ -194,14 +198,12 @@ mod tests {
     #[test]
     fn usage_errors_say_what_is_missing() {
         let e = |s: &str| p(s).unwrap_err().to_string();
-        assert_eq!(e("cat"), "--fs cat: needs a file");
-        assert_eq!(e("rename a"), "--fs rename: needs exactly two paths: OLD NEW");
-        assert_eq!(e("grow vfs lots"), "--fs grow: 'lots' is not a block count (decimal or 0x hex)");
-        assert_eq!(e("grow a 1 2"), "--fs grow: takes at most a partition and a block count");
-        assert_eq!(
-            e("format"),
-            "unknown --fs command 'format'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow"
-        );
+        // The command line adds "--fs " and the list of commands (cli::error's tests).
+        assert_eq!(e("cat"), "cat: needs a file");
+        assert_eq!(e("rename a"), "rename: needs exactly two paths: OLD NEW");
+        assert_eq!(e("grow vfs lots"), "grow: 'lots' is not a block count (decimal or 0x hex)");
+        assert_eq!(e("grow a 1 2"), "grow: takes at most a partition and a block count");
+        assert_eq!(e("format"), "unknown command 'format'");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use crate::flash::Flash;
 use crate::format::image::parse_image;
 use crate::format::partition::PartitionTable;
 
-use super::inspect::{image_summary, ImageSummary};
 use super::region::Region;
+use super::summary::{image_summary, ImageSummary};
 
 /// The verdict on one region that should hold an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,7 +38,7 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
     }
     // On a slow backend, read the image (its headers say how long), not the empty rest.
     let len = if flash.reads_are_slow() {
-        super::device_app::walk_image(flash, r.offset, stored).map_or(stored, |w| w.1)
+        super::walk::walk_image(flash, r.offset, stored).map_or(stored, |w| w.1)
     } else {
         stored
     };

@@ -254,7 +254,7 @@ impl Drop for DeviceFlash {
 }
 
 fn dev(e: DeviceError) -> FlashError {
-    FlashError::Device(e.to_string())
+    FlashError::Device(e)
 }
 
 impl Flash for DeviceFlash {

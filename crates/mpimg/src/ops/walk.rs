@@ -1,7 +1,8 @@
-//! App images on a device, read no further than needed: walking the segment
-//! headers gives an image's length from a few small reads, so inspecting a
-//! device reads the image's start (descriptor and banner) instead of the whole
-//! partition, and `-x` / `--check-app` read the image and not the empty rest.
+//! Images read no further than needed, for backends that are slow to read (a
+//! device): walking the segment headers gives an image's length from a few
+//! small reads, so inspecting reads the image's start (descriptor) instead of
+//! the whole partition, and extracting or checking an app reads the image and
+//! not the empty rest of its partition.
 
 use crate::flash::Flash;
 use crate::format::app_desc::{APP_DESC_LEN, APP_DESC_OFFSET};
@@ -12,7 +13,7 @@ use crate::format::image::{
 };
 use crate::format::partition::{hex, Partition, PartitionTable};
 
-use super::inspect::{app_summary, image_summary, AppSummary, ImageSummary, SegmentView};
+use super::summary::{app_summary, image_summary, AppSummary, ImageSummary, SegmentView};
 
 /// First read of an app: header and `esp_app_desc_t` (0x20..0x120).
 const FIRST_READ: u32 = (APP_DESC_OFFSET + APP_DESC_LEN) as u32;
