@@ -23,7 +23,7 @@
 //! ```
 //!
 //! Layers, bottom up:
-//! - [`format`]: pure binary formats (image header and segments, descriptors,
+//! - [`format`](mod@format): pure binary formats (image header and segments, descriptors,
 //!   partition table, otadata, chip table): bytes in, typed values out;
 //! - [`flash`]: the one flash abstraction with its file and device backends;
 //! - [`ops`]: operations written once over [`flash::Flash`] (table edits, reads, writes, checks);
@@ -38,7 +38,7 @@
 //! comfy-table). A library user who wants neither writes
 //! `mpimg = { version = "0.1", default-features = false }`.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod error;
 pub mod flash;

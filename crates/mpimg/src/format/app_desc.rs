@@ -32,8 +32,11 @@ pub const APP_DESC_LEN: usize = 256;
 /// reserved (zero) before; a zero there cannot be told from "QIO".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppDesc {
+    /// Secure version (anti-rollback).
     pub secure_version: u32,
+    /// The app's version (MicroPython leaves it empty).
     pub version: String,
+    /// The project's name.
     pub project_name: String,
     /// Compile time, e.g. `13:25:25` (empty if the build left it out).
     pub time: String,

@@ -42,10 +42,15 @@ pub const FLASH_SIZES: [u32; 8] = [MB, 2 * MB, 4 * MB, 8 * MB, 16 * MB, 32 * MB,
 /// Which part of an image a truncation cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ImagePart {
+    /// The 24-byte image header.
     Header,
+    /// The header of segment N.
     SegmentHeader(usize),
+    /// The data of segment N.
     SegmentData(usize),
+    /// The checksum block.
     Checksum,
+    /// The appended SHA-256 digest.
     Hash,
 }
 
@@ -61,51 +66,90 @@ impl std::fmt::Display for ImagePart {
     }
 }
 
-/// Why an image could not be read or edited.
+/// Why an image could not be read or edited. Offsets are from the start of the image.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ImageError {
+    /// The data ends inside the image.
     #[error(
         "image truncated: {part} at offset {offset:#x} needs {needed} bytes but only {available} \
          are there; the file is incomplete or cut short: get the image again"
     )]
-    Truncated { part: ImagePart, offset: usize, needed: usize, available: usize },
+    Truncated {
+        /// The part cut off.
+        part: ImagePart,
+        /// Where it starts.
+        offset: usize,
+        /// Its length in bytes.
+        needed: usize,
+        /// Bytes there.
+        available: usize,
+    },
 
+    /// No image magic at the start.
     #[error(
         "not an ESP image: the first byte is {found:#04x}, not the image magic 0xe9; check that \
          the file (or offset) really holds a bootloader or app image"
     )]
-    BadMagic { found: u8 },
+    BadMagic {
+        /// The first byte.
+        found: u8,
+    },
 
+    /// A segment count outside 1..=16.
     #[error(
         "image header declares {count} segments but ESP-IDF accepts 1 to 16; the header is \
          corrupt: get the image again"
     )]
-    BadSegmentCount { count: u8 },
+    BadSegmentCount {
+        /// The count in the header.
+        count: u8,
+    },
 
+    /// A segment length that cannot be right.
     #[error(
         "segment {index} (header at offset {offset:#x}) has length {len:#x}, {why}; the image is \
          corrupt: get the image again"
     )]
-    BadSegmentLength { index: usize, offset: usize, len: u32, why: &'static str },
+    BadSegmentLength {
+        /// The segment's index.
+        index: usize,
+        /// Where its header is.
+        offset: usize,
+        /// Its length in bytes.
+        len: u32,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 
+    /// A hash-appended byte other than 0 or 1.
     #[error(
         "image header byte 23 (hash appended) is {found:#04x}, but only 0 or 1 are defined; the \
          header is corrupt: get the image again"
     )]
-    BadHashFlag { found: u8 },
+    BadHashFlag {
+        /// The byte.
+        found: u8,
+    },
 
+    /// A flash size the header cannot hold.
     #[error(
         "invalid flash size {bytes:#x} ({bytes} bytes): use one of 1MB, 2MB, 4MB, 8MB, 16MB, \
          32MB, 64MB or 128MB"
     )]
-    BadFlashSize { bytes: u32 },
+    BadFlashSize {
+        /// The size asked for, in bytes.
+        bytes: u32,
+    },
 }
 
 /// The 24-byte image header (`esp_image_header_t`), every byte kept so that
 /// [`ImageHeader::to_bytes`] gives back exactly what [`ImageHeader::parse`] read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageHeader {
+    /// The image magic, 0xE9.
     pub magic: u8,
+    /// Number of segments.
     pub segment_count: u8,
     /// SPI mode: 0 QIO, 1 QOUT, 2 DIO, 3 DOUT.
     pub spi_mode: u8,
@@ -113,7 +157,9 @@ pub struct ImageHeader {
     pub flash_size_code: u8,
     /// Low nibble of byte 3: flash frequency code (chip specific).
     pub flash_freq_code: u8,
+    /// Address execution starts at.
     pub entry_point: u32,
+    /// SPI write-protect pin (0xEE: none).
     pub wp_pin: u8,
     /// SPI pin drive strengths, two 4-bit values per byte.
     pub spi_drive: [u8; 3],
@@ -125,6 +171,7 @@ pub struct ImageHeader {
     pub min_rev_full: u16,
     /// Maximum chip revision, major * 100 + minor (0 in old images: not checked).
     pub max_rev_full: u16,
+    /// Reserved bytes 20..24.
     pub reserved: [u8; 4],
     /// 1 if a SHA-256 digest follows the checksum.
     pub hash_appended: u8,
@@ -230,7 +277,9 @@ pub struct Segment {
 /// Everything [`parse_image`] learns about an image, including whether it is intact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageInfo {
+    /// Its header.
     pub header: ImageHeader,
+    /// Its segments, in order.
     pub segments: Vec<Segment>,
     /// Checksum byte stored in the image.
     pub checksum_stored: u8,

@@ -95,9 +95,13 @@ pub fn ota_crc(seq: u32) -> u32 {
 /// One `esp_ota_select_entry_t`, every byte kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct OtaRecord {
+    /// Sequence number (the record with the highest valid one is in charge).
     pub seq: u32,
+    /// Label bytes (unused by ESP-IDF, 0xFF).
     pub label: [u8; 20],
+    /// The `esp_ota_img_states_t` of the app it selects.
     pub state: u32,
+    /// CRC-32 of `seq`.
     pub crc: u32,
 }
 
@@ -161,6 +165,7 @@ impl OtaRecord {
 /// Where the bootloader starts looking for an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum BootTarget {
+    /// The factory app.
     Factory,
     /// ota_N (index among the OTA app partitions).
     Ota(usize),
@@ -168,33 +173,50 @@ pub enum BootTarget {
 
 /// Why otadata could not be read or an update planned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum OtaError {
+    /// An otadata partition shorter than two sectors.
     #[error(
         "otadata is {len:#x} bytes, too short to hold its second record at 0x1000; an otadata \
          partition is 0x2000 bytes: check the partition table"
     )]
-    TooShort { len: usize },
+    TooShort {
+        /// Its length in bytes.
+        len: usize,
+    },
 
+    /// No OTA app partitions.
     #[error("there are no OTA app partitions (ota_0, ota_1, ...) to boot: add some to the partition table")]
     NoOtaApps,
 
+    /// An OTA slot that the table does not have.
     #[error(
         "cannot boot ota_{target}: the partition table has {count} OTA app partitions \
          (ota_0 to ota_{last}), numbered without gaps",
         last = count.saturating_sub(1)
     )]
-    TargetOutOfRange { target: usize, count: usize },
+    TargetOutOfRange {
+        /// The slot.
+        target: usize,
+        /// OTA app partitions in the table.
+        count: usize,
+    },
 
+    /// A sequence number with no larger one left.
     #[error(
         "the OTA sequence number {seq:#x} is too close to 0xffffffff for ESP-IDF to pick a larger \
          one: erase the otadata partition and set the boot partition again"
     )]
-    SequenceExhausted { seq: u32 },
+    SequenceExhausted {
+        /// The sequence number in charge.
+        seq: u32,
+    },
 }
 
 /// The two records of an otadata partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtaData {
+    /// The records in the partition's two sectors.
     pub records: [OtaRecord; 2],
 }
 

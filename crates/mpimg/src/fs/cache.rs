@@ -57,6 +57,7 @@ pub struct BlockCache<'f> {
 }
 
 impl<'f> BlockCache<'f> {
+    /// An empty cache over `flash`.
     pub fn new(flash: &'f mut dyn Flash) -> Self {
         BlockCache { flash, blocks: Vec::new(), dirty: BTreeSet::new(), stats: CacheStats::default(), read_only: None }
     }
@@ -260,7 +261,9 @@ fn runs(sorted: &[u32]) -> Vec<&[u32]> {
 /// A partition's byte range within the flash, as the filesystems see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
+    /// Its flash offset.
     pub offset: u32,
+    /// Its size in bytes.
     pub size: u32,
 }
 

@@ -8,35 +8,83 @@ use super::FsError;
 /// Which filesystem `mkfs` makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsKind {
+    /// littlefs v2 (on-disk version 2.0), as MicroPython's `VfsLfs2`.
     Littlefs,
+    /// FAT, as MicroPython's `VfsFat.mkfs`.
     Fat,
 }
 
-/// One `--fs` command with its arguments.
+/// One filesystem command with its arguments. Paths are `[PART:]PATH`
+/// (`vfs2:/lib`; the partition defaults to `vfs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsCommand {
     /// `ls [-l] [PATH...]`: list recursively; directories end in `/`.
-    Ls { long: bool, paths: Vec<String> },
+    Ls {
+        /// With sizes and modification times.
+        long: bool,
+        /// What to list (none: the root of `vfs`).
+        paths: Vec<String>,
+    },
     /// `cat FILE...`: file contents to the output.
-    Cat { paths: Vec<String> },
+    Cat {
+        /// The files.
+        paths: Vec<String>,
+    },
     /// `get SRC... [DEST]`: copy out to this computer (DEST defaults to `.`).
-    Get { sources: Vec<String>, dest: PathBuf },
+    Get {
+        /// Files and directories in the filesystem.
+        sources: Vec<String>,
+        /// Where on this computer.
+        dest: PathBuf,
+    },
     /// `put SRC... DEST`: copy in from this computer (DEST defaults to `/`).
-    Put { sources: Vec<PathBuf>, dest: String },
+    Put {
+        /// Files and directories on this computer.
+        sources: Vec<PathBuf>,
+        /// Where in the filesystem.
+        dest: String,
+    },
     /// `mkdir PATH...`: make directories (and missing parents).
-    Mkdir { paths: Vec<String> },
+    Mkdir {
+        /// The directories.
+        paths: Vec<String>,
+    },
     /// `rm PATH...`: remove files and directory trees.
-    Rm { paths: Vec<String> },
+    Rm {
+        /// What to remove.
+        paths: Vec<String>,
+    },
     /// `rename OLD NEW`: within one partition.
-    Rename { from: String, to: String },
+    Rename {
+        /// The path renamed.
+        from: String,
+        /// The new path.
+        to: String,
+    },
     /// `mkfs [PART...] [fat|littlefs]`: new filesystem (default `vfs`, littlefs).
-    Mkfs { parts: Vec<String>, kind: FsKind },
+    Mkfs {
+        /// The partitions (none: `vfs`).
+        parts: Vec<String>,
+        /// Which filesystem.
+        kind: FsKind,
+    },
     /// `df [PART...]`: usage (default: every partition with a filesystem).
-    Df { parts: Vec<String> },
+    Df {
+        /// The partitions.
+        parts: Vec<String>,
+    },
     /// `info [PART...]`: details (default: every partition with a filesystem).
-    Info { parts: Vec<String> },
+    Info {
+        /// The partitions.
+        parts: Vec<String>,
+    },
     /// `grow [PART [BLOCKS]]`: make littlefs fill its partition (or BLOCKS).
-    Grow { part: Option<String>, blocks: Option<u32> },
+    Grow {
+        /// The partition (none: `vfs`).
+        part: Option<String>,
+        /// The new block count (none: the partition's).
+        blocks: Option<u32>,
+    },
 }
 
 fn need_args(cmd: &'static str, args: &[String], what: &str) -> Result<(), FsError> {

@@ -38,6 +38,7 @@ pub struct LfsDev<'c, 'f> {
 }
 
 impl<'c, 'f> LfsDev<'c, 'f> {
+    /// The littlefs block device of `region`, through `cache`.
     pub fn new(cache: &'c mut BlockCache<'f>, region: Region) -> Self {
         LfsDev { cache, region, error: None }
     }

@@ -6,11 +6,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A UTC date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Civil {
+    /// Year (1970, 2025, ...).
     pub year: i64,
+    /// Month, 1..=12.
     pub month: u32,
+    /// Day of the month, 1..=31.
     pub day: u32,
+    /// Hour, 0..=23.
     pub hour: u32,
+    /// Minute, 0..=59.
     pub min: u32,
+    /// Second, 0..=59.
     pub sec: u32,
 }
 

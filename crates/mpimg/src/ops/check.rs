@@ -13,7 +13,9 @@ use super::summary::{image_summary, ImageSummary};
 /// The verdict on one region that should hold an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageCheck {
+    /// The region (`bootloader`, `factory`, `ota_0`, ...).
     pub name: String,
+    /// What the image is.
     #[serde(flatten)]
     pub image: ImageSummary,
     /// The region is erased: no image at all (normal for a spare OTA slot).

@@ -22,17 +22,24 @@ pub struct OtaStatus {
     pub next: String,
     /// Sequence number and state of the record in charge, if any.
     pub seq: Option<u32>,
+    /// The state of the record in charge (`new`, `valid`, ...).
     pub state: Option<String>,
 }
 
 /// What an OTA update did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtaReport {
+    /// The OTA partition written.
     pub partition: String,
+    /// Its flash offset.
     pub offset: u32,
+    /// Bytes of app written.
     pub bytes: u32,
+    /// The otadata sector (0 or 1) the new record went to.
     pub otadata_sector: usize,
+    /// The new record's sequence number.
     pub seq: u32,
+    /// The new record's state (`new`; `undefined` without rollback).
     pub state: String,
 }
 

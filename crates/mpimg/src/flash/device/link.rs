@@ -34,11 +34,17 @@ const SPIFLASH_RDID: u32 = 0x9F;
 /// What the device said about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceFacts {
+    /// The port.
     pub port: String,
+    /// The chip (`esp32s3`).
     pub chip: String,
+    /// The chip revision (`v0.2`), if known.
     pub revision: Option<String>,
+    /// The crystal frequency (`40 MHz`).
     pub crystal: String,
+    /// The chip's features (`WiFi`, `BLE`, ...).
     pub features: Vec<String>,
+    /// The MAC address, if read.
     pub mac: Option<String>,
     /// JEDEC id: manufacturer, memory type, capacity (as esptool prints it).
     pub flash_id: u32,
@@ -53,11 +59,13 @@ pub struct DeviceFacts {
 /// and cannot be wrapped).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WireStats {
+    /// Commands sent.
     pub commands: u64,
     /// SLIP bytes mpimg sent (commands, data, acks).
     pub bytes_sent: u64,
     /// SLIP bytes of flash data and digests received (plus ~12 per response).
     pub bytes_received: u64,
+    /// Commands and transfers retried after a failure.
     pub retries: u64,
 }
 
@@ -82,7 +90,7 @@ fn command_len(cmd: &Command<'_>) -> u64 {
 }
 
 fn ef(port: &str, e: espflash::Error) -> DeviceError {
-    DeviceError::Link { port: port.to_string(), cause: e.to_string() }
+    DeviceError::Link { port: port.to_string(), source: Box::new(e) }
 }
 
 /// Whether `port` names a port that cannot exist here (a missing device file).
@@ -114,7 +122,7 @@ impl Link {
         let mut serial = serialport::new(port, ROM_BAUD)
             .timeout(Duration::from_secs(3))
             .open_native()
-            .map_err(|e| DeviceError::Open { port: port.to_string(), cause: e.to_string() })?;
+            .map_err(|source| DeviceError::Open { port: port.to_string(), source })?;
         // A pty (and some adapters) has no modem lines: setting them fails,
         // and then the chip must already be in its loader, as with esptool.
         let lines = serial.write_data_terminal_ready(false).is_ok() && serial.write_request_to_send(false).is_ok();

@@ -36,6 +36,7 @@ const CHUNK: u32 = 0x80;
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct DeviceOptions {
+    /// Baud rate to switch to after connecting (lower standard rates are tried if refused).
     pub baud: u32,
     /// Hard reset when the run ends (`-n` turns it off).
     pub reset: bool,
@@ -48,7 +49,9 @@ pub struct DeviceOptions {
 pub struct SectorCounts {
     /// Bytes of flash read (in 128-byte chunks).
     pub bytes_read: u64,
+    /// Sectors written.
     pub written: u64,
+    /// Sectors erased.
     pub erased: u64,
     /// Sectors a write found already holding the new bytes.
     pub unchanged: u64,
@@ -62,6 +65,7 @@ pub struct DeviceFlash {
     /// Ranges written (or erased) and verified in this run.
     done: Vec<(u32, u32)>,
     opts: DeviceOptions,
+    /// Sectors and bytes moved so far.
     pub counts: SectorCounts,
 }
 
@@ -73,14 +77,17 @@ impl DeviceFlash {
         Ok(DeviceFlash { link, size, cache: BTreeMap::new(), done: Vec::new(), opts, counts: SectorCounts::default() })
     }
 
+    /// The chip it is.
     pub fn chip(&self) -> &'static Chip {
         self.link.chip
     }
 
+    /// What it said about itself.
     pub fn facts(&self) -> &DeviceFacts {
         &self.link.facts
     }
 
+    /// What this connection put on the link so far.
     pub fn wire(&self) -> &WireStats {
         &self.link.stats
     }
@@ -186,7 +193,7 @@ impl DeviceFlash {
                         start: offset,
                         end,
                         done: self.done.clone(),
-                        cause: e.to_string(),
+                        cause: Box::new(e),
                     })
                 }
             }
