@@ -133,6 +133,32 @@ fn implicit_vfs_of_v127_is_the_default_and_grow_follows_a_resize() {
 }
 
 #[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // `mpimg fw.bin --fs cat big.bin | head -c 10`: the reader goes away
+    // while mpimg writes; that is not an error.
+    let Some(fw) = firmware(E32) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(p.join("big.bin"), &big).unwrap();
+    ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs", "--fs", "put", "big.bin", "/"]);
+    let mut child = Command::new(mpimg_bin())
+        .args(["fw.bin", "-q", "--fs", "cat", "big.bin"])
+        .current_dir(p)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 10];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut head).unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(head, big[..10]);
+    assert_eq!((o.status.code(), text(&o.stderr)), (Some(0), String::new()));
+}
+
+#[test]
 fn debug_prints_block_counts() {
     let Some(fw) = firmware(E32) else { return };
     let d = tempfile::tempdir().unwrap();

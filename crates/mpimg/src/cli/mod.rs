@@ -34,10 +34,7 @@ use request::Request;
 pub fn main(argv: Vec<std::ffi::OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let args = match args::parse_from(argv) {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return e.exit_code();
-        }
+        Err(e) => return report::usage_error(&e),
     };
     let show = request::Show { json: args.json, quiet: args.quiet, debug: args.debug };
     let mut rep = Reporter::new(out, err, show);

@@ -239,6 +239,13 @@ impl<'w> Reporter<'w> {
     }
 }
 
+/// A command line clap refuses (or `--help`, `--version`): clap prints it;
+/// returns the exit code.
+pub fn usage_error(e: &clap::Error) -> i32 {
+    let _ = e.print();
+    e.exit_code()
+}
+
 /// One edit as the report says it.
 fn note(e: &Edit) -> String {
     match e {

@@ -128,3 +128,40 @@ impl Drop for Filesystem<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::FileFlash;
+
+    fn vfs() -> FsPartition {
+        FsPartition { name: "vfs".into(), offset: 0x10000, size: 0x20000, implicit: false }
+    }
+
+    #[test]
+    fn changes_reach_the_flash_only_with_commit() {
+        let mut flash = FileFlash::new(Vec::new(), 0, 0x40000);
+        let mut fs = Filesystem::new(&mut flash, vfs());
+        assert!(matches!(fs.list("/"), Err(Error::Fs(super::super::FsError::NoFilesystem(_)))));
+        fs.format(FsKind::Littlefs).unwrap();
+        fs.write("/a.txt", b"one").unwrap();
+        assert!(fs.has_changes());
+        // Dropped: nothing written (and a note on stderr).
+        drop(fs);
+        assert_eq!(flash.bytes().len(), 0);
+        let mut fs = Filesystem::new(&mut flash, vfs());
+        fs.format(FsKind::Littlefs).unwrap();
+        fs.mkdir("/lib").unwrap();
+        fs.write("lib/a.txt", b"one").unwrap();
+        let stats = fs.commit().unwrap();
+        assert!(stats.blocks_written > 0);
+        let mut fs = Filesystem::new(&mut flash, vfs());
+        assert_eq!(fs.describe().unwrap(), "littlefs 2.0");
+        assert_eq!(fs.read("/lib/a.txt").unwrap(), b"one");
+        let names: Vec<String> = fs.list("/").unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["boot.py", "lib"]);
+        fs.remove("/lib/a.txt").unwrap();
+        fs.discard();
+        assert_eq!(Filesystem::new(&mut flash, vfs()).read("/lib/a.txt").unwrap(), b"one");
+    }
+}
