@@ -51,7 +51,7 @@ fn ota(chip: &str, fw: &str, app_fw: &str, size: u32) {
         }
         let r = mpimg(d.dir.path(), &args);
         ok(&r);
-        assert!(r.out.contains(&format!("Wrote {} bytes to '{part}' at ", app.len())), "{}", r.out);
+        assert!(r.err.contains(&format!("Wrote {} bytes to '{part}' at ", app.len())), "{}", r.err);
         assert_same_flash(&d.bytes(), file.bytes());
         let (mut now, table) = as_file(&d);
         assert_eq!(ota_status(&mut now, &table).unwrap().unwrap().boots, part);
@@ -201,11 +201,20 @@ fn flash_warns_about_the_header_flash_size_and_refuses_app_images() {
     let d = sim::start("esp32", 8 << 20, None, vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     ok(&r);
-    assert_eq!(
-        r.err,
-        "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M\n"
-    );
     let file = std::fs::read(&path).unwrap();
+    let err: Vec<&str> = r.err.lines().collect();
+    assert_eq!(
+        err[0],
+        "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M"
+    );
+    // What was flashed is a note on stderr (stdout carries the report of the file).
+    assert!(
+        err[1].starts_with(&format!("Flashed {} bytes to {} at 0x1000, erased to 0x200000 (", file.len(), d.port())),
+        "{}",
+        r.err
+    );
+    assert_eq!(err.len(), 2, "{}", r.err);
+    assert!(r.out.starts_with("Firmware file "), "{}", r.out);
     assert_same_flash(&d.bytes(), &flash_image(&file, 0x1000, 8 << 20));
     // An app image has no bootloader or table to flash.
     ok(&mpimg(d.dir.path(), &[path.to_str().unwrap(), "-x", "-o", "a.app-bin"]));

@@ -41,3 +41,5 @@ mod fs_littlefs;
 mod options_real;
 /// Every option on synthetic images built by the tests.
 mod options_synthetic;
+/// What goes to stdout and stderr, `--json` on failure, tables after edits, edits that change nothing.
+mod output;

@@ -106,7 +106,7 @@ pub struct Args {
     /// Print the facts as one JSON document on stdout (and nothing else).
     #[arg(long)]
     pub json: bool,
-    /// Write the partition table (after any edits) as ESP-IDF CSV.
+    /// Write the partition table (after any edits) as ESP-IDF CSV (FILE `-`: to stdout).
     #[arg(long, value_name = "FILE")]
     pub to_csv: Option<String>,
     /// Modify the given firmware file itself instead of writing a new one.

@@ -32,21 +32,27 @@ use request::Request;
 /// exit code (0, 1 for a failed check or an error, 2 for bad usage as clap
 /// reports it).
 pub fn main(argv: Vec<std::ffi::OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let json = argv.iter().any(|a| a == "--json");
     let args = match args::parse_from(argv) {
         Ok(a) => a,
-        Err(e) => return report::usage_error(&e),
+        Err(e) => return report::usage_error(&e, json, out),
     };
     let show = request::Show { json: args.json, quiet: args.quiet, debug: args.debug };
-    let mut rep = Reporter::new(out, err, show);
     let mut g = Gathered::default();
-    let code = Request::from_args(&args).and_then(|req| run::run(&req, &mut rep, &mut g));
-    let done = code.and_then(|code| rep.finish(&g).map(|()| code).map_err(CliError::from));
+    let req = Request::from_args(&args);
+    // A request that cannot be made still reports as the run would have.
+    let product = req
+        .as_ref()
+        .map_or(if show.json { request::Product::Json } else { request::Product::Report }, Request::product);
+    let mut rep = Reporter::new(out, err, show, product);
+    let code = req.and_then(|req| run::run(&req, &mut rep, &mut g));
+    let done = code.and_then(|code| rep.finish(&mut g).map(|()| code).map_err(CliError::from));
     match done {
         Ok(code) => code,
         // A closed stdout (`mpimg fw.bin --fs cat big.py | head`) is not a failure.
         Err(e) if e.is_broken_pipe() => 0,
         Err(e) => {
-            let _ = rep.fail(&e, &g);
+            let _ = rep.fail(&e, &mut g);
             1
         }
     }

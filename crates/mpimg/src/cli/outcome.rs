@@ -9,6 +9,7 @@ use mpimg::fs::FsRunReport;
 use mpimg::ops::check::ImageCheck;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
+use mpimg::ops::plan::Edit;
 use mpimg::ops::summary::Summary;
 use mpimg::ops::update::UpdateReport;
 
@@ -17,8 +18,12 @@ use mpimg::ops::update::UpdateReport;
 pub struct RunResult {
     /// The firmware file written (None: no edit).
     pub output: Option<String>,
-    /// The new partition table (after an edit).
+    /// The partitions after an edit, as the board will have them (the
+    /// implicit `vfs` of MicroPython ≥ 1.26 included, marked `implicit`).
     pub partitions: Option<Vec<PartitionView>>,
+    /// The table edits made, in order (an edit that changed nothing says why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<Edit>,
     /// What committing the edit did.
     pub update: Option<UpdateReport>,
     /// The app image file written (`-x`).
@@ -31,8 +36,11 @@ pub struct RunResult {
     pub partitions_erased: Vec<String>,
     /// `--check-app` verdicts.
     pub checks: Option<Vec<ImageCheck>>,
-    /// The CSV file written (`--to-csv`).
+    /// The CSV file written (`--to-csv`; `-` for stdout).
     pub csv: Option<String>,
+    /// The table as CSV, with `--to-csv -`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_text: Option<String>,
     /// Devices only: what the device said about itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceFacts>,
@@ -52,6 +60,9 @@ pub struct RunResult {
     pub fs_output: Option<String>,
     /// What `--fs` commands did.
     pub fs: Option<FsRunReport>,
+    /// Warnings raised while running (those found while inspecting are the summary's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Everything gathered so far: what an error report keeps too.

@@ -1,9 +1,17 @@
-//! All output of a run: the [`Reporter`] is told what happened, step by step,
-//! and prints it for people as it happens (the text is in [`text`]), or, with
-//! `--json`, prints one JSON document of the same values at the end.
+//! All output of a run. The [`Reporter`] is told what happens, step by step,
+//! and sends each piece where the one rule puts it (the text is in [`text`]):
 //!
-//! Streams: the report goes to stdout, warnings and logs to stderr; `-q`
-//! leaves out everything but errors and what commands print (`--fs cat`).
+//! - stdout carries one product and nothing else: the `--json` document;
+//!   else what `--fs` commands print (ls, cat, df, info) and the table of
+//!   `--to-csv -`, in the order asked; else the human report;
+//! - the human report (device facts, summary, tables, OTA status, check
+//!   verdicts) goes to stdout when it is the product, else to stderr;
+//! - notes on what was done ("Resized ...", "Wrote ..."), warnings, progress
+//!   and `--fs` logs go to stderr;
+//! - `-q` leaves out everything but errors and the product; `--json` puts the
+//!   facts, warnings included, in the document, and an error too: on failure
+//!   the document has an `error` object (message and fix) and the facts
+//!   gathered before it.
 
 mod text;
 
@@ -16,24 +24,35 @@ use mpimg::format::partition::PartitionView;
 use mpimg::fs::CacheStats;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
-use mpimg::ops::plan::Edit;
+use mpimg::ops::plan::{Edit, EditKind};
 use mpimg::ops::summary::Summary;
 
 use super::error::{shown, shown_warning, CliError};
 use super::outcome::{Gathered, RunResult};
-use super::request::Show;
+use super::request::{Product, Show};
 
 /// Where and how a run's output goes.
 pub struct Reporter<'w> {
     out: &'w mut dyn Write,
     err: &'w mut dyn Write,
     show: Show,
-    /// Tables get box drawing (stdout is a terminal and NO_COLOR is unset).
+    product: Product,
+    /// Tables get box drawing (their stream is a terminal and NO_COLOR is unset).
     fancy: bool,
+    /// Warnings of the run, for the JSON document.
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonError {
+    message: String,
+    fix: Option<String>,
 }
 
 #[derive(Serialize)]
 struct JsonDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<JsonError>,
     #[serde(flatten)]
     summary: Option<&'a Summary>,
     result: &'a RunResult,
@@ -42,61 +61,93 @@ struct JsonDoc<'a> {
 type Io = std::io::Result<()>;
 
 impl<'w> Reporter<'w> {
-    /// A reporter writing to `out` (stdout) and `err` (stderr).
-    pub fn new(out: &'w mut dyn Write, err: &'w mut dyn Write, show: Show) -> Self {
-        let fancy = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        Reporter { out, err, show, fancy }
+    /// A reporter writing to `out` (stdout) and `err` (stderr), for a run whose product is `product`.
+    pub fn new(out: &'w mut dyn Write, err: &'w mut dyn Write, show: Show, product: Product) -> Self {
+        let terminal =
+            if product == Product::Report { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
+        let fancy = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Reporter { out, err, show, product, fancy, warnings: Vec::new() }
     }
 
-    fn human(&self) -> bool {
-        !self.show.json && !self.show.quiet
+    /// The stream the human report goes to, if it is shown.
+    fn report(&mut self) -> Option<&mut dyn Write> {
+        match self.product {
+            _ if self.show.quiet => None,
+            Product::Json => None,
+            Product::Report => Some(&mut *self.out),
+            Product::Data => Some(&mut *self.err),
+        }
     }
 
-    /// A warning, on stderr (not with `-q`).
+    /// The stream notes on what was done go to, if they are shown.
+    fn notes(&mut self) -> Option<&mut dyn Write> {
+        (!self.show.quiet && !self.show.json).then_some(&mut *self.err)
+    }
+
+    /// A warning: on stderr, or in the JSON document; not with `-q`.
     pub fn warning(&mut self, text: &str) -> Io {
         if self.show.quiet {
-            return Ok(());
+            Ok(())
+        } else if self.show.json {
+            self.warnings.push(text.to_string());
+            Ok(())
+        } else {
+            writeln!(self.err, "warning: {text}")
         }
-        writeln!(self.err, "warning: {text}")
     }
 
     /// The device connected to.
     pub fn device(&mut self, facts: &DeviceFacts) -> Io {
-        if !self.human() {
-            return Ok(());
+        match self.report() {
+            Some(w) => text::print_facts(w, facts),
+            None => Ok(()),
         }
-        text::print_facts(self.out, facts)
     }
 
-    /// The facts about the firmware, and the problems found with it.
+    /// The facts about the firmware, and the problems found with it (in the
+    /// JSON document those are the summary's `warnings`).
     pub fn summary(&mut self, s: &Summary) -> Io {
-        if self.human() {
-            text::print_summary(self.out, s, self.fancy)?;
-            if self.show.debug {
-                text::print_segments(self.out, s)?;
+        let (fancy, debug) = (self.fancy, self.show.debug);
+        if let Some(w) = self.report() {
+            text::print_summary(w, s, fancy)?;
+            if debug {
+                text::print_segments(w, s)?;
             }
         }
-        for w in &s.warnings {
-            self.warning(&shown_warning(w))?;
+        if !self.show.json {
+            for w in &s.warnings {
+                self.warning(&shown_warning(w))?;
+            }
         }
         Ok(())
     }
 
     /// `-x` wrote the app image.
     pub fn extracted(&mut self, name: &str, len: usize) -> Io {
-        if !self.human() {
-            return Ok(());
+        match self.notes() {
+            Some(w) => writeln!(w, "Wrote app image ({len} bytes) to {name}"),
+            None => Ok(()),
         }
-        writeln!(self.out, "Wrote app image ({len} bytes) to {name}")
     }
 
-    /// The edits made and the table they give.
+    /// The edits made (an edit that changed nothing is a warning, with the
+    /// reason), then the table as the board will have it.
     pub fn planned(&mut self, edits: &[Edit], table: &[PartitionView], flash_size: u32, warnings: &[String]) -> Io {
-        if self.human() {
-            for e in edits {
-                writeln!(self.out, "{}", note(e))?;
+        for e in edits {
+            match e {
+                Edit::Unchanged { edit, reason } => {
+                    self.warning(&format!("{} changed nothing: {reason}", option(*edit)))?
+                }
+                e => {
+                    if let Some(w) = self.notes() {
+                        writeln!(w, "{}", note(e))?;
+                    }
+                }
             }
-            text::print_table(self.out, table, flash_size, self.fancy)?;
+        }
+        let fancy = self.fancy;
+        if let Some(w) = self.report() {
+            text::print_table(w, table, flash_size, fancy)?;
         }
         for w in warnings {
             self.warning(w)?;
@@ -126,25 +177,25 @@ impl<'w> Reporter<'w> {
 
     /// What `--ota-update` did.
     pub fn ota_update(&mut self, r: &OtaReport) -> Io {
-        if !self.human() {
-            return Ok(());
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})",
+                r.bytes, r.partition, r.offset, r.partition, r.seq, r.state
+            ),
+            None => Ok(()),
         }
-        writeln!(
-            self.out,
-            "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})",
-            r.bytes, r.partition, r.offset, r.partition, r.seq, r.state
-        )
     }
 
     /// What otadata says.
     pub fn ota_status(&mut self, st: &OtaStatus) -> Io {
-        if !self.human() {
-            return Ok(());
+        match self.report() {
+            Some(w) => writeln!(w, "OTA: boots '{}' next; an update goes to '{}'", st.boots, st.next),
+            None => Ok(()),
         }
-        writeln!(self.out, "OTA: boots '{}' next; an update goes to '{}'", st.boots, st.next)
     }
 
-    /// What `--fs` commands printed (`output`) and logged (`log`), and the flash traffic.
+    /// What `--fs` commands printed (`output`, the product) and logged (`log`), and the flash traffic.
     pub fn fs(&mut self, output: &[u8], log: &[u8], stats: Option<&CacheStats>) -> Io {
         if !self.show.quiet {
             self.err.write_all(log)?;
@@ -158,23 +209,28 @@ impl<'w> Reporter<'w> {
         Ok(())
     }
 
-    /// `--read` wrote a file.
-    pub fn read(&mut self, file: &str, len: usize) -> Io {
-        if !self.human() {
+    /// The table as CSV for stdout (`--to-csv -`).
+    pub fn csv(&mut self, csv: &str) -> Io {
+        if self.show.json {
             return Ok(());
         }
-        writeln!(self.out, "Wrote {len} bytes to {file}")
+        self.out.write_all(csv.as_bytes())
+    }
+
+    /// `--read` wrote a file.
+    pub fn read(&mut self, file: &str, len: usize) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "Wrote {len} bytes to {file}"),
+            None => Ok(()),
+        }
     }
 
     /// The output firmware was written: `bytes` long, or (`in_place`) `bytes` written into the input.
     pub fn saved(&mut self, path: &str, bytes: usize, in_place: bool) -> Io {
-        if !self.human() {
-            return Ok(());
-        }
-        if in_place {
-            writeln!(self.out, "Updated {path} in place ({bytes} bytes written)")
-        } else {
-            writeln!(self.out, "Wrote {path} ({bytes} bytes)")
+        match self.notes() {
+            Some(w) if in_place => writeln!(w, "Updated {path} in place ({bytes} bytes written)"),
+            Some(w) => writeln!(w, "Wrote {path} ({bytes} bytes)"),
+            None => Ok(()),
         }
     }
 
@@ -189,24 +245,22 @@ impl<'w> Reporter<'w> {
             ))?;
         }
         self.wire(&r.wire, &r.sectors)?;
-        if !self.human() {
-            return Ok(());
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)",
+                r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased
+            ),
+            None => Ok(()),
         }
-        writeln!(
-            self.out,
-            "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)",
-            r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased
-        )
     }
 
     /// The filesystem usage closing a device's inspection, or why there is none.
     pub fn fs_usage(&mut self, usage: Result<&[u8], String>) -> Io {
-        if !self.human() {
-            return Ok(());
-        }
-        match usage {
-            Ok(text) => self.out.write_all(text),
-            Err(e) => writeln!(self.out, "Filesystem: {e}"),
+        match (self.report(), usage) {
+            (Some(w), Ok(text)) => w.write_all(text),
+            (Some(w), Err(e)) => writeln!(w, "Filesystem: {e}"),
+            (None, _) => Ok(()),
         }
     }
 
@@ -219,34 +273,69 @@ impl<'w> Reporter<'w> {
     }
 
     /// The end of a successful run: the check verdicts, or the JSON document.
-    pub fn finish(&mut self, g: &Gathered) -> Io {
+    pub fn finish(&mut self, g: &mut Gathered) -> Io {
         if self.show.json {
-            let doc = JsonDoc { summary: g.summary.as_ref(), result: &g.result };
-            let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
-            writeln!(self.out, "{text}")?;
-        } else if !self.show.quiet {
-            if let Some(checks) = &g.result.checks {
-                text::print_checks(self.out, checks)?;
-            }
+            g.result.warnings.append(&mut self.warnings);
+            self.json(None, g)?;
+        } else if let (Some(checks), Some(w)) = (&g.result.checks, self.report()) {
+            text::print_checks(w, checks)?;
         }
         self.out.flush()
     }
 
-    /// The end of a failed run: one line on stderr.
-    pub fn fail(&mut self, e: &CliError, _g: &Gathered) -> Io {
+    /// The end of a failed run: one line on stderr, or (`--json`) the
+    /// document with an `error` and what was gathered, on stdout.
+    pub fn fail(&mut self, e: &CliError, g: &mut Gathered) -> Io {
+        let shown = shown(e);
+        if self.show.json {
+            g.result.warnings.append(&mut self.warnings);
+            return self.json(Some(JsonError { message: shown.message, fix: shown.fix }), g);
+        }
         let _ = self.out.flush();
-        writeln!(self.err, "error: {}", shown(e))
+        writeln!(self.err, "error: {shown}")
+    }
+
+    fn json(&mut self, error: Option<JsonError>, g: &Gathered) -> Io {
+        let doc = JsonDoc { error, summary: g.summary.as_ref(), result: &g.result };
+        let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+        writeln!(self.out, "{text}")?;
+        self.out.flush()
     }
 }
 
-/// A command line clap refuses (or `--help`, `--version`): clap prints it;
-/// returns the exit code.
-pub fn usage_error(e: &clap::Error) -> i32 {
-    let _ = e.print();
+/// A command line clap refuses (or `--help`, `--version`): clap prints it, or,
+/// when `--json` was asked for, one JSON document with the error. Returns the
+/// exit code.
+pub fn usage_error(e: &clap::Error, json: bool, out: &mut dyn Write) -> i32 {
+    use clap::error::ErrorKind;
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    let fix = lines.collect::<Vec<_>>().join(" ");
+    let error = JsonError { message, fix: (!fix.is_empty()).then_some(fix) };
+    let doc = JsonDoc { error: Some(error), summary: None, result: &RunResult::default() };
+    if let Ok(text) = serde_json::to_string_pretty(&doc) {
+        let _ = writeln!(out, "{text}");
+    }
     e.exit_code()
 }
 
-/// One edit as the report says it.
+/// The option behind an edit, as the warning that it changed nothing names it.
+fn option(e: EditKind) -> &'static str {
+    match e {
+        EditKind::FlashSize => "-f",
+        EditKind::FromCsv => "--from-csv",
+        EditKind::Layout => "--table",
+        EditKind::AppSize => "-a",
+        EditKind::Resize => "--resize",
+    }
+}
+
+/// One edit as the notes say it.
 fn note(e: &Edit) -> String {
     match e {
         Edit::FlashSize { size } => format!("Setting flash size in the bootloader header to {}MB", size >> 20),
@@ -257,6 +346,7 @@ fn note(e: &Edit) -> String {
         Edit::Resized { name, size } => format!("Resized '{name}' to {size:#x} bytes"),
         Edit::Renamed { from, to } => format!("Renamed '{from}' to '{to}'"),
         Edit::Added { name } => format!("Added partition '{name}'"),
+        Edit::Unchanged { edit, reason } => format!("{} changed nothing: {reason}", option(*edit)),
         _ => format!("{e:?}"),
     }
 }

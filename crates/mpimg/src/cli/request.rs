@@ -51,6 +51,20 @@ pub enum Mode {
 pub enum CsvOut {
     /// To this file.
     File(PathBuf),
+    /// To stdout (`--to-csv -`).
+    Stdout,
+}
+
+/// What stdout carries: one product per run, and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// The `--json` document.
+    Json,
+    /// What `--fs` commands print (ls, cat, df, info), and the table as CSV
+    /// with `--to-csv -`: the report goes to stderr.
+    Data,
+    /// The human report.
+    Report,
 }
 
 /// How results are shown.
@@ -161,7 +175,10 @@ impl Request {
             ota_update: args.ota_update.as_ref().map(PathBuf::from),
             rollback: !args.no_rollback,
             fs,
-            to_csv: args.to_csv.as_ref().map(|p| CsvOut::File(PathBuf::from(p))),
+            to_csv: args
+                .to_csv
+                .as_deref()
+                .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
             flash_to: args.flash.as_deref().map(expand_device),
             output,
             in_place: args.in_place,
@@ -192,6 +209,17 @@ impl Request {
             Mode::Check
         } else {
             Mode::Inspect
+        }
+    }
+
+    /// What stdout carries.
+    pub fn product(&self) -> Product {
+        if self.show.json {
+            Product::Json
+        } else if self.fs.iter().any(FsCommand::prints) || self.to_csv == Some(CsvOut::Stdout) {
+            Product::Data
+        } else {
+            Product::Report
         }
     }
 
@@ -285,6 +313,20 @@ mod tests {
         assert_eq!(r.output, Some(PathBuf::from("fw.bin")));
         assert_eq!(req(&["mpimg", "fw.bin", "-x"]).unwrap().extract_app, Some(PathBuf::from("fw.app-bin")));
         assert_eq!(req(&["mpimg", "u0", "--rename", "vfs=data"]).unwrap().output, None);
+    }
+
+    #[test]
+    fn one_product_on_stdout() {
+        let product = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).unwrap().product();
+        assert_eq!(product(&[]), Product::Report);
+        assert_eq!(product(&["-f", "8M", "--check-app"]), Product::Report);
+        assert_eq!(product(&["--fs", "mkfs", "--fs", "put", "a", "/"]), Product::Report);
+        for data in [&["--fs", "cat", "a"][..], &["--fs", "ls"], &["--fs", "df"], &["--fs", "info"], &["--to-csv", "-"]]
+        {
+            assert_eq!(product(data), Product::Data, "{data:?}");
+        }
+        assert_eq!(product(&["--to-csv", "t.csv"]), Product::Report);
+        assert_eq!(product(&["--fs", "ls", "--json"]), Product::Json);
     }
 
     #[test]

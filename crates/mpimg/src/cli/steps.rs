@@ -109,9 +109,10 @@ impl<F: Flash> Session<'_, '_, F> {
         }
         let after: Vec<PartitionView> = self.fw.partitions_of(&plan.table, plan.flash_size);
         self.rep.planned(&plan.edits, &after, plan.flash_size, &plan.warnings)?;
+        self.g.result.edits = plan.edits.clone();
         let update = commit(&mut self.fw, &plan)?;
         self.rep.grown(&update.grown)?;
-        self.g.result.partitions = Some(plan.table.entries.iter().map(PartitionView::from).collect());
+        self.g.result.partitions = Some(after);
         self.g.result.update = Some(update);
         if self.fw.flash.stored_end().is_none() {
             // On a device the edit is live: say which app partitions now boot nothing.
@@ -135,6 +136,11 @@ impl<F: Flash> Session<'_, '_, F> {
     fn erase(&mut self) -> Step {
         for name in &self.req.erase {
             let r = self.region(name)?;
+            if let (0, Some(end)) = (self.fw.flash.stored_len(r.offset, r.size), self.fw.flash.stored_end()) {
+                self.rep.warning(&format!(
+                    "--erase changed nothing: '{name}' lies past the end of the file ({end:#x}): it reads as erased already"
+                ))?;
+            }
             erase_region(&mut self.fw.flash, &r)?;
             self.g.result.partitions_erased.push(name.clone());
         }
@@ -238,11 +244,21 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
-    /// `--to-csv`.
+    /// `--to-csv`: the table as ESP-IDF CSV, to a file or stdout.
     fn write_csv(&mut self) -> Step {
-        let Some(CsvOut::File(path)) = &self.req.to_csv else { return Ok(()) };
-        write_file(path, to_csv(&self.fw.table).as_bytes())?;
-        self.g.result.csv = Some(path.display().to_string());
+        let csv = to_csv(&self.fw.table);
+        match &self.req.to_csv {
+            Some(CsvOut::File(path)) => {
+                write_file(path, csv.as_bytes())?;
+                self.g.result.csv = Some(path.display().to_string());
+            }
+            Some(CsvOut::Stdout) => {
+                self.rep.csv(&csv)?;
+                self.g.result.csv = Some("-".into());
+                self.g.result.csv_text = Some(csv);
+            }
+            None => {}
+        }
         Ok(())
     }
 }

@@ -188,6 +188,12 @@ impl FsCommand {
         }
     }
 
+    /// Whether the command prints something (a listing, file contents, usage,
+    /// details): what it prints is the product of the run.
+    pub fn prints(&self) -> bool {
+        matches!(self, FsCommand::Ls { .. } | FsCommand::Cat { .. } | FsCommand::Df { .. } | FsCommand::Info { .. })
+    }
+
     /// Whether the command changes the flash (the others never write to it).
     pub fn modifies_flash(&self) -> bool {
         matches!(

@@ -53,7 +53,7 @@ impl TableEdits {
 
 /// One edit as it was made.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "edit", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Edit {
     /// The header's flash size changed to `size` bytes.
@@ -100,6 +100,83 @@ pub enum Edit {
         /// Its name.
         name: String,
     },
+    /// An edit that changed nothing, and why.
+    Unchanged {
+        /// The edit asked for.
+        edit: EditKind,
+        /// Why nothing changed.
+        reason: NoChange,
+    },
+}
+
+/// The kinds of table edit, to name one that changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EditKind {
+    /// The flash size.
+    FlashSize,
+    /// A table from a file.
+    FromCsv,
+    /// A new layout.
+    Layout,
+    /// The app partitions' size.
+    AppSize,
+    /// A resize.
+    Resize,
+}
+
+/// Why an edit changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NoChange {
+    /// A partition to fill the free space after it has none: the next partition starts where it ends.
+    #[error("'{name}' cannot grow: '{next}' follows it at {at:#x}")]
+    Followed {
+        /// The partition.
+        name: String,
+        /// The partition after it.
+        next: String,
+        /// Where that one starts.
+        at: u32,
+    },
+    /// A partition to fill the free space after it ends at the end of flash.
+    #[error("'{name}' cannot grow: it ends at the end of flash ({end:#x})")]
+    AtFlashEnd {
+        /// The partition.
+        name: String,
+        /// Where it (and the flash) ends.
+        end: u32,
+    },
+    /// A partition resized to the size it has.
+    #[error("'{name}' is {size:#x} bytes already")]
+    SameSize {
+        /// The partition.
+        name: String,
+        /// Its size in bytes.
+        size: u32,
+    },
+    /// The flash size the header has already.
+    #[error("the flash size is {} already", crate::format::size::flash_label(*size))]
+    SameFlashSize {
+        /// The size in bytes.
+        size: u32,
+    },
+    /// App partitions that have the size already.
+    #[error("the app partitions are {size:#x} bytes already")]
+    SameAppSize {
+        /// The size in bytes.
+        size: u32,
+    },
+    /// A new table equal to the one it replaces.
+    #[error("the new table is the same as the old one")]
+    SameTable,
+}
+
+/// Serialized as its text.
+impl serde::Serialize for NoChange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The table and header a run will write.
@@ -135,13 +212,20 @@ pub fn plan<F: Flash>(fw: &mut Firmware<F>, edits: &TableEdits, app_image_size: 
         p.header.set_flash_size(size)?;
         if size != p.flash_size {
             p.edits.push(Edit::FlashSize { size });
+        } else {
+            p.edits.push(Edit::Unchanged { edit: EditKind::FlashSize, reason: NoChange::SameFlashSize { size } });
         }
         p.flash_size = size;
     }
     if let Some((table, source)) = &edits.from_csv {
+        let same = same_layout(table, &p.table);
         p.table = table.clone();
         p.table.check(p.flash_size)?;
-        p.edits.push(Edit::Loaded { source: source.clone() });
+        p.edits.push(if same {
+            Edit::Unchanged { edit: EditKind::FromCsv, reason: NoChange::SameTable }
+        } else {
+            Edit::Loaded { source: source.clone() }
+        });
     }
     if let Some((layout, spec)) = &edits.layout {
         let first_app = p.table.first_app().map_or(APP_PART_OFFSET, |a| a.offset);
@@ -149,13 +233,24 @@ pub fn plan<F: Flash>(fw: &mut Firmware<F>, edits: &TableEdits, app_image_size: 
             Layout::Preset(preset) => preset_layout(*preset, p.flash_size, first_app, edits.app_size.unwrap_or(0)),
             Layout::Parts(parts) => parts.clone(),
         };
-        p.table = build_table(&specs, p.flash_size, app_image_size)?;
-        p.table.check(p.flash_size)?;
-        p.edits.push(Edit::NewTable { spec: spec.clone() });
+        let table = build_table(&specs, p.flash_size, app_image_size)?;
+        table.check(p.flash_size)?;
+        let same = same_layout(&table, &p.table);
+        p.table = table;
+        p.edits.push(if same {
+            Edit::Unchanged { edit: EditKind::Layout, reason: NoChange::SameTable }
+        } else {
+            Edit::NewTable { spec: spec.clone() }
+        });
     }
     if let Some(size) = edits.app_size {
+        let before = p.table.clone();
         set_app_size(&mut p.table, p.flash_size, size)?;
-        p.edits.push(Edit::AppSize { size });
+        p.edits.push(if p.table == before {
+            Edit::Unchanged { edit: EditKind::AppSize, reason: NoChange::SameAppSize { size } }
+        } else {
+            Edit::AppSize { size }
+        });
     }
     apply_named_edits(fw, edits, &mut p)?;
     // Whatever the Python tool lets through, the table written must be valid.
@@ -179,8 +274,15 @@ fn apply_named_edits<F: Flash>(fw: &mut Firmware<F>, edits: &TableEdits, p: &mut
         p.edits.push(Edit::Deleted { name: name.clone() });
     }
     for s in &edits.resize {
+        let old = p.table.find(&s.name).map(|e| e.size);
         let size = resize_part(&mut p.table, p.flash_size, &s.name, s.size).map_err(&mut named)?;
-        p.edits.push(Edit::Resized { name: s.name.clone(), size });
+        p.edits.push(match old {
+            Some(old) if old == size => Edit::Unchanged {
+                edit: EditKind::Resize,
+                reason: why_same_size(&p.table, &s.name, s.size, p.flash_size),
+            },
+            _ => Edit::Resized { name: s.name.clone(), size },
+        });
     }
     if !edits.resize.is_empty() {
         p.table.check(p.flash_size)?;
@@ -197,6 +299,23 @@ fn apply_named_edits<F: Flash>(fw: &mut Firmware<F>, edits: &TableEdits, p: &mut
         p.edits.push(Edit::Added { name: s.name.clone() });
     }
     Ok(())
+}
+
+/// Why resizing `name` to `asked` bytes (0: fill the free space) left it as it was.
+fn why_same_size(table: &PartitionTable, name: &str, asked: u32, flash_size: u32) -> NoChange {
+    let Some(i) = table.index_of(name) else { return NoChange::SameSize { name: name.into(), size: asked } };
+    let part = &table.entries[i];
+    match (asked, table.entries.get(i + 1)) {
+        (0, Some(next)) => NoChange::Followed { name: name.into(), next: next.name(), at: next.offset },
+        (0, None) => NoChange::AtFlashEnd { name: name.into(), end: part.end().min(flash_size) },
+        _ => NoChange::SameSize { name: name.into(), size: part.size },
+    }
+}
+
+/// Whether two tables have the same partitions (names, types, places, flags),
+/// whatever their MD5 entries.
+fn same_layout(a: &PartitionTable, b: &PartitionTable) -> bool {
+    a.entries == b.entries
 }
 
 /// An edit naming `vfs` where the table has none but MicroPython makes one
