@@ -110,7 +110,16 @@ const SPECS: [Spec; 10] = [
         esptool_name: "ESP32",
         magic: 0x00F0_1D83,
         security_chip_id: None,
-        spi: SpiRegs { base: 0x3FF4_2000, usr: 0x1C, usr1: 0x20, usr2: 0x24, mosi_dlen: 0x28, miso_dlen: 0x2C, w0: 0x80, addr_msb: true },
+        spi: SpiRegs {
+            base: 0x3FF4_2000,
+            usr: 0x1C,
+            usr1: 0x20,
+            usr2: 0x24,
+            mosi_dlen: 0x28,
+            miso_dlen: 0x2C,
+            w0: 0x80,
+            addr_msb: true,
+        },
         uart_clkdiv_reg: 0x3FF4_0014,
         xtal_hz: 40_000_000,
         rom_baud_xtal_hz: 40_000_000,
@@ -402,7 +411,9 @@ impl Chip {
         let mut regs = vec![(CHIP_DETECT_MAGIC_REG, s.magic)];
         match s.mac {
             MacLayout::Esp32Blk0 { efuse_base } => regs.extend([(efuse_base + 4, lo), (efuse_base + 8, hi)]),
-            MacLayout::Block { reg, ext } => regs.extend([(reg, lo), (reg + 4, hi | if ext { 0xFFFE << 16 } else { 0 })]),
+            MacLayout::Block { reg, ext } => {
+                regs.extend([(reg, lo), (reg + 4, hi | if ext { 0xFFFE << 16 } else { 0 })])
+            }
         }
         for &(addr, value) in s.revision_words.iter().chain(s.extra) {
             match regs.iter_mut().find(|(a, _)| *a == addr) {
@@ -430,10 +441,7 @@ impl FromStr for Chip {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let norm = s.to_ascii_lowercase().replace(['-', '_'], "");
-        Chip::ALL
-            .into_iter()
-            .find(|c| c.cli_name() == norm)
-            .ok_or_else(|| UnknownChip(s.to_string()))
+        Chip::ALL.into_iter().find(|c| c.cli_name() == norm).ok_or_else(|| UnknownChip(s.to_string()))
     }
 }
 
@@ -476,7 +484,9 @@ mod tests {
     #[test]
     fn new_chips_report_their_image_chip_ids() {
         // esptool's IMAGE_CHIP_ID, which GET_SECURITY_INFO carries.
-        for (chip, id) in [(Chip::Esp32c2, 12), (Chip::Esp32c5, 23), (Chip::Esp32c61, 20), (Chip::Esp32h2, 16), (Chip::Esp32p4, 18)] {
+        for (chip, id) in
+            [(Chip::Esp32c2, 12), (Chip::Esp32c5, 23), (Chip::Esp32c61, 20), (Chip::Esp32h2, 16), (Chip::Esp32p4, 18)]
+        {
             assert_eq!(&chip.security_info()[12..16], &u32::to_le_bytes(id), "{chip}");
         }
     }
@@ -533,8 +543,12 @@ mod tests {
 
     #[test]
     fn bootloader_offsets() {
-        let at: Vec<(Chip, u32)> = Chip::ALL.iter().map(|c| (*c, c.bootloader_offset())).filter(|(_, o)| *o != 0).collect();
-        assert_eq!(at, [(Chip::Esp32, 0x1000), (Chip::Esp32s2, 0x1000), (Chip::Esp32c5, 0x2000), (Chip::Esp32p4, 0x2000)]);
+        let at: Vec<(Chip, u32)> =
+            Chip::ALL.iter().map(|c| (*c, c.bootloader_offset())).filter(|(_, o)| *o != 0).collect();
+        assert_eq!(
+            at,
+            [(Chip::Esp32, 0x1000), (Chip::Esp32s2, 0x1000), (Chip::Esp32c5, 0x2000), (Chip::Esp32p4, 0x2000)]
+        );
     }
 
     #[test]

@@ -117,7 +117,9 @@ impl Device {
         };
         let out = match req.op {
             op::SYNC => {
-                let ok = req.data.len() == 36 && req.data[..4] == [0x07, 0x07, 0x12, 0x20] && req.data[4..].iter().all(|&b| b == 0x55);
+                let ok = req.data.len() == 36
+                    && req.data[..4] == [0x07, 0x07, 0x12, 0x20]
+                    && req.data[4..].iter().all(|&b| b == 0x55);
                 if !ok {
                     return Some(vec![self.reply(op::SYNC, 0, &Err(bad_len))]);
                 }

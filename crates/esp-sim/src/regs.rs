@@ -34,11 +34,7 @@ impl Registers {
     }
 
     fn stored(&self, addr: u32) -> u32 {
-        self.written
-            .get(&addr)
-            .or_else(|| self.fixed.get(&addr))
-            .copied()
-            .unwrap_or(0)
+        self.written.get(&addr).or_else(|| self.fixed.get(&addr)).copied().unwrap_or(0)
     }
 
     /// Whether the flash is powered (on chips that start with it off, once

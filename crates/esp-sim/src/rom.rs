@@ -31,7 +31,9 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
         }
         op::FLASH_DATA | op::FLASH_DEFL_DATA => {
             let outcome = match dev.write.as_mut() {
-                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => s.data(req, &mut dev.flash).map(|_| vec![]),
+                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => {
+                    s.data(req, &mut dev.flash).map(|_| vec![])
+                }
                 _ => Err(u16::from(rom_err::RESULT_WRONG)),
             };
             vec![dev.reply(req.op, 0, &outcome)]
@@ -82,7 +84,8 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
             if !dev.flash.is_powered() {
                 return vec![dev.reply(req.op, 0, &Err(u16::from(rom_err::FLASH_READ)))];
             }
-            let mut block = dev.flash.read(offset, (end - u64::from(offset)) as u32).map(<[u8]>::to_vec).unwrap_or_default();
+            let mut block =
+                dev.flash.read(offset, (end - u64::from(offset)) as u32).map(<[u8]>::to_vec).unwrap_or_default();
             block.resize(SLOW_READ_BLOCK as usize, 0xFF);
             vec![dev.reply(req.op, 0, &Ok(block))]
         }

@@ -55,7 +55,19 @@ impl Server {
         stats_file: Option<PathBuf>,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        Server { pty: Some(pty), device, link, faults, once, stats, stats_file, stop, decoder: slip::Decoder::new(), connected: false, spoke: false }
+        Server {
+            pty: Some(pty),
+            device,
+            link,
+            faults,
+            once,
+            stats,
+            stats_file,
+            stop,
+            decoder: slip::Decoder::new(),
+            connected: false,
+            spoke: false,
+        }
     }
 
     fn with_stats<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {

@@ -28,7 +28,9 @@ pub fn handle(dev: &mut Device, req: &Request, _stats: &mut Stats) -> Vec<Out> {
         }
         op::FLASH_DATA | op::FLASH_DEFL_DATA => {
             let outcome = match dev.write.as_mut() {
-                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => s.data(req, &mut dev.flash).map(|_| vec![]),
+                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => {
+                    s.data(req, &mut dev.flash).map(|_| vec![])
+                }
                 _ => Err(stub_err::NOT_IN_FLASH_MODE),
             };
             vec![dev.reply(req.op, 0, &outcome)]

@@ -6,10 +6,10 @@ mod common;
 
 use std::path::Path;
 
+use esp_sim::{Chip, SimConfig, Simulator};
 use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
 use espflash::flasher::Flasher;
 use espflash::target::{Chip as EfChip, DefaultProgressCallback};
-use esp_sim::{Chip, SimConfig, Simulator};
 use md5::{Digest, Md5};
 use serialport::UsbPortInfo;
 

@@ -62,7 +62,10 @@ fn check_matrix(chip: Chip, flash_size: u32, chip_name: &str, size_name: &str, c
         assert!(out.contains(&format!("Crystal frequency:  {xtal}MHz\n")), "{out}");
         if matches!(chip, Chip::Esp32c5 | Chip::Esp32c6 | Chip::Esp32h2) {
             // 802.15.4 chips: the EUI-64 with MAC_EXT FF:FE in the middle.
-            let eui = format!("{:02x}:{:02x}:{:02x}:ff:fe:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+            let eui = format!(
+                "{:02x}:{:02x}:{:02x}:ff:fe:{:02x}:{:02x}:{:02x}",
+                mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+            );
             assert!(out.contains(&format!("MAC:                {eui}\nBASE MAC:           {base_mac}\n")), "{out}");
         } else {
             assert!(out.contains(&format!("MAC:                {base_mac}\n")), "{out}");
@@ -176,7 +179,17 @@ fn esptool_rom_quirks_at_921600() {
         tool.ok(false, &["--baud", "921600", "write-flash", "0x10000", file.to_str().unwrap()]);
         assert_eq!(sim.stats().baud_changes, [921_600], "{chip}");
         assert_eq!(&common::read_file(&flash)[0x10000..0x10000 + data.len()], &data[..], "{chip}");
-        let out = tool.ok(true, &["--baud", "921600", "read-flash", "0x10000", &hex(data.len() as u32), dir.path().join("r.bin").to_str().unwrap()]);
+        let out = tool.ok(
+            true,
+            &[
+                "--baud",
+                "921600",
+                "read-flash",
+                "0x10000",
+                &hex(data.len() as u32),
+                dir.path().join("r.bin").to_str().unwrap(),
+            ],
+        );
         assert!(out.contains("Stub flasher running."), "{out}");
         assert_eq!(std::fs::read(dir.path().join("r.bin")).unwrap(), data, "{chip}");
         let (stats, _) = sim.stop().unwrap();
@@ -187,7 +200,10 @@ fn esptool_rom_quirks_at_921600() {
         assert_eq!(stats.command_errors.len(), 0, "{chip}: {stats:?}");
         if chip == Chip::Esp32p4 {
             let entry = stats.stub_entry.unwrap();
-            assert!((0x4FF5_0000..0x4FFA_0000).contains(&entry), "P4 v3.1 got the stub for older revisions: {entry:#x}");
+            assert!(
+                (0x4FF5_0000..0x4FFA_0000).contains(&entry),
+                "P4 v3.1 got the stub for older revisions: {entry:#x}"
+            );
         }
     }
 }

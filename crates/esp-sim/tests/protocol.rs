@@ -69,7 +69,9 @@ fn error_codes() {
 
 #[test]
 fn security_info_by_chip() {
-    for (chip, len, id) in [(Chip::Esp32s2, 12usize, None), (Chip::Esp32s3, 20, Some(9u32)), (Chip::Esp32c6, 20, Some(13))] {
+    for (chip, len, id) in
+        [(Chip::Esp32s2, 12usize, None), (Chip::Esp32s3, 20, Some(9u32)), (Chip::Esp32c6, 20, Some(13))]
+    {
         let (_d, _f, sim) = start(chip);
         let mut c = RawClient::open(sim.pty_path());
         c.sync();
@@ -182,7 +184,9 @@ fn spi_flash_id_and_sfdp_through_registers() {
     let w = |c: &mut RawClient, addr: u32, v: u32| {
         assert_eq!(status(&c.command(op::WRITE_REG, &words(&[addr, v, 0xFFFF_FFFF, 0]), 0), true), [0, 0]);
     };
-    let r = |c: &mut RawClient, addr: u32| u32::from_le_bytes(c.command(op::READ_REG, &words(&[addr]), 0)[4..8].try_into().unwrap());
+    let r = |c: &mut RawClient, addr: u32| {
+        u32::from_le_bytes(c.command(op::READ_REG, &words(&[addr]), 0)[4..8].try_into().unwrap())
+    };
     // RDSFDP at address 0 (ESP32 takes the address in the top bits).
     w(&mut c, spi.base + spi.usr, (1 << 31) | (1 << 30) | (1 << 29) | (1 << 28));
     w(&mut c, spi.base + spi.usr1, (23 << 26) | 7);
@@ -247,7 +251,9 @@ fn p4_flash_is_off_until_the_host_powers_it() {
     let (_d, flash, sim) = start(Chip::Esp32p4);
     let mut c = RawClient::open(sim.pty_path());
     c.sync();
-    let w = |c: &mut RawClient, addr: u32, v: u32| status(&c.command(op::WRITE_REG, &words(&[addr, v, 0xFFFF_FFFF, 0]), 0), true);
+    let w = |c: &mut RawClient, addr: u32, v: u32| {
+        status(&c.command(op::WRITE_REG, &words(&[addr, v, 0xFFFF_FFFF, 0]), 0), true)
+    };
     // Flash commands fail: the ROM's "flash write error" / "flash read error".
     assert_eq!(status(&c.command(op::FLASH_BEGIN, &words(&[0x1000, 1, 0x400, 0x1000, 0]), 0), true), [1, 0x08]);
     assert_eq!(status(&c.command(op::SPI_FLASH_MD5, &words(&[0, 0x1000, 0, 0]), 0), true), [1, 0x09]);

@@ -3,16 +3,14 @@
 //! and app come back byte for byte; flash settings rewrite the bootloader
 //! header as esptool's merge-bin does; broken recipes give exact errors.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::util::{firmware_bytes as firmware, venv_python};
 use mpimg::format::flasher_args::FlasherArgs;
 use mpimg::format::image::parse_image;
 use mpimg::format::partition::{PartitionTable, TABLE_OFFSET};
 use mpimg::ops::assemble::{assemble, AssembleError, Assembled, Piece, Recipe};
-use support::*;
 
 /// A release image cut into what a build directory holds: (flash offset,
 /// file name as ESP-IDF names it, bytes). Every byte outside the pieces is
@@ -23,7 +21,11 @@ fn split(data: &[u8], bl: u32) -> Vec<(u32, &'static str, Vec<u8>)> {
     let table = PartitionTable::parse(&data[at(TABLE_OFFSET)..at(TABLE_OFFSET) + 0x1000]).unwrap();
     let mut pieces = vec![
         (bl, "bootloader/bootloader.bin", data[..bl_len].to_vec()),
-        (TABLE_OFFSET, "partition_table/partition-table.bin", data[at(TABLE_OFFSET)..at(TABLE_OFFSET) + 0xC00].to_vec()),
+        (
+            TABLE_OFFSET,
+            "partition_table/partition-table.bin",
+            data[at(TABLE_OFFSET)..at(TABLE_OFFSET) + 0xC00].to_vec(),
+        ),
     ];
     if let Some(ota) = table.entries.iter().find(|p| p.name() == "otadata") {
         pieces.push((ota.offset, "ota_data_initial.bin", vec![0xFF; ota.size as usize]));
@@ -55,7 +57,9 @@ fn build_dir(dir: &Path, pieces: &[(u32, &str, Vec<u8>)], chip: &str, settings: 
             "ota_data_initial.bin" => "otadata",
             _ => "partition-table",
         };
-        named.push(format!("    \"{role}\" : {{ \"offset\" : \"{off:#x}\", \"file\" : \"{name}\", \"encrypted\" : \"false\" }},"));
+        named.push(format!(
+            "    \"{role}\" : {{ \"offset\" : \"{off:#x}\", \"file\" : \"{name}\", \"encrypted\" : \"false\" }},"
+        ));
     }
     let (mode, freq, size) = settings;
     let json = format!(
@@ -100,7 +104,8 @@ fn split_release_images_assemble_byte_for_byte() {
         assert_eq!((a.chip.name, a.header_changed), (chip, false), "{name}");
         assert!(a.bytes == data, "{name}: the assembled image differs");
         let offsets: Vec<u32> = a.placed.iter().map(|p| p.offset).collect();
-        let want: Vec<u32> = if name.contains("OTA") { vec![bl, 0x8000, 0xd000, 0x10000] } else { vec![bl, 0x8000, 0x10000] };
+        let want: Vec<u32> =
+            if name.contains("OTA") { vec![bl, 0x8000, 0xd000, 0x10000] } else { vec![bl, 0x8000, 0x10000] };
         assert_eq!(offsets, want, "{name}");
         assert_eq!(a.placed[0].path, dir.path().join("bootloader/bootloader.bin"));
     }
@@ -123,7 +128,10 @@ fn flash_settings_rewrite_the_bootloader_header_as_esptool_merge_bin_does() {
     let out = dir.path().join("merged.bin");
     let mut args: Vec<String> = ["-m", "esptool", "--chip", "esp32", "merge-bin", "-o"].map(String::from).to_vec();
     args.push(out.display().to_string());
-    args.extend(["--flash-mode", "qio", "--flash-freq", "80m", "--flash-size", "8MB", "--target-offset", "0x1000"].map(String::from));
+    args.extend(
+        ["--flash-mode", "qio", "--flash-freq", "80m", "--flash-size", "8MB", "--target-offset", "0x1000"]
+            .map(String::from),
+    );
     for (off, name, _) in &pieces {
         args.push(format!("{off:#x}"));
         args.push(dir.path().join(name).display().to_string());
@@ -135,7 +143,10 @@ fn flash_settings_rewrite_the_bootloader_header_as_esptool_merge_bin_does() {
 
 /// A recipe of (offset, file name in `dir`) pieces, no settings, chip from the images.
 fn recipe(dir: &Path, pieces: &[(u32, &str)]) -> Recipe {
-    Recipe { pieces: pieces.iter().map(|&(offset, f)| Piece { offset, path: dir.join(f) }).collect(), ..Recipe::default() }
+    Recipe {
+        pieces: pieces.iter().map(|&(offset, f)| Piece { offset, path: dir.join(f) }).collect(),
+        ..Recipe::default()
+    }
 }
 
 #[test]
@@ -175,9 +186,15 @@ fn broken_recipes_name_the_file_and_offset() {
     std::fs::write(d.join("blank.bin"), [0xFFu8; 0x2000]).unwrap();
     assert_eq!(
         err(&[(0x1000, bl), (0x8000, pt), (0x10000, "blank.bin")]),
-        format!("{} at 0x10000 is not an app image for partition 'factory': it starts with 0xff, not the image magic 0xe9", p("blank.bin"))
+        format!(
+            "{} at 0x10000 is not an app image for partition 'factory': it starts with 0xff, not the image magic 0xe9",
+            p("blank.bin")
+        )
     );
-    assert_eq!(err(&[(0x1000, bl), (0x10000, app)]), "no partition table at 0x8000 among the pieces: mpimg needs the table there");
+    assert_eq!(
+        err(&[(0x1000, bl), (0x10000, app)]),
+        "no partition table at 0x8000 among the pieces: mpimg needs the table there"
+    );
     assert_eq!(
         err(&[(0x8000, pt), (0x10000, app)]),
         "no piece at 0x1000, the bootloader offset of esp32: a firmware image starts with the bootloader"

@@ -1,10 +1,8 @@
 //! Bad input, table-driven: each case gets one clear error line naming the
 //! problem and what to do, a non-zero exit code, no panic, and no output file.
 
-mod common;
-
-use common::synth::*;
-use common::{files_in, run_mpimg, text};
+use crate::util::synth::*;
+use crate::util::{files_in, run_mpimg, text};
 
 /// Bytes of `fw.bin` for a case (None: no file at all).
 type Make = fn() -> Option<Vec<u8>>;

@@ -5,16 +5,15 @@
 //! Checked through the library on the real v1.23 esp32 and v1.27 c3 images;
 //! littlefs-python mounts the results as a board would and writes more files.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::util::fs::*;
+use crate::util::{firmware_bytes as firmware, venv_python};
 use mpimg::flash::{FileFlash, Flash};
 use mpimg::fs::time::{with_time_source, Civil, Clock, TimeSource};
 use mpimg::fs::FsPartition;
 use serde_json::Value;
-use support::*;
 
 const VFS: u32 = 0x200000;
 const VFS_SIZE: u32 = 0x200000;
@@ -35,7 +34,8 @@ fn write_tree(root: &Path, files: &[(String, usize)], mtime: u64) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         let seed = rel.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-        let data: Vec<u8> = (0..*size as u32).map(|i| (seed.wrapping_add(i.wrapping_mul(2_654_435_761)) >> 13) as u8).collect();
+        let data: Vec<u8> =
+            (0..*size as u32).map(|i| (seed.wrapping_add(i.wrapping_mul(2_654_435_761)) >> 13) as u8).collect();
         std::fs::write(&p, data).unwrap();
         set_mtime(&p, mtime);
     }
@@ -182,7 +182,8 @@ fn ten_kb_into_an_empty_vfs_ends_within_64_kb_of_its_start() {
     for (name, fw) in [("esp32 v1.23", esp32_v123()), ("c3 v1.27", c3_v127())] {
         let Some(fw) = fw else { return };
         for (files, blocks) in ten_kb().iter().zip([6, 13]) {
-            let (mut flash, end) = bake_and_measure((FileFlash::new(fw.0.bytes().to_vec(), fw.0.start(), 4 * MB), fw.1.clone()), files);
+            let (mut flash, end) =
+                bake_and_measure((FileFlash::new(fw.0.bytes().to_vec(), fw.0.start(), 4 * MB), fw.1.clone()), files);
             assert_eq!(end, VFS + blocks * 4096, "{name}: {files:?}");
             assert!(end - VFS <= 64 * 1024);
             mounts_and_takes_200_more(&mut flash, files);

@@ -15,18 +15,19 @@
 //! bootloader ends at 0x44a0, so it fits (checked below: the bytes cut off
 //! are all erased).
 
-mod common;
-mod devsim;
-
 use std::path::{Path, PathBuf};
 
-use common::synth::{app_image, firmware as synth_firmware, generic_table};
-use common::{firmware, mpimg, ok, run_mpimg, text, venv_python};
-use devsim::{assert_same_flash, flash_image, Dev};
+use crate::util::sim::{assert_same_flash, flash_image, Dev};
+use crate::util::synth::{app_image, firmware as synth_firmware, generic_table};
+use crate::util::{firmware, mpimg, ok, run_mpimg, run_mpimg_env, text, venv_python};
 use esp_sim::{SimConfig, Simulator};
 use mpimg::flash::FileFlash;
 use mpimg::format::image::rehash;
+use mpimg::fs::time::with_now;
 use mpimg::fs::{run_fs_commands, FsPartition};
+
+/// The fixed "now" of the mkfs runs, seconds since 1970.
+const NOW_SECS: u64 = 1_700_000_000;
 use sha2::{Digest, Sha256};
 
 /// esptool 5.6.0: (name, IMAGE_CHIP_ID, BOOTLOADER_FLASH_OFFSET) of every chip
@@ -69,7 +70,11 @@ fn every_chip_is_recognised_by_image_id_at_its_bootloader_offset() {
             std::fs::write(dir.path().join("dump.bin"), &shifted).unwrap();
             let r = mpimg(dir.path(), &["dump.bin"]);
             assert_eq!(r.code, 1, "{name}");
-            assert!(r.err.starts_with(&format!("error: no image header at the start, but one at file offset {off:#x}")), "{name}: {}", r.err);
+            assert!(
+                r.err.starts_with(&format!("error: no image header at the start, but one at file offset {off:#x}")),
+                "{name}: {}",
+                r.err
+            );
         }
     }
 }
@@ -105,7 +110,10 @@ fn retag(image: &mut [u8], n: &NewChip) {
 /// app at 0x10000).
 fn firmware_for(c3: &[u8], n: &NewChip) -> Vec<u8> {
     let bl = n.bootloader_offset as usize;
-    assert!(c3[0x8000 - bl..0x8000].iter().all(|&b| b == 0xFF), "the C3 bootloader does not fit below the table at offset {bl:#x}");
+    assert!(
+        c3[0x8000 - bl..0x8000].iter().all(|&b| b == 0xFF),
+        "the C3 bootloader does not fit below the table at offset {bl:#x}"
+    );
     let mut boot = c3[..0x8000 - bl].to_vec();
     retag(&mut boot, n);
     let mut app = c3[0x10000..].to_vec();
@@ -142,15 +150,19 @@ fn lfs_dump(py: &Path, image: &[u8], dir: &Path) -> serde_json::Value {
     let img = dir.join("vfs.img");
     std::fs::write(&img, image).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/lfs_check.py");
-    let o = std::process::Command::new(py).arg(script).arg("dump").arg(&img).arg((image.len() / 4096).to_string()).output().unwrap();
+    let o = std::process::Command::new(py)
+        .arg(script)
+        .arg("dump")
+        .arg(&img)
+        .arg((image.len() / 4096).to_string())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
 fn device_chip(n: NewChip) {
     let (Some(c3_path), Some(py)) = (firmware(C3_V127), venv_python()) else { return };
-    // mkfs stamps "now": fixed, so the file and device runs match (mpimg inherits it).
-    std::env::set_var("SOURCE_DATE_EPOCH", "1700000000");
     let name = n.name;
     let bl = n.bootloader_offset;
     let c3 = std::fs::read(&c3_path).unwrap();
@@ -169,26 +181,61 @@ fn device_chip(n: NewChip) {
     let port = d.port();
     let r = mpimg(w, &[fw_arg, "--flash", &port]);
     ok(&r);
-    assert!(r.err.contains("warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M\n"), "{}", r.err);
+    assert!(
+        r.err.contains(
+            "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M\n"
+        ),
+        "{}",
+        r.err
+    );
     assert_same_flash(&d.bytes(), &flash_image(&fw, bl, FLASH));
     // A firmware for another chip is refused, and nothing is written.
-    let other = NewChip { name: "esp32p4", sim: esp_sim::Chip::Esp32p4, image_id: 18, bootloader_offset: 0x2000, revs: Some((301, 399)) };
-    let other = if name == "esp32p4" { NewChip { name: "esp32c5", sim: esp_sim::Chip::Esp32c5, image_id: 23, revs: None, ..other } } else { other };
+    let other = NewChip {
+        name: "esp32p4",
+        sim: esp_sim::Chip::Esp32p4,
+        image_id: 18,
+        bootloader_offset: 0x2000,
+        revs: Some((301, 399)),
+    };
+    let other = if name == "esp32p4" {
+        NewChip { name: "esp32c5", sim: esp_sim::Chip::Esp32c5, image_id: 23, revs: None, ..other }
+    } else {
+        other
+    };
     std::fs::write(w.join("other.bin"), firmware_for(&c3, &other)).unwrap();
     let r = mpimg(w, &["other.bin", "--flash", &port]);
     assert_eq!(r.code, 1);
-    assert_eq!(r.err, format!("error: the firmware is for {} but the device on {port} is an {name}: use a firmware for {name}\n", other.name));
+    assert_eq!(
+        r.err,
+        format!(
+            "error: the firmware is for {} but the device on {port} is an {name}: use a firmware for {name}\n",
+            other.name
+        )
+    );
     assert_same_flash(&d.bytes(), &flash_image(&fw, bl, FLASH));
 
     // Inspect: the device reads as the chip, its bootloader where the chip has it.
     let r = mpimg(w, &[&port, "--json"]);
     ok(&r);
-    assert!(r.err.contains("warning: the bootloader header says the flash is 4MB but the device has 8MB: set it with -f 8M"), "{}", r.err);
+    assert_eq!(r.err, "");
     let v: serde_json::Value = serde_json::from_str(&r.out).unwrap();
-    assert_eq!((v["kind"].as_str(), v["chip"].as_str(), v["bootloader_offset"].as_u64()), (Some("device"), Some(name), Some(u64::from(bl))));
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!(["the bootloader header says the flash is 4MB but the device has 8MB: set it with -f 8M"])
+    );
+    assert_eq!(
+        (v["kind"].as_str(), v["chip"].as_str(), v["bootloader_offset"].as_u64()),
+        (Some("device"), Some(name), Some(u64::from(bl)))
+    );
     assert_eq!(v["flash_size"], 4 << 20);
-    assert_eq!((v["bootloader"]["chip"].as_str(), v["bootloader"]["offset"].as_u64()), (Some(name), Some(u64::from(bl))));
-    assert_eq!((v["app"]["image"]["offset"].as_u64(), v["app"]["image"]["size"].as_u64()), (Some(0x10000), Some(1_659_184)));
+    assert_eq!(
+        (v["bootloader"]["chip"].as_str(), v["bootloader"]["offset"].as_u64()),
+        (Some(name), Some(u64::from(bl)))
+    );
+    assert_eq!(
+        (v["app"]["image"]["offset"].as_u64(), v["app"]["image"]["size"].as_u64()),
+        (Some(0x10000), Some(1_659_184))
+    );
     let (major, minor) = n.sim.revision();
     assert_eq!(v["result"]["device"]["revision"], format!("v{major}.{minor}"));
     let table: Vec<(String, u64, u64)> = v["partitions"]
@@ -228,12 +275,21 @@ fn device_chip(n: NewChip) {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
     std::fs::File::options().write(true).open(&main_py).unwrap().set_modified(t).unwrap();
     let main_arg = main_py.to_str().unwrap();
-    let commands: Vec<Vec<String>> = [vec!["mkfs", "vfs"], vec!["put", main_arg, "/"]].iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect();
+    let commands: Vec<Vec<String>> = [vec!["mkfs", "vfs"], vec!["put", main_arg, "/"]]
+        .iter()
+        .map(|c| c.iter().map(|s| s.to_string()).collect())
+        .collect();
     let vfs = FsPartition { name: "vfs".into(), offset: 0x30_0000, size: FLASH - 0x30_0000, implicit: true };
     let mut file = FileFlash::new(flash_image(&edited, bl, FLASH), 0, FLASH);
     let (mut out, mut log) = (Vec::new(), Vec::new());
-    run_fs_commands(&mut file, &[vfs], &commands, &mut out, &mut log).unwrap();
-    let o = run_mpimg(w, &[&port, "-q", "--fs", "mkfs", "vfs", "--fs", "put", main_arg, "/"]);
+    // mkfs stamps "now": the same fixed time for the file and the device run.
+    with_now(NOW_SECS * 1_000_000_000, || run_fs_commands(&mut file, &[vfs], &commands, &mut out, &mut log)).unwrap();
+    let epoch = NOW_SECS.to_string();
+    let o = run_mpimg_env(
+        w,
+        &[&port, "-q", "--fs", "mkfs", "vfs", "--fs", "put", main_arg, "/"],
+        &[("SOURCE_DATE_EPOCH", &epoch)],
+    );
     assert!(o.status.success(), "{}", text(&o.stderr));
     let now = d.bytes();
     assert_same_flash(&now, file.bytes());
@@ -253,27 +309,57 @@ fn device_chip(n: NewChip) {
 
 #[test]
 fn device_esp32c2() {
-    device_chip(NewChip { name: "esp32c2", sim: esp_sim::Chip::Esp32c2, image_id: 12, bootloader_offset: 0, revs: None });
+    device_chip(NewChip {
+        name: "esp32c2",
+        sim: esp_sim::Chip::Esp32c2,
+        image_id: 12,
+        bootloader_offset: 0,
+        revs: None,
+    });
 }
 
 #[test]
 fn device_esp32c5() {
-    device_chip(NewChip { name: "esp32c5", sim: esp_sim::Chip::Esp32c5, image_id: 23, bootloader_offset: 0x2000, revs: None });
+    device_chip(NewChip {
+        name: "esp32c5",
+        sim: esp_sim::Chip::Esp32c5,
+        image_id: 23,
+        bootloader_offset: 0x2000,
+        revs: None,
+    });
 }
 
 #[test]
 fn device_esp32c61() {
-    device_chip(NewChip { name: "esp32c61", sim: esp_sim::Chip::Esp32c61, image_id: 20, bootloader_offset: 0, revs: None });
+    device_chip(NewChip {
+        name: "esp32c61",
+        sim: esp_sim::Chip::Esp32c61,
+        image_id: 20,
+        bootloader_offset: 0,
+        revs: None,
+    });
 }
 
 #[test]
 fn device_esp32h2() {
-    device_chip(NewChip { name: "esp32h2", sim: esp_sim::Chip::Esp32h2, image_id: 16, bootloader_offset: 0, revs: None });
+    device_chip(NewChip {
+        name: "esp32h2",
+        sim: esp_sim::Chip::Esp32h2,
+        image_id: 16,
+        bootloader_offset: 0,
+        revs: None,
+    });
 }
 
 #[test]
 fn device_esp32p4() {
     // MicroPython's P4 images since IDF 5.5.4 need chip revision v3.1..v3.99
     // (the emulated chip is v3.1).
-    device_chip(NewChip { name: "esp32p4", sim: esp_sim::Chip::Esp32p4, image_id: 18, bootloader_offset: 0x2000, revs: Some((301, 399)) });
+    device_chip(NewChip {
+        name: "esp32p4",
+        sim: esp_sim::Chip::Esp32p4,
+        image_id: 18,
+        bootloader_offset: 0x2000,
+        revs: Some((301, 399)),
+    });
 }

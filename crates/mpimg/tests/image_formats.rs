@@ -3,11 +3,11 @@
 //! (PyPI intelhex reads our HEX; esptool's merge-bin writes the same HEX and
 //! UF2 text for the same regions).
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::util::fs::*;
+use crate::util::{firmware_bytes as firmware, venv_python};
 use mpimg::flash::FileFlash;
 use mpimg::format::chip::Chip;
 use mpimg::format::partition::{Partition, PartitionTable, SUBTYPE_FAT, TYPE_DATA};
@@ -15,7 +15,6 @@ use mpimg::format::regions::Region;
 use mpimg::fs::time::{with_time_source, Clock, TimeSource};
 use mpimg::fs::FsPartition;
 use mpimg::ops::file_format::{decode, encode, meaningful_regions, FileFormat};
-use support::*;
 
 /// A firmware file's image, with its chip and partitions (plus the implicit
 /// vfs of v1.27 images).
@@ -54,7 +53,12 @@ fn baked(name: &str, vfs: u32) -> Option<Image> {
     std::fs::write(src.path().join("data.bin"), vec![0xFFu8; 9000]).unwrap();
     let mut flash = FileFlash::new(img.bytes.clone(), img.start(), 4 * MB);
     let parts = vec![FsPartition { name: "vfs".into(), offset: vfs, size: 0x400000 - vfs, implicit: false }];
-    let put = vec!["put".into(), src.path().join("main.py").display().to_string(), src.path().join("data.bin").display().to_string(), "/".into()];
+    let put = vec![
+        "put".into(),
+        src.path().join("main.py").display().to_string(),
+        src.path().join("data.bin").display().to_string(),
+        "/".into(),
+    ];
     let source = TimeSource { epoch: Some(1_700_000_000), clock: Clock::System };
     with_time_source(source, || run_words(&mut flash, &parts, &[cmd("mkfs"), cmd("mkdir /lib"), put]).ok());
     Some(image(&format!("{name} baked"), flash.into_bytes()))
@@ -86,14 +90,20 @@ fn hex_and_uf2_carry_the_meaningful_regions_only() {
     let Some(ota) = release("ESP32_GENERIC-OTA-20250415-v1.25.0.bin") else { return };
     let Some(c3) = baked("ESP32_GENERIC_C3-20251209-v1.27.0.bin", 0x200000) else { return };
     // Bootloader; table sector, nvs, phy_init (erased, kept) and the app up to its end.
-    assert_eq!(spans(&meaningful_regions(0x1000, &plain.bytes, &plain.parts)), vec![(0x1000, 0x6a20), (0x8000, 0x1a8660)]);
+    assert_eq!(
+        spans(&meaningful_regions(0x1000, &plain.bytes, &plain.parts)),
+        vec![(0x1000, 0x6a20), (0x8000, 0x1a8660)]
+    );
     // otadata is erased in the file and kept: a board's stale otadata must not survive.
     assert_eq!(spans(&meaningful_regions(0x1000, &ota.bytes, &ota.parts)), vec![(0x1000, 0x6ae0), (0x8000, 0x16d0f0)]);
     // The app partition's tail up to the vfs is left out; the vfs is kept whole
     // as far as the file goes: 9 blocks, the erased ones too (block 4, the other
     // half of /lib's metadata pair, and block 6, the first block of data.bin,
     // which is all 0xFF: only its later blocks hold skip-list pointers).
-    assert_eq!(spans(&meaningful_regions(0, &c3.bytes, &c3.parts)), vec![(0, 0x44a0), (0x8000, 0x1a5130), (0x200000, 0x209000)]);
+    assert_eq!(
+        spans(&meaningful_regions(0, &c3.bytes, &c3.parts)),
+        vec![(0, 0x44a0), (0x8000, 0x1a5130), (0x200000, 0x209000)]
+    );
     let vfs = &c3.bytes[0x200000..];
     let blank: Vec<bool> = vfs.chunks(4096).map(|b| b.iter().all(|&x| x == 0xFF)).collect();
     assert_eq!(blank, [false, false, false, false, true, false, true, false, false]);
@@ -135,8 +145,12 @@ fn intelhex_reads_our_hex_as_the_image() {
         let out = python(&py, &[script.display().to_string(), hex.display().to_string(), bin.display().to_string()]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["minaddr"], img.start(), "{}", img.name);
-        let segments: Vec<(u32, u64)> =
-            v["segments"].as_array().unwrap().iter().map(|s| (s[0].as_u64().unwrap() as u32, s[1].as_u64().unwrap())).collect();
+        let segments: Vec<(u32, u64)> = v["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s[0].as_u64().unwrap() as u32, s[1].as_u64().unwrap()))
+            .collect();
         assert_eq!(segments, spans(&meaningful_regions(img.start(), &img.bytes, &img.parts)), "{}", img.name);
         assert!(std::fs::read(&bin).unwrap() == img.bytes, "{}: intelhex reads other bytes", img.name);
     }
@@ -158,9 +172,10 @@ fn esptool_merge_bin_writes_the_same_hex_and_uf2_for_the_same_regions() {
         }
         for format in [FileFormat::Hex, FileFormat::Uf2] {
             let out = dir.path().join(format!("esptool.{}", format.extension()));
-            let mut args: Vec<String> = ["-m", "esptool", "--chip", img.chip.name, "merge-bin", "--format", format.extension(), "-o"]
-                .map(String::from)
-                .to_vec();
+            let mut args: Vec<String> =
+                ["-m", "esptool", "--chip", img.chip.name, "merge-bin", "--format", format.extension(), "-o"]
+                    .map(String::from)
+                    .to_vec();
             args.push(out.display().to_string());
             args.extend(pieces.iter().cloned());
             python(&py, &args);
@@ -189,7 +204,10 @@ fn decoding_refuses_what_is_not_a_firmware_from_its_bootloader_offset() {
     );
     // The C3 image in blocks for the S3 family.
     let s3 = mpimg::format::uf2::write(&[Region { addr: 0, data: c3.bytes.clone() }], 0xC47E_5767);
-    assert_eq!(decode(&s3).unwrap_err().to_string(), "UF2: the blocks are for family 0xc47e5767 (esp32s3), but the image is for esp32c3");
+    assert_eq!(
+        decode(&s3).unwrap_err().to_string(),
+        "UF2: the blocks are for family 0xc47e5767 (esp32s3), but the image is for esp32c3"
+    );
     let table = Region { addr: 0x0, data: vec![0xAA, 0x50, 1, 2] };
     assert_eq!(
         decode(mpimg::format::ihex::write(&[table]).as_bytes()).unwrap_err().to_string(),

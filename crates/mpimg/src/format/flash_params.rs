@@ -138,17 +138,15 @@ mod tests {
     fn names_map_to_esptools_codes_per_chip() {
         let p = FlashParams::parse("esp32", "dio", "40m", "4MB").unwrap();
         assert_eq!(p, FlashParams { mode: Some(2), freq: Some(0), size: Some(2) });
-        assert_eq!(FlashParams::parse("esp32s3", "QIO", "80m", "16MB").unwrap(), FlashParams {
-            mode: Some(0),
-            freq: Some(0xF),
-            size: Some(4)
-        });
+        assert_eq!(
+            FlashParams::parse("esp32s3", "QIO", "80m", "16MB").unwrap(),
+            FlashParams { mode: Some(0), freq: Some(0xF), size: Some(4) }
+        );
         assert_eq!(FlashParams::parse("esp32c2", "dout", "60m", "2MB").unwrap().freq, Some(0xF));
-        assert_eq!(FlashParams::parse("esp32c6", "keep", "80m", "detect").unwrap(), FlashParams {
-            mode: None,
-            freq: Some(0),
-            size: None
-        });
+        assert_eq!(
+            FlashParams::parse("esp32c6", "keep", "80m", "detect").unwrap(),
+            FlashParams { mode: None, freq: Some(0), size: None }
+        );
         assert_eq!(FlashParams::parse("esp32h2", "", "keep", "keep").unwrap(), FlashParams::default());
     }
 

@@ -80,7 +80,9 @@ fn string(v: &Value, what: &str) -> Result<String, FlasherArgsError> {
 }
 
 fn offset(key: &str) -> Result<u32, FlasherArgsError> {
-    parse_int(key).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| FlasherArgsError::BadOffset { key: key.to_owned() })
+    parse_int(key)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| FlasherArgsError::BadOffset { key: key.to_owned() })
 }
 
 /// The value of option `name` (`--flash_mode` or `--flash-mode`) in `write_flash_args`.
@@ -206,7 +208,10 @@ mod tests {
         let cases = [
             ("{", "flasher_args.json is not valid JSON: EOF while parsing an object at line 1 column 1"),
             ("{}", "flasher_args.json has no \"flash_files\" object naming the images to flash"),
-            (r#"{"flash_files": {"0x1g": "a.bin"}}"#, "flasher_args.json: \"0x1g\" is not a flash offset (use e.g. \"0x10000\")"),
+            (
+                r#"{"flash_files": {"0x1g": "a.bin"}}"#,
+                "flasher_args.json: \"0x1g\" is not a flash offset (use e.g. \"0x10000\")",
+            ),
             (r#"{"flash_files": {"0x0": 5}}"#, "flasher_args.json: flash_files \"0x0\" must be a string"),
         ];
         for (text, want) in cases {

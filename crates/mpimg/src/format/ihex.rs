@@ -56,7 +56,9 @@ pub enum HexError {
         actual: usize,
     },
     /// A record whose bytes do not add up to 0.
-    #[error("Intel HEX line {line}: checksum {found:#04x} is wrong, the record needs {want:#04x}: the file is damaged")]
+    #[error(
+        "Intel HEX line {line}: checksum {found:#04x} is wrong, the record needs {want:#04x}: the file is damaged"
+    )]
     Checksum {
         /// Line number (from 1).
         line: usize,

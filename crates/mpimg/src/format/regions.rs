@@ -63,7 +63,12 @@ pub fn merge(mut regions: Vec<Region>) -> Result<Vec<Region>, RegionError> {
     for r in regions {
         match out.last_mut() {
             Some(last) if last.end() > u64::from(r.addr) => {
-                return Err(RegionError::Overlap { addr: r.addr, len: r.data.len(), other: last.addr, other_end: last.end() })
+                return Err(RegionError::Overlap {
+                    addr: r.addr,
+                    len: r.data.len(),
+                    other: last.addr,
+                    other_end: last.end(),
+                })
             }
             Some(last) if last.end() == u64::from(r.addr) => last.data.extend_from_slice(&r.data),
             _ => out.push(r),

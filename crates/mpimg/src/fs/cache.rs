@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::flash::{Flash, FlashError, SECTOR_SIZE};
+use crate::flash::{Flash, SECTOR_SIZE};
 
 use super::FsError;
 
@@ -60,6 +60,7 @@ pub struct BlockCache<'f> {
 }
 
 impl<'f> BlockCache<'f> {
+    /// An empty cache over `flash`.
     pub fn new(flash: &'f mut dyn Flash) -> Self {
         BlockCache {
             flash,
@@ -152,7 +153,7 @@ impl<'f> BlockCache<'f> {
             }
             // `load` just filled the slot (or returned the flash's error).
             let Some(blk) = self.cached(idx) else {
-                return Err(FsError::Flash(FlashError::Device(format!("block {idx} vanished from the cache"))));
+                return Err(FsError::CacheLost { block: idx });
             };
             buf[done..done + n].copy_from_slice(&blk[at..at + n]);
             done += n;
@@ -291,7 +292,9 @@ fn runs(sorted: &[u32]) -> Vec<&[u32]> {
 /// A partition's byte range within the flash, as the filesystems see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
+    /// Its flash offset.
     pub offset: u32,
+    /// Its size in bytes.
     pub size: u32,
 }
 

@@ -154,11 +154,17 @@ fn source_or_env() -> TimeSource {
 /// A UTC date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Civil {
+    /// Year (1970, 2025, ...).
     pub year: i64,
+    /// Month, 1..=12.
     pub month: u32,
+    /// Day of the month, 1..=31.
     pub day: u32,
+    /// Hour, 0..=23.
     pub hour: u32,
+    /// Minute, 0..=59.
     pub min: u32,
+    /// Second, 0..=59.
     pub sec: u32,
 }
 
@@ -212,6 +218,14 @@ pub fn system_time_ns(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+/// Run `f` with "now" fixed at `ns` (nanoseconds since 1970) on this thread,
+/// a stopped [`Clock`]: what a library caller does for a reproducible image
+/// (files copied from this computer keep their own times; for
+/// `SOURCE_DATE_EPOCH`'s rule, that every time is the epoch, use
+/// [`with_time_source`]).
+pub fn with_now<R>(ns: u64, f: impl FnOnce() -> R) -> R {
+    with_time_source(TimeSource { epoch: None, clock: Clock::Stopped(ns) }, f)
+}
 
 #[cfg(test)]
 mod tests {

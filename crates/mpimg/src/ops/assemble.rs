@@ -278,7 +278,8 @@ pub fn assemble(
     }
     let mut pieces = Vec::with_capacity(recipe.pieces.len());
     for p in &recipe.pieces {
-        let data = load(&p.path).map_err(|source| AssembleError::Read { offset: p.offset, path: p.path.clone(), source })?;
+        let data =
+            load(&p.path).map_err(|source| AssembleError::Read { offset: p.offset, path: p.path.clone(), source })?;
         if data.is_empty() {
             return Err(AssembleError::Empty { offset: p.offset, path: p.path.clone() });
         }
@@ -319,7 +320,12 @@ fn check_layout(chip: &'static Chip, pieces: &[Loaded]) -> Result<(), AssembleEr
     let bl = chip.bootloader_offset;
     let first = &pieces[0];
     if first.offset < bl {
-        return Err(AssembleError::BelowBootloader { offset: first.offset, path: first.path.clone(), chip: chip.name, bootloader: bl });
+        return Err(AssembleError::BelowBootloader {
+            offset: first.offset,
+            path: first.path.clone(),
+            chip: chip.name,
+            bootloader: bl,
+        });
     }
     for w in pieces.windows(2) {
         if u64::from(w[1].offset) < w[0].end() {
@@ -366,12 +372,8 @@ fn check_table_and_apps(chip: &'static Chip, pieces: &[Loaded]) -> Result<(), As
     let table = PartitionTable::parse(sector).map_err(|e| not_table(e.to_string()))?;
     for part in table.entries.iter().filter(|e| e.is_app()) {
         let Some(p) = pieces.iter().find(|p| p.offset == part.offset) else { continue };
-        let not_app = |why: String| AssembleError::NotApp {
-            offset: p.offset,
-            path: p.path.clone(),
-            partition: part.name(),
-            why,
-        };
+        let not_app =
+            |why: String| AssembleError::NotApp { offset: p.offset, path: p.path.clone(), partition: part.name(), why };
         if p.data[0] != IMAGE_MAGIC {
             return Err(not_app(format!("it starts with {:#04x}, not the image magic 0xe9", p.data[0])));
         }
@@ -492,7 +494,10 @@ mod tests {
         };
         assert_eq!(with(&|_| ()), "assembled");
         assert_eq!(with(&|r| r.pieces.clear()), "nothing to assemble: no pieces given");
-        assert_eq!(with(&|r| r.pieces[1].path = "gone.bin".into()), "cannot read gone.bin (for 0x10000): entity not found");
+        assert_eq!(
+            with(&|r| r.pieces[1].path = "gone.bin".into()),
+            "cannot read gone.bin (for 0x10000): entity not found"
+        );
         assert_eq!(
             with(&|r| r.pieces[0].offset = 0),
             "bl.bin at 0x0 lies below the bootloader offset of esp32 (0x1000), where a firmware image starts: check the \

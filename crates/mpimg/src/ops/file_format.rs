@@ -125,7 +125,9 @@ pub enum DecodeError {
         found: String,
     },
     /// The data starts elsewhere than the chip's bootloader offset.
-    #[error("{format}: the data starts at {start:#x}, but an {chip} firmware starts at its bootloader offset {want:#x}")]
+    #[error(
+        "{format}: the data starts at {start:#x}, but an {chip} firmware starts at its bootloader offset {want:#x}"
+    )]
     WrongStart {
         /// `Intel HEX` or `UF2`.
         format: &'static str,
@@ -223,7 +225,11 @@ pub fn meaningful_regions(start: u32, bytes: &[u8], partitions: &[Partition]) ->
     keep.push((TABLE_OFFSET, u64::from(TABLE_OFFSET) + TABLE_SIZE as u64));
     for p in partitions {
         let whole = u64::from(p.offset) + u64::from(p.size);
-        let upto = if p.is_app() { image_len(p.offset).map_or(whole, |n| (u64::from(p.offset) + n).min(whole)) } else { whole };
+        let upto = if p.is_app() {
+            image_len(p.offset).map_or(whole, |n| (u64::from(p.offset) + n).min(whole))
+        } else {
+            whole
+        };
         keep.push((p.offset, upto));
     }
     // Elsewhere: sectors holding data. Claimed ranges are covered above.
@@ -234,7 +240,8 @@ pub fn meaningful_regions(start: u32, bytes: &[u8], partitions: &[Partition]) ->
         let lo = s.max(u64::from(start));
         let hi = (s + sector).min(end);
         let free = !claimed.iter().any(|&(a, b)| u64::from(a) < hi && lo < b);
-        if free && bytes[(lo - u64::from(start)) as usize..(hi - u64::from(start)) as usize].iter().any(|&b| b != 0xFF) {
+        if free && bytes[(lo - u64::from(start)) as usize..(hi - u64::from(start)) as usize].iter().any(|&b| b != 0xFF)
+        {
             keep.push((lo as u32, hi));
         }
         s += sector;

@@ -3,11 +3,14 @@
 //! the first blocks of data partitions that moved or changed so MicroPython
 //! does not mount stale contents.
 
-use crate::flash::{Flash, FlashKind};
+use crate::flash::Flash;
 use crate::format::image::{parse_image, rehash, ImageHeader, HEADER_LEN};
 use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 
-use super::OpError;
+use crate::error::Error;
+
+use super::firmware::Firmware;
+use super::plan::Plan;
 
 /// How many bytes at the start of a changed data partition are erased.
 pub const DATA_ERASE_LEN: u32 = 4 * 0x1000;
@@ -15,6 +18,7 @@ pub const DATA_ERASE_LEN: u32 = 4 * 0x1000;
 /// What committing an edit did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UpdateReport {
+    /// The bootloader header (and its digest) changed.
     pub bootloader_rewritten: bool,
     /// Data partitions whose first blocks were erased.
     pub erased: Vec<String>,
@@ -22,9 +26,31 @@ pub struct UpdateReport {
     pub grown: Vec<String>,
 }
 
+/// Write `plan` to the firmware's flash and make it the firmware's table and
+/// header: data partitions that changed are erased first, then the bootloader
+/// header (when it changed) and the table are written. Erasing first means
+/// that if a device's link fails in between, the old table still stands and
+/// running the same edit again redoes it all.
+pub fn commit<F: Flash>(fw: &mut Firmware<F>, plan: &Plan) -> Result<UpdateReport, Error> {
+    let mut report = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
+    if plan.header != fw.header {
+        let offset = fw.bootloader_offset();
+        write_bootloader_header(&mut fw.flash, offset, &plan.header)?;
+        report.bootloader_rewritten = true;
+    }
+    write_table(&mut fw.flash, &plan.table)?;
+    fw.table = plan.table.clone();
+    fw.header = plan.header.clone();
+    Ok(report)
+}
+
 /// Rewrite the bootloader's image header (byte 3 carries the flash size) and
 /// its appended SHA-256. Only the header and digest bytes change.
-pub fn write_bootloader_header(flash: &mut dyn Flash, bootloader_offset: u32, header: &ImageHeader) -> Result<(), OpError> {
+pub fn write_bootloader_header(
+    flash: &mut dyn Flash,
+    bootloader_offset: u32,
+    header: &ImageHeader,
+) -> Result<(), Error> {
     let len = TABLE_OFFSET - bootloader_offset;
     let mut image = flash.read_vec(bootloader_offset, len)?;
     image[..HEADER_LEN].copy_from_slice(&header.to_bytes());
@@ -40,7 +66,7 @@ pub fn write_bootloader_header(flash: &mut dyn Flash, bootloader_offset: u32, he
 }
 
 /// Write the table sector.
-pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), OpError> {
+pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), Error> {
     flash.write(TABLE_OFFSET, &table.to_bytes()?)?;
     Ok(())
 }
@@ -49,7 +75,11 @@ pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), 
 /// partition `old` had at or after the same offset, as mp-image-tool-esp32
 /// decides it. A filesystem partition that only grew in place is kept (so its
 /// files survive; `--fs grow` makes the filesystem fill it).
-pub fn erase_changed_data(flash: &mut dyn Flash, old: &PartitionTable, new: &PartitionTable) -> Result<UpdateReport, OpError> {
+pub fn erase_changed_data(
+    flash: &mut dyn Flash,
+    old: &PartitionTable,
+    new: &PartitionTable,
+) -> Result<UpdateReport, Error> {
     let mut report = UpdateReport::default();
     let mut olds = old.entries.iter().peekable();
     for newp in &new.entries {
@@ -60,8 +90,8 @@ pub fn erase_changed_data(flash: &mut dyn Flash, old: &PartitionTable, new: &Par
         if newp.is_app() || newp == *oldp {
             continue;
         }
-        if flash.kind() == FlashKind::File && newp.offset >= flash.data_end() {
-            continue; // past the end of the file: reads as erased already
+        if flash.stored_len(newp.offset, newp.size) == 0 {
+            continue; // past the end of a file: reads as erased already
         }
         let grew_in_place = newp.is_filesystem()
             && newp.ptype == oldp.ptype
