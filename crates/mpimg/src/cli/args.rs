@@ -23,8 +23,16 @@ rm PATH..., rename OLD NEW, mkfs [PART] [fat], df [PART...], info [PART...], gro
 A path may start with a partition name: vfs2:/data."
 )]
 pub struct Args {
-    /// The firmware file (.bin, .app-bin) or serial device (/dev/ttyUSB0, COM3, u0, a0, c0).
-    pub filename: String,
+    /// The firmware file (.bin, .hex, .uf2, .app-bin), a build directory (or
+    /// its flasher_args.json), or a serial device (/dev/ttyUSB0, COM3, u0, a0, c0).
+    #[arg(required_unless_present = "assemble")]
+    pub filename: Option<String>,
+    /// Assemble the firmware from pieces instead of FILENAME: OFFSET=FILE,...
+    #[arg(long, value_name = "OFFSET=FILE,...", conflicts_with = "filename")]
+    pub assemble: Option<String>,
+    /// Output firmware format: bin, hex (Intel HEX) or uf2 (default: from the output file's extension).
+    #[arg(long, value_name = "bin|hex|uf2", value_parser = ["bin", "hex", "uf2"])]
+    pub format: Option<String>,
     /// Output firmware filename (named after the input and the edits if not given).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<String>,
@@ -155,6 +163,8 @@ fn is_known_option(word: &str) -> bool {
         "--json",
         "--to-csv",
         "--in-place",
+        "--assemble",
+        "--format",
         "--help",
         "--version",
     ];

@@ -25,19 +25,19 @@ use super::size::parse_int;
 #[derive(Debug, Error)]
 pub enum FlasherArgsError {
     /// Not JSON at all.
-    #[error("flasher_args.json is not valid JSON: {0}")]
+    #[error("not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
     /// No `flash_files` object.
-    #[error("flasher_args.json has no \"flash_files\" object naming the images to flash")]
+    #[error("no \"flash_files\" object naming the images to flash")]
     NoFlashFiles,
     /// An offset that is not a number.
-    #[error("flasher_args.json: \"{key}\" is not a flash offset (use e.g. \"0x10000\")")]
+    #[error("\"{key}\" is not a flash offset (use e.g. \"0x10000\")")]
     BadOffset {
         /// The offset as written.
         key: String,
     },
     /// A file name or setting that is not a string.
-    #[error("flasher_args.json: {what} must be a string")]
+    #[error("{what} must be a string")]
     NotAString {
         /// Which value.
         what: String,
@@ -206,13 +206,13 @@ mod tests {
     #[test]
     fn errors_say_what_is_wrong() {
         let cases = [
-            ("{", "flasher_args.json is not valid JSON: EOF while parsing an object at line 1 column 1"),
-            ("{}", "flasher_args.json has no \"flash_files\" object naming the images to flash"),
+            ("{", "not valid JSON: EOF while parsing an object at line 1 column 1"),
+            ("{}", "no \"flash_files\" object naming the images to flash"),
             (
                 r#"{"flash_files": {"0x1g": "a.bin"}}"#,
-                "flasher_args.json: \"0x1g\" is not a flash offset (use e.g. \"0x10000\")",
+                "\"0x1g\" is not a flash offset (use e.g. \"0x10000\")",
             ),
-            (r#"{"flash_files": {"0x0": 5}}"#, "flasher_args.json: flash_files \"0x0\" must be a string"),
+            (r#"{"flash_files": {"0x0": 5}}"#, "flash_files \"0x0\" must be a string"),
         ];
         for (text, want) in cases {
             assert_eq!(FlasherArgs::parse(text).unwrap_err().to_string(), want);

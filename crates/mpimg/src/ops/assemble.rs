@@ -11,12 +11,14 @@
 //! is before anything is joined: a bootloader image at the bootloader offset,
 //! a partition table at 0x8000, an app image at each app partition.
 //!
-//! Pure over bytes: files are read through the caller's loader.
+//! [`assemble`] is pure over bytes: files are read through the caller's
+//! loader ([`assemble_files`] reads them from this computer).
 
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::error::Error;
 use crate::format::chip::Chip;
 use crate::format::flash_params::{FlashParamError, FlashParams};
 use crate::format::flasher_args::FlasherArgs;
@@ -78,7 +80,7 @@ pub enum AssembleError {
     #[error("nothing to assemble: no pieces given")]
     NoPieces,
     /// A file that cannot be read.
-    #[error("cannot read {} (for {offset:#x}): {source}", path.display())]
+    #[error("cannot read '{}' (for {offset:#x}): {}", path.display(), crate::error::io_reason(source))]
     Read {
         /// Its flash offset.
         offset: u32,
@@ -89,7 +91,7 @@ pub enum AssembleError {
         source: std::io::Error,
     },
     /// An empty file.
-    #[error("{} at {offset:#x} is empty", path.display())]
+    #[error("'{}' at {offset:#x} is empty", path.display())]
     Empty {
         /// Its flash offset.
         offset: u32,
@@ -97,7 +99,7 @@ pub enum AssembleError {
         path: PathBuf,
     },
     /// Two pieces share flash bytes.
-    #[error("{} at {offset:#x} overlaps {} at {other_offset:#x}..{other_end:#x}: check the offsets", path.display(), other.display())]
+    #[error("'{}' at {offset:#x} overlaps '{}' at {other_offset:#x}..{other_end:#x}: check the offsets", path.display(), other.display())]
     Overlap {
         /// Its flash offset.
         offset: u32,
@@ -111,7 +113,7 @@ pub enum AssembleError {
         other: PathBuf,
     },
     /// A piece below the chip's bootloader offset, where the image starts.
-    #[error("{} at {offset:#x} lies below the bootloader offset of {chip} ({bootloader:#x}), where a firmware image starts: check the offset (or the chip)", path.display())]
+    #[error("'{}' at {offset:#x} lies below the bootloader offset of {chip} ({bootloader:#x}), where a firmware image starts: check the offset (or the chip)", path.display())]
     BelowBootloader {
         /// Its flash offset.
         offset: u32,
@@ -123,7 +125,7 @@ pub enum AssembleError {
         bootloader: u32,
     },
     /// A piece ending past 128 MB.
-    #[error("{} at {offset:#x} ends at {end:#x}, past the largest flash (128 MB)", path.display())]
+    #[error("'{}' at {offset:#x} ends at {end:#x}, past the largest flash (128 MB)", path.display())]
     PastEnd {
         /// Its flash offset.
         offset: u32,
@@ -150,7 +152,7 @@ pub enum AssembleError {
         chip: &'static str,
     },
     /// The piece at the bootloader offset is not an image.
-    #[error("{} at {offset:#x} is not a bootloader image: {why}", path.display())]
+    #[error("'{}' at {offset:#x} is not a bootloader image: {why}", path.display())]
     NotBootloader {
         /// Its flash offset.
         offset: u32,
@@ -160,7 +162,7 @@ pub enum AssembleError {
         why: String,
     },
     /// An image for another chip.
-    #[error("{} at {offset:#x} is an image for {found}, but the build is for {chip}", path.display())]
+    #[error("'{}' at {offset:#x} is an image for {found}, but the build is for {chip}", path.display())]
     WrongChip {
         /// Its flash offset.
         offset: u32,
@@ -175,7 +177,7 @@ pub enum AssembleError {
     #[error("no partition table at {TABLE_OFFSET:#x} among the pieces: mpimg needs the table there")]
     NoTable,
     /// The piece at 0x8000 is not a table.
-    #[error("{} at {offset:#x} is not a partition table: {why}", path.display())]
+    #[error("'{}' at {offset:#x} is not a partition table: {why}", path.display())]
     NotTable {
         /// Its flash offset.
         offset: u32,
@@ -185,7 +187,7 @@ pub enum AssembleError {
         why: String,
     },
     /// The piece at an app partition is not an app image.
-    #[error("{} at {offset:#x} is not an app image for partition '{partition}': {why}", path.display())]
+    #[error("'{}' at {offset:#x} is not an app image for partition '{partition}': {why}", path.display())]
     NotApp {
         /// Its flash offset.
         offset: u32,
@@ -197,7 +199,7 @@ pub enum AssembleError {
         why: String,
     },
     /// An app larger than its partition.
-    #[error("{} at {offset:#x} ({len:#x} bytes) does not fit partition '{partition}' ({size:#x} bytes)", path.display())]
+    #[error("'{}' at {offset:#x} ({len:#x} bytes) does not fit partition '{partition}' ({size:#x} bytes)", path.display())]
     TooBig {
         /// Its flash offset.
         offset: u32,
@@ -211,7 +213,7 @@ pub enum AssembleError {
         size: u32,
     },
     /// A piece the build flashes encrypted.
-    #[error("{} at {offset:#x} is flashed encrypted (flasher_args.json says \"encrypted\": \"true\"): esptool encrypts it while flashing, which an image file cannot carry; flash the build with esptool --encrypt", path.display())]
+    #[error("'{}' at {offset:#x} is flashed encrypted (flasher_args.json says \"encrypted\": \"true\"): esptool encrypts it while flashing, which an image file cannot carry; flash the build with esptool --encrypt", path.display())]
     Encrypted {
         /// Its flash offset.
         offset: u32,
@@ -234,17 +236,54 @@ pub struct Placed {
     pub path: PathBuf,
 }
 
-/// The assembled firmware image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The assembled firmware image (serialised without its bytes: what was joined).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Assembled {
     /// The chip (from the recipe or the bootloader's header).
+    #[serde(serialize_with = "chip_name")]
     pub chip: &'static Chip,
     /// The image: its first byte is at the chip's bootloader offset.
+    #[serde(skip)]
     pub bytes: Vec<u8>,
     /// The pieces in flash order.
     pub placed: Vec<Placed>,
     /// Whether the flash settings changed the bootloader's header (and digest).
     pub header_changed: bool,
+}
+
+fn chip_name<S: serde::Serializer>(chip: &&'static Chip, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(chip.name)
+}
+
+/// The json file name ESP-IDF gives a build's flashing recipe.
+pub const FLASHER_ARGS: &str = "flasher_args.json";
+
+/// The `flasher_args.json` that `path` names: `path` itself when it has
+/// that name, `path/flasher_args.json` when it is a directory; else `None`
+/// (`path` is not a build).
+pub fn flasher_args_path(path: &Path) -> Option<PathBuf> {
+    if path.is_dir() {
+        Some(path.join(FLASHER_ARGS))
+    } else {
+        (path.file_name().is_some_and(|n| n == FLASHER_ARGS)).then(|| path.to_path_buf())
+    }
+}
+
+/// The recipe in the build's `flasher_args.json` at `json` (files relative to its directory).
+///
+/// Errors: [`Error::Read`], [`Error::FlasherArgs`] for a json that cannot be
+/// used, [`Error::Assemble`] ([`AssembleError::Encrypted`]).
+pub fn read_recipe(json: &Path) -> Result<Recipe, Error> {
+    let text = std::fs::read_to_string(json).map_err(|source| Error::Read { path: json.into(), source })?;
+    let args = FlasherArgs::parse(&text).map_err(|source| Error::FlasherArgs { path: json.into(), source })?;
+    Ok(Recipe::from_flasher_args(&args, json.parent().unwrap_or(Path::new("")))?)
+}
+
+/// [`assemble`] with the files read from this computer.
+///
+/// Errors: [`Error::Assemble`].
+pub fn assemble_files(recipe: &Recipe) -> Result<Assembled, Error> {
+    Ok(assemble(recipe, &mut |p: &Path| std::fs::read(p))?)
 }
 
 /// The largest flash an image can address (128 MB).
@@ -368,8 +407,10 @@ fn check_table_and_apps(chip: &'static Chip, pieces: &[Loaded]) -> Result<(), As
         let head: Vec<String> = t.data.iter().take(2).map(|b| format!("{b:02x}")).collect();
         return Err(not_table(format!("it starts with {}, not the entry magic aa 50", head.join(" "))));
     }
-    let sector = &t.data[..t.data.len().min(TABLE_SIZE)];
-    let table = PartitionTable::parse(sector).map_err(|e| not_table(e.to_string()))?;
+    // The piece may stop after its entries (a trimmed table): the flash after it reads erased.
+    let mut sector = t.data[..t.data.len().min(TABLE_SIZE)].to_vec();
+    sector.resize(TABLE_SIZE, 0xFF);
+    let table = PartitionTable::parse(&sector).map_err(|e| not_table(e.to_string()))?;
     for part in table.entries.iter().filter(|e| e.is_app()) {
         let Some(p) = pieces.iter().find(|p| p.offset == part.offset) else { continue };
         let not_app =
