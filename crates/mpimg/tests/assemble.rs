@@ -161,33 +161,33 @@ fn broken_recipes_name_the_file_and_offset() {
 
     assert_eq!(
         err(&[(0x1000, bl), (0x8000, pt), (0x10000, "missing.bin")]),
-        format!("cannot read {} (for 0x10000): No such file or directory (os error 2)", p("missing.bin"))
+        format!("cannot read '{}' (for 0x10000): no such file", p("missing.bin"))
     );
     assert_eq!(
         err(&[(0x1000, bl), (0x8000, pt), (0x8800, app)]),
-        format!("{} at 0x8800 overlaps {} at 0x8000..0x8c00: check the offsets", p(app), p(pt))
+        format!("'{}' at 0x8800 overlaps '{}' at 0x8000..0x8c00: check the offsets", p(app), p(pt))
     );
     assert_eq!(
         err(&[(0x0, bl), (0x8000, pt), (0x10000, app)]),
         format!(
-            "{} at 0x0 lies below the bootloader offset of esp32 (0x1000), where a firmware image starts: \
+            "'{}' at 0x0 lies below the bootloader offset of esp32 (0x1000), where a firmware image starts: \
              check the offset (or the chip)",
             p(bl)
         )
     );
     assert_eq!(
         err(&[(0x1000, pt), (0x8000, bl), (0x10000, app)]),
-        format!("{} at 0x1000 is not a bootloader image: it starts with 0xaa, not the image magic 0xe9", p(pt))
+        format!("'{}' at 0x1000 is not a bootloader image: it starts with 0xaa, not the image magic 0xe9", p(pt))
     );
     assert_eq!(
         err(&[(0x1000, bl), (0x8000, app), (0x200000, pt)]),
-        format!("{} at 0x8000 is not a partition table: it starts with e9 07, not the entry magic aa 50", p(app))
+        format!("'{}' at 0x8000 is not a partition table: it starts with e9 07, not the entry magic aa 50", p(app))
     );
     std::fs::write(d.join("blank.bin"), [0xFFu8; 0x2000]).unwrap();
     assert_eq!(
         err(&[(0x1000, bl), (0x8000, pt), (0x10000, "blank.bin")]),
         format!(
-            "{} at 0x10000 is not an app image for partition 'factory': it starts with 0xff, not the image magic 0xe9",
+            "'{}' at 0x10000 is not an app image for partition 'factory': it starts with 0xff, not the image magic 0xe9",
             p("blank.bin")
         )
     );
@@ -202,7 +202,7 @@ fn broken_recipes_name_the_file_and_offset() {
     let s3 = Recipe { chip: Some("esp32s3".into()), ..recipe(d, &[(0x0, bl), (0x8000, pt), (0x10000, app)]) };
     assert_eq!(
         assemble(&s3, &mut load).unwrap_err().to_string(),
-        format!("{} at 0x0 is an image for esp32, but the build is for esp32s3", p(bl))
+        format!("'{}' at 0x0 is an image for esp32, but the build is for esp32s3", p(bl))
     );
     let freq = Recipe { flash_freq: "48m".into(), ..recipe(d, &[(0x1000, bl), (0x8000, pt), (0x10000, app)]) };
     assert_eq!(
@@ -220,7 +220,7 @@ fn an_encrypted_build_is_refused() {
     .unwrap();
     assert_eq!(
         Recipe::from_flasher_args(&args, Path::new("build")).unwrap_err().to_string(),
-        "build/app.bin at 0x10000 is flashed encrypted (flasher_args.json says \"encrypted\": \"true\"): esptool \
+        "'build/app.bin' at 0x10000 is flashed encrypted (flasher_args.json says \"encrypted\": \"true\"): esptool \
          encrypts it while flashing, which an image file cannot carry; flash the build with esptool --encrypt"
     );
 }

@@ -49,7 +49,7 @@ mod image_formats;
 mod options_real;
 /// Every option on synthetic images built by the tests.
 mod options_synthetic;
-/// Builds, reproducible and compact bakes, HEX and UF2 through the command line.
-mod pipelines;
 /// What goes to stdout and stderr, `--json` on failure, tables after edits, edits that change nothing.
 mod output;
+/// Builds, reproducible and compact bakes, HEX and UF2 through the command line.
+mod pipelines;

@@ -153,7 +153,8 @@ impl Request {
             args.fs.iter().map(|c| FsCommand::parse(c)).collect::<Result<Vec<_>, _>>().map_err(mpimg::Error::from)?;
         let fs_changes = fs.iter().any(FsCommand::modifies_flash);
         let suffix = edit_suffix(args, &edits.resize, &edits.add, fs_changes);
-        let writes_firmware = !suffix.is_empty() || args.output.is_some() || args.in_place;
+        // `--format` asks for a file in that format, edited or not (a conversion).
+        let writes_firmware = !suffix.is_empty() || args.output.is_some() || args.in_place || args.format.is_some();
         let (output, output_format) = output_of(args, &target, &base, &suffix, writes_firmware);
         let pairs = |arg: &Option<String>, option| -> Result<Vec<(String, PathBuf)>, CliError> {
             let list = arg.as_deref().map(|a| parse_pairs(a, option)).transpose()?.unwrap_or_default();

@@ -208,10 +208,7 @@ mod tests {
         let cases = [
             ("{", "not valid JSON: EOF while parsing an object at line 1 column 1"),
             ("{}", "no \"flash_files\" object naming the images to flash"),
-            (
-                r#"{"flash_files": {"0x1g": "a.bin"}}"#,
-                "\"0x1g\" is not a flash offset (use e.g. \"0x10000\")",
-            ),
+            (r#"{"flash_files": {"0x1g": "a.bin"}}"#, "\"0x1g\" is not a flash offset (use e.g. \"0x10000\")"),
             (r#"{"flash_files": {"0x0": 5}}"#, "flash_files \"0x0\" must be a string"),
         ];
         for (text, want) in cases {

@@ -537,16 +537,16 @@ mod tests {
         assert_eq!(with(&|r| r.pieces.clear()), "nothing to assemble: no pieces given");
         assert_eq!(
             with(&|r| r.pieces[1].path = "gone.bin".into()),
-            "cannot read gone.bin (for 0x10000): entity not found"
+            "cannot read 'gone.bin' (for 0x10000): no such file"
         );
         assert_eq!(
             with(&|r| r.pieces[0].offset = 0),
-            "bl.bin at 0x0 lies below the bootloader offset of esp32 (0x1000), where a firmware image starts: check the \
+            "'bl.bin' at 0x0 lies below the bootloader offset of esp32 (0x1000), where a firmware image starts: check the \
              offset (or the chip)"
         );
         assert_eq!(
             with(&|r| r.pieces[1].offset = 0x8100),
-            "app.bin at 0x8100 overlaps pt.bin at 0x8000..0x8c00: check the offsets"
+            "'app.bin' at 0x8100 overlaps 'pt.bin' at 0x8000..0x8c00: check the offsets"
         );
         assert_eq!(
             with(&|r| r.chip = Some("esp8266".into())),
@@ -554,11 +554,11 @@ mod tests {
         );
         assert_eq!(
             with(&|r| r.pieces[1].path = "big.bin".into()),
-            "big.bin at 0x10000 (0x1001 bytes) does not fit partition 'factory' (0x1000 bytes)"
+            "'big.bin' at 0x10000 (0x1001 bytes) does not fit partition 'factory' (0x1000 bytes)"
         );
         assert_eq!(
             with(&|r| r.pieces[1].offset = 0x7FF_FF00),
-            "app.bin at 0x7ffff00 ends at 0x80000f0, past the largest flash (128 MB)"
+            "'app.bin' at 0x7ffff00 ends at 0x80000f0, past the largest flash (128 MB)"
         );
     }
 }
