@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::flash::FlashError;
+use crate::flash::{io_reason, FlashError};
 use crate::format::csv::CsvError;
 use crate::format::image::ImageError;
 use crate::format::otadata::OtaError;
@@ -272,13 +272,4 @@ pub enum Error {
         /// The device's flash size in bytes.
         flash_size: u32,
     },
-}
-
-/// The reason of an I/O error as people say it.
-pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
 }

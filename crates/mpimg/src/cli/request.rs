@@ -10,8 +10,9 @@ use mpimg::flash::DeviceOptions;
 use mpimg::format::csv::parse_csv_bytes;
 use mpimg::fs::time::TimeSource;
 use mpimg::fs::FsCommand;
-use mpimg::ops::assemble::{flasher_args_path, read_recipe, Recipe};
+use mpimg::ops::assemble::{flasher_args_path, Recipe};
 use mpimg::ops::file_format::FileFormat;
+use mpimg::ops::firmware::read_recipe;
 use mpimg::ops::layout::Preset;
 use mpimg::ops::plan::{Layout, TableEdits};
 

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use mpimg::flash::{FileFlash, Flash};
 use mpimg::fs::time::with_time_source;
-use mpimg::ops::assemble::{assemble_files, Recipe};
+use mpimg::ops::assemble::Recipe;
 use mpimg::ops::check::check_image;
 use mpimg::ops::file_format::FileFormat;
-use mpimg::ops::firmware::{open_bytes, open_path, Firmware, Opened};
+use mpimg::ops::firmware::{assemble_files, open_bytes, open_path, Firmware, Opened};
 use mpimg::ops::flash_image::flash_image;
 use mpimg::ops::inspect::summarize_app;
 use mpimg::ops::region::{Region, RegionKind};

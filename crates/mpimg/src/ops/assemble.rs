@@ -12,13 +12,12 @@
 //! a partition table at 0x8000, an app image at each app partition.
 //!
 //! [`assemble`] is pure over bytes: files are read through the caller's
-//! loader ([`assemble_files`] reads them from this computer).
+//! loader (`ops::firmware::assemble_files` reads them from this computer).
 
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::error::Error;
 use crate::format::chip::Chip;
 use crate::format::flash_params::{FlashParamError, FlashParams};
 use crate::format::flasher_args::FlasherArgs;
@@ -80,7 +79,7 @@ pub enum AssembleError {
     #[error("nothing to assemble: no pieces given")]
     NoPieces,
     /// A file that cannot be read.
-    #[error("cannot read '{}' (for {offset:#x}): {}", path.display(), crate::error::io_reason(source))]
+    #[error("cannot read '{}' (for {offset:#x}): {}", path.display(), crate::flash::io_reason(source))]
     Read {
         /// Its flash offset.
         offset: u32,
@@ -267,23 +266,6 @@ pub fn flasher_args_path(path: &Path) -> Option<PathBuf> {
     } else {
         (path.file_name().is_some_and(|n| n == FLASHER_ARGS)).then(|| path.to_path_buf())
     }
-}
-
-/// The recipe in the build's `flasher_args.json` at `json` (files relative to its directory).
-///
-/// Errors: [`Error::Read`], [`Error::FlasherArgs`] for a json that cannot be
-/// used, [`Error::Assemble`] ([`AssembleError::Encrypted`]).
-pub fn read_recipe(json: &Path) -> Result<Recipe, Error> {
-    let text = std::fs::read_to_string(json).map_err(|source| Error::Read { path: json.into(), source })?;
-    let args = FlasherArgs::parse(&text).map_err(|source| Error::FlasherArgs { path: json.into(), source })?;
-    Ok(Recipe::from_flasher_args(&args, json.parent().unwrap_or(Path::new("")))?)
-}
-
-/// [`assemble`] with the files read from this computer.
-///
-/// Errors: [`Error::Assemble`].
-pub fn assemble_files(recipe: &Recipe) -> Result<Assembled, Error> {
-    Ok(assemble(recipe, &mut |p: &Path| std::fs::read(p))?)
 }
 
 /// The largest flash an image can address (128 MB).

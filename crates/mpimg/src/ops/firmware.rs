@@ -9,11 +9,13 @@ use crate::flash::{write_atomically, FileBytes, FileFlash, Flash};
 use crate::format::app_desc::AppDesc;
 use crate::format::banner::{find_banner, Banner};
 use crate::format::chip::Chip;
+use crate::format::flasher_args::FlasherArgs;
 use crate::format::image::{ImageHeader, HEADER_LEN, IMAGE_MAGIC};
 use crate::format::partition::{
     Partition, PartitionTable, PartitionView, TableError, SUBTYPE_FAT, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA,
 };
 use crate::fs::{Filesystem, FsPartition};
+use crate::ops::assemble::{assemble, Assembled, Recipe};
 use crate::ops::file_format::{decode, encode, FileFormat};
 
 /// Largest flash an image header can describe (128 MB): a file may grow up to it.
@@ -118,6 +120,23 @@ fn not_an_image(data: &[u8]) -> Error {
         }
     }
     Error::NotAnImage { first: data[..4].iter().map(|b| format!("{b:02x}")).collect() }
+}
+
+/// The recipe in the build's `flasher_args.json` at `json` (files relative to its directory).
+///
+/// Errors: [`Error::Read`], [`Error::FlasherArgs`] for a json that cannot be
+/// used, [`Error::Assemble`] ([`AssembleError::Encrypted`](crate::ops::assemble::AssembleError::Encrypted)).
+pub fn read_recipe(json: &Path) -> Result<Recipe, Error> {
+    let text = std::fs::read_to_string(json).map_err(|source| Error::Read { path: json.into(), source })?;
+    let args = FlasherArgs::parse(&text).map_err(|source| Error::FlasherArgs { path: json.into(), source })?;
+    Ok(Recipe::from_flasher_args(&args, json.parent().unwrap_or(Path::new("")))?)
+}
+
+/// [`assemble`](crate::ops::assemble::assemble) with the files read from this computer.
+///
+/// Errors: [`Error::Assemble`].
+pub fn assemble_files(recipe: &Recipe) -> Result<Assembled, Error> {
+    Ok(assemble(recipe, &mut |p: &Path| std::fs::read(p))?)
 }
 
 impl Firmware<FileFlash> {
