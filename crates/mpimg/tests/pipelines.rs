@@ -293,3 +293,20 @@ fn hex_and_uf2_round_trip_through_the_command_line() {
         "error: 'shifted.hex': Intel HEX line 3149: data at 0x10000 overlaps data of line 2\n"
     );
 }
+
+#[test]
+fn a_build_and_a_hex_file_flash_to_a_device() {
+    let Some(fw) = firmware(S3) else { return };
+    let d = crate::util::sim::start("esp32s3", 8 << 20, None, vec![]);
+    let p = d.dir.path();
+    split_into_build(p, &fw, "esp32s3", 0, ("dio", "80m", "8MB"));
+    let want = crate::util::sim::flash_image(&std::fs::read(&fw).unwrap(), 0, 8 << 20);
+    ok(p, &["build/", "--flash", &d.port(), "-q"]);
+    crate::util::sim::assert_same_flash(&d.bytes(), &want);
+    // The same image as Intel HEX: flashing it again finds every sector there.
+    ok(p, &[fw.to_str().unwrap(), "-o", "fw.hex", "-q"]);
+    let o = ok(p, &["fw.hex", "--flash", &d.port(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["result"]["flashed"]["sectors"]["written"], 0);
+    crate::util::sim::assert_same_flash(&d.bytes(), &want);
+}
