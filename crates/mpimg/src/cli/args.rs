@@ -20,7 +20,11 @@ B (4096-byte blocks); fractions such as 1.5M work. Edits of a firmware file go t
 takes the words after it up to the next option or `--` (`--fs ls /lib -- fw.bin`); repeatable. \
 Commands: ls [-l] [PATH...], cat FILE, get SRC... [DEST], put SRC... DEST, mkdir PATH, \
 rm PATH..., rename OLD NEW, mkfs [PART] [fat], df [PART...], info [PART...], grow [PART [BLOCKS]]. \
-A path may start with a partition name: vfs2:/data."
+A path may start with a partition name: vfs2:/data. \
+\n\n  FILENAME may also be a build directory (or its flasher_args.json): its pieces are assembled into \
+one firmware first (--assemble OFFSET=FILE,... names them instead). Intel HEX and UF2 files are read \
+like .bin files; -o x.hex or -o x.uf2 (or --format) writes them. With SOURCE_DATE_EPOCH set, every \
+time written into a filesystem is that time."
 )]
 pub struct Args {
     /// The firmware file (.bin, .hex, .uf2, .app-bin), a build directory (or
