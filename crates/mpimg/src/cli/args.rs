@@ -20,11 +20,23 @@ B (4096-byte blocks); fractions such as 1.5M work. Edits of a firmware file go t
 takes the words after it up to the next option or `--` (`--fs ls /lib -- fw.bin`); repeatable. \
 Commands: ls [-l] [PATH...], cat FILE, get SRC... [DEST], put SRC... DEST, mkdir PATH, \
 rm PATH..., rename OLD NEW, mkfs [PART] [fat], df [PART...], info [PART...], grow [PART [BLOCKS]]. \
-A path may start with a partition name: vfs2:/data."
+A path may start with a partition name: vfs2:/data. \
+\n\n  FILENAME may also be a build directory (or its flasher_args.json): its pieces are assembled into \
+one firmware first (--assemble OFFSET=FILE,... names them instead). Intel HEX and UF2 files are read \
+like .bin files; -o x.hex or -o x.uf2 (or --format) writes them. With SOURCE_DATE_EPOCH set, every \
+time written into a filesystem is that time."
 )]
 pub struct Args {
-    /// The firmware file (.bin, .app-bin) or serial device (/dev/ttyUSB0, COM3, u0, a0, c0).
-    pub filename: String,
+    /// The firmware file (.bin, .hex, .uf2, .app-bin), a build directory (or
+    /// its flasher_args.json), or a serial device (/dev/ttyUSB0, COM3, u0, a0, c0).
+    #[arg(required_unless_present = "assemble")]
+    pub filename: Option<String>,
+    /// Assemble the firmware from pieces instead of FILENAME: OFFSET=FILE,...
+    #[arg(long, value_name = "OFFSET=FILE,...", conflicts_with = "filename")]
+    pub assemble: Option<String>,
+    /// Output firmware format: bin, hex (Intel HEX) or uf2 (default: from the output file's extension).
+    #[arg(long, value_name = "bin|hex|uf2", value_parser = ["bin", "hex", "uf2"])]
+    pub format: Option<String>,
     /// Output firmware filename (named after the input and the edits if not given).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<String>,
@@ -155,6 +167,8 @@ fn is_known_option(word: &str) -> bool {
         "--json",
         "--to-csv",
         "--in-place",
+        "--assemble",
+        "--format",
         "--help",
         "--version",
     ];
