@@ -26,6 +26,7 @@ mod handle;
 mod host;
 pub mod lfs;
 pub mod path;
+pub mod probe;
 mod run;
 pub mod time;
 pub mod volume;
