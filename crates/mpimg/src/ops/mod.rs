@@ -11,14 +11,17 @@
 
 pub mod assemble;
 pub mod check;
+pub mod diagnose;
 pub mod file_format;
 pub mod firmware;
+pub mod fit;
 #[cfg(feature = "device")]
 pub mod flash_image;
 pub mod inspect;
 pub mod layout;
 pub mod ota;
 pub mod partition_io;
+pub mod place;
 pub mod plan;
 pub mod region;
 pub mod summary;

@@ -33,7 +33,7 @@ pub struct UpdateReport {
 /// running the same edit again redoes it all.
 pub fn commit<F: Flash>(fw: &mut Firmware<F>, plan: &Plan) -> Result<UpdateReport, Error> {
     let mut report = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
-    if plan.header != fw.header {
+    if plan.header != fw.header || plan.renew_digest {
         let offset = fw.bootloader_offset();
         write_bootloader_header(&mut fw.flash, offset, &plan.header)?;
         report.bootloader_rewritten = true;

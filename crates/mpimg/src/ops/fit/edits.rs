@@ -1,0 +1,60 @@
+//! Fitting the firmware of a run: the user's table edits, then the fit
+//! planned on the table they leave, merged into one set of edits.
+
+use crate::error::Error;
+use crate::flash::Flash;
+use crate::format::partition::TABLE_OFFSET;
+use crate::ops::diagnose::images::{image_state, ImageState};
+use crate::ops::firmware::Firmware;
+use crate::ops::layout::PartSpec;
+use crate::ops::plan::{plan, TableEdits};
+
+use super::{plan_fit, Fit};
+
+/// How a firmware is fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FitGoal {
+    /// The flash size to fit to, in bytes.
+    pub target: u32,
+    /// Also grow a firmware made for a smaller flash (see [`plan_fit`]).
+    pub grow: bool,
+    /// Renew the bootloader's SHA-256 when only it fails (the checksum is
+    /// good: a header was changed without renewing it).
+    pub renew_digest: bool,
+}
+
+/// The table edits that fit `fw` (after the user's `edits`) to `goal` (see
+/// [`plan_fit`]): `edits` with the flash size set and the last partition
+/// resized to fill the flash (`size 0`), and the [`Fit`] itself.
+/// `app_image_size` is the first app's image length (as for [`plan`]).
+///
+/// Errors: those of [`plan`] for the user's edits, and [`Error::Fit`].
+pub fn fit_edits<F: Flash>(
+    fw: &mut Firmware<F>,
+    edits: &TableEdits,
+    goal: FitGoal,
+    app_image_size: u32,
+) -> Result<(TableEdits, Fit), Error> {
+    // The table and size the user's edits leave (a table past the header's
+    // flash is what a fit is for: without edits, it is not planned).
+    let (table, header_size) = if edits.is_empty() {
+        (fw.table.clone(), fw.flash_size())
+    } else {
+        let asked = plan(fw, edits, app_image_size)?;
+        (asked.table, asked.flash_size)
+    };
+    let mut fit = plan_fit(&table, header_size, goal.target, goal.grow)?;
+    if goal.renew_digest {
+        let bl = fw.bootloader_offset();
+        let state = image_state(&mut fw.flash, bl, TABLE_OFFSET - bl, true);
+        fit.renew_digest = matches!(state, ImageState::Image { digest_only: true, .. });
+    }
+    let mut merged = edits.clone();
+    if let Some(size) = fit.header {
+        merged.flash_size = Some(size);
+    }
+    if let Some(r) = &fit.resize {
+        merged.resize.push(PartSpec::sized(&r.name, 0));
+    }
+    Ok((merged, fit))
+}
