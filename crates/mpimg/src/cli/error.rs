@@ -28,6 +28,12 @@ pub enum CliError {
         /// The option.
         option: &'static str,
     },
+    /// An option that only means something with `--flash`.
+    #[error("{option} goes with --flash DEVICE (it says how a firmware file is flashed)")]
+    FlashOnly {
+        /// The option.
+        option: &'static str,
+    },
     /// `--flash` given with a device as FILENAME.
     #[error(
         "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"
@@ -132,6 +138,19 @@ fn shown_lib(e: &Error) -> Shown {
             m,
             ": ",
             format!("set the flash size with -f {}M and fit the table to it (e.g. --resize vfs=0)", device >> 20),
+        ),
+        Error::Misplaced { .. } => with(
+            m,
+            ": ",
+            "move it where the chip starts it with --fit (a firmware for another chip: flash the right one with --flash)"
+                .into(),
+        ),
+        Error::ChipRevision { .. } => with(m, "; ", "use a firmware built for this chip revision".into()),
+        Error::Fit(_) => with(
+            m,
+            "; ",
+            "flash it as it is with --no-fit, or give it a layout for this flash (-f SIZE --table ota|default|original)"
+                .into(),
         ),
         Error::NoBootloader { .. } | Error::NotABootloader { .. } => {
             with(m, ": ", "flash a firmware with --flash".into())

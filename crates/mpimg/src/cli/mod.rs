@@ -13,6 +13,7 @@ pub mod arglist;
 pub mod args;
 pub mod device;
 pub mod error;
+pub mod fix;
 pub mod naming;
 pub mod outcome;
 pub mod port;

@@ -53,6 +53,17 @@ pub enum Mode {
     Edit,
 }
 
+/// Whether the run fits the firmware to the board's flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FitMode {
+    /// With `--flash`: fit a firmware that does not fit the board (shrink only).
+    Auto,
+    /// `--fit`: fit it, growing too (to `-f`, the board's flash, or a file's header).
+    Fit,
+    /// `--no-fit`: write the firmware exactly as given.
+    NoFit,
+}
+
 /// Where a table written as CSV goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsvOut {
@@ -120,6 +131,8 @@ pub struct Request {
     pub to_csv: Option<CsvOut>,
     /// `--flash DEVICE`: the port to flash the firmware file to.
     pub flash_to: Option<String>,
+    /// Whether to fit the firmware to the flash.
+    pub fit: FitMode,
     /// The firmware file written (files; None: nothing to write).
     pub output: Option<PathBuf>,
     /// How the output firmware file is encoded (`--format`, else its extension).
@@ -183,6 +196,13 @@ impl Request {
                 .as_deref()
                 .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
             flash_to: args.flash.as_deref().map(expand_device),
+            fit: if args.fit {
+                FitMode::Fit
+            } else if args.no_fit {
+                FitMode::NoFit
+            } else {
+                FitMode::Auto
+            },
             output,
             output_format,
             time,
@@ -280,6 +300,7 @@ fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
         Target::File(_) if args.erase_fs.is_some() => Err(CliError::DeviceOnly { option: "--erase-fs" }),
         Target::File(_) if args.ota_update.is_some() => Err(CliError::DeviceOnly { option: "--ota-update" }),
         Target::Device(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
+        _ if args.no_fit && args.flash.is_none() => Err(CliError::FlashOnly { option: "--no-fit" }),
         _ => Ok(()),
     }
 }

@@ -3,6 +3,7 @@
 //! tells the [`Reporter`]. [`Session::run`] runs them in mp-image-tool-esp32's
 //! order.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use mpimg::flash::{write_atomically, Flash};
@@ -11,21 +12,23 @@ use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::run_fs;
 use mpimg::ops::check::check_all;
+use mpimg::ops::diagnose::{diagnose, Board, Depth, Severity};
 use mpimg::ops::firmware::Firmware;
+use mpimg::ops::fit::{fit_edits, FitGoal};
 use mpimg::ops::inspect::{check_complete, extract_app, summarize};
 use mpimg::ops::partition_io::{erase_region, read_region, trim_blocks, write_region};
 use mpimg::ops::plan::plan;
 use mpimg::ops::region::{find_region, Region, RegionKind};
-use mpimg::ops::summary::Warning;
 use mpimg::ops::update::{commit, DATA_ERASE_LEN};
 use mpimg::ops::walk::apps_without_image;
 use mpimg::ops::{ota, EditError};
 use mpimg::Error;
 
 use super::error::CliError;
-use super::outcome::Gathered;
+use super::fix::{fit_options, view, DiagnosisView};
+use super::outcome::{FitReport, Gathered};
 use super::report::Reporter;
-use super::request::{CsvOut, Request};
+use super::request::{CsvOut, FitMode, Mode, Request, Target};
 
 /// One run on one firmware.
 pub struct Session<'a, 'w, F: Flash> {
@@ -37,8 +40,8 @@ pub struct Session<'a, 'w, F: Flash> {
     pub rep: &'a mut Reporter<'w>,
     /// What was found and done so far.
     pub g: &'a mut Gathered,
-    /// Warnings the caller found (a device that disagrees with its firmware), shown with the summary's.
-    pub warnings: Vec<String>,
+    /// The board the firmware is on (a device) or is flashed to (`--flash`).
+    pub board: Option<Board>,
 }
 
 type Step = Result<(), CliError>;
@@ -78,12 +81,39 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
+    /// Diagnose the firmware as the run leaves it (the file written, the
+    /// device, the board flashed): each problem with the command that fixes
+    /// it. An inspection or check that finds an error fails (exit code 1).
+    pub fn diagnose(&mut self) -> Step {
+        let slow = self.fw.flash.reads_are_slow();
+        let depth = Depth { verify: !slow || self.req.check_app };
+        let found = diagnose(&mut self.fw, self.board.as_ref(), depth);
+        let subject = self.subject();
+        let views: Vec<DiagnosisView> = found.iter().map(|d| view(d, &subject)).collect();
+        self.rep.diagnoses(&views)?;
+        if matches!(self.req.mode(), Mode::Inspect | Mode::Check) && found.iter().any(|d| d.severity == Severity::Error)
+        {
+            self.g.failed = true;
+        }
+        self.g.diagnoses = views;
+        Ok(())
+    }
+
+    /// What the diagnoses are about, as the fix commands name it: the port
+    /// flashed to, the device, the file written, or the file as given.
+    fn subject(&self) -> String {
+        match (&self.req.flash_to, &self.req.target, &self.req.output) {
+            (Some(port), _, _) | (None, Target::Device(port), _) => port.clone(),
+            (None, _, Some(out)) => out.display().to_string(),
+            _ => self.req.source.clone(),
+        }
+    }
+
     /// Summarise the firmware (a firmware file cut short inside its app is refused).
     fn inspect(&mut self) -> Step {
         // Hashing the app is most of an inspection's cost: skip it when nothing shows it.
         let verify = !self.req.show.quiet || self.req.show.json;
-        let mut summary = summarize(&mut self.fw, &self.req.source, verify);
-        summary.warnings.extend(self.warnings.drain(..).map(Warning::Note));
+        let summary = summarize(&mut self.fw, &self.req.source, verify);
         check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
         self.g.summary = Some(summary);
@@ -99,19 +129,39 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
-    /// Plan the table and header edits, and commit them when the run writes a firmware.
+    /// Plan the table and header edits (with a fit to the flash, when the run
+    /// fits), and commit them when the run writes a firmware.
     fn edit(&mut self) -> Step {
         let app_size = self.g.summary.as_ref().and_then(|s| s.app.as_ref()).and_then(|a| a.image.size).unwrap_or(0);
-        let plan = plan(&mut self.fw, &self.req.edits, app_size)?;
-        plan.check_fits(self.fw.flash.detected_size(), self.req.edits.flash_size, self.req.writes_firmware)?;
-        if !self.req.writes_firmware {
+        let (edits, fit) = match self.fit_goal() {
+            Some(goal) => {
+                let (edits, fit) = fit_edits(&mut self.fw, &self.req.edits, goal, app_size)?;
+                (Cow::Owned(edits), Some(fit).filter(|f| !f.is_empty()))
+            }
+            None => (Cow::Borrowed(&self.req.edits), None),
+        };
+        if edits.is_empty() && fit.is_none() && !self.req.writes_firmware {
             return Ok(());
+        }
+        let mut plan = plan(&mut self.fw, &edits, app_size)?;
+        plan.renew_digest = fit.as_ref().is_some_and(|f| f.renew_digest);
+        let flashing = self.req.mode() == Mode::Flash;
+        let writes = self.req.writes_firmware || fit.is_some();
+        if !(flashing && self.req.fit == FitMode::NoFit) {
+            plan.check_fits(self.board.as_ref().map(|b| b.flash_size), edits.flash_size, writes || flashing)?;
+        }
+        if !writes {
+            return Ok(());
+        }
+        if let Some(fit) = fit {
+            let options = fit_options(&fit);
+            self.rep.fitted(&fit, &options)?;
+            self.g.result.fit = Some(FitReport { fit, options });
         }
         let after: Vec<PartitionView> = self.fw.partitions_of(&plan.table, plan.flash_size);
         self.rep.planned(&plan.edits, &after, plan.flash_size, &plan.warnings)?;
         self.g.result.edits = plan.edits.clone();
         let update = commit(&mut self.fw, &plan)?;
-        self.rep.grown(&update.grown)?;
         self.g.result.partitions = Some(after);
         self.g.result.update = Some(update);
         if self.fw.flash.stored_end().is_none() {
@@ -120,6 +170,23 @@ impl<F: Flash> Session<'_, '_, F> {
             self.rep.apps_without_image(&empty)?;
         }
         Ok(())
+    }
+
+    /// Whether and how this run fits the firmware: `--fit` to `-f`, else the
+    /// board's flash, else (a file) the header's size; `--flash` (unless
+    /// `--no-fit`, or `-f` says the size) to the board's flash when it does not fit.
+    fn fit_goal(&self) -> Option<FitGoal> {
+        let board = self.board.as_ref().map(|b| b.flash_size);
+        match self.req.fit {
+            FitMode::Fit => {
+                let target = self.req.edits.flash_size.or(board).unwrap_or(self.fw.flash_size());
+                Some(FitGoal { target, grow: true, renew_digest: true })
+            }
+            FitMode::Auto if self.req.mode() == Mode::Flash && self.req.edits.flash_size.is_none() => {
+                board.map(|target| FitGoal { target, grow: false, renew_digest: false })
+            }
+            _ => None,
+        }
     }
 
     fn region(&self, name: &str) -> Result<Region, Error> {
