@@ -19,11 +19,16 @@ const MAX_DEPTH: usize = 64;
 /// Entries the walk visits at most, so one input stays well under a second.
 const MAX_ENTRIES: usize = 4096;
 
+/// Smallest partition the filesystem targets mount: room for the seeds'
+/// filesystems (16-block littlefs, 32-sector FAT) with the input cut short.
+pub const MIN_PART: u32 = 0x40000;
+
 /// A flash whose partition at [`PART_OFFSET`] holds `data`, and that
-/// partition: as long as `data` rounded up to whole blocks (at least two, what
-/// `open` needs), so inputs past the data read as erased flash, as on a board.
+/// partition: `data` rounded up to whole blocks, at least [`MIN_PART`]. What
+/// lies past the input reads as erased flash, as on a board, so seeds can
+/// leave out their erased tails.
 pub fn partition_flash(data: &[u8]) -> (FileFlash, FsPartition) {
-    let size = (data.len() as u32).div_ceil(BLOCK).max(2) * BLOCK;
+    let size = (data.len() as u32).div_ceil(BLOCK).saturating_mul(BLOCK).max(MIN_PART);
     // The file starts at the partition: nothing before it is ever read.
     let flash = FileFlash::new(data.to_vec(), PART_OFFSET, PART_OFFSET + size);
     let part = FsPartition { name: "vfs".into(), offset: PART_OFFSET, size, implicit: false };
