@@ -7,6 +7,8 @@
 //! File times are custom attribute 1 (u64 LE nanoseconds since 1970), as
 //! MicroPython's VfsLfs2 stores them.
 
+use std::collections::HashMap;
+
 use mpimg_littlefs::{self as lfs, Attribute, BlockDevice, Config, DeviceError, FileType, Filesystem, FsInfo};
 
 use super::cache::{BlockCache, Region, BLOCK_SIZE};
@@ -82,6 +84,9 @@ pub struct LfsVolume<'c, 'f> {
     part: String,
     region: Region,
     info: FsInfo,
+    /// The metadata pair of each directory listed since the last change, and
+    /// its path (see [`LfsVolume::check_one_path`]).
+    listed: HashMap<u64, String>,
 }
 
 fn corrupt(part: &str, detail: impl ToString) -> FsError {
@@ -112,7 +117,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         }
         let cfg = Config::micropython(info.block_count).with_disk_version(info.disk_version);
         let fs = mount(dev, &cfg)?;
-        Ok(LfsVolume { fs, part: part.to_owned(), region, info })
+        Ok(LfsVolume { fs, part: part.to_owned(), region, info, listed: HashMap::new() })
     }
 
     /// Make a new filesystem on the partition as MicroPython would, but at
@@ -173,6 +178,24 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         }
     }
 
+    /// A directory has one path. Reaching the metadata pair of one already
+    /// listed by another path means the tree loops (a directory inside itself)
+    /// or two entries share a directory: only a damaged filesystem has that,
+    /// and walking on would never end (or list the same files twice).
+    fn check_one_path(&mut self, head: [u32; 2], dir: &FsPath) -> Result<(), FsError> {
+        let key = (u64::from(head[0].min(head[1])) << 32) | u64::from(head[0].max(head[1]));
+        match self.listed.get(&key) {
+            Some(first) if *first != dir.abs() => {
+                Err(corrupt(&self.part, format!("'{}' is the directory '{first}' again: the directory tree loops", dir.abs())))
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.listed.insert(key, dir.abs());
+                Ok(())
+            }
+        }
+    }
+
     /// The filesystem's on-disk version as mounted.
     pub fn disk_version(&self) -> u32 {
         self.info.disk_version
@@ -204,7 +227,8 @@ impl Volume for LfsVolume<'_, '_> {
     }
 
     fn list(&mut self, dir: &FsPath, mtimes: bool) -> Result<Vec<Entry>, FsError> {
-        let raw = self.fs.read_dir(dir.abs(), DIR_LIMIT).map_err(|e| self.err(e, "list", dir))?;
+        let (head, raw) = self.fs.read_dir_with_head(dir.abs(), DIR_LIMIT).map_err(|e| self.err(e, "list", dir))?;
+        self.check_one_path(head, dir)?;
         let mut out = Vec::with_capacity(raw.len());
         for e in raw {
             let name = String::from_utf8(e.name.clone());
@@ -233,6 +257,8 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
         path.check_names()?;
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         // Remove an old copy first so its blocks can be reused for the new one.
         match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
             Ok(e) if e.file_type == FileType::Dir => return Err(FsError::IsADirectory(path.to_string())),
@@ -251,15 +277,21 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn mkdir(&mut self, path: &FsPath) -> Result<(), FsError> {
         path.check_names()?;
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         self.fs.mkdir(path.abs()).map_err(|e| self.err(e, "mkdir", path))
     }
 
     fn remove(&mut self, path: &FsPath) -> Result<(), FsError> {
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))
     }
 
     fn rename(&mut self, from: &FsPath, to: &FsPath) -> Result<(), FsError> {
         to.check_names()?;
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         self.fs.rename(from.abs(), to.abs()).map_err(|e| self.err(e, "rename", from))
     }
 
@@ -313,5 +345,92 @@ impl Volume for LfsVolume<'_, '_> {
             return Err(e);
         }
         result.map_err(|e| corrupt(&part, format!("unmount: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::{FileFlash, Flash};
+
+    fn run(flash: &mut FileFlash, cmds: &[&[&str]]) -> (Result<(), FsError>, String) {
+        let parts = [crate::fs::FsPartition { name: "vfs".into(), offset: 0, size: 0x10000, implicit: false }];
+        let cmds: Vec<Vec<String>> = cmds.iter().map(|c| c.iter().map(|w| w.to_string()).collect()).collect();
+        let mut out = Vec::new();
+        let r = crate::fs::run_fs_commands(flash, &parts, &cmds, &mut out, &mut std::io::sink());
+        (r.map(|_| ()), String::from_utf8(out).unwrap())
+    }
+
+    /// Point every directory entry (DIRSTRUCT tag) in the metadata block at
+    /// `at` to `pair`, renewing the CRC of each commit changed. The layout is
+    /// littlefs's SPEC.md: a revision count, then commits of big-endian tags,
+    /// each XORed with the one before (the first with 0xffffffff), a commit
+    /// ending in a CRC tag whose CRC (no final inversion) covers the commit
+    /// from its start (the block's start for the first).
+    fn point_dirs_at(block: &mut [u8], pair: [u32; 2]) -> usize {
+        let (mut off, mut start, mut ptag, mut patched, mut dirty) = (4usize, 0usize, 0xFFFF_FFFFu32, 0, false);
+        while off + 4 <= block.len() {
+            let tag = u32::from_be_bytes(block[off..off + 4].try_into().unwrap()) ^ ptag;
+            if tag & 0x8000_0000 != 0 {
+                break; // not a valid tag: the end of the log
+            }
+            let (kind, len) = ((tag >> 20) & 0x7FF, (tag & 0x3FF) as usize);
+            let data = off + 4;
+            if kind == 0x200 && len == 8 {
+                block[data..data + 4].copy_from_slice(&pair[0].to_le_bytes());
+                block[data + 4..data + 8].copy_from_slice(&pair[1].to_le_bytes());
+                (patched, dirty) = (patched + 1, true);
+            }
+            if kind & 0x700 == 0x500 {
+                if dirty {
+                    let crc = !crc32fast::hash(&block[start..data]);
+                    block[data..data + 4].copy_from_slice(&crc.to_le_bytes());
+                    dirty = false;
+                }
+                start = data + len;
+                ptag = tag ^ ((kind & 1) << 31);
+            } else {
+                ptag = tag;
+            }
+            off = data + if len == 0x3FF { 0 } else { len };
+        }
+        patched
+    }
+
+    /// The littlefs counterpart of the looping FAT directory the `fat` fuzz
+    /// target found: `/a`'s entry points at the root's metadata pair, so `/a`
+    /// holds `a` again, forever. Listing it stops at the second path.
+    #[test]
+    fn a_directory_inside_itself_is_a_corrupt_filesystem() {
+        let mut flash = FileFlash::new(vec![0xFF; 0x10000], 0, 0x10000);
+        run(&mut flash, &[&["mkfs"], &["mkdir", "/a"]]).0.unwrap();
+        let mut bytes = flash.bytes().to_vec();
+        let patched: usize = bytes[..0x2000].chunks_mut(0x1000).map(|b| point_dirs_at(b, [0, 1])).sum();
+        assert!(patched >= 1);
+        flash.write(0, &bytes[..0x2000]).unwrap();
+
+        let (r, out) = run(&mut flash, &[&["ls"]]);
+        assert_eq!(
+            (r.unwrap_err().to_string(), out.as_str()),
+            (
+                "the littlefs filesystem on 'vfs' is corrupt ('/a' is the directory '/' again: the directory \
+                 tree loops); save what you can with --fs get, then recreate it with --fs mkfs vfs"
+                    .to_string(),
+                "boot.py\na/\n"
+            )
+        );
+    }
+
+    /// Listing the same directory again, or a directory whose metadata pair
+    /// was freed and reused by another after a change, is no loop.
+    #[test]
+    fn changes_between_listings_are_no_loop() {
+        let mut flash = FileFlash::new(vec![0xFF; 0x10000], 0, 0x10000);
+        let (r, out) = run(
+            &mut flash,
+            &[&["mkfs"], &["mkdir", "/a/b", "/c"], &["ls", "/", "/a"], &["rm", "/a"], &["mkdir", "/d/e"], &["rename", "/c", "/d/c"], &["ls"]],
+        );
+        assert!(r.is_ok(), "{r:?}");
+        assert!(out.ends_with("boot.py\nd/\nd/c/\nd/e/\n"), "{out}");
     }
 }
