@@ -351,7 +351,7 @@ impl Volume for LfsVolume<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::{FileFlash, Flash};
+    use crate::flash::FileFlash;
 
     fn run(flash: &mut FileFlash, cmds: &[&[&str]]) -> (Result<(), FsError>, String) {
         let parts = [crate::fs::FsPartition { name: "vfs".into(), offset: 0, size: 0x10000, implicit: false }];
@@ -359,66 +359,6 @@ mod tests {
         let mut out = Vec::new();
         let r = crate::fs::run_fs_commands(flash, &parts, &cmds, &mut out, &mut std::io::sink());
         (r.map(|_| ()), String::from_utf8(out).unwrap())
-    }
-
-    /// Point every directory entry (DIRSTRUCT tag) in the metadata block at
-    /// `at` to `pair`, renewing the CRC of each commit changed. The layout is
-    /// littlefs's SPEC.md: a revision count, then commits of big-endian tags,
-    /// each XORed with the one before (the first with 0xffffffff), a commit
-    /// ending in a CRC tag whose CRC (no final inversion) covers the commit
-    /// from its start (the block's start for the first).
-    fn point_dirs_at(block: &mut [u8], pair: [u32; 2]) -> usize {
-        let (mut off, mut start, mut ptag, mut patched, mut dirty) = (4usize, 0usize, 0xFFFF_FFFFu32, 0, false);
-        while off + 4 <= block.len() {
-            let tag = u32::from_be_bytes(block[off..off + 4].try_into().unwrap()) ^ ptag;
-            if tag & 0x8000_0000 != 0 {
-                break; // not a valid tag: the end of the log
-            }
-            let (kind, len) = ((tag >> 20) & 0x7FF, (tag & 0x3FF) as usize);
-            let data = off + 4;
-            if kind == 0x200 && len == 8 {
-                block[data..data + 4].copy_from_slice(&pair[0].to_le_bytes());
-                block[data + 4..data + 8].copy_from_slice(&pair[1].to_le_bytes());
-                (patched, dirty) = (patched + 1, true);
-            }
-            if kind & 0x700 == 0x500 {
-                if dirty {
-                    let crc = !crc32fast::hash(&block[start..data]);
-                    block[data..data + 4].copy_from_slice(&crc.to_le_bytes());
-                    dirty = false;
-                }
-                start = data + len;
-                ptag = tag ^ ((kind & 1) << 31);
-            } else {
-                ptag = tag;
-            }
-            off = data + if len == 0x3FF { 0 } else { len };
-        }
-        patched
-    }
-
-    /// The littlefs counterpart of the looping FAT directory the `fat` fuzz
-    /// target found: `/a`'s entry points at the root's metadata pair, so `/a`
-    /// holds `a` again, forever. Listing it stops at the second path.
-    #[test]
-    fn a_directory_inside_itself_is_a_corrupt_filesystem() {
-        let mut flash = FileFlash::new(vec![0xFF; 0x10000], 0, 0x10000);
-        run(&mut flash, &[&["mkfs"], &["mkdir", "/a"]]).0.unwrap();
-        let mut bytes = flash.bytes().to_vec();
-        let patched: usize = bytes[..0x2000].chunks_mut(0x1000).map(|b| point_dirs_at(b, [0, 1])).sum();
-        assert!(patched >= 1);
-        flash.write(0, &bytes[..0x2000]).unwrap();
-
-        let (r, out) = run(&mut flash, &[&["ls"]]);
-        assert_eq!(
-            (r.unwrap_err().to_string(), out.as_str()),
-            (
-                "the littlefs filesystem on 'vfs' is corrupt ('/a' is the directory '/' again: the directory \
-                 tree loops); save what you can with --fs get, then recreate it with --fs mkfs vfs"
-                    .to_string(),
-                "boot.py\na/\n"
-            )
-        );
     }
 
     /// Listing the same directory again, or a directory whose metadata pair
