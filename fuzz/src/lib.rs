@@ -14,10 +14,17 @@ use mpimg::fs::{BlockCache, FsPartition};
 pub const PART_OFFSET: u32 = 0x200000;
 /// Block size of every mpimg filesystem (one flash sector).
 pub const BLOCK: u32 = 0x1000;
-/// Directory depth the walk goes to; run.rs treats deeper trees as loops.
-const MAX_DEPTH: usize = 64;
-/// Entries the walk visits at most, so one input stays well under a second.
-const MAX_ENTRIES: usize = 1024;
+/// Directory depth the walk goes to (the `ls` of [`run_read_commands`]
+/// goes as deep as mpimg does): each level resolves its path from the root,
+/// so depth costs quadratically.
+const MAX_DEPTH: usize = 16;
+/// Entries the walk visits at most, and files it reads at most: reading a
+/// file resolves its path, which on FAT scans the directory, so reading all
+/// of a directory's n files costs n² entries (a cost of the path-based
+/// volume API on a huge, usually damaged, directory, not of one parser);
+/// these bounds keep one input well under a second.
+const MAX_ENTRIES: usize = 512;
+const MAX_FILES: usize = 64;
 
 /// Smallest partition the filesystem targets mount: room for the seeds'
 /// filesystems (16-block littlefs, 32-sector FAT) with the input cut short.
@@ -59,12 +66,17 @@ pub fn mount_and_walk(flash: &mut FileFlash, part: &FsPartition) {
     let _ = vol.describe();
     let _ = vol.usage();
     let _ = vol.info();
-    let mut budget = MAX_ENTRIES;
+    let mut budget = Budget { entries: MAX_ENTRIES, files: MAX_FILES };
     walk(&mut *vol, &FsPath::root(&part.name), 0, &mut budget);
     let _ = vol.finish();
 }
 
-fn walk(vol: &mut dyn Volume, dir: &FsPath, depth: usize, budget: &mut usize) {
+struct Budget {
+    entries: usize,
+    files: usize,
+}
+
+fn walk(vol: &mut dyn Volume, dir: &FsPath, depth: usize, budget: &mut Budget) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -76,14 +88,15 @@ fn walk(vol: &mut dyn Volume, dir: &FsPath, depth: usize, budget: &mut usize) {
         let _ = vol.read_file(&dir.join(&e.name));
     }
     for e in entries {
-        if *budget == 0 {
+        if budget.entries == 0 {
             return;
         }
-        *budget -= 1;
+        budget.entries -= 1;
         let path = dir.join(&e.name);
         if e.is_dir {
             walk(vol, &path, depth + 1, budget);
-        } else {
+        } else if budget.files > 0 {
+            budget.files -= 1;
             let _ = vol.read_file_with_mtime(&path);
         }
     }
