@@ -237,6 +237,8 @@ def fs_seeds(mpimg, tmp):
     (files / "lib" / "util.py").write_text("def f():\n    return 1\n" * 20)
     (files / "lib" / "sub" / "data.bin").write_bytes(bytes(range(256)) * 40)  # spans 3 blocks
     (files / "lib" / "sub" / "empty").write_bytes(b"")
+    for f in files.rglob("*"):
+        os.utime(f, (1700000000, 1700000000))  # put keeps the host file's mtime
 
     def partition(kind, size):
         small = tmp / f"{kind}-{size}.bin"
@@ -275,14 +277,17 @@ open({str(tmp / 'py.lfs')!r}, 'wb').write(fs.context.buffer)
     img = tmp / "mtools.fat"
     img.write_bytes(b"\xff" * 0x20000)
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
-    subprocess.run(["mformat", "-i", img, "-S", "5", "-T", "32", "-h", "1", "-s", "32", "-c", "1", "-r", "4", "::"], check=True, env=env)
+    subprocess.run(["mformat", "-i", img, "-S", "5", "-T", "32", "-h", "1", "-s", "32", "-c", "1", "-r", "4", "-N", "12345678", "::"], check=True, env=env)
     subprocess.run(["mmd", "-i", img, "::/Long Directory Name"], check=True, env=env)
-    subprocess.run(["mcopy", "-i", img, files / "main.py", "::/Long Directory Name/a long file name.py"], check=True, env=env)
-    subprocess.run(["mcopy", "-i", img, files / "lib" / "util.py", "::/UTIL.PY"], check=True, env=env)
+    subprocess.run(["mcopy", "-m", "-i", img, files / "main.py", "::/Long Directory Name/a long file name.py"], check=True, env=env)
+    subprocess.run(["mcopy", "-m", "-i", img, files / "lib" / "util.py", "::/UTIL.PY"], check=True, env=env)
     write("fat", "mtools-128k.bin", trim_erased(img.read_bytes()))
 
 
 def main():
+    # Fixed times (mkfs, mkdir, put, mtools) so that remaking the seeds from the
+    # same firmware gives the same bytes.
+    os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
     if not FIRMWARE.is_dir():
         sys.exit(f"no firmware directory {FIRMWARE}: give it as the first argument")
     subprocess.run(["cargo", "build", "-q", "-p", "mpimg"], cwd=ROOT, check=True)

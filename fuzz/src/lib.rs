@@ -54,12 +54,11 @@ pub fn detected(data: &[u8]) -> Detected {
     detect(&block(0), &block(1))
 }
 
-/// Detect and mount the filesystem of `part`, then list every directory,
-/// read every file (with its mtime where the filesystem keeps one), stat
-/// one entry per directory, and ask for usage and info: every read-only
-/// thing `--fs` does with a volume. Each file is read once and `stat` (which
-/// lists the parent) is not repeated per entry, so a legitimately full
-/// directory costs linear work, not quadratic.
+/// Detect and mount the filesystem of `part`, then list its directories
+/// (down to [`MAX_DEPTH`], [`MAX_ENTRIES`] entries), read its files (up to
+/// [`MAX_FILES`], with their mtime where the filesystem keeps one), stat one
+/// entry and read one file per directory without mtime, and ask for usage
+/// and info: every read-only thing `--fs` does with a volume.
 pub fn mount_and_walk(flash: &mut FileFlash, part: &FsPartition) {
     let mut cache = BlockCache::new(flash);
     let Ok(mut vol) = mpimg::fs::open_volume(&mut cache, part) else { return };
