@@ -21,9 +21,14 @@ use super::summary::{app_summary, image_summary, Summary, Warning};
 pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Cow<'_, [u8]>)> {
     let p = fw.table.first_app()?.clone();
     let r = Region::of(&p);
-    let len = fw.flash.stored_len(r.offset, r.size);
+    let mut len = fw.flash.stored_len(r.offset, r.size);
     if len == 0 {
         return None;
+    }
+    // An image longer than its partition (a diagnosis): read all of it the file holds.
+    let reach = fw.flash.capacity().saturating_sub(r.offset);
+    if let Some((_, total, _)) = super::walk::walk_image(&mut fw.flash, r.offset, reach).filter(|w| w.1 > r.size) {
+        len = fw.flash.stored_len(r.offset, total);
     }
     if fw.flash.peek(r.offset, len).is_some() {
         return fw.flash.peek(r.offset, len).map(|d| (p, Cow::Borrowed(d)));

@@ -103,14 +103,16 @@ pub struct Moved {
 /// misplaced firmware has it, and flash errors.
 pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Moved, Error> {
     let to = chip.bootloader_offset;
-    let shifted = |offset: u32| offset + from - to;
-    let table = PartitionTable::parse(&flash.read_vec(shifted(TABLE_OFFSET), TABLE_SIZE as u32)?)?;
-    let mut len = TABLE_OFFSET + TABLE_SIZE as u32 - to;
     let limit = flash.data_end();
-    for p in table.entries.iter().filter(|p| p.is_app() && shifted(p.offset) < limit) {
-        let reach = p.size.min(limit - shifted(p.offset));
-        if let Some((_, n, _)) = walk_image(flash, shifted(p.offset), reach) {
-            len = len.max(p.offset + n - to);
+    // Where `offset` of the firmware's own table lies in flash now (None: off the flash).
+    let shifted = |offset: u32| (offset.checked_add(from)?.checked_sub(to)).filter(|&o| o < limit);
+    let at = shifted(TABLE_OFFSET).ok_or(crate::format::partition::TableError::Missing)?;
+    let table = PartitionTable::parse(&flash.read_vec(at, TABLE_SIZE as u32)?)?;
+    let mut len = TABLE_OFFSET + TABLE_SIZE as u32 - to;
+    for p in table.entries.iter().filter(|p| p.is_app()) {
+        let Some(start) = shifted(p.offset) else { continue };
+        if let Some((_, n, _)) = walk_image(flash, start, p.size.min(limit - start)) {
+            len = len.max(start + n - from);
         }
     }
     let image = flash.read_vec(from, len)?;

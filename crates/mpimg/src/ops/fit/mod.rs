@@ -105,7 +105,9 @@ pub fn plan_fit(table: &PartitionTable, header_size: u32, target: u32, grow: boo
     if end > target {
         let past: Vec<&Partition> = table.entries.iter().filter(|p| p.end() > target).collect();
         let shrinkable = match (&last, past.as_slice()) {
-            (Some(l), [only]) if *only == l => is_fs_partition(l) && l.offset + MIN_FS_PARTITION <= target,
+            (Some(l), [only]) if *only == l => {
+                is_fs_partition(l) && l.offset.saturating_add(MIN_FS_PARTITION) <= target
+            }
             _ => false,
         };
         if !shrinkable {
