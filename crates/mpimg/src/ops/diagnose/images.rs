@@ -305,7 +305,9 @@ fn app_chip<F: Flash>(
         ));
         return;
     }
-    if let Some(b) = board {
+    // A bootloader that does not start makes the app's revision moot.
+    let bootloader_starts = !out.iter().any(|d| d.code == Code::ChipRevision);
+    if let Some(b) = board.filter(|_| bootloader_starts) {
         if let Some(why) = b.revision.and_then(|r| revision_problem(h, r)) {
             out.push(revision(b, &format!("the app in '{}'", app.name()), &why));
         }
