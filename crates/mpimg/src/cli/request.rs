@@ -401,5 +401,21 @@ mod tests {
         );
         assert_eq!(e(&["mpimg", "u0", "--flash", "u1"]), "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0");
         assert_eq!(e(&["mpimg", "fw.bin", "--fs", "cat"]), "cat: needs a file");
+        assert_eq!(
+            e(&["mpimg", "fw.bin", "--no-fit"]),
+            "--no-fit goes with --flash DEVICE (it says how a firmware file is flashed)"
+        );
+        let fit = |w: &[&str]| req(w).unwrap().fit;
+        assert_eq!(fit(&["mpimg", "fw.bin", "--flash", "u0"]), FitMode::Auto);
+        assert_eq!(fit(&["mpimg", "fw.bin", "--flash", "u0", "--no-fit"]), FitMode::NoFit);
+        assert_eq!(fit(&["mpimg", "u0", "--fit"]), FitMode::Fit);
+        // --fit on a file writes a file named for it; with --flash it is about the board.
+        assert_eq!(req(&["mpimg", "fw.bin", "--fit"]).unwrap().output, Some(PathBuf::from("fw-fit.bin")));
+        assert_eq!(
+            req(&["mpimg", "fw.bin", "-f", "16M", "--fit"]).unwrap().output,
+            Some(PathBuf::from("fw-16MB-fit.bin"))
+        );
+        assert_eq!(req(&["mpimg", "fw.bin", "--fit", "--flash", "u0"]).unwrap().output, None);
+        assert_eq!(req(&["mpimg", "u0", "--fit"]).unwrap().mode(), Mode::Edit);
     }
 }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::flash::{Flash, SECTOR_SIZE};
-use crate::format::otadata::{BootTarget, OtaData, OtaState, OTADATA_LEN, OTA_RECORD_LEN};
+use crate::format::otadata::{BootTarget, OtaData, OtaState, OTADATA_LEN, OTADATA_SECTOR_LEN, OTA_RECORD_LEN};
 use crate::format::partition::{Partition, PartitionTable, SUBTYPE_OTA, TYPE_DATA};
 
 use super::partition_io::write_region;
@@ -53,9 +53,18 @@ fn ota_layout(table: &PartitionTable) -> Option<(Partition, Vec<Partition>)> {
     Some((otadata, apps))
 }
 
+/// The two records of `otadata`: only the record at the start of each
+/// sector is read (on a device, 64 bytes rather than 8 KB).
 fn read_otadata(flash: &mut dyn Flash, otadata: &Partition) -> Result<OtaData, Error> {
-    let len = otadata.size.min(OTADATA_LEN as u32);
-    let bytes = flash.read_vec(otadata.offset, len)?;
+    let second = OTADATA_SECTOR_LEN as u32;
+    if otadata.size < second + OTA_RECORD_LEN as u32 {
+        // Too short for the second record: the parse says so.
+        let len = otadata.size.min(OTADATA_LEN as u32);
+        return Ok(OtaData::parse(&flash.read_vec(otadata.offset, len)?)?);
+    }
+    let mut bytes = vec![0xFF; OTADATA_SECTOR_LEN + OTA_RECORD_LEN];
+    flash.read(otadata.offset, &mut bytes[..OTA_RECORD_LEN])?;
+    flash.read(otadata.offset + second, &mut bytes[OTADATA_SECTOR_LEN..])?;
     Ok(OtaData::parse(&bytes)?)
 }
 
