@@ -13,7 +13,7 @@
 //!   against the app's MicroPython.
 //!
 //! A bootloader that is not where the chip starts it is found before a
-//! firmware can be opened: see [`super::locate`].
+//! firmware can be opened: see [`super::place`] and [`misplaced`].
 //!
 //! The fix is typed ([`Fix`]); the command line turns it into the exact
 //! command for the file or port (the library knows nothing of options).
