@@ -1,5 +1,6 @@
 //! The command line: the same options, with the same meanings, as
-//! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`).
+//! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`,
+//! `--discard-fs`).
 
 use std::ffi::OsString;
 
@@ -112,6 +113,10 @@ pub struct Args {
     /// Modify the given firmware file itself instead of writing a new one.
     #[arg(long)]
     pub in_place: bool,
+    /// Let a table edit drop the files of a filesystem partition it deletes
+    /// or re-types (without it, such an edit is refused).
+    #[arg(long)]
+    pub discard_fs: bool,
     /// Filesystem commands (filled in from the `--fs` groups, see [`split_fs`]).
     #[arg(skip)]
     pub fs: Vec<Vec<String>>,
@@ -128,7 +133,7 @@ fn is_known_option(word: &str) -> bool {
         "--output", "--quiet", "--no-reset", "--extract-app", "--flash-size", "--app-size", "--method", "--debug",
         "--log", "--check-app", "--no-rollback", "--baud", "--ota-update", "--from-csv", "--table", "--delete",
         "--add", "--resize", "--rename", "--erase", "--erase-fs", "--read", "--write", "--flash", "--trimblocks",
-        "--trim", "--fs", "--json", "--to-csv", "--in-place", "--help", "--version",
+        "--trim", "--fs", "--json", "--to-csv", "--in-place", "--discard-fs", "--help", "--version",
     ];
     const SHORT: &[&str] = &["-o", "-q", "-n", "-x", "-f", "-a", "-m", "-d", "-h", "-V"];
     let base = word.split('=').next().unwrap_or(word);

@@ -14,7 +14,8 @@ use crate::format::image::{parse_image, ImageHeader};
 use crate::format::partition::PartitionView;
 use crate::ops::arglist::{parse_names, parse_pairs};
 use crate::ops::check::{check_all, check_image, ImageCheck};
-use crate::ops::firmware::{open_bytes, Firmware, Opened};
+use crate::ops::carry::{self, Carried, CarryPlan, Layout};
+use crate::ops::firmware::{has_vfs, implicit_vfs, open_bytes, Firmware, Opened};
 use crate::ops::inspect::{creates_implicit_vfs, read_app, summarize, summarize_app, Summary};
 use crate::ops::partition_io::{erase_region, read_region, trim_blocks, write_region};
 use crate::ops::region::{find_region, Region, RegionKind};
@@ -27,7 +28,7 @@ use super::device::{flash_firmware, run_device, FlashReport};
 
 use super::args::Args;
 use super::naming::{app_bin_name, basename, with_suffix};
-use super::plan::{plan_edits, ImplicitVfs};
+use super::plan::{plan_edits, ImplicitVfs, Plan};
 use super::report;
 
 /// What a run did, rendered as the `result` of `--json`.
@@ -48,6 +49,8 @@ pub struct RunResult {
     pub device: Option<crate::flash::device::DeviceFacts>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filesystems_erased: Vec<String>,
+    /// What a table edit did with each filesystem partition it touched.
+    pub filesystems: Vec<Carried>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ota_update: Option<ota::OtaReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -268,6 +271,8 @@ pub(super) fn run_firmware<F: Backend>(
     });
 
     if changed {
+        // Every read and check of the filesystems the edit moves comes before the first write.
+        let carry = plan_carry(args, fw, &summary, &plan)?;
         if human {
             for n in &plan.notes {
                 writeln!(out, "{n}").map_err(io)?;
@@ -281,20 +286,23 @@ pub(super) fn run_firmware<F: Backend>(
             }
         }
         let bl = fw.bootloader_offset();
-        let mut update = UpdateReport::default();
         // Data erased before the table is written: if a device's link fails
         // in between, the old table still stands and a re-run redoes it all.
-        let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
+        let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table, &carry.keep)?;
+        let mut update = UpdateReport { erased, ..UpdateReport::default() };
         if plan.header != fw.header {
             write_bootloader_header(&mut fw.flash, bl, &plan.header)?;
             update.bootloader_rewritten = true;
         }
         write_table(&mut fw.flash, &plan.table)?;
-        update.erased = erased.erased;
-        update.grown = erased.grown;
-        for g in &update.grown {
-            if !args.quiet {
-                writeln!(err, "warning: filesystem partition '{g}' grew and was kept: MicroPython will not mount it until it fills the partition; run --fs grow {g}").map_err(io)?;
+        if !carry.parts.is_empty() {
+            carry::recreate(&mut fw.flash, &carry)?;
+            carry::verify(&mut fw.flash, &carry)?;
+        }
+        result.filesystems = carry.carried();
+        if human {
+            for c in &result.filesystems {
+                writeln!(out, "{c}").map_err(io)?;
             }
         }
         fw.table = plan.table.clone();
@@ -466,6 +474,24 @@ pub fn fs_partitions<F: Backend>(
         }
     }
     parts
+}
+
+/// What the table edit of `plan` does with the filesystems of the current
+/// table (MicroPython ≥ 1.26's implicit `vfs` included, up to the detected
+/// flash end on a device): read and checked now, written after the table.
+fn plan_carry<F: Backend>(args: &Args, fw: &mut Firmware<F>, summary: &Summary, plan: &Plan) -> Result<CarryPlan, OpError> {
+    if plan.table == fw.table && plan.flash_size == fw.flash_size() {
+        return Ok(CarryPlan::default());
+    }
+    // Only a table without vfs has an implicit one (on a device, finding the
+    // MicroPython version reads the start of the app).
+    let creates = (!has_vfs(&fw.table) || !has_vfs(&plan.table))
+        && if fw.is_file() { creates_implicit_vfs(summary.app.as_ref()) } else { super::device::app_creates_implicit_vfs(fw) };
+    let detected = fw.flash.device_facts().map(|f| f.flash_size);
+    let old = implicit_vfs(&fw.table, creates, detected.unwrap_or(fw.flash_size()));
+    let new = implicit_vfs(&plan.table, creates, detected.unwrap_or(plan.flash_size));
+    let (old, new) = (Layout::of(&fw.table, old.as_ref()), Layout::of(&plan.table, new.as_ref()));
+    Ok(carry::plan(&mut fw.flash, &old, &new, args.discard_fs)?)
 }
 
 /// A firmware file that ends inside its app image is cut short: say so rather

@@ -111,15 +111,27 @@ impl<F: Flash> Firmware<F> {
     /// Whether the table has the data partition MicroPython mounts (`vfs`, or
     /// TinyUF2 builds' `ffat`).
     pub fn has_vfs(&self) -> bool {
-        self.table.entries.iter().any(|p| p.ptype == TYPE_DATA && matches!(p.name().as_str(), "vfs" | "ffat"))
+        has_vfs(&self.table)
     }
 
     /// The implicit `vfs` MicroPython ≥ v1.26 creates at boot when the table
     /// has no `vfs` or `ffat` data partition: from the end of the table to the
     /// end of flash. `micropython_implicit_vfs` says whether the app does that.
     pub fn implicit_vfs(&self, micropython_implicit_vfs: bool, flash_size: u32) -> Option<Partition> {
-        let end = self.table.end();
-        (micropython_implicit_vfs && !self.has_vfs() && end < flash_size)
-            .then(|| Partition::new("vfs", TYPE_DATA, SUBTYPE_FAT, end, flash_size - end, 0))
+        implicit_vfs(&self.table, micropython_implicit_vfs, flash_size)
     }
+}
+
+/// Whether `table` has the data partition MicroPython mounts (`vfs`, or
+/// TinyUF2 builds' `ffat`).
+pub fn has_vfs(table: &PartitionTable) -> bool {
+    table.entries.iter().any(|p| p.ptype == TYPE_DATA && matches!(p.name().as_str(), "vfs" | "ffat"))
+}
+
+/// The implicit `vfs` of MicroPython ≥ v1.26 with `table` on `flash_size`
+/// bytes of flash (see [`Firmware::implicit_vfs`]).
+pub fn implicit_vfs(table: &PartitionTable, micropython_implicit_vfs: bool, flash_size: u32) -> Option<Partition> {
+    let end = table.end();
+    (micropython_implicit_vfs && !has_vfs(table) && end < flash_size)
+        .then(|| Partition::new("vfs", TYPE_DATA, SUBTYPE_FAT, end, flash_size - end, 0))
 }

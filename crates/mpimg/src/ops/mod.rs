@@ -2,6 +2,7 @@
 //! reads and writes, bootloader header updates and image checks.
 
 pub mod arglist;
+pub mod carry;
 pub mod check;
 pub mod device_app;
 pub mod firmware;
@@ -57,6 +58,9 @@ pub enum OpError {
     Edit(#[from] EditError),
     #[error(transparent)]
     Fs(#[from] crate::fs::FsError),
+    /// Boxed: it carries filesystem errors and counts, and would make every `Result` here large.
+    #[error(transparent)]
+    Carry(Box<carry::CarryError>),
     #[error("the file is empty: expected a MicroPython firmware (.bin) or app image (.app-bin)")]
     Empty,
     #[error("the file is only {len} bytes: too short for an ESP32 image header (24 bytes)")]
@@ -95,4 +99,10 @@ pub enum OpError {
     DeviceOnly { option: &'static str },
     #[error("{0}")]
     Io(String),
+}
+
+impl From<carry::CarryError> for OpError {
+    fn from(e: carry::CarryError) -> Self {
+        OpError::Carry(Box::new(e))
+    }
 }

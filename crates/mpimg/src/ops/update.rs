@@ -1,7 +1,8 @@
 //! Committing a table edit to flash: the new table, the bootloader header (when
 //! the flash size changed, with its appended SHA-256 recomputed), and erasing
 //! the first blocks of data partitions that moved or changed so MicroPython
-//! does not mount stale contents.
+//! does not mount stale contents (except those whose filesystems
+//! [`crate::ops::carry`] keeps).
 
 use crate::flash::{Flash, FlashKind};
 use crate::format::image::{parse_image, rehash, ImageHeader, HEADER_LEN};
@@ -18,8 +19,6 @@ pub struct UpdateReport {
     pub bootloader_rewritten: bool,
     /// Data partitions whose first blocks were erased.
     pub erased: Vec<String>,
-    /// Filesystem partitions that grew in place and were kept.
-    pub grown: Vec<String>,
 }
 
 /// Rewrite the bootloader's image header (byte 3 carries the flash size) and
@@ -47,17 +46,23 @@ pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), 
 
 /// Erase the first blocks of data partitions of `new` that differ from the
 /// partition `old` had at or after the same offset, as mp-image-tool-esp32
-/// decides it. A filesystem partition that only grew in place is kept (so its
-/// files survive; `--fs grow` makes the filesystem fill it).
-pub fn erase_changed_data(flash: &mut dyn Flash, old: &PartitionTable, new: &PartitionTable) -> Result<UpdateReport, OpError> {
-    let mut report = UpdateReport::default();
+/// decides it; returns their names. A filesystem-subtype partition that only
+/// grew in place is left alone, and so are the partitions at the flash
+/// offsets in `keep` (those whose filesystems are carried along).
+pub fn erase_changed_data(
+    flash: &mut dyn Flash,
+    old: &PartitionTable,
+    new: &PartitionTable,
+    keep: &[u32],
+) -> Result<Vec<String>, OpError> {
+    let mut erased = Vec::new();
     let mut olds = old.entries.iter().peekable();
     for newp in &new.entries {
         while olds.peek().is_some_and(|o| o.offset < newp.offset) {
             olds.next();
         }
         let Some(oldp) = olds.peek() else { continue };
-        if newp.is_app() || newp == *oldp {
+        if newp.is_app() || newp == *oldp || keep.contains(&newp.offset) {
             continue;
         }
         if flash.kind() == FlashKind::File && newp.offset >= flash.data_end() {
@@ -68,12 +73,10 @@ pub fn erase_changed_data(flash: &mut dyn Flash, old: &PartitionTable, new: &Par
             && newp.subtype == oldp.subtype
             && newp.offset == oldp.offset
             && newp.size > oldp.size;
-        if grew_in_place {
-            report.grown.push(newp.name());
-        } else {
+        if !grew_in_place {
             flash.erase(newp.offset, newp.size.min(DATA_ERASE_LEN))?;
-            report.erased.push(newp.name());
+            erased.push(newp.name());
         }
     }
-    Ok(report)
+    Ok(erased)
 }

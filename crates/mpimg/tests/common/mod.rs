@@ -26,9 +26,15 @@ pub fn skip<T>(what: &str) -> Option<T> {
     None
 }
 
-/// `../shared/firmware` beside the workspace, if present.
+/// `../shared` beside the workspace, or `MPIMG_SHARED` (for a checkout
+/// that does not sit beside it, such as a git worktree).
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("MPIMG_SHARED").map(PathBuf::from).unwrap_or_else(|| root().join("../shared"))
+}
+
+/// `../shared/firmware` beside the workspace (see [`shared_dir`]), if present.
 pub fn firmware_dir() -> Option<PathBuf> {
-    let d = root().join("../shared/firmware");
+    let d = shared_dir().join("firmware");
     if d.join("MANIFEST.md").is_file() {
         Some(d)
     } else {

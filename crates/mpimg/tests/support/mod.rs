@@ -27,9 +27,13 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// A firmware file from ../shared/firmware, or `None` (skip) when absent.
+/// A firmware file from ../shared/firmware (or `$MPIMG_SHARED/firmware`),
+/// or `None` (skip) when absent.
 pub fn firmware(name: &str) -> Option<Vec<u8>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/firmware").join(name);
+    let shared = std::env::var_os("MPIMG_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let p = shared.join("firmware").join(name);
     match std::fs::read(&p) {
         Ok(d) => Some(d),
         Err(_) => missing(&format!("firmware file {}", p.display())).map(|_| Vec::new()),
