@@ -4,8 +4,9 @@
 //! What does not carry over: the read-only, hidden and system flags (`fatfs`
 //! cannot set them, and MicroPython never sets them: its files are archive
 //! files, its directories plain directories), the 8.3 short names (made anew
-//! from the long names), and a directory's creation and access times (see
-//! [`super::Tree::difference`]).
+//! from the long names), and a directory's times: `fatfs` stamps a directory
+//! with its clock whenever it writes an entry into it (a directory is made
+//! at its old modification time, which its first entry then overwrites).
 
 use std::io::{Read, Write};
 

@@ -134,10 +134,9 @@ impl Tree {
 
     /// The first way `other` differs from this tree, `None` if it holds the
     /// same: kind (and littlefs version), paths in order, file bytes,
-    /// littlefs attributes, FAT file times. Of a FAT directory only the
-    /// modification time counts: a FAT directory is made with one clock
-    /// reading for all three of its times, so its creation and access times
-    /// cannot be set apart from it.
+    /// littlefs attributes, FAT file times. The times of a FAT directory do
+    /// not count: `fatfs` stamps a directory with its clock whenever it writes
+    /// an entry into it, so a copy cannot keep them.
     pub fn difference(&self, other: &Tree) -> Option<String> {
         if self.kind != other.kind {
             return Some(format!("{:?} instead of {:?}", other.kind, self.kind));
@@ -163,11 +162,14 @@ impl Tree {
                 _ => return Some(format!("'{name}' changed between file and directory")),
             }
             let same_meta = match (&a.meta, &b.meta, &a.kind) {
-                (Meta::Fat(x), Meta::Fat(y), NodeKind::Dir) => x.modified == y.modified,
+                (Meta::Fat(_), Meta::Fat(_), NodeKind::Dir) => true,
                 (x, y, _) => x == y,
             };
             if !same_meta {
-                return Some(format!("the attributes or times of '{name}' differ"));
+                return Some(match (&a.meta, &b.meta) {
+                    (Meta::Fat(x), Meta::Fat(y)) => format!("the times of '{name}' differ: {y:?} instead of {x:?}"),
+                    _ => format!("the attributes or times of '{name}' differ"),
+                });
             }
         }
         None

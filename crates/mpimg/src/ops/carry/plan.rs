@@ -119,7 +119,8 @@ fn plan_one(
     };
     let Some(n) = n else { return lost("deletes the partition".into()) };
     if !holds_a_filesystem(n) {
-        return lost(format!("makes it {} {}", crate::format::partition::type_name(n.ptype), subtype_name(n.ptype, n.subtype)));
+        let to = if n.ptype == crate::format::partition::TYPE_DATA { subtype_name(n.ptype, n.subtype) } else { "app".into() };
+        return lost(format!("re-types it as {to}"));
     }
     keep.push(n.offset);
     if n.offset == o.offset && n.size == o.size {
