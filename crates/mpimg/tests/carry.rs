@@ -447,3 +447,51 @@ fn json_result_says_what_happened() {
     );
     assert_eq!(v["result"]["update"], json!({"bootloader_rewritten": true, "erased": ["nvs", "otadata"]}));
 }
+
+/// A rename leaves the filesystem where it is (the Python tool erases its
+/// first 16 KB): the files are found under the new name.
+#[test]
+fn a_renamed_partition_keeps_its_filesystem() {
+    let Some(b) = bases() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let (image, base) = &b.images[0];
+    let r = run_ok(d.path(), &[image.to_str().unwrap(), "--rename", "vfs=data", "-o", "out.bin"]);
+    let said = "Kept 'vfs' (littlefs 2.0) as it was, at 0x200000, 0x200000 bytes, now named 'data'";
+    assert!(r.out.lines().any(|l| l == said), "{}", r.out);
+    let v = dump(&b.py, &d.path().join("out.bin"), 0x1000, "data", "lfs");
+    assert_eq!(v["fs"], base["fs"]);
+}
+
+/// Two filesystems move at once, the new place of one over the old place of
+/// the other: both trees are read before either is written.
+#[test]
+fn two_filesystems_move_over_each_other() {
+    let Some(b) = bases() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let (image, base) = &b.images[0];
+    let lib = b.tree.join("lib");
+    run_ok(
+        d.path(),
+        &[
+            image.to_str().unwrap(), "-q", "--resize", "vfs=1M", "--add", "vfs2:fat:0:0", "--fs", "mkfs", "vfs2",
+            "fat", "--fs", "put", lib.to_str().unwrap(), "vfs2:/", "-o", "two.bin",
+        ],
+    );
+    let two = d.path().join("two.bin");
+    let vfs2 = dump(&b.py, &two, 0x1000, "vfs2", "fat");
+    assert_eq!((vfs2["offset"].as_u64(), vfs2["fs"]["files"].as_object().unwrap().len()), (Some(0x300000), 50));
+    // factory grows by 64 KB: vfs moves onto the start of vfs2's old place, vfs2 moves and is cut at the flash end.
+    let r = run_ok(d.path(), &[two.to_str().unwrap(), "--resize", "factory=2M", "-o", "moved.bin"]);
+    let files = |v: &Value| files_said(v);
+    for want in [
+        format!("Kept {} of 'vfs': moved to 0x210000, 0x100000 bytes", files(base)),
+        format!("Kept {} of 'vfs2': moved to 0x310000, 0xf0000 bytes", files(&vfs2)),
+    ] {
+        assert!(r.out.lines().any(|l| l == want), "no line {want} in\n{}", r.out);
+    }
+    let moved = d.path().join("moved.bin");
+    check_carried(b, Kind::Lfs20, base, &moved, 0x1000, (0x210000, 0x100000), Expect::Moved);
+    let v = dump(&b.py, &moved, 0x1000, "vfs2", "fat");
+    assert_eq!((v["offset"].as_u64(), v["size"].as_u64()), (Some(0x310000), Some(0xf0000)));
+    assert_eq!(v["fs"]["files"], vfs2["fs"]["files"]);
+}
