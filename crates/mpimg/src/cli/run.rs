@@ -14,8 +14,8 @@ use crate::format::image::{parse_image, ImageHeader};
 use crate::format::partition::PartitionView;
 use crate::ops::arglist::{parse_names, parse_pairs};
 use crate::ops::check::{check_all, check_image, ImageCheck};
-use crate::ops::carry::{self, Carried, CarryPlan, Layout};
-use crate::ops::firmware::{has_vfs, implicit_vfs, open_bytes, Firmware, Opened};
+use crate::ops::carry::{self, Carried, CarryPlan};
+use crate::ops::firmware::{has_vfs, open_bytes, Firmware, Opened};
 use crate::ops::inspect::{creates_implicit_vfs, read_app, summarize, summarize_app, Summary};
 use crate::ops::partition_io::{erase_region, read_region, trim_blocks, write_region};
 use crate::ops::region::{find_region, Region, RegionKind};
@@ -488,9 +488,8 @@ fn plan_carry<F: Backend>(args: &Args, fw: &mut Firmware<F>, summary: &Summary, 
     let creates = (!has_vfs(&fw.table) || !has_vfs(&plan.table))
         && if fw.is_file() { creates_implicit_vfs(summary.app.as_ref()) } else { super::device::app_creates_implicit_vfs(fw) };
     let detected = fw.flash.device_facts().map(|f| f.flash_size);
-    let old = implicit_vfs(&fw.table, creates, detected.unwrap_or(fw.flash_size()));
-    let new = implicit_vfs(&plan.table, creates, detected.unwrap_or(plan.flash_size));
-    let (old, new) = (Layout::of(&fw.table, old.as_ref()), Layout::of(&plan.table, new.as_ref()));
+    let (old_flash, new_flash) = (detected.unwrap_or(fw.flash_size()), detected.unwrap_or(plan.flash_size));
+    let (old, new) = carry::layouts(&fw.table, old_flash, &plan.table, new_flash, creates);
     Ok(carry::plan(&mut fw.flash, &old, &new, args.discard_fs)?)
 }
 

@@ -79,6 +79,22 @@ impl Layout {
     }
 }
 
+/// The layouts before and after a table edit from `old` (on `old_flash`
+/// bytes of flash) to `new` (on `new_flash` bytes), with MicroPython ≥ 1.26's
+/// implicit `vfs` on either side when `implicit_vfs` (the app makes one) and
+/// that table has no `vfs`. On a device both flash sizes are the detected
+/// size (MicroPython takes the implicit `vfs` to the end of the real flash).
+pub fn layouts(
+    old: &PartitionTable,
+    old_flash: u32,
+    new: &PartitionTable,
+    new_flash: u32,
+    implicit_vfs: bool,
+) -> (Layout, Layout) {
+    let side = |t: &PartitionTable, flash: u32| Layout::of(t, crate::ops::firmware::implicit_vfs(t, implicit_vfs, flash).as_ref());
+    (side(old, old_flash), side(new, new_flash))
+}
+
 /// Data subtypes ESP-IDF components own and format as their own (ota, phy,
 /// nvs, coredump, nvs_keys, efuse): a filesystem re-typed to one is lost.
 fn idf_owned(subtype: u8) -> bool {
