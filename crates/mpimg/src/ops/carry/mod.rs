@@ -266,7 +266,7 @@ pub enum CarryError {
     Unreadable { name: String, filesystem: String, source: Box<FsError> },
     #[error("the copy of '{name}' made for its new place differs from the original ({detail}); nothing was written. This is a bug in mpimg: please report it")]
     CopyDiffers { name: String, detail: String },
-    #[error("'{name}' at {offset:#x} does not read back as it was written ({detail})")]
+    #[error("'{name}' at {offset:#x} does not read back as it was written ({detail}): the flash (or the link to it) is faulty; a firmware file is left as it was (no output is written)")]
     Verify { name: String, offset: u32, detail: String },
     #[error(transparent)]
     Fs(#[from] FsError),
