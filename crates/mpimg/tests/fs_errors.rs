@@ -135,7 +135,7 @@ fn a_full_filesystem_is_a_clean_error_and_earlier_files_survive() {
         assert_eq!(
             err,
             "no space left on 'vfs' while writing '/big.bin'; nothing was written to the image. \
-             Free space with --fs rm, or enlarge the partition (--resize vfs=SIZE, then --fs grow vfs)",
+             Free space with --fs rm, or enlarge the partition (--resize vfs=SIZE, which grows a littlefs with it)",
             "{kind}"
         );
         assert_eq!(flash.bytes(), &before[..], "{kind}");

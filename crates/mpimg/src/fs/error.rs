@@ -37,7 +37,7 @@ pub enum FsError {
     NotADirectory(String),
     #[error("directory '{0}' is not empty")]
     NotEmpty(String),
-    #[error("no space left on '{part}' while writing '{path}'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, then --fs grow {part})")]
+    #[error("no space left on '{part}' while writing '{path}'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, which grows a littlefs with it)")]
     NoSpace { part: String, path: String },
     #[error("name '{name}' is {len} bytes long; littlefs and FAT allow at most 255")]
     NameTooLong { name: String, len: usize },
