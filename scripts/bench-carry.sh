@@ -72,6 +72,6 @@ for edit in "-f 8M --resize vfs=0" "-f 8M --table ota" "--resize factory=2M" "-f
   # shellcheck disable=SC2086
   files=$(ms files.bin $edit)
   # shellcheck disable=SC2086
-  said=$("$MPIMG" files.bin $edit -o out.bin | grep "of 'vfs'" || true)
+  said=$("$MPIMG" files.bin $edit -o out.bin 2>&1 >/dev/null | grep "of 'vfs'" || true)
   printf "%-36s %8s ms %8s ms %6.1f ms  %s\n" "$edit" "$plain" "$files" "$(echo "$files - $plain" | bc)" "${said#Kept }"
 done

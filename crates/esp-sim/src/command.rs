@@ -64,6 +64,8 @@ pub mod rom_err {
     pub const INVALID_MESSAGE: u8 = 0x05;
     pub const RESULT_WRONG: u8 = 0x06;
     pub const CHECKSUM: u8 = 0x07;
+    pub const FLASH_WRITE: u8 = 0x08;
+    pub const FLASH_READ: u8 = 0x09;
     pub const FLASH_READ_LEN: u8 = 0x0A;
     pub const DEFLATE: u8 = 0x0B;
 }

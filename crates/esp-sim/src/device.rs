@@ -1,18 +1,17 @@
 //! The device: which loader is running (ROM, flasher stub, or neither once
-//! user code was started), its registers and flash, and the dispatch of
-//! request frames to the loader's handlers. Transport-free: frames in,
-//! frames (and baud changes) out.
+//! user code was started), its registers and flash, how it builds replies,
+//! and the commands both loaders answer alike. The loaders' own handlers
+//! (`rom`, `stub`) build on this; `dispatch` routes each frame to them.
+//! Transport-free: requests in, frames (and baud changes) out.
 
 use std::cell::Cell;
 
 use crate::chip::Chip;
-use crate::command::{self, op, rom_err, stub_err, Loader, Outcome, ParseError, Request};
+use crate::command::{self, op, rom_err, stub_err, Loader, Outcome, Request};
 use crate::flash_write::WriteSession;
-use crate::nor::NorFlash;
+use crate::nor::{NorError, NorFlash};
 use crate::read_stream::ReadStream;
 use crate::regs::Registers;
-use crate::stats::Stats;
-use crate::{rom, stub};
 
 /// What the link must do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +51,7 @@ pub struct Device {
 impl Device {
     pub fn new(chip: Chip, mac: [u8; 6], flash: NorFlash) -> Self {
         let size = flash.size();
-        Device {
+        let mut dev = Device {
             chip,
             mode: Mode::Rom,
             regs: Registers::new(chip, mac, size),
@@ -62,7 +61,15 @@ impl Device {
             mem_remaining: None,
             read: None,
             failed: Cell::new(false),
-        }
+        };
+        dev.sync_flash_power();
+        dev
+    }
+
+    /// Power the flash as the registers say (the ESP32-P4 starts with it off).
+    fn sync_flash_power(&mut self) {
+        let on = self.regs.flash_powered();
+        self.flash.set_powered(on);
     }
 
     /// A chip reset (the port was closed): back to the ROM loader at 115200.
@@ -70,6 +77,7 @@ impl Device {
         self.mode = Mode::Rom;
         self.baud = ROM_BAUD;
         self.regs.reset();
+        self.sync_flash_power();
         self.write = None;
         self.mem_remaining = None;
         self.read = None;
@@ -82,56 +90,22 @@ impl Device {
         }
     }
 
+    /// Forget the failure flag before handling a new request.
+    pub fn clear_failure(&self) {
+        self.failed.set(false);
+    }
+
+    /// Whether a reply since [`Device::clear_failure`] carried a failure status.
+    pub fn replied_failure(&self) -> bool {
+        self.failed.get()
+    }
+
     /// Build a response frame for the running loader.
     pub fn reply(&self, op: u8, value: u32, outcome: &Outcome) -> Out {
         if outcome.is_err() {
             self.failed.set(true);
         }
         Out::Frame(command::response(self.loader(), op, value, outcome))
-    }
-
-    /// Handle one frame from the host.
-    pub fn handle(&mut self, frame: &[u8], stats: &mut Stats) -> Vec<Out> {
-        if self.mode == Mode::UserCode {
-            return Vec::new();
-        }
-        if let Some(stream) = self.read.as_mut() {
-            stats.read_acks += 1;
-            let (out, done) = stream.on_ack(frame, &self.flash);
-            if done {
-                self.read = None;
-            }
-            return out.into_iter().map(Out::Frame).collect();
-        }
-        let req = match Request::parse(frame) {
-            Ok(r) => r,
-            Err(ParseError::NotARequest) => return Vec::new(),
-            Err(ParseError::SizeMismatch { op }) => {
-                stats.count_command(&command::name(op));
-                stats.count_error(&command::name(op));
-                let code = match self.loader() {
-                    Loader::Rom => u16::from(rom_err::INVALID_MESSAGE),
-                    Loader::Stub => stub_err::BAD_DATA_LEN,
-                };
-                return vec![self.reply(op, 0, &Err(code))];
-            }
-        };
-        let name = command::name(req.op);
-        stats.count_command(&name);
-        self.failed.set(false);
-        let out = match self.mode {
-            Mode::Stub => stub::handle(self, &req, stats),
-            _ => rom::handle(self, &req, stats),
-        };
-        if self.failed.get() {
-            stats.count_error(&name);
-        }
-        stats.baud = self.baud;
-        let c = self.flash.counters;
-        stats.sectors_erased = c.sectors_erased;
-        stats.sectors_written = c.sectors_written;
-        stats.bytes_written = c.bytes_written;
-        out
     }
 
     /// Commands both loaders answer the same way apart from status bytes.
@@ -143,7 +117,9 @@ impl Device {
         };
         let out = match req.op {
             op::SYNC => {
-                let ok = req.data.len() == 36 && req.data[..4] == [0x07, 0x07, 0x12, 0x20] && req.data[4..].iter().all(|&b| b == 0x55);
+                let ok = req.data.len() == 36
+                    && req.data[..4] == [0x07, 0x07, 0x12, 0x20]
+                    && req.data[4..].iter().all(|&b| b == 0x55);
                 if !ok {
                     return Some(vec![self.reply(op::SYNC, 0, &Err(bad_len))]);
                 }
@@ -164,6 +140,7 @@ impl Device {
                     let w = |i: usize| u32::from_le_bytes([entry[i], entry[i + 1], entry[i + 2], entry[i + 3]]);
                     self.regs.write(w(0), w(4), w(8));
                 }
+                self.sync_flash_power();
                 vec![self.reply(op::WRITE_REG, 0, &Ok(vec![]))]
             }
             op::SPI_SET_PARAMS => {
@@ -178,8 +155,11 @@ impl Device {
             }
             op::CHANGE_BAUDRATE => match (req.data.len(), req.word(0)) {
                 (8, Some(new)) if new > 0 => {
-                    self.baud = new;
-                    vec![self.reply(op::CHANGE_BAUDRATE, 0, &Ok(vec![])), Out::SetBaud(new)]
+                    // The stub knows the crystal; the ROM computes the divider
+                    // from the crystal it assumes (wrong on a 26 MHz ESP32-C2).
+                    let actual = if loader == Loader::Rom { self.chip.rom_baud(new) } else { new };
+                    self.baud = actual;
+                    vec![self.reply(op::CHANGE_BAUDRATE, 0, &Ok(vec![])), Out::SetBaud(actual)]
                 }
                 _ => vec![self.reply(op::CHANGE_BAUDRATE, 0, &Err(bad_len))],
             },
@@ -248,6 +228,10 @@ impl Device {
                     Loader::Stub => Ok(digest.to_vec()),
                 }
             }
+            Err(NorError::Unpowered) => match loader {
+                Loader::Rom => Err(u16::from(rom_err::FLASH_READ)),
+                Loader::Stub => Err(stub_err::FAILED_SPI_OP),
+            },
             Err(_) => match loader {
                 Loader::Rom => Err(u16::from(rom_err::INVALID_PARAM)),
                 Loader::Stub => Err(stub_err::FAILED_SPI_OP),

@@ -60,7 +60,9 @@ pub fn parse(spec: &str) -> Result<Vec<Fault>, BadFault> {
         let f = match (parts[0], rest) {
             ("drop", [n]) => Fault::Drop { dir, frame: num(n, item)? },
             ("corrupt", [n]) => Fault::Corrupt { dir, frame: num(n, item)? },
-            ("stall", [n, ms]) if dir == Dir::Rx && parts.len() == 3 => Fault::Stall { frame: num(n, item)?, ms: num(ms, item)? },
+            ("stall", [n, ms]) if dir == Dir::Rx && parts.len() == 3 => {
+                Fault::Stall { frame: num(n, item)?, ms: num(ms, item)? }
+            }
             ("close", [n]) => Fault::Close { dir, after_bytes: num(n, item)? },
             _ => return Err(bad()),
         };
@@ -78,7 +80,10 @@ pub enum FrameFault {
     None,
     Drop,
     /// XOR the byte at this index with this non-zero mask.
-    Corrupt { index: usize, mask: u8 },
+    Corrupt {
+        index: usize,
+        mask: u8,
+    },
 }
 
 /// The faults of one run and the seeded generator that places corruption.

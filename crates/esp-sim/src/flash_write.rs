@@ -11,7 +11,7 @@
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::command::{checksum, rom_err, stub_err, Loader, Request};
-use crate::nor::{NorFlash, SECTOR};
+use crate::nor::{NorError, NorFlash, SECTOR};
 
 #[derive(Debug)]
 pub struct WriteSession {
@@ -34,6 +34,13 @@ fn err(loader: Loader, rom: u8, stub: u16) -> u16 {
     }
 }
 
+/// The code for a failed erase or program: an unpowered flash is a flash
+/// write error to the ROM, a range error an invalid parameter.
+fn write_err(loader: Loader, e: &NorError) -> u16 {
+    let rom = if matches!(e, NorError::Unpowered) { rom_err::FLASH_WRITE } else { rom_err::INVALID_PARAM };
+    err(loader, rom, stub_err::FAILED_SPI_OP)
+}
+
 impl WriteSession {
     /// Handle *_BEGIN: words are size, block count, block size, offset
     /// (and an optional encryption flag the ROMs after ESP32 and the stub accept).
@@ -51,7 +58,7 @@ impl WriteSession {
             return Err(err(loader, rom_err::INVALID_PARAM, stub_err::FAILED_SPI_OP));
         }
         if loader == Loader::Rom {
-            flash.erase_covering(offset, size).map_err(|_| u16::from(rom_err::INVALID_PARAM))?;
+            flash.erase_covering(offset, size).map_err(|e| write_err(loader, &e))?;
         }
         Ok(WriteSession {
             loader,
@@ -89,7 +96,7 @@ impl WriteSession {
             Loader::Rom => {
                 let at = u64::from(self.offset) + u64::from(seq) * u64::from(self.block_size);
                 let at = u32::try_from(at).map_err(|_| u16::from(rom_err::INVALID_PARAM))?;
-                flash.program(at, payload).map_err(|_| u16::from(rom_err::INVALID_PARAM))?;
+                flash.program(at, payload).map_err(|e| write_err(loader, &e))?;
                 self.written = self.written.saturating_add(len);
                 Ok(())
             }
@@ -147,9 +154,7 @@ impl WriteSession {
                 self.erased_to += SECTOR;
             }
         }
-        flash
-            .program(at, bytes)
-            .map_err(|_| err(loader, rom_err::INVALID_PARAM, stub_err::FAILED_SPI_OP))?;
+        flash.program(at, bytes).map_err(|e| write_err(loader, &e))?;
         self.written += n;
         Ok(())
     }

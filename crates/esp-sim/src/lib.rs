@@ -12,6 +12,7 @@
 pub mod chip;
 pub mod command;
 pub mod device;
+pub mod dispatch;
 pub mod fault;
 pub mod flash_write;
 pub mod link;
@@ -47,7 +48,9 @@ pub enum SimError {
     Flash(#[from] nor::NorError),
     #[error("cannot read image {path}: {source}")]
     Image { path: PathBuf, source: std::io::Error },
-    #[error("image {path} ({len:#x} bytes at {offset:#x}) does not fit a {size:#x}-byte flash: use a larger --flash-size")]
+    #[error(
+        "image {path} ({len:#x} bytes at {offset:#x}) does not fit a {size:#x}-byte flash: use a larger --flash-size"
+    )]
     ImageTooLarge { path: PathBuf, len: u64, offset: u32, size: u32 },
     #[error("flash size {0:#x} is not a power of two between 256 KB and 128 MB")]
     BadFlashSize(u32),
@@ -111,7 +114,12 @@ impl SimConfig {
             self.flash_file.display().to_string(),
         ];
         if let Some(img) = &self.image {
-            a.extend(["--image".into(), img.display().to_string(), "--offset".into(), format!("{:#x}", self.image_offset)]);
+            a.extend([
+                "--image".into(),
+                img.display().to_string(),
+                "--offset".into(),
+                format!("{:#x}", self.image_offset),
+            ]);
         }
         if self.once {
             a.push("--once".into());
@@ -154,7 +162,11 @@ impl SimConfig {
         let pty = pty::Pty::open().map_err(SimError::Pty)?;
         let mac = self.mac.unwrap_or_else(|| self.chip.default_mac());
         let dev = device::Device::new(self.chip, mac, flash);
-        let stats = Arc::new(Mutex::new(Stats { chip: self.chip.cli_name().to_string(), baud: device::ROM_BAUD, ..Stats::default() }));
+        let stats = Arc::new(Mutex::new(Stats {
+            chip: self.chip.cli_name().to_string(),
+            baud: device::ROM_BAUD,
+            ..Stats::default()
+        }));
         let srv = server::Server::new(
             pty,
             dev,

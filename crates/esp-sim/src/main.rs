@@ -14,7 +14,7 @@ use esp_sim::{size, Chip, SimConfig};
 #[derive(Parser, Debug)]
 #[command(name = "esp-sim", version, about = "An emulated ESP32-family serial loader on a pseudo-terminal")]
 struct Args {
-    /// Chip to emulate: esp32, esp32s2, esp32s3, esp32c3, esp32c6.
+    /// Chip to emulate: esp32, esp32s2, esp32s3, esp32c3, esp32c6, esp32c2, esp32c5, esp32c61, esp32h2, esp32p4.
     #[arg(long)]
     chip: Chip,
     /// Flash size (4M, 8MB, 16M, 0x400000 ...).

@@ -19,6 +19,8 @@ pub enum NorError {
     Unaligned { offset: u32, len: u32 },
     #[error("flash file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("the flash is not powered")]
+    Unpowered,
     #[error("flash file {path} is {actual} bytes, larger than the {size}-byte flash: pass a matching --flash-size or another --flash-file")]
     FileTooLarge { path: PathBuf, actual: u64, size: u32 },
 }
@@ -38,6 +40,9 @@ pub struct NorFlash {
     path: PathBuf,
     /// Sectors programmed since their last erase (counted once each).
     programmed: Vec<bool>,
+    /// An unpowered flash (ESP32-P4 before the host powers it) fails every
+    /// read, erase and program.
+    powered: bool,
     pub counters: NorCounters,
 }
 
@@ -61,6 +66,7 @@ impl NorFlash {
             file,
             path: path.to_path_buf(),
             programmed: vec![false; (size / SECTOR) as usize],
+            powered: true,
             counters: NorCounters::default(),
         })
     }
@@ -69,7 +75,19 @@ impl NorFlash {
         self.data.len() as u32
     }
 
+    /// Power the flash on or off (its contents stay).
+    pub fn set_powered(&mut self, on: bool) {
+        self.powered = on;
+    }
+
+    pub fn is_powered(&self) -> bool {
+        self.powered
+    }
+
     fn check(&self, offset: u32, len: u32) -> Result<(), NorError> {
+        if !self.powered {
+            return Err(NorError::Unpowered);
+        }
         if u64::from(offset) + u64::from(len) > self.data.len() as u64 {
             return Err(NorError::OutOfRange { offset, len, size: self.size() });
         }
@@ -140,7 +158,9 @@ impl NorFlash {
     /// Copy an image in verbatim (the factory state before a test).
     pub fn load_image(&mut self, offset: u32, bytes: &[u8]) -> Result<(), NorError> {
         let len = bytes.len() as u32;
-        self.check(offset, len)?;
+        if u64::from(offset) + u64::from(len) > self.data.len() as u64 {
+            return Err(NorError::OutOfRange { offset, len, size: self.size() });
+        }
         self.data[offset as usize..(offset + len) as usize].copy_from_slice(bytes);
         self.persist(offset, len)
     }
@@ -164,5 +184,18 @@ mod tests {
         assert_eq!(f.read(0x10, 2).unwrap(), &[0xFF, 0xFF]);
         assert_eq!(f.counters, NorCounters { sectors_erased: 1, sectors_written: 1, bytes_written: 4 });
         assert!(matches!(f.program(0x3FFF, &[0, 0]), Err(NorError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn unpowered_flash_fails_and_keeps_its_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = NorFlash::open(&dir.path().join("f.bin"), 0x2000).unwrap();
+        f.program(0, &[0x12]).unwrap();
+        f.set_powered(false);
+        assert!(matches!(f.read(0, 1), Err(NorError::Unpowered)));
+        assert!(matches!(f.erase(0, 0x1000), Err(NorError::Unpowered)));
+        assert!(matches!(f.program(1, &[0]), Err(NorError::Unpowered)));
+        f.set_powered(true);
+        assert_eq!(f.read(0, 2).unwrap(), &[0x12, 0xFF]);
     }
 }

@@ -20,7 +20,8 @@ impl ReadStream {
     /// Start a stream over a range already checked against the flash size;
     /// returns the stream (None if it is already finished) and the frames to send now.
     pub fn start(offset: u32, size: u32, packet: u32, flash: &NorFlash) -> (Option<ReadStream>, Vec<Vec<u8>>) {
-        let mut s = ReadStream { next: offset, end: offset + size, packet: packet.max(1), total: size, md5: Md5::new() };
+        let mut s =
+            ReadStream { next: offset, end: offset + size, packet: packet.max(1), total: size, md5: Md5::new() };
         if size == 0 {
             return (None, vec![s.md5.finalize().to_vec()]);
         }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::chip::{Chip, SpiRegs};
+use crate::chip::{Chip, FlashPower, SpiRegs};
 use crate::spi_flash::{self, UserCommand, SPI_CMD_USR};
 
 #[derive(Debug)]
@@ -34,11 +34,16 @@ impl Registers {
     }
 
     fn stored(&self, addr: u32) -> u32 {
-        self.written
-            .get(&addr)
-            .or_else(|| self.fixed.get(&addr))
-            .copied()
-            .unwrap_or(0)
+        self.written.get(&addr).or_else(|| self.fixed.get(&addr)).copied().unwrap_or(0)
+    }
+
+    /// Whether the flash is powered (on chips that start with it off, once
+    /// the host set the power-on bits).
+    pub fn flash_powered(&self) -> bool {
+        match self.chip.flash_power() {
+            FlashPower::AlwaysOn => true,
+            FlashPower::ForcedOnBy { reg, mask } => self.stored(reg) & mask == mask,
+        }
     }
 
     /// READ_REG at the current link baud rate.
@@ -64,7 +69,7 @@ impl Registers {
                 miso_dlen: self.stored(b + self.spi.miso_dlen),
                 addr: self.stored(b + SpiRegs::ADDR),
             };
-            if let Some(v) = spi_flash::execute(&self.spi, &c, self.flash_size) {
+            if let Some(v) = spi_flash::execute(&self.spi, &c, self.flash_size, self.flash_powered()) {
                 self.written.insert(b + self.spi.w0, v);
             }
             // The command completes at once: the busy bit reads back clear.
@@ -90,6 +95,29 @@ mod tests {
         r.write(s.base, SPI_CMD_USR, u32::MAX);
         assert_eq!(r.read(s.base, 115200) & SPI_CMD_USR, 0);
         assert_eq!(r.read(s.base + s.w0, 115200), 0x17_40EF);
+    }
+
+    #[test]
+    fn p4_flash_answers_once_powered() {
+        let mut r = Registers::new(Chip::Esp32p4, [0; 6], 8 << 20);
+        let s = Chip::Esp32p4.spi();
+        let rdid = |r: &mut Registers| {
+            r.write(s.base + s.usr, 1 << 28, u32::MAX);
+            r.write(s.base + s.usr2, (7 << 28) | 0x9F, u32::MAX);
+            r.write(s.base + s.miso_dlen, 23, u32::MAX);
+            r.write(s.base, SPI_CMD_USR, u32::MAX);
+            r.read(s.base + s.w0, 115200)
+        };
+        assert!(!r.flash_powered());
+        assert_eq!(rdid(&mut r), 0xFF_FFFF);
+        // PMU_DATE_REG |= 3, as esptool's and espflash's power_on_flash do.
+        r.write(0x5011_53FC, 1, u32::MAX);
+        assert!(!r.flash_powered());
+        r.write(0x5011_53FC, 3, u32::MAX);
+        assert!(r.flash_powered());
+        assert_eq!(rdid(&mut r), 0x17_40EF);
+        r.reset();
+        assert!(!r.flash_powered());
     }
 
     #[test]

@@ -31,7 +31,9 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
         }
         op::FLASH_DATA | op::FLASH_DEFL_DATA => {
             let outcome = match dev.write.as_mut() {
-                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => s.data(req, &mut dev.flash).map(|_| vec![]),
+                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => {
+                    s.data(req, &mut dev.flash).map(|_| vec![])
+                }
                 _ => Err(u16::from(rom_err::RESULT_WRONG)),
             };
             vec![dev.reply(req.op, 0, &outcome)]
@@ -48,7 +50,7 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
             out
         }
         op::MEM_END => {
-            let (Some(no_entry), Some(_entry), 8) = (req.word(0), req.word(1), req.data.len()) else {
+            let (Some(no_entry), Some(entry), 8) = (req.word(0), req.word(1), req.data.len()) else {
                 return vec![dev.reply(req.op, 0, &invalid)];
             };
             if dev.mem_remaining.is_none() {
@@ -63,6 +65,7 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
                 dev.mode = Mode::Stub;
                 dev.write = None;
                 stats.stub_starts += 1;
+                stats.stub_entry = Some(entry);
             }
             out
         }
@@ -78,7 +81,11 @@ pub fn handle(dev: &mut Device, req: &Request, stats: &mut Stats) -> Vec<Out> {
             if u64::from(offset) + u64::from(len) > u64::from(dev.flash.size()) {
                 return vec![dev.reply(req.op, 0, &Err(u16::from(rom_err::INVALID_PARAM)))];
             }
-            let mut block = dev.flash.read(offset, (end - u64::from(offset)) as u32).map(<[u8]>::to_vec).unwrap_or_default();
+            if !dev.flash.is_powered() {
+                return vec![dev.reply(req.op, 0, &Err(u16::from(rom_err::FLASH_READ)))];
+            }
+            let mut block =
+                dev.flash.read(offset, (end - u64::from(offset)) as u32).map(<[u8]>::to_vec).unwrap_or_default();
             block.resize(SLOW_READ_BLOCK as usize, 0xFF);
             vec![dev.reply(req.op, 0, &Ok(block))]
         }

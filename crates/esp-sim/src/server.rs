@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::device::{Device, Out, ROM_BAUD};
+use crate::dispatch;
 use crate::fault::{Dir, FaultPlan, FrameFault};
 use crate::link::Link;
 use crate::pty::Pty;
@@ -54,7 +55,19 @@ impl Server {
         stats_file: Option<PathBuf>,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        Server { pty: Some(pty), device, link, faults, once, stats, stats_file, stop, decoder: slip::Decoder::new(), connected: false, spoke: false }
+        Server {
+            pty: Some(pty),
+            device,
+            link,
+            faults,
+            once,
+            stats,
+            stats_file,
+            stop,
+            decoder: slip::Decoder::new(),
+            connected: false,
+            spoke: false,
+        }
     }
 
     fn with_stats<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
@@ -231,7 +244,7 @@ impl Server {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            self.device.handle(&frame, &mut g)
+            dispatch::handle(&mut self.device, &frame, &mut g)
         };
         for o in outs {
             match o {

@@ -22,9 +22,7 @@ pub fn capacity_byte(flash_size: u32) -> u8 {
 
 /// The 24-bit RDID answer as it lands in W0 (first byte lowest).
 pub fn jedec_id(flash_size: u32) -> u32 {
-    u32::from(JEDEC_MANUFACTURER)
-        | u32::from(JEDEC_MEMORY_TYPE) << 8
-        | u32::from(capacity_byte(flash_size)) << 16
+    u32::from(JEDEC_MANUFACTURER) | u32::from(JEDEC_MEMORY_TYPE) << 8 | u32::from(capacity_byte(flash_size)) << 16
 }
 
 /// A minimal SFDP space: header with one parameter header pointing at a
@@ -36,7 +34,7 @@ pub fn sfdp_table(flash_size: u32) -> Vec<u8> {
     t[5] = 0x01; // major revision
     t[6] = 0x00; // number of parameter headers - 1
     t[7] = 0xFF; // access protocol
-    // Parameter header 0: JEDEC basic table, 16 dwords at 0x30.
+                 // Parameter header 0: JEDEC basic table, 16 dwords at 0x30.
     t[8..16].copy_from_slice(&[0x00, 0x06, 0x01, 0x10, 0x30, 0x00, 0x00, 0xFF]);
     let mut bfpt = [0u8; 64];
     bfpt[0..4].copy_from_slice(&0xFFF1_20E5u32.to_le_bytes());
@@ -56,7 +54,8 @@ pub struct UserCommand {
 }
 
 /// Run one user command; returns the value for W0 when the command reads.
-pub fn execute(spi: &SpiRegs, c: &UserCommand, flash_size: u32) -> Option<u32> {
+/// An unpowered flash drives nothing: the data line reads all ones.
+pub fn execute(spi: &SpiRegs, c: &UserCommand, flash_size: u32, powered: bool) -> Option<u32> {
     let command = (c.usr2 & 0xFFFF) as u8;
     if c.usr & USR_MISO == 0 {
         return None;
@@ -65,6 +64,7 @@ pub fn execute(spi: &SpiRegs, c: &UserCommand, flash_size: u32) -> Option<u32> {
     let addr_len = if c.usr & USR_ADDR != 0 { ((c.usr1 >> 26) & 0x3F) + 1 } else { 0 };
     let addr = if spi.addr_msb && addr_len > 0 && addr_len < 32 { c.addr >> (32 - addr_len) } else { c.addr };
     let full = match command {
+        _ if !powered => u32::MAX,
         0x9F => jedec_id(flash_size),
         0x5A => {
             let t = sfdp_table(flash_size);

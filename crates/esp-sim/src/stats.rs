@@ -29,12 +29,21 @@ pub struct Stats {
     pub active_seconds: f64,
     /// The device's baud rate now.
     pub baud: u32,
+    /// Every rate the device's UART switched to on a command, in order (a
+    /// reset back to 115200 is not listed).
+    #[serde(default)]
+    pub baud_changes: Vec<u32>,
     /// Sessions: times a client opened the port and sent something. (Counted
     /// at the first byte: just after a close the line can still look open for
     /// a moment, which must not count as a client.)
     pub connections: u64,
     /// Times the flasher stub was started.
     pub stub_starts: u64,
+    /// Entry point of the last stub started (MEM_END's entry word): tells
+    /// which build a client uploaded (e.g. the ESP32-P4 stub for revisions
+    /// >= 3.0 runs from 0x4FF5xxxx, the one for older ones from 0x4FF1xxxx).
+    #[serde(default)]
+    pub stub_entry: Option<u32>,
     /// Faults that fired, in order ("drop rx frame 5", ...).
     pub faults_fired: Vec<String>,
 }

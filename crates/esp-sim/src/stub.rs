@@ -28,7 +28,9 @@ pub fn handle(dev: &mut Device, req: &Request, _stats: &mut Stats) -> Vec<Out> {
         }
         op::FLASH_DATA | op::FLASH_DEFL_DATA => {
             let outcome = match dev.write.as_mut() {
-                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => s.data(req, &mut dev.flash).map(|_| vec![]),
+                Some(s) if s.is_compressed() == (req.op == op::FLASH_DEFL_DATA) => {
+                    s.data(req, &mut dev.flash).map(|_| vec![])
+                }
                 _ => Err(stub_err::NOT_IN_FLASH_MODE),
             };
             vec![dev.reply(req.op, 0, &outcome)]
@@ -84,7 +86,7 @@ pub fn handle(dev: &mut Device, req: &Request, _stats: &mut Stats) -> Vec<Out> {
             if packet == 0 || packet > MAX_READ_PACKET {
                 return vec![dev.reply(req.op, 0, &bad_len)];
             }
-            if u64::from(offset) + u64::from(size) > u64::from(dev.flash.size()) {
+            if u64::from(offset) + u64::from(size) > u64::from(dev.flash.size()) || !dev.flash.is_powered() {
                 return vec![dev.reply(req.op, 0, &Err(stub_err::FAILED_SPI_OP))];
             }
             let mut out = vec![dev.reply(req.op, 0, &Ok(vec![]))];

@@ -74,7 +74,7 @@ fn bad_arguments_are_reported() {
     assert_eq!(err, "esp-sim: flash size 0x300000 is not a power of two between 256 KB and 128 MB\n");
     let (code, err) = run(&["--chip", "esp8266", "--flash-file", f.to_str().unwrap()]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("unknown chip 'esp8266': use one of esp32, esp32s2, esp32s3, esp32c3, esp32c6"), "{err}");
+    assert!(err.contains("unknown chip 'esp8266': use one of esp32, esp32s2, esp32s3, esp32c3, esp32c6, esp32c2, esp32c5, esp32c61, esp32h2, esp32p4\n"), "{err}");
     let (code, err) = run(&["--chip", "esp32", "--flash-file", f.to_str().unwrap(), "--fault", "explode:1"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("bad fault spec 'explode:1'"), "{err}");

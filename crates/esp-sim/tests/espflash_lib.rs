@@ -6,10 +6,10 @@ mod common;
 
 use std::path::Path;
 
+use esp_sim::{Chip, SimConfig, Simulator};
 use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
 use espflash::flasher::Flasher;
 use espflash::target::{Chip as EfChip, DefaultProgressCallback};
-use esp_sim::{Chip, SimConfig, Simulator};
 use md5::{Digest, Md5};
 use serialport::UsbPortInfo;
 
@@ -37,8 +37,12 @@ fn round_trip(chip: Chip, expect: EfChip, flash_size: u32, use_stub: bool) {
 
     let mut f = connect(sim.pty_path(), use_stub, Some(921_600));
     assert_eq!(f.chip(), expect);
+    // The UART ends up at the rate asked for (espflash asks a ROM on a 26 MHz
+    // ESP32-C2 for 921600 * 40 / 26, which its ROM turns into 921600).
+    assert_eq!(sim.stats().baud_changes, [921_600]);
     let info = f.device_info().unwrap();
     assert_eq!(info.flash_size.size(), flash_size);
+    assert_eq!(info.revision, Some(chip.revision()));
     assert_eq!(info.mac_address.as_deref(), Some(esp_sim::size::format_mac(chip.default_mac()).as_str()));
 
     // Compressed write (espflash always deflates), verified by espflash
@@ -81,6 +85,8 @@ fn round_trip(chip: Chip, expect: EfChip, flash_size: u32, use_stub: bool) {
     drop(f);
     let (stats, _) = sim.stop().unwrap();
     assert_eq!(stats.stub_starts, u64::from(use_stub));
+    // The ESP32 ROM has no GET_SECURITY_INFO: espflash's probe fails there, as on a board.
+    assert_eq!(stats.command_errors.keys().filter(|k| *k != "GET_SECURITY_INFO").count(), 0, "{stats:?}");
     assert_eq!(stats.connections, if use_stub { 1 } else { 2 });
 }
 
@@ -107,4 +113,55 @@ fn esp32_rom_round_trip() {
 #[test]
 fn esp32s3_rom_round_trip() {
     round_trip(Chip::Esp32s3, EfChip::Esp32s3, 16 << 20, false);
+}
+
+#[test]
+fn esp32c2_stub_round_trip() {
+    round_trip(Chip::Esp32c2, EfChip::Esp32c2, 4 << 20, true);
+}
+
+#[test]
+fn esp32c2_rom_round_trip() {
+    round_trip(Chip::Esp32c2, EfChip::Esp32c2, 2 << 20, false);
+}
+
+#[test]
+fn esp32c5_stub_round_trip() {
+    round_trip(Chip::Esp32c5, EfChip::Esp32c5, 8 << 20, true);
+}
+
+#[test]
+fn esp32c61_stub_round_trip() {
+    round_trip(Chip::Esp32c61, EfChip::Esp32c61, 4 << 20, true);
+}
+
+#[test]
+fn esp32h2_stub_round_trip() {
+    round_trip(Chip::Esp32h2, EfChip::Esp32h2, 4 << 20, true);
+}
+
+#[test]
+fn esp32p4_stub_round_trip() {
+    round_trip(Chip::Esp32p4, EfChip::Esp32p4, 16 << 20, true);
+}
+
+#[test]
+fn esp32p4_rom_round_trip() {
+    round_trip(Chip::Esp32p4, EfChip::Esp32p4, 8 << 20, false);
+}
+
+/// espflash picks the P4 stub by revision: the one for 3.x (text from
+/// 0x4FF50000) on this v3.1, where the one for older revisions (0x4FF10000)
+/// would not run; it powers the flash on before detecting its size.
+#[test]
+fn esp32p4_gets_the_rev3_stub_and_powered_flash() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Simulator::start(SimConfig::new(Chip::Esp32p4, 8 << 20, dir.path().join("flash.bin"))).unwrap();
+    let mut f = connect(sim.pty_path(), true, None);
+    assert_eq!(f.device_info().unwrap().flash_size.size(), 8 << 20);
+    drop(f);
+    let (stats, _) = sim.stop().unwrap();
+    let entry = stats.stub_entry.unwrap();
+    assert!((0x4FF5_0000..0x4FFA_0000).contains(&entry), "{entry:#x}");
+    assert_eq!(stats.command_errors.len(), 0, "{stats:?}");
 }

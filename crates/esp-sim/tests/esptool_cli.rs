@@ -1,6 +1,8 @@
 //! esptool (from PyPI, in the project venv) drives esp-sim unchanged, with
-//! the stub and with --no-stub, for esp32 and esp32s3. Every result is
-//! checked against the bytes of the flash file.
+//! the stub and with --no-stub, for esp32, esp32s3 and the newer chips
+//! (esp32c2, esp32c5, esp32c61, esp32h2, esp32p4), and at a raised baud rate
+//! through the ROM's quirks. Every result is checked against the bytes of
+//! the flash file.
 
 mod common;
 
@@ -46,14 +48,28 @@ fn check_matrix(chip: Chip, flash_size: u32, chip_name: &str, size_name: &str, c
     let flash: PathBuf = dir.path().join("flash.bin");
     let sim = Simulator::start(SimConfig::new(chip, flash_size, &flash)).unwrap();
     let tool = Esptool { exe: venv.join("bin/esptool"), port: sim.pty_path().to_path_buf(), v4: false };
-    let mac = esp_sim::size::format_mac(chip.default_mac());
+    let mac = chip.default_mac();
+    let base_mac = esp_sim::size::format_mac(mac);
+    let (major, minor) = chip.revision();
+    let xtal = chip.xtal_hz() / 1_000_000;
 
     for (i, stub) in [true, false].into_iter().enumerate() {
         let base = 0x40000 * (i as u32 + 1);
 
         let out = tool.ok(stub, &["chip-id"]);
         assert!(out.contains(&format!("Detecting chip type... {chip_name}\n")), "{out}");
-        assert!(out.contains(&format!("MAC:                {mac}")), "{out}");
+        assert!(out.contains(&format!(" (revision v{major}.{minor})\n")), "{out}");
+        assert!(out.contains(&format!("Crystal frequency:  {xtal}MHz\n")), "{out}");
+        if matches!(chip, Chip::Esp32c5 | Chip::Esp32c6 | Chip::Esp32h2) {
+            // 802.15.4 chips: the EUI-64 with MAC_EXT FF:FE in the middle.
+            let eui = format!(
+                "{:02x}:{:02x}:{:02x}:ff:fe:{:02x}:{:02x}:{:02x}",
+                mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+            );
+            assert!(out.contains(&format!("MAC:                {eui}\nBASE MAC:           {base_mac}\n")), "{out}");
+        } else {
+            assert!(out.contains(&format!("MAC:                {base_mac}\n")), "{out}");
+        }
         assert_eq!(out.contains("Stub flasher running."), stub, "{out}");
 
         let out = tool.ok(stub, &["flash-id"]);
@@ -116,6 +132,80 @@ fn esptool_esp32_stub_and_rom() {
 #[test]
 fn esptool_esp32s3_stub_and_rom() {
     check_matrix(Chip::Esp32s3, 8 << 20, "ESP32-S3", "8MB", "17");
+}
+
+#[test]
+fn esptool_esp32c2_stub_and_rom() {
+    check_matrix(Chip::Esp32c2, 4 << 20, "ESP32-C2", "4MB", "16");
+}
+
+#[test]
+fn esptool_esp32c5_stub_and_rom() {
+    check_matrix(Chip::Esp32c5, 8 << 20, "ESP32-C5", "8MB", "17");
+}
+
+#[test]
+fn esptool_esp32c61_stub_and_rom() {
+    check_matrix(Chip::Esp32c61, 4 << 20, "ESP32-C61", "4MB", "16");
+}
+
+#[test]
+fn esptool_esp32h2_stub_and_rom() {
+    check_matrix(Chip::Esp32h2, 4 << 20, "ESP32-H2", "4MB", "16");
+}
+
+#[test]
+fn esptool_esp32p4_stub_and_rom() {
+    check_matrix(Chip::Esp32p4, 16 << 20, "ESP32-P4", "16MB", "18");
+}
+
+/// At 921600 from the ROM loader: esptool asks the 26 MHz ESP32-C2's ROM
+/// for 921600 * 40 / 26 so that its UART lands on 921600; the ESP32-C5's
+/// ROM is asked for the rate itself once PCR_SYSCLK_CONF and the UART
+/// divider agree on 48 MHz; the ESP32-P4 gets its flash powered and the
+/// stub built for revision 3.x (text from 0x4FF50000; the older one's
+/// from 0x4FF10000).
+#[test]
+fn esptool_rom_quirks_at_921600() {
+    let Some(venv) = common::venv() else { return };
+    for (chip, size) in [(Chip::Esp32c2, 4 << 20), (Chip::Esp32c5, 8 << 20), (Chip::Esp32p4, 8 << 20)] {
+        let dir = tempfile::tempdir().unwrap();
+        let flash = dir.path().join("flash.bin");
+        let sim = Simulator::start(SimConfig::new(chip, size, &flash)).unwrap();
+        let tool = Esptool { exe: venv.join("bin/esptool"), port: sim.pty_path().to_path_buf(), v4: false };
+        let data = common::noise(20_000, 5);
+        let file = dir.path().join("d.bin");
+        std::fs::write(&file, &data).unwrap();
+        tool.ok(false, &["--baud", "921600", "write-flash", "0x10000", file.to_str().unwrap()]);
+        assert_eq!(sim.stats().baud_changes, [921_600], "{chip}");
+        assert_eq!(&common::read_file(&flash)[0x10000..0x10000 + data.len()], &data[..], "{chip}");
+        let out = tool.ok(
+            true,
+            &[
+                "--baud",
+                "921600",
+                "read-flash",
+                "0x10000",
+                &hex(data.len() as u32),
+                dir.path().join("r.bin").to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains("Stub flasher running."), "{out}");
+        assert_eq!(std::fs::read(dir.path().join("r.bin")).unwrap(), data, "{chip}");
+        let (stats, _) = sim.stop().unwrap();
+        // ROM, stub, then the stub's reboot into the ROM loader at 115200
+        // that esptool's --after no-reset ends a stub run with.
+        assert_eq!(stats.baud_changes, [921_600, 921_600, 115_200], "{chip}");
+        assert_eq!(stats.commands.get("CHANGE_BAUDRATE"), Some(&2), "{chip}");
+        assert_eq!(stats.command_errors.len(), 0, "{chip}: {stats:?}");
+        if chip == Chip::Esp32p4 {
+            let entry = stats.stub_entry.unwrap();
+            assert!(
+                (0x4FF5_0000..0x4FFA_0000).contains(&entry),
+                "P4 v3.1 got the stub for older revisions: {entry:#x}"
+            );
+        }
+    }
 }
 
 fn mpt_venv() -> Option<PathBuf> {

@@ -69,7 +69,9 @@ fn error_codes() {
 
 #[test]
 fn security_info_by_chip() {
-    for (chip, len, id) in [(Chip::Esp32s2, 12usize, None), (Chip::Esp32s3, 20, Some(9u32)), (Chip::Esp32c6, 20, Some(13))] {
+    for (chip, len, id) in
+        [(Chip::Esp32s2, 12usize, None), (Chip::Esp32s3, 20, Some(9u32)), (Chip::Esp32c6, 20, Some(13))]
+    {
         let (_d, _f, sim) = start(chip);
         let mut c = RawClient::open(sim.pty_path());
         c.sync();
@@ -182,7 +184,9 @@ fn spi_flash_id_and_sfdp_through_registers() {
     let w = |c: &mut RawClient, addr: u32, v: u32| {
         assert_eq!(status(&c.command(op::WRITE_REG, &words(&[addr, v, 0xFFFF_FFFF, 0]), 0), true), [0, 0]);
     };
-    let r = |c: &mut RawClient, addr: u32| u32::from_le_bytes(c.command(op::READ_REG, &words(&[addr]), 0)[4..8].try_into().unwrap());
+    let r = |c: &mut RawClient, addr: u32| {
+        u32::from_le_bytes(c.command(op::READ_REG, &words(&[addr]), 0)[4..8].try_into().unwrap())
+    };
     // RDSFDP at address 0 (ESP32 takes the address in the top bits).
     w(&mut c, spi.base + spi.usr, (1 << 31) | (1 << 30) | (1 << 29) | (1 << 28));
     w(&mut c, spi.base + spi.usr1, (23 << 26) | 7);
@@ -192,4 +196,81 @@ fn spi_flash_id_and_sfdp_through_registers() {
     w(&mut c, spi.base, 1 << 18);
     assert_eq!(r(&mut c, spi.base) & (1 << 18), 0);
     assert_eq!(r(&mut c, spi.base + spi.w0), u32::from_le_bytes(*b"SFDP"));
+}
+
+#[test]
+fn new_chips_identify_by_security_info_and_magic() {
+    // GET_SECURITY_INFO carries esptool's IMAGE_CHIP_ID; the magic register
+    // holds a value espflash 4.7 knows for the revision emulated (the P4 has
+    // none: both clients identify it by its chip id).
+    for (chip, id, magic) in [
+        (Chip::Esp32c2, 12u32, 0x7C41_A06Fu32),
+        (Chip::Esp32c5, 23, 0x5FD1_406F),
+        (Chip::Esp32c61, 20, 0x7211_606F),
+        (Chip::Esp32h2, 16, 0xD7B7_3E80),
+        (Chip::Esp32p4, 18, 0),
+    ] {
+        let (_d, _f, sim) = start(chip);
+        let mut c = RawClient::open(sim.pty_path());
+        c.sync();
+        let f = c.command(op::GET_SECURITY_INFO, &[], 0);
+        assert_eq!(u16::from_le_bytes([f[2], f[3]]), 24, "{chip}");
+        assert_eq!(u32::from_le_bytes(f[8 + 12..8 + 16].try_into().unwrap()), id, "{chip}");
+        let f = c.command(op::READ_REG, &words(&[0x4000_1000]), 0);
+        assert_eq!(u32::from_le_bytes(f[4..8].try_into().unwrap()), magic, "{chip}");
+    }
+}
+
+#[test]
+fn c2_rom_sets_baud_rates_for_a_40_mhz_crystal() {
+    let (_d, _f, sim) = start(Chip::Esp32c2);
+    let mut c = RawClient::open(sim.pty_path());
+    c.sync();
+    // The UART divider the ROM auto-bauded to: 26 MHz / 115200.
+    let f = c.command(op::READ_REG, &words(&[0x6000_0014]), 0);
+    assert_eq!(u32::from_le_bytes(f[4..8].try_into().unwrap()), 225);
+    // Asked for 921600, the ROM's UART lands at 921600 * 26 / 40.
+    assert_eq!(status(&c.command(op::CHANGE_BAUDRATE, &words(&[921_600, 0]), 0), true), [0, 0]);
+    assert_eq!(sim.stats().baud, 599_040);
+    assert_eq!(sim.stats().baud_changes, [599_040]);
+    drop(c);
+    // After a reset, what esptool and espflash send (921600 * 40 / 26) gives 921600.
+    let mut c = RawClient::open(sim.pty_path());
+    c.sync();
+    assert_eq!(status(&c.command(op::CHANGE_BAUDRATE, &words(&[921_600 * 40 / 26, 0]), 0), true), [0, 0]);
+    assert_eq!(sim.stats().baud, 921_600);
+    // The stub knows its crystal: it takes the rate as asked.
+    c.start_stub();
+    assert_eq!(status(&c.command(op::CHANGE_BAUDRATE, &words(&[460_800, 921_600]), 0), false), [0, 0]);
+    assert_eq!(sim.stats().baud, 460_800);
+    assert_eq!(sim.stats().baud_changes, [599_040, 921_600, 460_800]);
+}
+
+#[test]
+fn p4_flash_is_off_until_the_host_powers_it() {
+    let (_d, flash, sim) = start(Chip::Esp32p4);
+    let mut c = RawClient::open(sim.pty_path());
+    c.sync();
+    let w = |c: &mut RawClient, addr: u32, v: u32| {
+        status(&c.command(op::WRITE_REG, &words(&[addr, v, 0xFFFF_FFFF, 0]), 0), true)
+    };
+    // Flash commands fail: the ROM's "flash write error" / "flash read error".
+    assert_eq!(status(&c.command(op::FLASH_BEGIN, &words(&[0x1000, 1, 0x400, 0x1000, 0]), 0), true), [1, 0x08]);
+    assert_eq!(status(&c.command(op::SPI_FLASH_MD5, &words(&[0, 0x1000, 0, 0]), 0), true), [1, 0x09]);
+    assert_eq!(status(&c.command(op::READ_FLASH_SLOW, &words(&[0, 64]), 0), true), [1, 0x09]);
+    // The power-on sequence's PMU_DATE_REG |= 3 turns it on.
+    assert_eq!(w(&mut c, 0x5011_010C, 1), [0, 0]);
+    assert_eq!(w(&mut c, 0x5011_53FC, 3), [0, 0]);
+    assert_eq!(status(&c.command(op::FLASH_BEGIN, &words(&[4, 1, 0x400, 0x1000, 0]), 0), true), [0, 0]);
+    let (d, ck) = data_block(0, &[1, 2, 3, 4]);
+    assert_eq!(status(&c.command(op::FLASH_DATA, &d, ck), true), [0, 0]);
+    assert_eq!(&std::fs::read(&flash).unwrap()[0x1000..0x1004], &[1, 2, 3, 4]);
+    drop(c);
+    // A reset turns it off again.
+    let mut c = RawClient::open(sim.pty_path());
+    c.sync();
+    assert_eq!(status(&c.command(op::READ_FLASH_SLOW, &words(&[0x1000, 64]), 0), true), [1, 0x09]);
+    c.start_stub();
+    assert_eq!(status(&c.command(op::ERASE_REGION, &words(&[0x1000, 0x1000]), 0), false), [0xC4, 0]);
+    assert_eq!(&std::fs::read(&flash).unwrap()[0x1000..0x1004], &[1, 2, 3, 4]);
 }

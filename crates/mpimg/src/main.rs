@@ -1,23 +1,12 @@
-//! The `mpimg` command-line entry point: parse the arguments, run, and turn
-//! an error into one line on stderr and a non-zero exit code.
+//! The `mpimg` command-line tool: run the command line, exit with its code.
+//! Everything but this entry point is in [`cli`], which is part of the binary
+//! only (the library, `mpimg`, knows nothing of the command line).
 
-use std::io::Write;
+mod cli;
 
 fn main() {
-    let args = match mpimg::cli::args::parse_from(std::env::args_os().collect()) {
-        Ok(a) => a,
-        Err(e) => e.exit(),
-    };
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
-    let code = match mpimg::cli::run::run(&args, &mut out, &mut err) {
-        Ok(code) => code,
-        Err(e) => {
-            let _ = out.flush();
-            let _ = writeln!(err, "error: {e}");
-            1
-        }
-    };
-    let _ = out.flush();
+    let code = cli::main(std::env::args_os().collect(), &mut out, &mut err);
     std::process::exit(code);
 }

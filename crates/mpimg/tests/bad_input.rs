@@ -1,10 +1,8 @@
 //! Bad input, table-driven: each case gets one clear error line naming the
 //! problem and what to do, a non-zero exit code, no panic, and no output file.
 
-mod common;
-
-use common::synth::*;
-use common::{files_in, run_mpimg, text};
+use crate::util::synth::*;
+use crate::util::{files_in, run_mpimg, text};
 
 /// Bytes of `fw.bin` for a case (None: no file at all).
 type Make = fn() -> Option<Vec<u8>>;
@@ -26,7 +24,7 @@ const CASES: &[(&str, Make, &[&str], &str)] = &[
     ("random bytes", || Some((0..4096u32).map(|i| (i * 7919 % 256) as u8).collect()), &["fw.bin"], "error: not an ESP32 firmware: no image header (0xE9) at the start, found 00efdecd; give a MicroPython .bin or .app-bin file"),
     ("erased", || Some(vec![0xFF; 0x20000]), &["fw.bin"], "error: the file is all 0xFF (erased flash): it holds no firmware"),
     ("flash dump from offset 0", || { let mut d = vec![0xFF; 0x1000]; d.extend(s3_firmware()); Some(d) }, &["fw.bin"], "error: no image header at the start, but one at file offset 0x1000: this looks like a dump of flash from offset 0; cut the first 0x1000 bytes (e.g. dd bs=4096 skip=1) or dump from the bootloader offset"),
-    ("unknown chip id", || with(|f| f[12] = 0x42), &["fw.bin"], "error: unknown chip id 66 in the image header: mpimg knows esp32, esp32s2, esp32s3, esp32c2, esp32c3, esp32c5, esp32c6, esp32c61, esp32h2, esp32p4"),
+    ("unknown chip id", || with(|f| f[12] = 0x42), &["fw.bin"], "error: unknown chip id 66 in the image header: mpimg knows esp32, esp32c2, esp32c3, esp32c5, esp32c6, esp32c61, esp32e22, esp32h2, esp32h21, esp32h4, esp32p4, esp32s2, esp32s3, esp32s31"),
     ("truncated in the bootloader", || with(|f| f.truncate(0x3000)), &["fw.bin"], "error: the file ends at flash offset 0x3000, before the partition table at 0x8000 ends: it is truncated (or only a bootloader for esp32s3)"),
     ("truncated in the table", || with(|f| f.truncate(0x8040)), &["fw.bin"], "error: the file ends at flash offset 0x8040, before the partition table at 0x8000 ends: it is truncated (or only a bootloader for esp32s3)"),
     ("truncated in the app segments", || with(|f| f.truncate(0x10000 + 5000)), &["fw.bin"], "error: the firmware file is truncated: the app in 'factory' at 0x10000 is cut short (image truncated: the data of segment 1 at offset 0xce0 needs 20000 bytes but only 1704 are there)"),

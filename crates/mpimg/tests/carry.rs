@@ -12,13 +12,11 @@
 //! deleting or over-shrinking a filesystem is refused before anything is
 //! written. Each base image is built once per run of this test binary.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::*;
+use crate::util::*;
 use serde_json::{json, Value};
 
 const E32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
@@ -65,8 +63,18 @@ fn bases() -> Option<&'static Bases> {
 /// each with its own mtime (even seconds: FAT keeps 2-second steps).
 fn write_tree(root: &Path) {
     let dirs = [
-        "lib", "lib/net", "lib/net/http", "lib/ui", "lib/ui/widgets", "data", "data/logs", "data/logs/2024", "www",
-        "www/static", "www/static/css", "www/static/js",
+        "lib",
+        "lib/net",
+        "lib/net/http",
+        "lib/ui",
+        "lib/ui/widgets",
+        "data",
+        "data/logs",
+        "data/logs/2024",
+        "www",
+        "www/static",
+        "www/static/css",
+        "www/static/js",
     ];
     for d in dirs {
         std::fs::create_dir_all(root.join(d)).unwrap();
@@ -120,7 +128,8 @@ fn make_bases() -> Option<Bases> {
     let tree = d.join("tree");
     write_tree(&tree);
     let mut put: Vec<String> = vec!["--fs".into(), "put".into()];
-    let mut top: Vec<String> = std::fs::read_dir(&tree).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    let mut top: Vec<String> =
+        std::fs::read_dir(&tree).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
     top.sort();
     put.extend(top.iter().cloned());
     put.push("/".into());
@@ -181,7 +190,8 @@ fn host_files(root: &Path) -> Vec<(String, u64, String, u64)> {
             }
             let data = std::fs::read(&p).unwrap();
             let sha: String = Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
-            let mtime = std::fs::metadata(&p).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap();
+            let mtime =
+                std::fs::metadata(&p).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap();
             let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
             out.push((rel, data.len() as u64, sha, mtime.as_secs()));
         }
@@ -279,7 +289,10 @@ fn line(kind: Kind, base: &Value, at: (u32, u32), what: Expect) -> String {
         (Expect::Moved, _) => format!("Kept {files} of 'vfs': moved to {:#x}, {:#x} bytes", at.0, at.1),
         (Expect::Shrunk, _) => format!("Kept {files} of 'vfs': shrunk to {:#x} bytes", at.1),
         (Expect::Grown, Kind::Fat) => {
-            format!("Kept {files} of 'vfs': the partition grew to {:#x} bytes, the FAT12 volume stays 0x200000 bytes", at.1)
+            format!(
+                "Kept {files} of 'vfs': the partition grew to {:#x} bytes, the FAT12 volume stays 0x200000 bytes",
+                at.1
+            )
         }
         (Expect::Grown, _) => {
             let v = if kind == Kind::Lfs20 { "2.0" } else { "2.1" };
@@ -315,8 +328,8 @@ fn edit_keeps_the_files(edit: &str, at: (u32, u32), what: Expect) {
         args.extend(["-o", &out]);
         let r = run_ok(d.path(), &args);
         let want = line(*kind, base, at, what);
-        assert!(r.out.lines().any(|l| l == want), "{kind:?} {edit}: no line\n{want}\nin\n{}", r.out);
-        assert!(!r.err.contains("warning"), "{}", r.err);
+        assert!(r.err.lines().any(|l| l == want), "{kind:?} {edit}: no line\n{want}\nin\n{}", r.err);
+        assert!(!r.err.contains("--fs grow"), "nothing is left to do: {}", r.err);
         let out = d.path().join(out);
         check_carried(b, *kind, base, &out, 0x1000, at, what);
         let bytes = std::fs::read(&out).unwrap();
@@ -377,7 +390,7 @@ fn the_implicit_vfs_of_v127_keeps_its_files() {
         args.extend(["-o", "out.bin"]);
         let r = run_ok(d.path(), &args);
         let want = line(Kind::Lfs20, base, at, what);
-        assert!(r.out.lines().any(|l| l == want), "{edit}: no line\n{want}\nin\n{}", r.out);
+        assert!(r.err.lines().any(|l| l == want), "{edit}: no line\n{want}\nin\n{}", r.err);
         check_carried(b, Kind::Lfs20, base, &d.path().join("out.bin"), 0, at, what);
         let v = dump(&b.py, &d.path().join("out.bin"), 0, "vfs", "lfs");
         assert_eq!(v["implicit"], json!(!matches!(what, Expect::Unchanged)), "{edit}");
@@ -423,7 +436,7 @@ fn deleting_or_overshrinking_a_filesystem_is_refused() {
     assert!(refused(lfs20, "--resize vfs=0xe2000").contains("must be at least 0xe3000 bytes"));
     // Said and done: the files go.
     let r = run_ok(d.path(), &[lfs20.to_str().unwrap(), "--delete", "vfs", "--discard-fs", "-o", "gone.bin"]);
-    assert!(r.out.lines().any(|l| l == "Discarded 135 files (487 kB) of 'vfs' (deleted, --discard-fs)"), "{}", r.out);
+    assert!(r.err.lines().any(|l| l == "Discarded 135 files (487 kB) of 'vfs' (deleted, --discard-fs)"), "{}", r.err);
 }
 
 /// `--json` carries the same facts under `result.filesystems`.
@@ -457,7 +470,7 @@ fn a_renamed_partition_keeps_its_filesystem() {
     let (image, base) = &b.images[0];
     let r = run_ok(d.path(), &[image.to_str().unwrap(), "--rename", "vfs=data", "-o", "out.bin"]);
     let said = "Kept 'vfs' (littlefs 2.0) as it was, at 0x200000, 0x200000 bytes, now named 'data'";
-    assert!(r.out.lines().any(|l| l == said), "{}", r.out);
+    assert!(r.err.lines().any(|l| l == said), "{}", r.err);
     let v = dump(&b.py, &d.path().join("out.bin"), 0x1000, "data", "lfs");
     assert_eq!(v["fs"], base["fs"]);
 }
@@ -473,8 +486,22 @@ fn two_filesystems_move_over_each_other() {
     run_ok(
         d.path(),
         &[
-            image.to_str().unwrap(), "-q", "--resize", "vfs=1M", "--add", "vfs2:fat:0:0", "--fs", "mkfs", "vfs2",
-            "fat", "--fs", "put", lib.to_str().unwrap(), "vfs2:/", "-o", "two.bin",
+            image.to_str().unwrap(),
+            "-q",
+            "--resize",
+            "vfs=1M",
+            "--add",
+            "vfs2:fat:0:0",
+            "--fs",
+            "mkfs",
+            "vfs2",
+            "fat",
+            "--fs",
+            "put",
+            lib.to_str().unwrap(),
+            "vfs2:/",
+            "-o",
+            "two.bin",
         ],
     );
     let two = d.path().join("two.bin");
@@ -487,7 +514,7 @@ fn two_filesystems_move_over_each_other() {
         format!("Kept {} of 'vfs': moved to 0x210000, 0x100000 bytes", files(base)),
         format!("Kept {} of 'vfs2': moved to 0x310000, 0xf0000 bytes", files(&vfs2)),
     ] {
-        assert!(r.out.lines().any(|l| l == want), "no line {want} in\n{}", r.out);
+        assert!(r.err.lines().any(|l| l == want), "no line {want} in\n{}", r.err);
     }
     let moved = d.path().join("moved.bin");
     check_carried(b, Kind::Lfs20, base, &moved, 0x1000, (0x210000, 0x100000), Expect::Moved);

@@ -3,12 +3,10 @@
 //! what cannot be kept is refused (re-typed, unreadable) or, when asked,
 //! discarded; the written result reads back.
 
-mod support;
-
+use crate::util::fs::*;
 use mpimg::flash::{FileFlash, Flash};
 use mpimg::format::partition::{Partition, PartitionTable, SUBTYPE_FAT, TYPE_APP, TYPE_DATA};
-use mpimg::ops::carry::{plan, recreate, verify, Action, CarryError, Layout};
-use support::*;
+use mpimg::ops::carry::{plan, recreate, verify, Action, CarryError, Layout, Place};
 
 fn table(parts: &[(&str, u8, u8, u32, u32)]) -> PartitionTable {
     PartitionTable {
@@ -44,12 +42,16 @@ fn planning_reads_only_and_the_result_reads_back() {
     assert_eq!(p.keep, vec![0x200000]);
     let c = &p.parts[0].carried;
     assert_eq!((c.action, c.contents.map(|s| (s.files, s.dirs))), (Action::Recreated, Some((4, 2))));
-    assert_eq!(c.to_string(), "Kept 4 files (10 kB) of 'vfs': moved to 0x200000, 0x80000 bytes");
+    assert_eq!(c.to, Some(Place { offset: 0x200000, size: 0x80000, implicit: false }));
+    assert_eq!((c.filesystem.as_str(), c.contents.map(|s| s.bytes)), ("littlefs 2.0", Some(10_162)));
     recreate(&mut flash, &p).unwrap();
     verify(&mut flash, &p).unwrap();
     let parts = [part("vfs", 0x200000, 0x80000)];
     let (_, out, _) = run(&mut flash, &parts, &["ls", "cat boot.py"]).ok();
-    assert!(out.starts_with("boot.py\nlib/\nlib/util.py\nlib/pkg/\nlib/pkg/data.bin\nlib/pkg/empty.txt\n# This file"), "{out}");
+    assert!(
+        out.starts_with("boot.py\nlib/\nlib/util.py\nlib/pkg/\nlib/pkg/data.bin\nlib/pkg/empty.txt\n# This file"),
+        "{out}"
+    );
     // What was written, changed behind its back, no longer verifies.
     flash.write(0x200000 + 0x2000, &vec![0u8; 0x7e000]).unwrap();
     assert!(matches!(verify(&mut flash, &p), Err(CarryError::Verify { .. })));
@@ -61,12 +63,17 @@ fn a_rename_is_found_by_place_and_left_alone() {
     let new = layout(&[FACTORY, ("data", TYPE_DATA, 0x83, 0x100000, 0x100000)]);
     let p = plan(&mut flash, &old, &new, false).unwrap();
     assert_eq!(p.keep, vec![0x100000]);
+    let c = &p.parts[0].carried;
     assert_eq!(
-        p.parts[0].carried.to_string(),
-        "Kept 'vfs' (littlefs 2.0) as it was, at 0x100000, 0x100000 bytes, now named 'data'"
+        (c.action, c.new_name.as_deref(), c.to.map(|t| t.offset)),
+        (Action::Unchanged, Some("data"), Some(0x100000))
     );
     // Another partition with the name wins over one at the same place.
-    let new = layout(&[FACTORY, ("data", TYPE_DATA, 0x83, 0x100000, 0x80000), ("vfs", TYPE_DATA, SUBTYPE_FAT, 0x180000, 0x80000)]);
+    let new = layout(&[
+        FACTORY,
+        ("data", TYPE_DATA, 0x83, 0x100000, 0x80000),
+        ("vfs", TYPE_DATA, SUBTYPE_FAT, 0x180000, 0x80000),
+    ]);
     let p = plan(&mut flash, &old, &new, false).unwrap();
     assert_eq!(p.parts[0].carried.to.map(|t| t.offset), Some(0x180000));
 }
@@ -78,11 +85,11 @@ fn re_typed_and_unreadable_filesystems_are_refused_or_discarded() {
     assert_eq!(
         plan(&mut flash, &old, &as_app, false).unwrap_err().to_string(),
         "partition 'vfs' holds 4 files (10 kB) in a littlefs 2.0 filesystem, and this edit re-types it as app: the \
-         files would be lost. Copy them out first (--fs get vfs:/ DIR), then run the edit again with --discard-fs"
+         files would be lost"
     );
     let p = plan(&mut flash, &old, &as_app, true).unwrap();
     assert_eq!((p.parts[0].carried.action, p.keep.len()), (Action::Discarded, 0));
-    assert_eq!(p.parts[0].carried.to_string(), "Discarded 4 files (10 kB) of 'vfs' (re-typed, --discard-fs)");
+    assert_eq!(p.parts[0].carried.new_name.as_deref(), Some("vfs"), "re-typed, not deleted");
 
     // A littlefs superblock name over garbage: found, but not readable.
     let (mut flash, _) = blank(4 * MB, &[]);

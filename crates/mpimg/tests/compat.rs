@@ -3,12 +3,10 @@
 //! in their own empty directory (both write outputs to the current directory)
 //! and compares every file each one created.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::util::*;
 
 const E32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const E32_25: &str = "ESP32_GENERIC-20250415-v1.25.0.bin";

@@ -2,33 +2,30 @@
 //! corrupted frame is survived (retried), a port closed mid-write is reported
 //! with the range left unwritten, and running the same command again completes it.
 
-mod common;
-mod devsim;
-
 use std::path::Path;
 
-use common::{firmware, mpimg, Run};
-use devsim::{assert_same_flash, flash_image};
+use crate::util::sim;
+use crate::util::sim::{assert_same_flash, flash_image};
+use crate::util::{firmware, mpimg, Run};
 use esp_sim::fault::Dir;
 use esp_sim::Fault;
 
 const FW: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
 const SIZE: u32 = 8 << 20;
 
-
 /// Frames and bytes the host sends for `--flash` of the firmware on a blank device.
 fn baseline(path: &Path) -> (u64, u64) {
-    let d = devsim::start("esp32s3", SIZE, None, vec![]);
+    let d = sim::start("esp32s3", SIZE, None, vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     assert_eq!(r.code, 0, "{}", r.err);
     let s = d.sim.stats();
     (s.frames_from_host, s.bytes_from_host)
 }
 
-fn flash_with(fault: Fault) -> Option<(devsim::Dev, Run, Vec<u8>, std::path::PathBuf)> {
+fn flash_with(fault: Fault) -> Option<(sim::Dev, Run, Vec<u8>, std::path::PathBuf)> {
     let path = firmware(FW)?;
     let file = std::fs::read(&path).unwrap();
-    let d = devsim::start("esp32s3", SIZE, None, vec![fault]);
+    let d = sim::start("esp32s3", SIZE, None, vec![fault]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     Some((d, r, file, path))
 }
@@ -56,7 +53,7 @@ fn dropped_and_corrupted_frames_are_retried() {
 fn corrupted_read_data_is_read_again() {
     let Some(path) = firmware(FW) else { return };
     // Frames to the host: a corrupted READ_FLASH packet fails the stream's MD5.
-    let d = devsim::start("esp32s3", SIZE, Some(&path), vec![Fault::Corrupt { dir: Dir::Tx, frame: 140 }]);
+    let d = sim::start("esp32s3", SIZE, Some(&path), vec![Fault::Corrupt { dir: Dir::Tx, frame: 140 }]);
     let r = mpimg(d.dir.path(), &[&d.port(), "--read", "factory=f.bin"]);
     assert_eq!(r.code, 0, "{}", r.err);
     assert_eq!(d.sim.stats().faults_fired.len(), 1);
@@ -85,7 +82,7 @@ fn port_closed_mid_write_is_reported_and_a_rerun_completes_it() {
     assert_eq!(&now[..a as usize], &file[..a as usize]);
     assert_ne!(&now[a as usize..file.len()], &file[a as usize..]);
     // The board is still there (its flash kept): the same command finishes the job.
-    let d = devsim::restart(d, "esp32s3", vec![]);
+    let d = sim::restart(d, "esp32s3", vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port(), "--json"]);
     assert_eq!(r.code, 0, "{}", r.err);
     let v: serde_json::Value = serde_json::from_str(&r.out).unwrap();
@@ -111,7 +108,7 @@ fn table_edit_cut_anywhere_is_completed_by_a_rerun() {
     assert_eq!(mpimg(tmp.path(), &fa).code, 0);
     let want = flash_image(&std::fs::read(&out).unwrap(), 0x1000, size);
     // Bytes the host sends in a whole run.
-    let d = devsim::start("esp32", size, Some(&path), vec![]);
+    let d = sim::start("esp32", size, Some(&path), vec![]);
     let port = d.port();
     let mut da = vec![port.as_str()];
     da.extend_from_slice(&args);
@@ -120,13 +117,13 @@ fn table_edit_cut_anywhere_is_completed_by_a_rerun() {
     assert_same_flash(&d.bytes(), &want);
     // Cuts spread over the run, and two among its last writes (table, header).
     for cut in [total / 2, total * 7 / 10, total * 85 / 100, total * 95 / 100, total - 300, total - 100] {
-        let d = devsim::start("esp32", size, Some(&path), vec![Fault::Close { dir: Dir::Rx, after_bytes: cut }]);
+        let d = sim::start("esp32", size, Some(&path), vec![Fault::Close { dir: Dir::Rx, after_bytes: cut }]);
         let port = d.port();
         let mut da = vec![port.as_str()];
         da.extend_from_slice(&args);
         let r = mpimg(d.dir.path(), &da);
         assert_eq!(r.code, 1, "cut after {cut} of {total} bytes: {}", r.out);
-        let d = devsim::restart(d, "esp32", vec![]);
+        let d = sim::restart(d, "esp32", vec![]);
         let port = d.port();
         let mut da = vec![port.as_str()];
         da.extend_from_slice(&args);

@@ -2,18 +2,25 @@
 //! the library) give the same flash bytes, and littlefs-python reads back
 //! what mpimg put on the device.
 
-mod common;
-mod devsim;
-
 use std::path::Path;
 
-use common::{firmware, run_mpimg, text, venv_python};
-use devsim::{assert_same_flash, flash_image};
+use crate::util::sim;
+use crate::util::sim::{assert_same_flash, flash_image};
+use crate::util::{firmware, run_mpimg_env, text, venv_python};
 use mpimg::flash::FileFlash;
+use mpimg::fs::time::with_now;
 use mpimg::fs::{run_fs_commands, FsPartition};
 
 fn cmds(c: &[&[&str]]) -> Vec<Vec<String>> {
     c.iter().map(|v| v.iter().map(|s| s.to_string()).collect()).collect()
+}
+
+/// "Now" for the timestamps mkfs and mkdir make, in file and device runs alike.
+const NOW_SECS: u64 = 1_700_000_000;
+
+/// mpimg with "now" fixed at [`NOW_SECS`].
+fn run_at_fixed_time(dir: &Path, args: &[&str]) -> std::process::Output {
+    run_mpimg_env(dir, args, &[("SOURCE_DATE_EPOCH", &NOW_SECS.to_string())])
 }
 
 /// The same commands through the library on a whole-flash file image.
@@ -21,7 +28,7 @@ fn on_file(flash: Vec<u8>, size: u32, vfs: (u32, u32), commands: &[Vec<String>])
     let mut f = FileFlash::new(flash, 0, size);
     let parts = [FsPartition { name: "vfs".into(), offset: vfs.0, size: vfs.1, implicit: false }];
     let (mut out, mut log) = (Vec::new(), Vec::new());
-    run_fs_commands(&mut f, &parts, commands, &mut out, &mut log).unwrap();
+    with_now(NOW_SECS * 1_000_000_000, || run_fs_commands(&mut f, &parts, commands, &mut out, &mut log)).unwrap();
     (f.into_bytes(), text(&out))
 }
 
@@ -30,18 +37,23 @@ fn lfs_dump(py: &Path, image: &[u8], dir: &Path) -> serde_json::Value {
     let img = dir.join("vfs.img");
     std::fs::write(&img, image).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/lfs_check.py");
-    let o = std::process::Command::new(py).arg(script).arg("dump").arg(&img).arg((image.len() / 4096).to_string()).output().unwrap();
+    let o = std::process::Command::new(py)
+        .arg(script)
+        .arg("dump")
+        .arg(&img)
+        .arg((image.len() / 4096).to_string())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
 fn fs_on_device(chip: &str, fw: &str, size: u32, vfs: (u32, u32)) {
     let (Some(path), Some(py)) = (firmware(fw), venv_python()) else { return };
-    // mkfs and mkdir stamp "now": fixed, so file and device runs match (mpimg inherits it).
-    std::env::set_var("SOURCE_DATE_EPOCH", "1700000000");
+    // mkfs and mkdir stamp "now": fixed, so file and device runs match.
     let file = std::fs::read(&path).unwrap();
-    let bl = devsim::bootloader_offset(chip);
-    let d = devsim::start(chip, size, Some(&path), vec![]);
+    let bl = sim::bootloader_offset(chip);
+    let d = sim::start(chip, size, Some(&path), vec![]);
     let dir = d.dir.path();
     // Files to put, with fixed modification times (put stores them).
     let a: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
@@ -62,7 +74,7 @@ fn fs_on_device(chip: &str, fw: &str, size: u32, vfs: (u32, u32)) {
         args.extend(c.iter().cloned());
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = run_mpimg(dir, &argv);
+    let o = run_at_fixed_time(dir, &argv);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_same_flash(&d.bytes(), &want);
 
@@ -82,16 +94,16 @@ fn fs_on_device(chip: &str, fw: &str, size: u32, vfs: (u32, u32)) {
 
     // Inspecting the device ends with the filesystem's usage, as df gives it on the file.
     let (_, df) = on_file(bytes.clone(), size, vfs, &cmds(&[&["df", "vfs"]]));
-    let o = run_mpimg(dir, &[&d.port()]);
+    let o = run_at_fixed_time(dir, &[&d.port()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).ends_with(&df), "{}", text(&o.stdout));
 
     // Reading commands: same listing as on the file, nothing written.
     let (_, listing) = on_file(bytes.clone(), size, vfs, &cmds(&[&["ls", "-l"]]));
-    let o = run_mpimg(dir, &[&d.port(), "-q", "--fs", "ls", "-l"]);
+    let o = run_at_fixed_time(dir, &[&d.port(), "-q", "--fs", "ls", "-l"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), listing);
-    let o = run_mpimg(dir, &[&d.port(), "-q", "--fs", "get", "/lib/a.txt", "back.txt"]);
+    let o = run_at_fixed_time(dir, &[&d.port(), "-q", "--fs", "get", "/lib/a.txt", "back.txt"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(std::fs::read(dir.join("back.txt")).unwrap(), a);
     assert_same_flash(&d.bytes(), &bytes);
@@ -118,18 +130,27 @@ fn implicit_vfs_fills_the_detected_flash() {
     // v1.27 has no vfs in its table: MicroPython makes one from the end of the
     // table to the end of the flash it detects (8 MB here; the header says 4 MB).
     let Some(path) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
-    std::env::set_var("SOURCE_DATE_EPOCH", "1700000000");
     let size = 8 << 20;
     let file = std::fs::read(&path).unwrap();
-    let d = devsim::start("esp32c3", size, Some(&path), vec![]);
+    let d = sim::start("esp32c3", size, Some(&path), vec![]);
     let commands = cmds(&[&["mkfs", "vfs"]]);
-    let (want, _) = on_file_parts(flash_image(&file, 0, size), size, FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true }, &commands);
-    let o = run_mpimg(d.dir.path(), &[&d.port(), "-q", "--fs", "mkfs", "vfs"]);
+    let (want, _) = on_file_parts(
+        flash_image(&file, 0, size),
+        size,
+        FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true },
+        &commands,
+    );
+    let o = run_at_fixed_time(d.dir.path(), &[&d.port(), "-q", "--fs", "mkfs", "vfs"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_same_flash(&d.bytes(), &want);
-    let o = run_mpimg(d.dir.path(), &[&d.port(), "-q", "--fs", "df"]);
+    let o = run_at_fixed_time(d.dir.path(), &[&d.port(), "-q", "--fs", "df"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let (_, df) = on_file_parts(want, size, FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true }, &cmds(&[&["df"]]));
+    let (_, df) = on_file_parts(
+        want,
+        size,
+        FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x600000, implicit: true },
+        &cmds(&[&["df"]]),
+    );
     assert_eq!(text(&o.stdout), df);
     assert!(df.contains("vfs          littlefs 2.0       6144 "), "{df}");
 }
@@ -137,6 +158,6 @@ fn implicit_vfs_fills_the_detected_flash() {
 fn on_file_parts(flash: Vec<u8>, size: u32, part: FsPartition, commands: &[Vec<String>]) -> (Vec<u8>, String) {
     let mut f = FileFlash::new(flash, 0, size);
     let (mut out, mut log) = (Vec::new(), Vec::new());
-    run_fs_commands(&mut f, &[part], commands, &mut out, &mut log).unwrap();
+    with_now(NOW_SECS * 1_000_000_000, || run_fs_commands(&mut f, &[part], commands, &mut out, &mut log)).unwrap();
     (f.into_bytes(), text(&out))
 }

@@ -3,12 +3,10 @@
 //! `--in-place`, table edits followed by `grow`, and littlefs-python reading
 //! what the CLI wrote.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::util::*;
 
 const E32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const C3_27: &str = "ESP32_GENERIC_C3-20251209-v1.27.0.bin";
@@ -41,10 +39,7 @@ fn bake_files_into_a_flashable_image() {
     assert!(out.len() > 0x1ff000 && out.len() <= 0x3ff000 && out.len().is_multiple_of(0x1000), "{:#x}", out.len());
     assert!(out[src.len()..0x1ff000].iter().all(|&b| b == 0xFF));
     assert_eq!(&out[0x1ff000 + 8..0x1ff000 + 16], b"littlefs");
-    assert_eq!(
-        ok(p, &["fw-fs.bin", "--fs", "ls", "-q"]),
-        "boot.py\nmain.py\nlib/\nlib/data.bin\n"
-    );
+    assert_eq!(ok(p, &["fw-fs.bin", "--fs", "ls", "-q"]), "boot.py\nmain.py\nlib/\nlib/data.bin\n");
     assert_eq!(ok(p, &["fw-fs.bin", "-q", "--fs", "cat", "main.py"]), "print('hello')\n");
     // An independent reader: littlefs-python on the vfs region.
     let Some(py) = venv_python() else { return };
@@ -96,7 +91,8 @@ fn in_place_writes_only_the_changed_blocks_and_equals_a_new_output() {
     // vfs starts at flash 0x200000 = file 0x1ff000, past the end of the input:
     // the file grows up to the last block mkfs writes, and everything it
     // gained (0xFF gap included) is written.
-    let said = ok(p, &["fw.bin", "--in-place", "--fs", "mkfs"]);
+    // What was written is a note: on stderr, stdout being for the report.
+    let said = text(&run_mpimg(p, &["fw.bin", "--in-place", "--fs", "mkfs"]).stderr);
     let grown = std::fs::metadata(p.join("fw.bin")).unwrap().len();
     assert!(grown > 0x1ff000 + 4096 && grown.is_multiple_of(4096), "{grown:#x}");
     assert_eq!(said.lines().last().unwrap(), format!("Updated fw.bin in place ({} bytes written)", grown - input_len));
@@ -107,12 +103,14 @@ fn in_place_writes_only_the_changed_blocks_and_equals_a_new_output() {
     ok(p, &["copy.bin", "-q", "--fs", "put", "app/main.py", "/", "-o", "new.bin"]);
     let o = run_mpimg(p, &["fw.bin", "-d", "--in-place", "--fs", "put", "app/main.py", "/"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 1, blocks erased: 1 (in 1 runs)"));
-    assert_eq!(text(&o.stdout).lines().last().unwrap(), "Updated fw.bin in place (4096 bytes written)");
+    assert!(text(&o.stderr)
+        .lines()
+        .any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 1, blocks erased: 1 (in 1 runs)"));
+    assert_eq!(text(&o.stderr).lines().last().unwrap(), "Updated fw.bin in place (4096 bytes written)");
     assert!(std::fs::read(p.join("fw.bin")).unwrap() == std::fs::read(p.join("new.bin")).unwrap());
     // Nothing changed, nothing written.
     assert_eq!(
-        ok(p, &["fw.bin", "--in-place", "--fs", "ls"]).lines().last().unwrap(),
+        text(&run_mpimg(p, &["fw.bin", "--in-place", "--fs", "ls"]).stderr).lines().last().unwrap(),
         "Updated fw.bin in place (0 bytes written)"
     );
 }
@@ -136,6 +134,35 @@ fn implicit_vfs_of_v127_is_the_default_and_grow_follows_a_resize() {
 }
 
 #[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    // `mpimg fw.bin --fs cat big.bin | head -c 10`: the reader goes away
+    // while mpimg writes; that is not an error.
+    let Some(fw) = firmware(E32) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(p.join("big.bin"), &big).unwrap();
+    ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs", "--fs", "put", "big.bin", "/"]);
+    let mut child = Command::new(mpimg_bin())
+        .args(["fw.bin", "--fs", "cat", "big.bin"])
+        .current_dir(p)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 10];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut head).unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(head, big[..10]);
+    // The report went to stderr (the file is the product); no error follows it.
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.starts_with("Firmware file fw.bin: esp32") && !err.contains("error"), "{err}");
+}
+
+#[test]
 fn debug_prints_block_counts() {
     let Some(fw) = firmware(E32) else { return };
     let d = tempfile::tempdir().unwrap();
@@ -144,5 +171,8 @@ fn debug_prints_block_counts() {
     ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs"]);
     let o = run_mpimg(p, &["fw.bin", "-d", "--fs", "ls"]);
     let err = text(&o.stderr);
-    assert!(err.lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 0, blocks erased: 0 (in 0 runs)"), "{err}");
+    assert!(
+        err.lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 0, blocks erased: 0 (in 0 runs)"),
+        "{err}"
+    );
 }

@@ -1,11 +1,10 @@
 //! Every --fs command on FAT, on real firmware images and synthetic flash.
 
-mod support;
-
+use crate::util::firmware_bytes;
+use crate::util::fs::*;
 use mpimg::flash::Flash;
 use mpimg::fs::detect::{FatBootSector, FatType};
 use mpimg::fs::time::Civil;
-use support::*;
 
 #[test]
 fn mkfs_fat_lays_out_the_volume_like_micropython_and_removes_littlefs_magic() {
@@ -101,10 +100,7 @@ fn mkdir_rm_rename_on_fat() {
     assert_eq!(out, "moved/\nx/\nmoved/a.txt\nmoved/z/\nalpha");
     let (_, out, _) = run(&mut flash, &parts, &["rm moved", "mkdir x", "ls", "df vfs"]).ok();
     assert_eq!(out, "x/\nPartition    Filesystem     Total kB   Used kB   Free kB  Used\nvfs          FAT12              2024         4      2020    0%\n");
-    assert_eq!(
-        run(&mut flash, &parts, &["grow"]).err(),
-        "--fs grow vfs: only littlefs can grow in place; for FAT, save the files (--fs get), --fs mkfs PART fat, and put them back"
-    );
+    assert_eq!(run(&mut flash, &parts, &["grow"]).err(), "grow vfs: only littlefs can grow in place");
 }
 
 #[test]
@@ -119,7 +115,7 @@ fn fat_on_a_partition_past_the_end_of_the_file_extends_it() {
 
 #[test]
 fn fat_on_the_implicit_vfs_of_a_v1_27_image() {
-    let Some(data) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
+    let Some(data) = firmware_bytes("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
     let original = data.clone();
     let mut flash = mpimg::flash::FileFlash::new(data, 0, 4 * MB);
     let parts = vec![

@@ -2,13 +2,12 @@
 //! mtools reads mpimg's FAT volumes inside a firmware file, and mpimg reads,
 //! changes and rewrites volumes mtools formatted and filled.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::util::fs::*;
+use crate::util::mtools;
 use mpimg::flash::{FileFlash, Flash};
-use support::*;
 
 /// Run an mtools command (UTC, so FAT's local times are read as mpimg writes them).
 fn mtool(tool: &str, args: &[&str]) -> String {

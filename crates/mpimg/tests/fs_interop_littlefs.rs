@@ -2,15 +2,14 @@
 //! littlefs-python (PyPI) reads what mpimg wrote, and mpimg reads, changes
 //! and rewrites images that littlefs-python made, keeping their version.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::util::fs::*;
+use crate::util::venv_python;
 use mpimg::flash::{FileFlash, Flash};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::*;
 
 const VFS: u32 = 0x200000;
 

@@ -1,13 +1,12 @@
 //! Every --fs command on littlefs, on real firmware images (../shared/firmware)
 //! and synthetic flash.
 
-mod support;
-
+use crate::util::firmware_bytes;
+use crate::util::fs::*;
 use mpimg::flash::Flash;
 use mpimg::fs::lfs::BOOT_PY;
 use mpimg::fs::time::Civil;
 use mpimg_littlefs::{Config, Filesystem, DISK_VERSION_2_0};
-use support::*;
 
 /// Parse "YYYY-MM-DD HH:MM:SS" back to seconds since 1970.
 fn parse_time(s: &str) -> i64 {
@@ -219,11 +218,11 @@ fn grow_after_the_partition_was_enlarged() {
     assert_eq!((log.as_str(), report.changed), ("grow 'vfs': already 512 blocks\n", false));
     assert_eq!(
         run(&mut flash, &big, &["grow vfs 1000"]).err(),
-        "--fs grow vfs: 1000 blocks do not fit in the partition (512 blocks); enlarge it with --resize first"
+        "grow vfs: 1000 blocks do not fit in the partition (512 blocks)"
     );
     assert_eq!(
         run(&mut flash, &big, &["grow vfs 100"]).err(),
-        "--fs grow vfs: littlefs cannot shrink (512 blocks now, 100 asked)"
+        "grow vfs: littlefs cannot shrink (512 blocks now, 100 asked)"
     );
     // A filesystem larger than its partition (partition shrunk) is refused.
     assert_eq!(
@@ -261,7 +260,7 @@ fn a_2_0_filesystem_stays_2_0_after_every_changing_command() {
 
 #[test]
 fn the_implicit_vfs_of_a_v1_27_image() {
-    let Some(data) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
+    let Some(data) = firmware_bytes("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
     let len = data.len();
     let mut flash = mpimg::flash::FileFlash::new(data, 0, 4 * MB);
     let parts = vec![
@@ -270,10 +269,7 @@ fn the_implicit_vfs_of_a_v1_27_image() {
         part("factory", 0x10000, 0x1f0000),
         mpimg::fs::FsPartition { name: "vfs".into(), offset: 0x200000, size: 0x200000, implicit: true },
     ];
-    assert_eq!(
-        run(&mut flash, &parts, &["ls"]).err(),
-        "no littlefs or FAT filesystem on 'vfs'; create one with --fs mkfs vfs"
-    );
+    assert_eq!(run(&mut flash, &parts, &["ls"]).err(), "no littlefs or FAT filesystem on 'vfs'");
     assert_eq!(flash.bytes().len(), len);
     let host = tempfile::tempdir().unwrap();
     std::fs::write(host.path().join("main.py"), b"import machine\n").unwrap();

@@ -2,14 +2,12 @@
 //! (littlefs and FAT), compared; every littlefs attribute type and FAT time
 //! carried; too small a partition found and refused.
 
-mod support;
-
+use crate::util::fs::*;
 use mpimg::flash::{FileFlash, Flash};
 use mpimg::fs::tree::build::{build, smallest_size};
 use mpimg::fs::tree::{read, survey, FatStamp, Meta, NodeKind, Tree, TreeKind, TreeStats};
 use mpimg::fs::{BlockCache, FsError, FsPartition};
 use mpimg_littlefs::{Attribute, BlockDevice, Config, DeviceError, Filesystem, DISK_VERSION_2_1};
-use support::*;
 
 /// A littlefs image in memory, made with the wrapper directly (so any
 /// attribute type can be set).
@@ -86,7 +84,10 @@ fn a_littlefs_tree_is_read_and_made_again_exactly_at_another_size() {
     let (mut flash, p) = flash_with(&lfs_image(), 256 * 4096);
     let tree = tree_of(&mut flash, &p);
     assert_eq!(tree.kind, TreeKind::Littlefs { disk_version: DISK_VERSION_2_1 });
-    assert_eq!(tree.stats(), TreeStats { files: 33, dirs: 2, bytes: (0..30u64).map(|i| i * 97).sum::<u64>() + 100_010 });
+    assert_eq!(
+        tree.stats(),
+        TreeStats { files: 33, dirs: 2, bytes: (0..30u64).map(|i| i * 97).sum::<u64>() + 100_010 }
+    );
     assert_eq!(tree.root_attrs, vec![attr(200, b"root")]);
     let paths: Vec<String> = tree.nodes.iter().take(5).map(|n| String::from_utf8_lossy(&n.path).into_owned()).collect();
     assert_eq!(paths, ["big.bin", "empty", "lib", "lib/deep", "lib/deep/f00.py"]);

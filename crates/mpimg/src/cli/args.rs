@@ -6,7 +6,7 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::format::size::parse_size;
+use mpimg::format::size::parse_size;
 
 /// Inspect and edit MicroPython ESP32 firmware files and devices.
 #[derive(Debug, Parser, Default)]
@@ -107,7 +107,7 @@ pub struct Args {
     /// Print the facts as one JSON document on stdout (and nothing else).
     #[arg(long)]
     pub json: bool,
-    /// Write the partition table (after any edits) as ESP-IDF CSV.
+    /// Write the partition table (after any edits) as ESP-IDF CSV (FILE `-`: to stdout).
     #[arg(long, value_name = "FILE")]
     pub to_csv: Option<String>,
     /// Modify the given firmware file itself instead of writing a new one.
@@ -130,14 +130,44 @@ fn size_u32(s: &str) -> Result<u32, String> {
 /// Options that end a `--fs` group (every flag mpimg knows, short and long).
 fn is_known_option(word: &str) -> bool {
     const LONG: &[&str] = &[
-        "--output", "--quiet", "--no-reset", "--extract-app", "--flash-size", "--app-size", "--method", "--debug",
-        "--log", "--check-app", "--no-rollback", "--baud", "--ota-update", "--from-csv", "--table", "--delete",
-        "--add", "--resize", "--rename", "--erase", "--erase-fs", "--read", "--write", "--flash", "--trimblocks",
-        "--trim", "--fs", "--json", "--to-csv", "--in-place", "--discard-fs", "--help", "--version",
+        "--output",
+        "--quiet",
+        "--no-reset",
+        "--extract-app",
+        "--flash-size",
+        "--app-size",
+        "--method",
+        "--debug",
+        "--log",
+        "--check-app",
+        "--no-rollback",
+        "--baud",
+        "--ota-update",
+        "--from-csv",
+        "--table",
+        "--delete",
+        "--add",
+        "--resize",
+        "--rename",
+        "--erase",
+        "--erase-fs",
+        "--read",
+        "--write",
+        "--flash",
+        "--trimblocks",
+        "--trim",
+        "--fs",
+        "--json",
+        "--to-csv",
+        "--in-place",
+        "--discard-fs",
+        "--help",
+        "--version",
     ];
     const SHORT: &[&str] = &["-o", "-q", "-n", "-x", "-f", "-a", "-m", "-d", "-h", "-V"];
     let base = word.split('=').next().unwrap_or(word);
-    LONG.contains(&base) || SHORT.iter().any(|s| word == *s || (word.starts_with(s) && word.len() > 2 && !word.starts_with("--")))
+    LONG.contains(&base)
+        || SHORT.iter().any(|s| word == *s || (word.starts_with(s) && word.len() > 2 && !word.starts_with("--")))
 }
 
 /// Take the `--fs CMD ARGS...` groups out of the arguments: each runs to the

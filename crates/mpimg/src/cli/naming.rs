@@ -5,6 +5,59 @@
 
 use std::path::Path;
 
+use mpimg::ops::layout::{PartSpec, Preset};
+
+use super::arglist::{render_items, render_part_list, split_items};
+use super::args::Args;
+
+/// The suffix an output file's name gets for the edits `args` asks for, in
+/// the Python tool's order and spelling (`-8MB-resize=vfs`); `resize` and
+/// `add` are the parsed `--resize` and `--add` lists, `fs_changes` whether
+/// `--fs` commands change a filesystem (`-fs`).
+pub fn edit_suffix(args: &Args, resize: &[PartSpec], add: &[PartSpec], fs_changes: bool) -> String {
+    let items = |arg: &str| render_items(&split_items(arg));
+    let mut s = String::new();
+    if let Some(size) = args.flash_size {
+        s += &format!("-{}MB", size >> 20);
+    }
+    if args.from_csv.is_some() {
+        s += "-CSV";
+    }
+    if let Some(spec) = &args.table {
+        s += match Preset::from_name(spec) {
+            Some(Preset::Ota) => "-OTA",
+            Some(Preset::Default) => "-DEFAULT",
+            Some(Preset::Original) => "-ORIGINAL",
+            None => "-TABLE",
+        };
+    }
+    if let Some(size) = args.app_size {
+        s += &format!("-appsize={}B", size / 0x1000);
+    }
+    if let Some(arg) = &args.delete {
+        s += &format!("-delete={}", items(arg));
+    }
+    if args.resize.is_some() {
+        s += &format!("-resize={}", render_part_list(resize));
+    }
+    if let Some(arg) = &args.rename {
+        s += &format!("-rename={}", items(arg));
+    }
+    if args.add.is_some() {
+        s += &format!("-add={}", render_part_list(add));
+    }
+    if let Some(arg) = &args.erase {
+        s += &format!("-erase={}", items(arg));
+    }
+    if let Some(arg) = &args.write {
+        s += &format!("-write={}", items(arg));
+    }
+    if fs_changes {
+        s += "-fs";
+    }
+    s
+}
+
 /// The file name part of `input` (as written by the user).
 pub fn basename(input: &str) -> String {
     Path::new(input).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| input.to_string())

@@ -1,208 +1,351 @@
-//! Rendering results for people: the summary, partition tables (rounded on a
-//! terminal, plain columns otherwise or with NO_COLOR) and check verdicts.
-//! `--json` renders the same values with serde instead.
+//! All output of a run. The [`Reporter`] is told what happens, step by step,
+//! and sends each piece where the one rule puts it (the text is in [`text`]):
+//!
+//! - stdout carries one product and nothing else: the `--json` document;
+//!   else what `--fs` commands print (ls, cat, df, info) and the table of
+//!   `--to-csv -`, in the order asked; else the human report;
+//! - the human report (device facts, summary, tables, OTA status, check
+//!   verdicts) goes to stdout when it is the product, else to stderr;
+//! - notes on what was done ("Resized ...", "Wrote ..."), warnings, progress
+//!   and `--fs` logs go to stderr;
+//! - `-q` leaves out everything but errors and the product; `--json` puts the
+//!   facts, warnings included, in the document, and an error too: on failure
+//!   the document has an `error` object (message and fix) and the facts
+//!   gathered before it.
+
+mod text;
 
 use std::io::{IsTerminal, Write};
 
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
 
-/// comfy-table border characters (its 19-character preset format).
-const ROUNDED: &str = "││──├─┼┤│    ┬┴╭╮╰╯";
+use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
+use mpimg::format::partition::PartitionView;
+use mpimg::fs::CacheStats;
+use mpimg::ops::carry::Carried;
+use mpimg::ops::flash_image::FlashReport;
+use mpimg::ops::ota::{OtaReport, OtaStatus};
+use mpimg::ops::plan::{Edit, EditKind};
+use mpimg::ops::summary::Summary;
 
-use crate::format::partition::PartitionView;
-use crate::format::size::human;
-use crate::format::size::flash_label as mb;
-use crate::ops::check::ImageCheck;
-use crate::ops::inspect::{AppSummary, ImageSummary, Summary};
+use super::error::{shown, shown_warning, CliError};
+use super::outcome::{Gathered, RunResult};
+use super::request::{Product, Show};
 
-/// Whether tables get box drawing: stdout is a terminal and NO_COLOR is unset.
-pub fn fancy() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// Where and how a run's output goes.
+pub struct Reporter<'w> {
+    out: &'w mut dyn Write,
+    err: &'w mut dyn Write,
+    show: Show,
+    product: Product,
+    /// Tables get box drawing (their stream is a terminal and NO_COLOR is unset).
+    fancy: bool,
+    /// Warnings of the run, for the JSON document.
+    warnings: Vec<String>,
 }
 
-fn verdict(ok: Option<bool>) -> &'static str {
-    match ok {
-        Some(true) => "ok",
-        Some(false) => "INVALID",
-        None => "none",
-    }
+#[derive(Serialize)]
+struct JsonError {
+    message: String,
+    fix: Option<String>,
 }
 
-fn image_line(img: &ImageSummary) -> String {
-    let mut parts = Vec::new();
-    if let Some(n) = img.segments {
-        parts.push(format!("{n} segments"));
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<JsonError>,
+    #[serde(flatten)]
+    summary: Option<&'a Summary>,
+    result: &'a RunResult,
+}
+
+type Io = std::io::Result<()>;
+
+impl<'w> Reporter<'w> {
+    /// A reporter writing to `out` (stdout) and `err` (stderr), for a run whose product is `product`.
+    pub fn new(out: &'w mut dyn Write, err: &'w mut dyn Write, show: Show, product: Product) -> Self {
+        let terminal =
+            if product == Product::Report { std::io::stdout().is_terminal() } else { std::io::stderr().is_terminal() };
+        let fancy = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Reporter { out, err, show, product, fancy, warnings: Vec::new() }
     }
-    if let Some(n) = img.size {
-        parts.push(format!("{n} bytes"));
-    }
-    if img.checksum_ok.is_none() && img.problem.is_none() && img.size.is_some() {
-        // Inspecting a device reads headers only.
-        parts.push("not verified (--check-app reads and verifies it)".into());
-    } else {
-        parts.push(format!("checksum {}", verdict(img.checksum_ok)));
-        parts.push(format!("SHA-256 {}", verdict(img.sha256_ok)));
-    }
-    if let Some(p) = &img.problem {
-        if img.checksum_ok.is_none() {
-            parts.push(p.clone());
+
+    /// The stream the human report goes to, if it is shown.
+    fn report(&mut self) -> Option<&mut dyn Write> {
+        match self.product {
+            _ if self.show.quiet => None,
+            Product::Json => None,
+            Product::Report => Some(&mut *self.out),
+            Product::Data => Some(&mut *self.err),
         }
     }
-    parts.join(", ")
-}
 
-fn app_lines(app: &AppSummary) -> Vec<String> {
-    let mut v = Vec::new();
-    let mp = match (&app.micropython_version, &app.micropython_date, app.release) {
-        (Some(ver), Some(date), Some(false)) => format!("MicroPython {ver} on {date} (custom build)"),
-        (Some(ver), Some(date), _) => format!("MicroPython {ver} on {date}"),
-        // A device's app is summarised from its headers (see ops::device_app).
-        _ if app.image.checksum_ok.is_none() && app.image.size.is_some() => "MicroPython (version not read from a device)".to_string(),
-        _ => "no MicroPython banner found".to_string(),
-    };
-    let idf = app.image.idf_version.as_deref().map(|i| format!(", IDF {i}")).unwrap_or_default();
-    let chip = app.image.chip.as_deref().map(|c| format!(" for {c}")).unwrap_or_default();
-    v.push(format!("App: {mp}{idf}{chip}"));
-    if let Some(p) = &app.project_name {
-        v.push(format!("  project {p}{}", app.app_version.as_deref().map(|s| format!(" {s}")).unwrap_or_default()));
+    /// The stream notes on what was done go to, if they are shown.
+    fn notes(&mut self) -> Option<&mut dyn Write> {
+        (!self.show.quiet && !self.show.json).then_some(&mut *self.err)
     }
-    if let Some(t) = &app.compile_time {
-        v.push(format!("  built {t}"));
-    }
-    v.push(format!("  image: {}", image_line(&app.image)));
-    if let (Some(part), Some(size), Some(pct), Some(free)) = (&app.partition, app.image.size, app.used_percent, app.free) {
-        v.push(format!("  fills {pct:.1}% of '{part}' ({size} of {} bytes, {} free)", app.partition_size.unwrap_or(0), human(u64::from(free))));
-    }
-    v
-}
 
-/// Print the summary of a firmware or app image.
-pub fn print_summary(out: &mut dyn Write, s: &Summary, fancy: bool) -> std::io::Result<()> {
-    match s.kind {
-        "app-image" => writeln!(out, "App image {} ({})", s.source, if s.chip.is_empty() { "unknown chip" } else { &s.chip })?,
-        kind => writeln!(
-            out,
-            "{} {}: {}, bootloader at {:#x}, flash size {}{}",
-            if kind == "device" { "Device" } else { "Firmware file" },
-            s.source,
-            s.chip,
-            s.bootloader_offset.unwrap_or(0),
-            s.flash_size.map_or("?".into(), mb),
-            s.data_end.map(|e| format!(", file covers {:#x}..{e:#x}", s.bootloader_offset.unwrap_or(0))).unwrap_or_default()
-        )?,
-    }
-    if let Some(b) = &s.bootloader {
-        let idf = match (&b.idf_version, &b.build_date) {
-            (Some(i), Some(d)) => format!("IDF {i} ({d}), "),
-            (Some(i), None) => format!("IDF {i}, "),
-            _ => String::new(),
-        };
-        writeln!(out, "Bootloader: {idf}{}", image_line(b))?;
-    }
-    if !s.partitions.is_empty() {
-        print_table(out, &s.partitions, s.flash_size.unwrap_or(0), fancy)?;
-    }
-    if let Some(app) = &s.app {
-        for line in app_lines(app) {
-            writeln!(out, "{line}")?;
+    /// A warning: on stderr, or in the JSON document; not with `-q`.
+    pub fn warning(&mut self, text: &str) -> Io {
+        if self.show.quiet {
+            Ok(())
+        } else if self.show.json {
+            self.warnings.push(text.to_string());
+            Ok(())
+        } else {
+            writeln!(self.err, "warning: {text}")
         }
     }
-    Ok(())
-}
 
-/// Print a partition table.
-pub fn print_table(out: &mut dyn Write, parts: &[PartitionView], flash_size: u32, fancy: bool) -> std::io::Result<()> {
-    writeln!(out, "Partition table (flash size: {}):", mb(flash_size))?;
-    let header = ["Name", "Type", "SubType", "Offset", "Size", "End", "Flags", ""];
-    let rows: Vec<[String; 8]> = parts
-        .iter()
-        .map(|p| {
-            let mut flags = p.flags.join(",");
-            if p.implicit {
-                flags = "implicit".into();
-            }
-            [
-                p.name.clone(),
-                p.type_name.clone(),
-                p.subtype.clone(),
-                format!("{:#x}", p.offset),
-                format!("{:#x}", p.size),
-                format!("{:#x}", p.end),
-                flags,
-                format!("({})", human(u64::from(p.size))),
-            ]
-        })
-        .collect();
-    if fancy {
-        let mut t = Table::new();
-        // Rounded corners, solid rules, no lines between rows: the Python tool's look.
-        t.load_preset(ROUNDED)
-            .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(header);
-        for r in &rows {
-            t.add_row(r.iter());
+    /// The device connected to.
+    pub fn device(&mut self, facts: &DeviceFacts) -> Io {
+        match self.report() {
+            Some(w) => text::print_facts(w, facts),
+            None => Ok(()),
         }
-        for i in 3..6 {
-            if let Some(c) = t.column_mut(i) {
-                c.set_cell_alignment(CellAlignment::Right);
+    }
+
+    /// The facts about the firmware, and the problems found with it (in the
+    /// JSON document those are the summary's `warnings`).
+    pub fn summary(&mut self, s: &Summary) -> Io {
+        let (fancy, debug) = (self.fancy, self.show.debug);
+        if let Some(w) = self.report() {
+            text::print_summary(w, s, fancy)?;
+            if debug {
+                text::print_segments(w, s)?;
             }
         }
-        writeln!(out, "{t}")?;
-    } else {
-        let widths: Vec<usize> =
-            (0..8).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-        let line = |cells: &[String]| -> String {
-            cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| if (3..6).contains(&i) { format!("{c:>w$}", w = widths[i]) } else { format!("{c:<w$}", w = widths[i]) })
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        writeln!(out, "{}", line(&header.map(String::from)))?;
-        for r in &rows {
-            writeln!(out, "{}", line(r))?;
+        if !self.show.json {
+            for w in &s.warnings {
+                self.warning(&shown_warning(w))?;
+            }
         }
+        Ok(())
     }
-    if parts.iter().any(|p| p.implicit) {
-        writeln!(out, "(implicit: not in the table; MicroPython ≥ v1.26 creates 'vfs' at boot up to the end of the detected flash)")?;
-    }
-    Ok(())
-}
 
-/// Print the segments of the bootloader and app (`-d`).
-pub fn print_segments(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
-    let images = s.bootloader.iter().map(|b| ("bootloader", b)).chain(s.app.iter().map(|a| ("app", &a.image)));
-    for (what, img) in images {
-        writeln!(out, "{what} segments (image at {:#x}):", img.offset)?;
-        for (i, g) in img.segment_list.iter().enumerate() {
-            writeln!(out, "  {i}: load {:#010x}  data at {:#08x}  {:#8x} bytes", g.load_addr, g.offset, g.len)?;
-        }
-        if let Some(h) = &img.sha256 {
-            writeln!(out, "  SHA-256 {h}")?;
+    /// `-x` wrote the app image.
+    pub fn extracted(&mut self, name: &str, len: usize) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "Wrote app image ({len} bytes) to {name}"),
+            None => Ok(()),
         }
     }
-    Ok(())
-}
 
-/// Print `--check-app` verdicts.
-pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Result<()> {
-    for c in checks {
-        let img = &c.image;
-        let what = match (&img.problem, img.size) {
-            (Some(_), _) if c.empty && !c.required => "empty (no app image; fine for a spare OTA slot)".to_string(),
-            (Some(_), _) if c.empty => "INVALID: no image (erased): nothing to boot".to_string(),
-            (None, Some(n)) => format!(
-                "valid {} image, {n} bytes, checksum ok, SHA-256 {}",
-                img.chip.as_deref().unwrap_or("?"),
-                if img.sha256_ok.is_some() { "ok" } else { "not appended" }
+    /// The edits made (an edit that changed nothing is a warning, with the
+    /// reason), then the table as the board will have it.
+    pub fn planned(&mut self, edits: &[Edit], table: &[PartitionView], flash_size: u32, warnings: &[String]) -> Io {
+        for e in edits {
+            match e {
+                Edit::Unchanged { edit, reason } => {
+                    self.warning(&format!("{} changed nothing: {reason}", option(*edit)))?
+                }
+                e => {
+                    if let Some(w) = self.notes() {
+                        writeln!(w, "{}", note(e))?;
+                    }
+                }
+            }
+        }
+        let fancy = self.fancy;
+        if let Some(w) = self.report() {
+            text::print_table(w, table, flash_size, fancy)?;
+        }
+        for w in warnings {
+            self.warning(w)?;
+        }
+        Ok(())
+    }
+
+    /// What a table edit did with each filesystem partition it touched, one line each.
+    pub fn carried(&mut self, parts: &[Carried]) -> Io {
+        match self.notes() {
+            Some(w) => parts.iter().try_for_each(|c| writeln!(w, "{}", text::carried_line(c))),
+            None => Ok(()),
+        }
+    }
+
+    /// App partitions left without an app by an edit (devices).
+    pub fn apps_without_image(&mut self, names: &[String]) -> Io {
+        for name in names {
+            self.warning(&format!(
+                "app partition '{name}' holds no app image: write one with --write {name}=FILE (or --ota-update FILE)"
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// What `--ota-update` did.
+    pub fn ota_update(&mut self, r: &OtaReport) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})",
+                r.bytes, r.partition, r.offset, r.partition, r.seq, r.state
             ),
-            (Some(p), _) => format!("INVALID: {p}"),
-            (None, None) => "INVALID".into(),
-        };
-        writeln!(out, "Check '{}' at {:#x}: {what}", c.name, img.offset)?;
+            None => Ok(()),
+        }
     }
-    Ok(())
+
+    /// What otadata says.
+    pub fn ota_status(&mut self, st: &OtaStatus) -> Io {
+        match self.report() {
+            Some(w) => writeln!(w, "OTA: boots '{}' next; an update goes to '{}'", st.boots, st.next),
+            None => Ok(()),
+        }
+    }
+
+    /// What `--fs` commands printed (`output`, the product) and logged (`log`), and the flash traffic.
+    pub fn fs(&mut self, output: &[u8], log: &[u8], stats: Option<&CacheStats>) -> Io {
+        if !self.show.quiet {
+            self.err.write_all(log)?;
+            if let (Some(stats), true) = (stats, self.show.debug) {
+                writeln!(self.err, "fs: {stats}")?;
+            }
+        }
+        if !self.show.json {
+            self.out.write_all(output)?;
+        }
+        Ok(())
+    }
+
+    /// The table as CSV for stdout (`--to-csv -`).
+    pub fn csv(&mut self, csv: &str) -> Io {
+        if self.show.json {
+            return Ok(());
+        }
+        self.out.write_all(csv.as_bytes())
+    }
+
+    /// `--read` wrote a file.
+    pub fn read(&mut self, file: &str, len: usize) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "Wrote {len} bytes to {file}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The output firmware was written: `bytes` long, or (`in_place`) `bytes` written into the input.
+    pub fn saved(&mut self, path: &str, bytes: usize, in_place: bool) -> Io {
+        match self.notes() {
+            Some(w) if in_place => writeln!(w, "Updated {path} in place ({bytes} bytes written)"),
+            Some(w) => writeln!(w, "Wrote {path} ({bytes} bytes)"),
+            None => Ok(()),
+        }
+    }
+
+    /// `--flash` wrote the firmware to a device.
+    pub fn flashed(&mut self, r: &FlashReport) -> Io {
+        if let Some(m) = r.header_mismatch {
+            self.warning(&format!(
+                "the firmware's header says the flash is {}MB but the device has {}MB: change it with -f {}M",
+                m.header >> 20,
+                m.device >> 20,
+                m.device >> 20
+            ))?;
+        }
+        self.wire(&r.wire, &r.sectors)?;
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)",
+                r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// The filesystem usage closing a device's inspection, or why there is none.
+    pub fn fs_usage(&mut self, usage: Result<&[u8], String>) -> Io {
+        match (self.report(), usage) {
+            (Some(w), Ok(text)) => w.write_all(text),
+            (Some(w), Err(e)) => writeln!(w, "Filesystem: {e}"),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// What a device run put on the link (`-d`).
+    pub fn wire(&mut self, w: &WireStats, c: &SectorCounts) -> Io {
+        if !self.show.debug {
+            return Ok(());
+        }
+        text::print_wire(self.err, w, c)
+    }
+
+    /// The end of a successful run: the check verdicts, or the JSON document.
+    pub fn finish(&mut self, g: &mut Gathered) -> Io {
+        if self.show.json {
+            g.result.warnings.append(&mut self.warnings);
+            self.json(None, g)?;
+        } else if let (Some(checks), Some(w)) = (&g.result.checks, self.report()) {
+            text::print_checks(w, checks)?;
+        }
+        self.out.flush()
+    }
+
+    /// The end of a failed run: one line on stderr, or (`--json`) the
+    /// document with an `error` and what was gathered, on stdout.
+    pub fn fail(&mut self, e: &CliError, g: &mut Gathered) -> Io {
+        let shown = shown(e);
+        if self.show.json {
+            g.result.warnings.append(&mut self.warnings);
+            return self.json(Some(JsonError { message: shown.message, fix: shown.fix }), g);
+        }
+        let _ = self.out.flush();
+        writeln!(self.err, "error: {shown}")
+    }
+
+    fn json(&mut self, error: Option<JsonError>, g: &Gathered) -> Io {
+        let doc = JsonDoc { error, summary: g.summary.as_ref(), result: &g.result };
+        let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+        writeln!(self.out, "{text}")?;
+        self.out.flush()
+    }
+}
+
+/// A command line clap refuses (or `--help`, `--version`): clap prints it, or,
+/// when `--json` was asked for, one JSON document with the error. Returns the
+/// exit code.
+pub fn usage_error(e: &clap::Error, json: bool, out: &mut dyn Write) -> i32 {
+    use clap::error::ErrorKind;
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    let fix = lines.collect::<Vec<_>>().join(" ");
+    let error = JsonError { message, fix: (!fix.is_empty()).then_some(fix) };
+    let doc = JsonDoc { error: Some(error), summary: None, result: &RunResult::default() };
+    if let Ok(text) = serde_json::to_string_pretty(&doc) {
+        let _ = writeln!(out, "{text}");
+    }
+    e.exit_code()
+}
+
+/// The option behind an edit, as the warning that it changed nothing names it.
+fn option(e: EditKind) -> &'static str {
+    match e {
+        EditKind::FlashSize => "-f",
+        EditKind::FromCsv => "--from-csv",
+        EditKind::Layout => "--table",
+        EditKind::AppSize => "-a",
+        EditKind::Resize => "--resize",
+    }
+}
+
+/// One edit as the notes say it.
+fn note(e: &Edit) -> String {
+    match e {
+        Edit::FlashSize { size } => format!("Setting flash size in the bootloader header to {}MB", size >> 20),
+        Edit::Loaded { source } => format!("Loaded partition table from {source}"),
+        Edit::NewTable { spec } => format!("New partition table ({spec})"),
+        Edit::AppSize { size } => format!("Setting app partitions to {size:#x} bytes"),
+        Edit::Deleted { name } => format!("Deleted partition '{name}'"),
+        Edit::Resized { name, size } => format!("Resized '{name}' to {size:#x} bytes"),
+        Edit::Renamed { from, to } => format!("Renamed '{from}' to '{to}'"),
+        Edit::Added { name } => format!("Added partition '{name}'"),
+        Edit::Unchanged { edit, reason } => format!("{} changed nothing: {reason}", option(*edit)),
+        _ => format!("{e:?}"),
+    }
 }

@@ -13,7 +13,9 @@ use memmap2::{MmapMut, MmapOptions};
 
 /// Owned or mapped file contents.
 pub enum FileBytes {
+    /// Bytes in a vector.
     Owned(Vec<u8>),
+    /// A private (copy-on-write) mapping of the file.
     Mapped(MmapMut),
 }
 
@@ -46,6 +48,7 @@ impl FileBytes {
         std::fs::read(path).map(Self::Owned)
     }
 
+    /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match self {
             Self::Owned(v) => v,
@@ -53,6 +56,7 @@ impl FileBytes {
         }
     }
 
+    /// The bytes, to change in place (a mapping copies only the pages changed).
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         match self {
             Self::Owned(v) => v,
@@ -71,14 +75,17 @@ impl FileBytes {
         }
     }
 
+    /// Their number.
     pub fn len(&self) -> usize {
         self.as_slice().len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The bytes as a vector (copies a mapping).
     pub fn into_vec(self) -> Vec<u8> {
         match self {
             Self::Owned(v) => v,

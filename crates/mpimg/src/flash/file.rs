@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::bytes::FileBytes;
-use super::{check_erase_alignment, Flash, FlashError, FlashKind};
+use super::{check_erase_alignment, Flash, FlashError};
 
 /// A firmware file (or any flash dump) as a [`Flash`] backend.
 #[derive(Debug)]
@@ -145,16 +145,16 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 impl Flash for FileFlash {
-    fn kind(&self) -> FlashKind {
-        FlashKind::File
-    }
-
     fn start(&self) -> u32 {
         self.start
     }
 
     fn data_end(&self) -> u32 {
         self.start + self.data.len() as u32
+    }
+
+    fn stored_end(&self) -> Option<u32> {
+        Some(self.data_end())
     }
 
     fn peek(&self, offset: u32, len: u32) -> Option<&[u8]> {

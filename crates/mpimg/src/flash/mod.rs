@@ -3,13 +3,16 @@
 //! Every operation that touches flash contents (table edits, filesystems, OTA,
 //! checks) is written once against [`Flash`]. A firmware file is one backend
 //! ([`FileFlash`]: flash from the chip's bootloader offset on, held in memory);
-//! a serial-attached device is another.
+//! a serial-attached device is another (`DeviceFlash`, with the `device`
+//! feature).
 
 mod bytes;
+#[cfg(feature = "device")]
 pub mod device;
 mod file;
 
 pub use bytes::FileBytes;
+#[cfg(feature = "device")]
 pub use device::{DeviceFlash, DeviceOptions};
 pub use file::{write_atomically, FileFlash};
 
@@ -18,34 +21,52 @@ use thiserror::Error;
 /// The erase granularity of ESP32 SPI NOR flash (one sector).
 pub const SECTOR_SIZE: u32 = 0x1000;
 
-/// Errors raised by a flash backend.
+/// Errors raised by a flash backend. Offsets are flash offsets, lengths bytes.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum FlashError {
+    /// An access before the first byte the backend holds (a file starts at the bootloader offset).
     #[error("flash access at {offset:#x} (+{len:#x}) is before the start of the image ({start:#x})")]
-    BeforeStart { offset: u32, len: u32, start: u32 },
+    BeforeStart {
+        /// Where the access starts.
+        offset: u32,
+        /// Its length.
+        len: u32,
+        /// The backend's first flash offset.
+        start: u32,
+    },
+    /// An access past the end of the flash.
     #[error("flash access at {offset:#x} (+{len:#x}) is past the end of flash ({size:#x})")]
-    PastEnd { offset: u32, len: u32, size: u32 },
+    PastEnd {
+        /// Where the access starts.
+        offset: u32,
+        /// Its length.
+        len: u32,
+        /// The flash size (or how far a file may grow).
+        size: u32,
+    },
+    /// An erase that does not cover whole 4 KB sectors.
     #[error("erase at {offset:#x} (+{len:#x}) is not aligned to 4 KB sectors")]
-    Unaligned { offset: u32, len: u32 },
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("{0}")]
-    Device(String),
-}
-
-/// Which kind of backend a [`Flash`] is: some operations differ by kind
-/// (a file ends where its data ends; a device's flash is all there).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlashKind {
-    File,
-    Device,
+    Unaligned {
+        /// Where the erase starts.
+        offset: u32,
+        /// Its length.
+        len: u32,
+    },
+    /// The device failed (the link, or a write that did not verify).
+    #[cfg(feature = "device")]
+    #[error(transparent)]
+    Device(#[from] device::DeviceError),
 }
 
 /// Read, write and erase flash at absolute flash offsets.
+///
+/// Operations are written once over this trait. Where a file and a device
+/// differ, they differ by a property asked here, never by the backend's type:
+/// a file stores less than the whole flash ([`Flash::stored_end`]), a device
+/// knows its real flash size ([`Flash::detected_size`]) and is slow to read
+/// ([`Flash::reads_are_slow`]).
 pub trait Flash {
-    /// What kind of backend this is.
-    fn kind(&self) -> FlashKind;
-
     /// Flash offset of the first addressable byte (a file starts at the bootloader offset).
     fn start(&self) -> u32;
 
@@ -57,6 +78,36 @@ pub trait Flash {
 
     /// Largest addressable flash offset + 1 (a file may grow up to this).
     fn capacity(&self) -> u32;
+
+    /// Where the stored data ends when the backend holds less than the whole
+    /// flash: a firmware file ends here, and everything past it reads as
+    /// erased (0xFF) without being stored. `None` when every offset below
+    /// [`Flash::capacity`] is real flash (a device).
+    fn stored_end(&self) -> Option<u32> {
+        None
+    }
+
+    /// How many of the `len` bytes at `offset` hold stored data: all of them
+    /// on a device, and on a file those before its end (0 for a range that
+    /// starts past it).
+    fn stored_len(&self, offset: u32, len: u32) -> u32 {
+        match self.stored_end() {
+            Some(end) => end.saturating_sub(offset).min(len),
+            None => len,
+        }
+    }
+
+    /// The flash size the hardware reports (a device's JEDEC id), in bytes;
+    /// `None` when there is no hardware to ask (a file).
+    fn detected_size(&self) -> Option<u32> {
+        None
+    }
+
+    /// Whether reads cost real time (a serial link): operations then read no
+    /// more than they need, e.g. image headers instead of whole images.
+    fn reads_are_slow(&self) -> bool {
+        false
+    }
 
     /// Read `buf.len()` bytes at `offset`. Bytes past [`Flash::data_end`] read as 0xFF.
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;

@@ -32,8 +32,11 @@ pub const APP_DESC_LEN: usize = 256;
 /// reserved (zero) before; a zero there cannot be told from "QIO".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppDesc {
+    /// Secure version (anti-rollback).
     pub secure_version: u32,
+    /// The app's version (MicroPython leaves it empty).
     pub version: String,
+    /// The project's name.
     pub project_name: String,
     /// Compile time, e.g. `13:25:25` (empty if the build left it out).
     pub time: String,
@@ -128,10 +131,7 @@ mod tests {
     }
 
     fn app_with(first_segment: Vec<u8>) -> Vec<u8> {
-        build(
-            &header(9, 2),
-            &[(0x3C00_0020, first_segment), (0x4037_4000, vec![0x11; 8])],
-        )
+        build(&header(9, 2), &[(0x3C00_0020, first_segment), (0x4037_4000, vec![0x11; 8])])
     }
 
     #[test]
@@ -159,10 +159,7 @@ mod tests {
                 mmu_page_size: 16,
             })
         );
-        assert_eq!(
-            AppDesc::parse(&img).unwrap().mmu_page_bytes(),
-            Some(0x10000)
-        );
+        assert_eq!(AppDesc::parse(&img).unwrap().mmu_page_bytes(), Some(0x10000));
     }
 
     #[test]
@@ -187,10 +184,7 @@ mod tests {
         // Not an image at all, or too short.
         let mut img = app_with(desc_bytes());
         assert!(AppDesc::parse(&img).is_some());
-        assert_eq!(
-            AppDesc::parse(&img[..APP_DESC_OFFSET + APP_DESC_LEN - 1]),
-            None
-        );
+        assert_eq!(AppDesc::parse(&img[..APP_DESC_OFFSET + APP_DESC_LEN - 1]), None);
         assert!(AppDesc::parse(&img[..APP_DESC_OFFSET + APP_DESC_LEN]).is_some());
         img[0] = 0xFF;
         assert_eq!(AppDesc::parse(&img), None);

@@ -49,22 +49,11 @@ fn parse_at(rest: &[u8]) -> Option<Banner> {
     // Both checked to be ASCII above.
     let version = String::from_utf8_lossy(version).into_owned();
     let date = String::from_utf8_lossy(date).into_owned();
-    Some(Banner {
-        is_release: is_release(&version),
-        version,
-        date,
-    })
+    Some(Banner { is_release: is_release(&version), version, date })
 }
 
 fn is_date(d: &[u8]) -> bool {
-    d.len() == 10
-        && d.iter().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                *b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        })
+    d.len() == 10 && d.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
 }
 
 /// `vX.Y` or `vX.Y.Z` with decimal numbers and nothing after.
@@ -73,10 +62,7 @@ fn is_release(version: &str) -> bool {
         return false;
     };
     let parts: Vec<&str> = numbers.split('.').collect();
-    (2..=3).contains(&parts.len())
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    (2..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -84,28 +70,15 @@ mod tests {
     use super::*;
 
     fn banner(version: &str, date: &str, is_release: bool) -> Option<Banner> {
-        Some(Banner {
-            version: version.into(),
-            date: date.into(),
-            is_release,
-        })
+        Some(Banner { version: version.into(), date: date.into(), is_release })
     }
 
     #[test]
     fn finds_release_and_custom_banners() {
         let cases: &[(&[u8], Option<Banner>)] = &[
-            (
-                b"\0\0MicroPython v1.24.1 on 2024-11-29\0",
-                banner("v1.24.1", "2024-11-29", true),
-            ),
-            (
-                b"MicroPython v1.17 on 2021-09-02; ESP32 module",
-                banner("v1.17", "2021-09-02", true),
-            ),
-            (
-                b"xxMicroPython b4f53a0 on 2025-01-22\0\0\0",
-                banner("b4f53a0", "2025-01-22", false),
-            ),
+            (b"\0\0MicroPython v1.24.1 on 2024-11-29\0", banner("v1.24.1", "2024-11-29", true)),
+            (b"MicroPython v1.17 on 2021-09-02; ESP32 module", banner("v1.17", "2021-09-02", true)),
+            (b"xxMicroPython b4f53a0 on 2025-01-22\0\0\0", banner("b4f53a0", "2025-01-22", false)),
             (
                 b"MicroPython v1.11-328-gd96391a-dirty on 2019-12-29; ESP32",
                 banner("v1.11-328-gd96391a-dirty", "2019-12-29", false),
@@ -115,18 +88,10 @@ mod tests {
                 banner("v1.25.0-preview.123.gabcdef012", "2025-02-01", false),
             ),
             // The banner can be the very last bytes.
-            (
-                b"MicroPython v1.23.0 on 2024-06-02",
-                banner("v1.23.0", "2024-06-02", true),
-            ),
+            (b"MicroPython v1.23.0 on 2024-06-02", banner("v1.23.0", "2024-06-02", true)),
         ];
         for (bytes, want) in cases {
-            assert_eq!(
-                &find_banner(bytes),
-                want,
-                "{}",
-                String::from_utf8_lossy(bytes)
-            );
+            assert_eq!(&find_banner(bytes), want, "{}", String::from_utf8_lossy(bytes));
         }
     }
 
@@ -155,23 +120,12 @@ mod tests {
             b"micropython v1.24.1 on 2024-11-29",
         ];
         for bytes in none {
-            assert_eq!(
-                find_banner(bytes),
-                None,
-                "{}",
-                String::from_utf8_lossy(bytes)
-            );
+            assert_eq!(find_banner(bytes), None, "{}", String::from_utf8_lossy(bytes));
         }
-        let long = format!(
-            "MicroPython {} on 2024-11-29",
-            "x".repeat(MAX_VERSION_LEN + 1)
-        );
+        let long = format!("MicroPython {} on 2024-11-29", "x".repeat(MAX_VERSION_LEN + 1));
         assert_eq!(find_banner(long.as_bytes()), None);
         let longest = format!("MicroPython {} on 2024-11-29", "x".repeat(MAX_VERSION_LEN));
-        assert_eq!(
-            find_banner(longest.as_bytes()).map(|b| b.version.len()),
-            Some(MAX_VERSION_LEN)
-        );
+        assert_eq!(find_banner(longest.as_bytes()).map(|b| b.version.len()), Some(MAX_VERSION_LEN));
     }
 
     #[test]
@@ -179,16 +133,7 @@ mod tests {
         for v in ["v1.24", "v1.24.1", "v10.0.12"] {
             assert!(is_release(v), "{v}");
         }
-        for v in [
-            "1.24.1",
-            "v1",
-            "v1.2.3.4",
-            "v1..2",
-            "v1.24.1-dirty",
-            "v1.x",
-            "b4f53a0",
-            "v",
-        ] {
+        for v in ["1.24.1", "v1", "v1.2.3.4", "v1..2", "v1.24.1-dirty", "v1.x", "b4f53a0", "v"] {
             assert!(!is_release(v), "{v}");
         }
     }

@@ -50,11 +50,7 @@ impl BootloaderDesc {
     /// descriptor; otherwise None.
     pub fn parse(image: &[u8]) -> Option<BootloaderDesc> {
         let d = image.get(BOOTLOADER_DESC_OFFSET..BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN)?;
-        let seg0_len = u32::from_le_bytes(
-            image[HEADER_LEN + 4..BOOTLOADER_DESC_OFFSET]
-                .try_into()
-                .ok()?,
-        );
+        let seg0_len = u32::from_le_bytes(image[HEADER_LEN + 4..BOOTLOADER_DESC_OFFSET].try_into().ok()?);
         if image[0] != IMAGE_MAGIC
             || (seg0_len as usize) < BOOTLOADER_DESC_LEN
             || d[0] != BOOTLOADER_DESC_MAGIC
@@ -89,13 +85,7 @@ mod tests {
     }
 
     fn boot_with(first_segment: Vec<u8>) -> Vec<u8> {
-        build(
-            &header(5, 2),
-            &[
-                (0x3FCD_5820, first_segment),
-                (0x403C_C710, vec![0x22; 0x40]),
-            ],
-        )
+        build(&header(5, 2), &[(0x3FCD_5820, first_segment), (0x403C_C710, vec![0x22; 0x40])])
     }
 
     #[test]
@@ -120,13 +110,8 @@ mod tests {
     fn absent_descriptor() {
         let img = boot_with(desc_bytes());
         assert!(BootloaderDesc::parse(&img).is_some());
-        assert!(
-            BootloaderDesc::parse(&img[..BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN]).is_some()
-        );
-        assert_eq!(
-            BootloaderDesc::parse(&img[..BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN - 1]),
-            None
-        );
+        assert!(BootloaderDesc::parse(&img[..BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN]).is_some());
+        assert_eq!(BootloaderDesc::parse(&img[..BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN - 1]), None);
         // Old bootloaders: the segment starts with other data.
         let mut d = desc_bytes();
         d[0] = 0xFF;
@@ -139,10 +124,7 @@ mod tests {
         d[2] = 0x01;
         assert_eq!(BootloaderDesc::parse(&boot_with(d)), None);
         // First segment shorter than a descriptor.
-        assert_eq!(
-            BootloaderDesc::parse(&boot_with(desc_bytes()[..76].to_vec())),
-            None
-        );
+        assert_eq!(BootloaderDesc::parse(&boot_with(desc_bytes()[..76].to_vec())), None);
         // Not an image.
         let mut img = img;
         img[0] = 0;

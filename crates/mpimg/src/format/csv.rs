@@ -21,10 +21,13 @@ use super::partition::{
 };
 use super::size::{parse_int, parse_size};
 
+/// Why a CSV file was refused, and where.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("CSV line {line}: {problem}")]
 pub struct CsvError {
+    /// 1-based line number, as an editor shows it.
     pub line: usize,
+    /// What is wrong with that line (or the file's encoding).
     pub problem: String,
 }
 
@@ -41,13 +44,21 @@ fn decode(bytes: &[u8]) -> Result<String, CsvError> {
     let utf16 = |be: bool| -> Result<String, CsvError> {
         let body = &bytes[2..];
         if !body.len().is_multiple_of(2) {
-            return Err(CsvError { line: 1, problem: "UTF-16 text with an odd number of bytes: the file is cut short".into() });
+            return Err(CsvError {
+                line: 1,
+                problem: "UTF-16 text with an odd number of bytes: the file is cut short".into(),
+            });
         }
-        let units = body.chunks_exact(2).map(|c| if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) });
-        char::decode_utf16(units).collect::<Result<String, _>>().map_err(|_| CsvError {
-            line: 1,
-            problem: "invalid UTF-16 text: save the file as UTF-8".into(),
-        })
+        let units = body.chunks_exact(2).map(|c| {
+            if be {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| CsvError { line: 1, problem: "invalid UTF-16 text: save the file as UTF-8".into() })
     };
     match bytes {
         [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest),
@@ -98,7 +109,9 @@ pub fn parse_csv(text: &str) -> Result<PartitionTable, CsvError> {
         let ptype = type_from_name(fields[1])
             .ok_or_else(|| err(format!("unknown partition type '{}': use app, data or a number", fields[1])))?;
         let subtype = match fields[2] {
-            "" if ptype == TYPE_APP => return Err(err("an app partition needs a subtype (factory, ota_0..ota_15, test)".into())),
+            "" if ptype == TYPE_APP => {
+                return Err(err("an app partition needs a subtype (factory, ota_0..ota_15, test)".into()))
+            }
             "" if ptype == TYPE_DATA => 0x06, // ESP-IDF: empty data subtype means "undefined"
             "" => 0,
             s => subtype_in_type(ptype, s)
@@ -118,7 +131,8 @@ pub fn parse_csv(text: &str) -> Result<PartitionTable, CsvError> {
             return Err(err(format!("partition '{name}' is already defined on line {at}")));
         }
         let new = Partition::new(name, ptype, subtype, offset, size, flags);
-        if let Some((other, at)) = entries.iter().zip(&rows).find(|(p, _)| p.offset < new.end() && new.offset < p.end()) {
+        if let Some((other, at)) = entries.iter().zip(&rows).find(|(p, _)| p.offset < new.end() && new.offset < p.end())
+        {
             return Err(err(format!(
                 "'{name}' ({offset:#x}..{:#x}) overlaps '{}' ({:#x}..{:#x}) from line {}",
                 new.end(),
@@ -318,5 +332,4 @@ mod tests {
             assert_eq!(parse_csv_bytes(bytes).unwrap_err().to_string(), *want, "{}", String::from_utf8_lossy(bytes));
         }
     }
-
 }

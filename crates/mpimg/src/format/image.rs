@@ -37,24 +37,20 @@ pub const DIGEST_LEN: usize = 32;
 const MB: u32 = 1024 * 1024;
 
 /// The flash sizes a header can encode, indexed by their code (high nibble of byte 3).
-pub const FLASH_SIZES: [u32; 8] = [
-    MB,
-    2 * MB,
-    4 * MB,
-    8 * MB,
-    16 * MB,
-    32 * MB,
-    64 * MB,
-    128 * MB,
-];
+pub const FLASH_SIZES: [u32; 8] = [MB, 2 * MB, 4 * MB, 8 * MB, 16 * MB, 32 * MB, 64 * MB, 128 * MB];
 
 /// Which part of an image a truncation cut off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ImagePart {
+    /// The 24-byte image header.
     Header,
+    /// The header of segment N.
     SegmentHeader(usize),
+    /// The data of segment N.
     SegmentData(usize),
+    /// The checksum block.
     Checksum,
+    /// The appended SHA-256 digest.
     Hash,
 }
 
@@ -70,61 +66,90 @@ impl std::fmt::Display for ImagePart {
     }
 }
 
-/// Why an image could not be read or edited.
+/// Why an image could not be read or edited. Offsets are from the start of the image.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ImageError {
+    /// The data ends inside the image.
     #[error(
         "image truncated: {part} at offset {offset:#x} needs {needed} bytes but only {available} \
          are there; the file is incomplete or cut short: get the image again"
     )]
     Truncated {
+        /// The part cut off.
         part: ImagePart,
+        /// Where it starts.
         offset: usize,
+        /// Its length in bytes.
         needed: usize,
+        /// Bytes there.
         available: usize,
     },
 
+    /// No image magic at the start.
     #[error(
         "not an ESP image: the first byte is {found:#04x}, not the image magic 0xe9; check that \
          the file (or offset) really holds a bootloader or app image"
     )]
-    BadMagic { found: u8 },
+    BadMagic {
+        /// The first byte.
+        found: u8,
+    },
 
+    /// A segment count outside 1..=16.
     #[error(
         "image header declares {count} segments but ESP-IDF accepts 1 to 16; the header is \
          corrupt: get the image again"
     )]
-    BadSegmentCount { count: u8 },
+    BadSegmentCount {
+        /// The count in the header.
+        count: u8,
+    },
 
+    /// A segment length that cannot be right.
     #[error(
         "segment {index} (header at offset {offset:#x}) has length {len:#x}, {why}; the image is \
          corrupt: get the image again"
     )]
     BadSegmentLength {
+        /// The segment's index.
         index: usize,
+        /// Where its header is.
         offset: usize,
+        /// Its length in bytes.
         len: u32,
+        /// What is wrong with it.
         why: &'static str,
     },
 
+    /// A hash-appended byte other than 0 or 1.
     #[error(
         "image header byte 23 (hash appended) is {found:#04x}, but only 0 or 1 are defined; the \
          header is corrupt: get the image again"
     )]
-    BadHashFlag { found: u8 },
+    BadHashFlag {
+        /// The byte.
+        found: u8,
+    },
 
+    /// A flash size the header cannot hold.
     #[error(
         "invalid flash size {bytes:#x} ({bytes} bytes): use one of 1MB, 2MB, 4MB, 8MB, 16MB, \
          32MB, 64MB or 128MB"
     )]
-    BadFlashSize { bytes: u32 },
+    BadFlashSize {
+        /// The size asked for, in bytes.
+        bytes: u32,
+    },
 }
 
 /// The 24-byte image header (`esp_image_header_t`), every byte kept so that
 /// [`ImageHeader::to_bytes`] gives back exactly what [`ImageHeader::parse`] read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageHeader {
+    /// The image magic, 0xE9.
     pub magic: u8,
+    /// Number of segments.
     pub segment_count: u8,
     /// SPI mode: 0 QIO, 1 QOUT, 2 DIO, 3 DOUT.
     pub spi_mode: u8,
@@ -132,7 +157,9 @@ pub struct ImageHeader {
     pub flash_size_code: u8,
     /// Low nibble of byte 3: flash frequency code (chip specific).
     pub flash_freq_code: u8,
+    /// Address execution starts at.
     pub entry_point: u32,
+    /// SPI write-protect pin (0xEE: none).
     pub wp_pin: u8,
     /// SPI pin drive strengths, two 4-bit values per byte.
     pub spi_drive: [u8; 3],
@@ -144,6 +171,7 @@ pub struct ImageHeader {
     pub min_rev_full: u16,
     /// Maximum chip revision, major * 100 + minor (0 in old images: not checked).
     pub max_rev_full: u16,
+    /// Reserved bytes 20..24.
     pub reserved: [u8; 4],
     /// 1 if a SHA-256 digest follows the checksum.
     pub hash_appended: u8,
@@ -226,19 +254,13 @@ impl ImageHeader {
 
     /// esptool's name for the SPI mode, e.g. `DIO`.
     pub fn spi_mode_name(&self) -> Option<&'static str> {
-        ["QIO", "QOUT", "DIO", "DOUT"]
-            .get(self.spi_mode as usize)
-            .copied()
+        ["QIO", "QOUT", "DIO", "DOUT"].get(self.spi_mode as usize).copied()
     }
 }
 
 /// The header code for a flash size: 1 MB .. 128 MB, powers of two only.
 pub fn flash_size_code(bytes: u32) -> Result<u8, ImageError> {
-    FLASH_SIZES
-        .iter()
-        .position(|&s| s == bytes)
-        .map(|code| code as u8)
-        .ok_or(ImageError::BadFlashSize { bytes })
+    FLASH_SIZES.iter().position(|&s| s == bytes).map(|code| code as u8).ok_or(ImageError::BadFlashSize { bytes })
 }
 
 /// One segment of an image.
@@ -255,7 +277,9 @@ pub struct Segment {
 /// Everything [`parse_image`] learns about an image, including whether it is intact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageInfo {
+    /// Its header.
     pub header: ImageHeader,
+    /// Its segments, in order.
     pub segments: Vec<Segment>,
     /// Checksum byte stored in the image.
     pub checksum_stored: u8,
@@ -314,12 +338,7 @@ fn xor_bytes(acc: u8, data: &[u8]) -> u8 {
 }
 
 fn truncated(part: ImagePart, data: &[u8], offset: usize, needed: usize) -> ImageError {
-    ImageError::Truncated {
-        part,
-        offset,
-        needed,
-        available: data.len().saturating_sub(offset),
-    }
+    ImageError::Truncated { part, offset, needed, available: data.len().saturating_sub(offset) }
 }
 
 /// Walk the image at the start of `data` (trailing bytes are ignored): header,
@@ -345,14 +364,10 @@ pub fn parse_image_layout(data: &[u8]) -> Result<ImageInfo, ImageError> {
 pub fn check_layout(header: &ImageHeader) -> Result<usize, ImageError> {
     let count = header.segment_count as usize;
     if count == 0 || count > MAX_SEGMENTS {
-        return Err(ImageError::BadSegmentCount {
-            count: header.segment_count,
-        });
+        return Err(ImageError::BadSegmentCount { count: header.segment_count });
     }
     if header.hash_appended > 1 {
-        return Err(ImageError::BadHashFlag {
-            found: header.hash_appended,
-        });
+        return Err(ImageError::BadHashFlag { found: header.hash_appended });
     }
     Ok(count)
 }
@@ -389,32 +404,18 @@ fn walk(data: &[u8], hash: bool) -> Result<ImageInfo, ImageError> {
     let mut segments = Vec::with_capacity(count);
     for index in 0..count {
         if data.len() - pos < SEGMENT_HEADER_LEN {
-            return Err(truncated(
-                ImagePart::SegmentHeader(index),
-                data,
-                pos,
-                SEGMENT_HEADER_LEN,
-            ));
+            return Err(truncated(ImagePart::SegmentHeader(index), data, pos, SEGMENT_HEADER_LEN));
         }
         let mut h = [0u8; SEGMENT_HEADER_LEN];
         h.copy_from_slice(&data[pos..pos + SEGMENT_HEADER_LEN]);
         let (load_addr, len) = segment_header(index, pos, &h)?;
         let data_offset = pos + SEGMENT_HEADER_LEN;
         if data.len() - data_offset < len as usize {
-            return Err(truncated(
-                ImagePart::SegmentData(index),
-                data,
-                data_offset,
-                len as usize,
-            ));
+            return Err(truncated(ImagePart::SegmentData(index), data, data_offset, len as usize));
         }
         let end = data_offset + len as usize;
         checksum = xor_bytes(checksum, &data[data_offset..end]);
-        segments.push(Segment {
-            load_addr,
-            data_offset,
-            len,
-        });
+        segments.push(Segment { load_addr, data_offset, len });
         pos = end;
     }
 
@@ -516,18 +517,11 @@ pub(crate) mod testimg {
 
     /// A three-segment image with distinct, non-trivial segment bytes.
     pub fn sample(chip_id: u16) -> Vec<u8> {
-        let seg = |n: usize, seed: u8| -> Vec<u8> {
-            (0..n)
-                .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-                .collect()
-        };
+        let seg =
+            |n: usize, seed: u8| -> Vec<u8> { (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect() };
         build(
             &header(chip_id, 3),
-            &[
-                (0x3C00_0020, seg(0x120, 1)),
-                (0x3FC8_8000, seg(0x24, 7)),
-                (0x4037_4000, seg(0x58, 13)),
-            ],
+            &[(0x3C00_0020, seg(0x120, 1)), (0x3FC8_8000, seg(0x24, 7)), (0x4037_4000, seg(0x58, 13))],
         )
     }
 }
@@ -540,8 +534,8 @@ mod tests {
     #[test]
     fn header_round_trips_every_byte() {
         let raw: [u8; 24] = [
-            0xE9, 0x07, 0x02, 0x3F, 0x88, 0x53, 0x37, 0x40, 0xEE, 0x12, 0x34, 0x56, 0x09, 0x00,
-            0x01, 0x03, 0x00, 0xC7, 0x00, 0xA1, 0xA2, 0xA3, 0xA4, 0x01,
+            0xE9, 0x07, 0x02, 0x3F, 0x88, 0x53, 0x37, 0x40, 0xEE, 0x12, 0x34, 0x56, 0x09, 0x00, 0x01, 0x03, 0x00, 0xC7,
+            0x00, 0xA1, 0xA2, 0xA3, 0xA4, 0x01,
         ];
         let h = ImageHeader::parse(&raw).unwrap();
         assert_eq!(
@@ -573,17 +567,9 @@ mod tests {
     fn header_errors() {
         assert_eq!(
             ImageHeader::parse(&[0xE9; 23]),
-            Err(ImageError::Truncated {
-                part: ImagePart::Header,
-                offset: 0,
-                needed: 24,
-                available: 23
-            })
+            Err(ImageError::Truncated { part: ImagePart::Header, offset: 0, needed: 24, available: 23 })
         );
-        assert_eq!(
-            ImageHeader::parse(&[0xFF; 24]),
-            Err(ImageError::BadMagic { found: 0xFF })
-        );
+        assert_eq!(ImageHeader::parse(&[0xFF; 24]), Err(ImageError::BadMagic { found: 0xFF }));
         assert_eq!(
             ImageError::BadMagic { found: 0 }.to_string(),
             "not an ESP image: the first byte is 0x00, not the image magic 0xe9; check that the \
@@ -597,10 +583,7 @@ mod tests {
             assert_eq!(flash_size_code(mb * MB), Ok(code as u8));
         }
         for bad in [0, 512 * 1024, 3 * MB, 256 * MB, MB + 1, u32::MAX] {
-            assert_eq!(
-                flash_size_code(bad),
-                Err(ImageError::BadFlashSize { bytes: bad })
-            );
+            assert_eq!(flash_size_code(bad), Err(ImageError::BadFlashSize { bytes: bad }));
         }
         assert_eq!(
             flash_size_code(3 * MB).unwrap_err().to_string(),
@@ -612,15 +595,8 @@ mod tests {
         h.set_flash_size(16 * MB).unwrap();
         assert_eq!((h.flash_size_code, h.flash_freq_code), (4, 0xF));
         assert_eq!(h.to_bytes()[3], 0x4F);
-        assert_eq!(
-            h.set_flash_size(5 * MB),
-            Err(ImageError::BadFlashSize { bytes: 5 * MB })
-        );
-        assert_eq!(
-            h.flash_size(),
-            Some(16 * MB),
-            "a rejected size leaves the header unchanged"
-        );
+        assert_eq!(h.set_flash_size(5 * MB), Err(ImageError::BadFlashSize { bytes: 5 * MB }));
+        assert_eq!(h.flash_size(), Some(16 * MB), "a rejected size leaves the header unchanged");
         h.flash_size_code = 8;
         assert_eq!(h.flash_size(), None);
     }
@@ -633,31 +609,15 @@ mod tests {
         assert_eq!(
             info.segments,
             vec![
-                Segment {
-                    load_addr: 0x3C00_0020,
-                    data_offset: 0x20,
-                    len: 0x120
-                },
-                Segment {
-                    load_addr: 0x3FC8_8000,
-                    data_offset: 0x148,
-                    len: 0x24
-                },
-                Segment {
-                    load_addr: 0x4037_4000,
-                    data_offset: 0x174,
-                    len: 0x58
-                },
+                Segment { load_addr: 0x3C00_0020, data_offset: 0x20, len: 0x120 },
+                Segment { load_addr: 0x3FC8_8000, data_offset: 0x148, len: 0x24 },
+                Segment { load_addr: 0x4037_4000, data_offset: 0x174, len: 0x58 },
             ]
         );
         assert_eq!(info.hashed_len, 0x1D0);
         assert_eq!(info.total_len, 0x1F0);
         assert_eq!(img.len(), 0x1F0);
-        assert_eq!(
-            img[0x1CC..0x1CF],
-            [0, 0, 0],
-            "zero padding before the checksum"
-        );
+        assert_eq!(img[0x1CC..0x1CF], [0, 0, 0], "zero padding before the checksum");
         assert_eq!(info.checksum_stored, img[0x1CF]);
         assert!(info.checksum_ok());
         assert_eq!(info.hash_ok(), Some(true));
@@ -702,19 +662,13 @@ mod tests {
         let img = build(&h, &[(0x4000_0000, vec![1, 2, 3, 4])]);
         assert_eq!(img.len(), 0x30);
         let info = parse_image(&img).unwrap();
-        assert_eq!(
-            (info.sha_stored, info.sha_calc, info.hash_ok()),
-            (None, None, None)
-        );
+        assert_eq!((info.sha_stored, info.sha_calc, info.hash_ok()), (None, None, None));
         assert_eq!(info.total_len, 0x30);
         assert!(info.is_valid());
         let before = img.clone();
         let mut img = img;
         rehash(&mut img).unwrap();
-        assert_eq!(
-            img, before,
-            "rehash of an image without digest changes nothing"
-        );
+        assert_eq!(img, before, "rehash of an image without digest changes nothing");
     }
 
     #[test]
@@ -724,159 +678,23 @@ mod tests {
         use ImagePart::*;
         // (cut length, expected error)
         let cases = [
-            (
-                0,
-                Truncated {
-                    part: Header,
-                    offset: 0,
-                    needed: 24,
-                    available: 0,
-                },
-            ),
-            (
-                23,
-                Truncated {
-                    part: Header,
-                    offset: 0,
-                    needed: 24,
-                    available: 23,
-                },
-            ),
-            (
-                24,
-                Truncated {
-                    part: SegmentHeader(0),
-                    offset: 0x18,
-                    needed: 8,
-                    available: 0,
-                },
-            ),
-            (
-                31,
-                Truncated {
-                    part: SegmentHeader(0),
-                    offset: 0x18,
-                    needed: 8,
-                    available: 7,
-                },
-            ),
-            (
-                32,
-                Truncated {
-                    part: SegmentData(0),
-                    offset: 0x20,
-                    needed: 0x120,
-                    available: 0,
-                },
-            ),
-            (
-                0x13F,
-                Truncated {
-                    part: SegmentData(0),
-                    offset: 0x20,
-                    needed: 0x120,
-                    available: 0x11F,
-                },
-            ),
-            (
-                0x140,
-                Truncated {
-                    part: SegmentHeader(1),
-                    offset: 0x140,
-                    needed: 8,
-                    available: 0,
-                },
-            ),
-            (
-                0x147,
-                Truncated {
-                    part: SegmentHeader(1),
-                    offset: 0x140,
-                    needed: 8,
-                    available: 7,
-                },
-            ),
-            (
-                0x148,
-                Truncated {
-                    part: SegmentData(1),
-                    offset: 0x148,
-                    needed: 0x24,
-                    available: 0,
-                },
-            ),
-            (
-                0x16B,
-                Truncated {
-                    part: SegmentData(1),
-                    offset: 0x148,
-                    needed: 0x24,
-                    available: 0x23,
-                },
-            ),
-            (
-                0x16C,
-                Truncated {
-                    part: SegmentHeader(2),
-                    offset: 0x16C,
-                    needed: 8,
-                    available: 0,
-                },
-            ),
-            (
-                0x174,
-                Truncated {
-                    part: SegmentData(2),
-                    offset: 0x174,
-                    needed: 0x58,
-                    available: 0,
-                },
-            ),
-            (
-                0x1CB,
-                Truncated {
-                    part: SegmentData(2),
-                    offset: 0x174,
-                    needed: 0x58,
-                    available: 0x57,
-                },
-            ),
-            (
-                0x1CC,
-                Truncated {
-                    part: Checksum,
-                    offset: 0x1CC,
-                    needed: 4,
-                    available: 0,
-                },
-            ),
-            (
-                0x1CF,
-                Truncated {
-                    part: Checksum,
-                    offset: 0x1CC,
-                    needed: 4,
-                    available: 3,
-                },
-            ),
-            (
-                0x1D0,
-                Truncated {
-                    part: Hash,
-                    offset: 0x1D0,
-                    needed: 32,
-                    available: 0,
-                },
-            ),
-            (
-                0x1EF,
-                Truncated {
-                    part: Hash,
-                    offset: 0x1D0,
-                    needed: 32,
-                    available: 31,
-                },
-            ),
+            (0, Truncated { part: Header, offset: 0, needed: 24, available: 0 }),
+            (23, Truncated { part: Header, offset: 0, needed: 24, available: 23 }),
+            (24, Truncated { part: SegmentHeader(0), offset: 0x18, needed: 8, available: 0 }),
+            (31, Truncated { part: SegmentHeader(0), offset: 0x18, needed: 8, available: 7 }),
+            (32, Truncated { part: SegmentData(0), offset: 0x20, needed: 0x120, available: 0 }),
+            (0x13F, Truncated { part: SegmentData(0), offset: 0x20, needed: 0x120, available: 0x11F }),
+            (0x140, Truncated { part: SegmentHeader(1), offset: 0x140, needed: 8, available: 0 }),
+            (0x147, Truncated { part: SegmentHeader(1), offset: 0x140, needed: 8, available: 7 }),
+            (0x148, Truncated { part: SegmentData(1), offset: 0x148, needed: 0x24, available: 0 }),
+            (0x16B, Truncated { part: SegmentData(1), offset: 0x148, needed: 0x24, available: 0x23 }),
+            (0x16C, Truncated { part: SegmentHeader(2), offset: 0x16C, needed: 8, available: 0 }),
+            (0x174, Truncated { part: SegmentData(2), offset: 0x174, needed: 0x58, available: 0 }),
+            (0x1CB, Truncated { part: SegmentData(2), offset: 0x174, needed: 0x58, available: 0x57 }),
+            (0x1CC, Truncated { part: Checksum, offset: 0x1CC, needed: 4, available: 0 }),
+            (0x1CF, Truncated { part: Checksum, offset: 0x1CC, needed: 4, available: 3 }),
+            (0x1D0, Truncated { part: Hash, offset: 0x1D0, needed: 32, available: 0 }),
+            (0x1EF, Truncated { part: Hash, offset: 0x1D0, needed: 32, available: 31 }),
         ];
         for (cut, want) in cases {
             assert_eq!(parse_image(&img[..cut]), Err(want), "cut at {cut:#x}");
@@ -884,10 +702,7 @@ mod tests {
         assert!(parse_image(&img[..0x1F0]).is_ok());
         // Every other cut fails too, and none panics.
         for cut in 0..img.len() {
-            assert!(
-                matches!(parse_image(&img[..cut]), Err(ImageError::Truncated { .. })),
-                "cut {cut}"
-            );
+            assert!(matches!(parse_image(&img[..cut]), Err(ImageError::Truncated { .. })), "cut {cut}");
         }
         assert_eq!(
             parse_image(&img[..0x13F]).unwrap_err().to_string(),
@@ -901,15 +716,9 @@ mod tests {
         let img = sample(0);
         let mut bad = img.clone();
         bad[1] = 0;
-        assert_eq!(
-            parse_image(&bad),
-            Err(ImageError::BadSegmentCount { count: 0 })
-        );
+        assert_eq!(parse_image(&bad), Err(ImageError::BadSegmentCount { count: 0 }));
         bad[1] = 17;
-        assert_eq!(
-            parse_image(&bad),
-            Err(ImageError::BadSegmentCount { count: 17 })
-        );
+        assert_eq!(parse_image(&bad), Err(ImageError::BadSegmentCount { count: 17 }));
         let mut bad = img.clone();
         bad[23] = 2;
         assert_eq!(parse_image(&bad), Err(ImageError::BadHashFlag { found: 2 }));
@@ -918,34 +727,19 @@ mod tests {
         bad[0x18 + 4..0x18 + 8].copy_from_slice(&0x0100_0000u32.to_le_bytes());
         assert_eq!(
             parse_image(&bad),
-            Err(ImageError::BadSegmentLength {
-                index: 0,
-                offset: 0x18,
-                len: 0x0100_0000,
-                why: "16 MB or more"
-            })
+            Err(ImageError::BadSegmentLength { index: 0, offset: 0x18, len: 0x0100_0000, why: "16 MB or more" })
         );
         let mut bad = img.clone();
         bad[0x140 + 4..0x140 + 8].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
         assert_eq!(
             parse_image(&bad),
-            Err(ImageError::BadSegmentLength {
-                index: 1,
-                offset: 0x140,
-                len: 0xFFFF_FFFF,
-                why: "16 MB or more"
-            })
+            Err(ImageError::BadSegmentLength { index: 1, offset: 0x140, len: 0xFFFF_FFFF, why: "16 MB or more" })
         );
         let mut bad = img.clone();
         bad[0x140 + 4..0x140 + 8].copy_from_slice(&0x25u32.to_le_bytes());
         assert_eq!(
             parse_image(&bad),
-            Err(ImageError::BadSegmentLength {
-                index: 1,
-                offset: 0x140,
-                len: 0x25,
-                why: "not a multiple of 4"
-            })
+            Err(ImageError::BadSegmentLength { index: 1, offset: 0x140, len: 0x25, why: "not a multiple of 4" })
         );
         assert_eq!(
             parse_image(&bad).unwrap_err().to_string(),
@@ -973,11 +767,7 @@ mod tests {
             let mut bad = img.clone();
             bad[at] ^= 0x40;
             let info = parse_image(&bad).unwrap();
-            assert_eq!(
-                info.checksum_calc,
-                info.checksum_stored ^ 0x40,
-                "byte {at:#x}"
-            );
+            assert_eq!(info.checksum_calc, info.checksum_stored ^ 0x40, "byte {at:#x}");
             assert!(!info.checksum_ok());
             assert_eq!(info.hash_ok(), Some(false));
             assert!(!info.is_valid());
@@ -1016,23 +806,13 @@ mod tests {
         assert_eq!(edited[0x1D0..0x1F0], want);
         // Only byte 3 and the digest changed.
         let changed: Vec<usize> = (0..img.len()).filter(|&i| img[i] != edited[i]).collect();
-        assert!(
-            changed
-                .iter()
-                .all(|&i| i == 3 || (0x1D0..0x1F0).contains(&i)),
-            "{changed:?}"
-        );
+        assert!(changed.iter().all(|&i| i == 3 || (0x1D0..0x1F0).contains(&i)), "{changed:?}");
 
         // rehash reports a broken image instead of writing anywhere.
         let mut cut = img[..0x1E0].to_vec();
         assert_eq!(
             rehash(&mut cut),
-            Err(ImageError::Truncated {
-                part: ImagePart::Hash,
-                offset: 0x1D0,
-                needed: 32,
-                available: 0x10
-            })
+            Err(ImageError::Truncated { part: ImagePart::Hash, offset: 0x1D0, needed: 32, available: 0x10 })
         );
     }
 

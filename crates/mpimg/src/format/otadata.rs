@@ -95,32 +95,26 @@ pub fn ota_crc(seq: u32) -> u32 {
 /// One `esp_ota_select_entry_t`, every byte kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct OtaRecord {
+    /// Sequence number (the record with the highest valid one is in charge).
     pub seq: u32,
+    /// Label bytes (unused by ESP-IDF, 0xFF).
     pub label: [u8; 20],
+    /// The `esp_ota_img_states_t` of the app it selects.
     pub state: u32,
+    /// CRC-32 of `seq`.
     pub crc: u32,
 }
 
 impl OtaRecord {
     /// An erased record (all 0xFF).
-    pub const ERASED: OtaRecord = OtaRecord {
-        seq: u32::MAX,
-        label: [0xFF; 20],
-        state: u32::MAX,
-        crc: u32::MAX,
-    };
+    pub const ERASED: OtaRecord = OtaRecord { seq: u32::MAX, label: [0xFF; 20], state: u32::MAX, crc: u32::MAX };
 
     /// Read a record from its 32 bytes.
     pub fn parse(b: &[u8; OTA_RECORD_LEN]) -> OtaRecord {
         let u32_at = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
         let mut label = [0u8; 20];
         label.copy_from_slice(&b[4..24]);
-        OtaRecord {
-            seq: u32_at(0),
-            label,
-            state: u32_at(24),
-            crc: u32_at(28),
-        }
+        OtaRecord { seq: u32_at(0), label, state: u32_at(24), crc: u32_at(28) }
     }
 
     /// The record's 32 bytes.
@@ -135,12 +129,7 @@ impl OtaRecord {
 
     /// A fresh record (label left erased, as on a newly erased sector) with its CRC.
     pub fn new(seq: u32, state: OtaState) -> OtaRecord {
-        OtaRecord {
-            seq,
-            label: [0xFF; 20],
-            state: state.to_u32(),
-            crc: ota_crc(seq),
-        }
+        OtaRecord { seq, label: [0xFF; 20], state: state.to_u32(), crc: ota_crc(seq) }
     }
 
     /// Whether the stored CRC matches the sequence number.
@@ -176,6 +165,7 @@ impl OtaRecord {
 /// Where the bootloader starts looking for an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum BootTarget {
+    /// The factory app.
     Factory,
     /// ota_N (index among the OTA app partitions).
     Ota(usize),
@@ -183,42 +173,57 @@ pub enum BootTarget {
 
 /// Why otadata could not be read or an update planned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum OtaError {
+    /// An otadata partition shorter than two sectors.
     #[error(
         "otadata is {len:#x} bytes, too short to hold its second record at 0x1000; an otadata \
          partition is 0x2000 bytes: check the partition table"
     )]
-    TooShort { len: usize },
+    TooShort {
+        /// Its length in bytes.
+        len: usize,
+    },
 
+    /// No OTA app partitions.
     #[error("there are no OTA app partitions (ota_0, ota_1, ...) to boot: add some to the partition table")]
     NoOtaApps,
 
+    /// An OTA slot that the table does not have.
     #[error(
         "cannot boot ota_{target}: the partition table has {count} OTA app partitions \
          (ota_0 to ota_{last}), numbered without gaps",
         last = count.saturating_sub(1)
     )]
-    TargetOutOfRange { target: usize, count: usize },
+    TargetOutOfRange {
+        /// The slot.
+        target: usize,
+        /// OTA app partitions in the table.
+        count: usize,
+    },
 
+    /// A sequence number with no larger one left.
     #[error(
         "the OTA sequence number {seq:#x} is too close to 0xffffffff for ESP-IDF to pick a larger \
          one: erase the otadata partition and set the boot partition again"
     )]
-    SequenceExhausted { seq: u32 },
+    SequenceExhausted {
+        /// The sequence number in charge.
+        seq: u32,
+    },
 }
 
 /// The two records of an otadata partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtaData {
+    /// The records in the partition's two sectors.
     pub records: [OtaRecord; 2],
 }
 
 impl OtaData {
     /// Erased otadata: the bootloader boots factory, or ota_0 without one.
     pub fn erased() -> OtaData {
-        OtaData {
-            records: [OtaRecord::ERASED; 2],
-        }
+        OtaData { records: [OtaRecord::ERASED; 2] }
     }
 
     /// Read the records at 0 and 0x1000 of the otadata partition's bytes.
@@ -230,9 +235,7 @@ impl OtaData {
                 .ok_or(OtaError::TooShort { len: otadata.len() })?;
             Ok(OtaRecord::parse(bytes))
         };
-        Ok(OtaData {
-            records: [record(0)?, record(OTADATA_SECTOR_LEN)?],
-        })
+        Ok(OtaData { records: [record(0)?, record(OTADATA_SECTOR_LEN)?] })
     }
 
     /// The partition's 0x2000 bytes: each record at the start of its sector,
@@ -258,10 +261,7 @@ impl OtaData {
     /// [`OtaRecord::is_valid`]) the one with the higher sequence number, record
     /// 0 on a tie.
     pub fn active_record(&self) -> Option<usize> {
-        select(
-            &self.records,
-            [self.records[0].is_valid(), self.records[1].is_valid()],
-        )
+        select(&self.records, [self.records[0].is_valid(), self.records[1].is_valid()])
     }
 
     /// The active record and the OTA app it selects: `(seq - 1) % ota_app_count`
@@ -285,26 +285,14 @@ impl OtaData {
     /// factory, or ota_0 when there is no factory app (from there
     /// `bootloader_utility_load_boot_image` tries the other apps if that one
     /// does not load).
-    pub fn boot_target(
-        &self,
-        ota_app_count: usize,
-        has_factory: bool,
-        rollback: bool,
-    ) -> BootTarget {
+    pub fn boot_target(&self, ota_app_count: usize, has_factory: bool, rollback: bool) -> BootTarget {
         let mut records = self.records;
         if rollback {
-            for r in records
-                .iter_mut()
-                .filter(|r| r.ota_state() == OtaState::PendingVerify)
-            {
+            for r in records.iter_mut().filter(|r| r.ota_state() == OtaState::PendingVerify) {
                 r.state = OtaState::Aborted.to_u32();
             }
         }
-        let fallback = if has_factory {
-            BootTarget::Factory
-        } else {
-            BootTarget::Ota(0)
-        };
+        let fallback = if has_factory { BootTarget::Factory } else { BootTarget::Ota(0) };
         match (OtaData { records }).active(ota_app_count) {
             Some((_, slot)) => BootTarget::Ota(slot),
             None => fallback,
@@ -317,17 +305,11 @@ impl OtaData {
     /// apps, target out of range, sequence exhausted) this returns what IDF
     /// writes to erased otadata: sector 0, `seq = target_index + 1`. Check with
     /// `try_plan_update` when the arguments are not known to be good.
-    pub fn plan_update(
-        &self,
-        ota_app_count: usize,
-        target_index: usize,
-        rollback: bool,
-    ) -> (usize, OtaRecord) {
-        self.try_plan_update(ota_app_count, target_index, rollback)
-            .unwrap_or_else(|_| {
-                let seq = u32::try_from(target_index).map_or(u32::MAX, |t| t.saturating_add(1));
-                (0, OtaRecord::new(seq, new_state(rollback)))
-            })
+    pub fn plan_update(&self, ota_app_count: usize, target_index: usize, rollback: bool) -> (usize, OtaRecord) {
+        self.try_plan_update(ota_app_count, target_index, rollback).unwrap_or_else(|_| {
+            let seq = u32::try_from(target_index).map_or(u32::MAX, |t| t.saturating_add(1));
+            (0, OtaRecord::new(seq, new_state(rollback)))
+        })
     }
 
     /// The record `esp_ota_set_boot_partition` (ESP-IDF v5.0 .. v5.5,
@@ -359,10 +341,7 @@ impl OtaData {
         }
         // IDF counts ota_0, ota_1, ... up to the first gap; there are at most 16.
         if target_index >= ota_app_count || ota_app_count > 16 {
-            return Err(OtaError::TargetOutOfRange {
-                target: target_index,
-                count: ota_app_count,
-            });
+            return Err(OtaError::TargetOutOfRange { target: target_index, count: ota_app_count });
         }
         let (count, target) = (ota_app_count as u32, target_index as u32);
         let (slot, seq) = match self.active_record() {
@@ -374,12 +353,8 @@ impl OtaData {
             }
             None => (0, target + 1),
         };
-        let record = OtaRecord {
-            seq,
-            label: self.records[slot].label,
-            state: new_state(rollback).to_u32(),
-            crc: ota_crc(seq),
-        };
+        let record =
+            OtaRecord { seq, label: self.records[slot].label, state: new_state(rollback).to_u32(), crc: ota_crc(seq) };
         Ok((slot, record))
     }
 }
@@ -387,11 +362,7 @@ impl OtaData {
 /// `bootloader_common_select_otadata` with `max = true`.
 fn select(records: &[OtaRecord; 2], valid: [bool; 2]) -> Option<usize> {
     match valid {
-        [true, true] => Some(if records[0].seq >= records[1].seq {
-            0
-        } else {
-            1
-        }),
+        [true, true] => Some(if records[0].seq >= records[1].seq { 0 } else { 1 }),
         [true, false] => Some(0),
         [false, true] => Some(1),
         [false, false] => None,
@@ -423,11 +394,7 @@ fn next_seq(seq: u32, base: u32, count: u32) -> Option<u32> {
     // `start` is the first value of a run of values that do not wrap.
     let mut start = base as u64;
     for _ in 0..=count {
-        let v = if start >= seq {
-            start
-        } else {
-            start + (seq - start).div_ceil(count) * count
-        };
+        let v = if start >= seq { start } else { start + (seq - start).div_ceil(count) * count };
         if v < M {
             return Some(v as u32);
         }
@@ -487,11 +454,7 @@ mod tests {
         for (i, b) in odd.iter_mut().enumerate() {
             *b = i as u8 * 3;
         }
-        assert_eq!(
-            OtaRecord::parse(&odd).to_bytes(),
-            odd,
-            "every byte round-trips"
-        );
+        assert_eq!(OtaRecord::parse(&odd).to_bytes(), odd, "every byte round-trips");
 
         assert!(OtaRecord::parse(&[0xFF; 32]).is_erased());
         assert_eq!(OtaRecord::parse(&[0xFF; 32]), E);
@@ -540,15 +503,9 @@ mod tests {
         let d = OtaData::parse(&part).unwrap();
         assert_eq!(d, data(rec(3, OtaState::Valid), rec(4, OtaState::New)));
         assert_eq!(d.to_bytes(), part);
-        assert_eq!(
-            OtaData::parse(&[0xFF; OTADATA_LEN]).unwrap(),
-            OtaData::erased()
-        );
+        assert_eq!(OtaData::parse(&[0xFF; OTADATA_LEN]).unwrap(), OtaData::erased());
         assert_eq!(OtaData::parse(&part[..0x1020]).unwrap(), d);
-        assert_eq!(
-            OtaData::parse(&part[..0x101F]),
-            Err(OtaError::TooShort { len: 0x101F })
-        );
+        assert_eq!(OtaData::parse(&part[..0x101F]), Err(OtaError::TooShort { len: 0x101F }));
         assert_eq!(OtaData::parse(&[]), Err(OtaError::TooShort { len: 0 }));
         assert_eq!(
             OtaError::TooShort { len: 0x1000 }.to_string(),
@@ -597,21 +554,11 @@ mod tests {
         let erased = OtaData::erased();
         assert_eq!(erased.boot_target(2, true, false), BootTarget::Factory);
         assert_eq!(erased.boot_target(2, false, false), BootTarget::Ota(0));
-        assert_eq!(
-            data(rec(2, Valid), E).boot_target(2, true, false),
-            BootTarget::Ota(1)
-        );
-        assert_eq!(
-            data(rec(2, Valid), E).boot_target(0, true, false),
-            BootTarget::Factory
-        );
+        assert_eq!(data(rec(2, Valid), E).boot_target(2, true, false), BootTarget::Ota(1));
+        assert_eq!(data(rec(2, Valid), E).boot_target(0, true, false), BootTarget::Factory);
         let pending = data(rec(1, Valid), rec(2, PendingVerify));
         assert_eq!(pending.boot_target(2, false, false), BootTarget::Ota(1));
-        assert_eq!(
-            pending.boot_target(2, false, true),
-            BootTarget::Ota(0),
-            "rolled back"
-        );
+        assert_eq!(pending.boot_target(2, false, true), BootTarget::Ota(0), "rolled back");
         let only_pending = data(E, rec(2, PendingVerify));
         assert_eq!(only_pending.boot_target(2, true, true), BootTarget::Factory);
         assert_eq!(only_pending.boot_target(2, false, true), BootTarget::Ota(0));
@@ -653,13 +600,7 @@ mod tests {
         for (d, n, t, (slot, seq)) in cases {
             let (got_slot, got) = d.plan_update(*n, *t, false);
             assert_eq!((got_slot, got.seq), (*slot, *seq), "{d:?} n={n} target={t}");
-            assert_eq!(
-                got,
-                OtaRecord {
-                    label: d.records[*slot].label,
-                    ..rec(*seq, Undefined)
-                }
-            );
+            assert_eq!(got, OtaRecord { label: d.records[*slot].label, ..rec(*seq, Undefined) });
             // Unless the sequence wrapped to the erased value, the result boots the target.
             if *seq != u32::MAX {
                 let after = d.with_record(got_slot, got);
@@ -675,15 +616,7 @@ mod tests {
         let d = data(rec(8, OtaState::Valid), old);
         let (slot, r) = d.plan_update(2, 0, true);
         assert_eq!(slot, 1);
-        assert_eq!(
-            r,
-            OtaRecord {
-                seq: 9,
-                label: *b"previous-label-bytes",
-                state: 0,
-                crc: ota_crc(9)
-            }
-        );
+        assert_eq!(r, OtaRecord { seq: 9, label: *b"previous-label-bytes", state: 0, crc: ota_crc(9) });
         assert_eq!(r.ota_state(), OtaState::New);
     }
 
@@ -691,19 +624,9 @@ mod tests {
     fn plan_update_rejects_what_idf_rejects() {
         let d = data(rec(1, OtaState::Valid), E);
         assert_eq!(d.try_plan_update(0, 0, false), Err(OtaError::NoOtaApps));
+        assert_eq!(d.try_plan_update(2, 2, false), Err(OtaError::TargetOutOfRange { target: 2, count: 2 }));
         assert_eq!(
-            d.try_plan_update(2, 2, false),
-            Err(OtaError::TargetOutOfRange {
-                target: 2,
-                count: 2
-            })
-        );
-        assert_eq!(
-            OtaError::TargetOutOfRange {
-                target: 2,
-                count: 2
-            }
-            .to_string(),
+            OtaError::TargetOutOfRange { target: 2, count: 2 }.to_string(),
             "cannot boot ota_2: the partition table has 2 OTA app partitions (ota_0 to ota_1), \
              numbered without gaps"
         );
@@ -711,21 +634,12 @@ mod tests {
         assert_eq!(d.plan_update(2, 2, false), (0, rec(3, OtaState::Undefined)));
         // seq 0xFFFFFFFD, 4 apps, target ota_0: 1 + 4i reaches 0xFFFFFFFD (i = 0x3FFFFFFF).
         let near = data(rec(0xFFFF_FFFD, OtaState::Valid), E);
-        assert_eq!(
-            near.try_plan_update(4, 0, false).map(|r| r.1.seq),
-            Ok(0xFFFF_FFFD)
-        );
+        assert_eq!(near.try_plan_update(4, 0, false).map(|r| r.1.seq), Ok(0xFFFF_FFFD));
         // Target ota_1 needs 2 + 4i >= 0xFFFFFFFD: 0xFFFFFFFE.
-        assert_eq!(
-            near.try_plan_update(4, 1, false).map(|r| r.1.seq),
-            Ok(0xFFFF_FFFE)
-        );
+        assert_eq!(near.try_plan_update(4, 1, false).map(|r| r.1.seq), Ok(0xFFFF_FFFE));
         // Target ota_3 needs 0 + 4i >= 0xFFFFFFFD: every such value is a multiple of 4
         // below 2^32, the largest 0xFFFFFFFC; IDF would loop forever.
-        assert_eq!(
-            near.try_plan_update(4, 3, false),
-            Err(OtaError::SequenceExhausted { seq: 0xFFFF_FFFD })
-        );
+        assert_eq!(near.try_plan_update(4, 3, false), Err(OtaError::SequenceExhausted { seq: 0xFFFF_FFFD }));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! consistency rules a table must meet.
 //!
 //! Binary form (one 4 KB sector at flash 0x8000): 32-byte entries `AA 50`,
-//! type, subtype, offset u32, size u32, label[16], flags u32; then an optional
+//! type, subtype, offset u32, size u32, `label[16]`, flags u32; then an optional
 //! MD5 entry (`EB EB`, 14 × 0xFF, MD5 of all preceding entry bytes); then 0xFF.
 
 use md5::{Digest, Md5};
@@ -31,18 +31,27 @@ pub const OTADATA_SIZE: u32 = 0x2000;
 const ENTRY_MAGIC: [u8; 2] = [0xAA, 0x50];
 const MD5_MAGIC: [u8; 2] = [0xEB, 0xEB];
 
+/// Partition type: an app.
 pub const TYPE_APP: u8 = 0x00;
+/// Partition type: data (nvs, otadata, filesystems, ...).
 pub const TYPE_DATA: u8 = 0x01;
+/// Partition type: a bootloader (ESP-IDF ≥ 5.3 tables).
 pub const TYPE_BOOTLOADER: u8 = 0x02;
+/// Partition type: a partition table (ESP-IDF ≥ 5.3 tables).
 pub const TYPE_PARTITION_TABLE: u8 = 0x03;
 
+/// Flag: the partition is encrypted.
 pub const FLAG_ENCRYPTED: u32 = 1 << 0;
+/// Flag: the partition is read-only.
 pub const FLAG_READONLY: u32 = 1 << 1;
 
-/// Data subtypes that hold a filesystem MicroPython (or IDF) can mount.
+/// Data subtype: FAT (MicroPython's `vfs` is of this subtype, whatever filesystem it holds).
 pub const SUBTYPE_FAT: u8 = 0x81;
+/// Data subtype: SPIFFS.
 pub const SUBTYPE_SPIFFS: u8 = 0x82;
+/// Data subtype: littlefs.
 pub const SUBTYPE_LITTLEFS: u8 = 0x83;
+/// Data subtype: otadata.
 pub const SUBTYPE_OTA: u8 = 0x00;
 
 const TYPE_NAMES: &[(u8, &str)] = &[
@@ -77,11 +86,7 @@ const SUBTYPE_NAMES: &[(u8, u8, &str)] = &[
 
 /// The name of a partition type, or its number.
 pub fn type_name(ptype: u8) -> String {
-    TYPE_NAMES
-        .iter()
-        .find(|(t, _)| *t == ptype)
-        .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|| format!("{ptype:#04x}"))
+    TYPE_NAMES.iter().find(|(t, _)| *t == ptype).map(|(_, n)| n.to_string()).unwrap_or_else(|| format!("{ptype:#04x}"))
 }
 
 /// The partition type for a name (`app`, `data`, ...) or number.
@@ -126,9 +131,7 @@ pub fn subtype_in_type(ptype: u8, name: &str) -> Option<u8> {
 /// subtype names do not collide, except data `ota` vs app `ota_N`).
 pub fn type_and_subtype(name: &str) -> Option<(u8, u8)> {
     let n = name.trim().to_ascii_lowercase();
-    [TYPE_APP, TYPE_DATA]
-        .iter()
-        .find_map(|&t| subtype_in_type(t, &n).filter(|_| parse_is_named(t, &n)).map(|s| (t, s)))
+    [TYPE_APP, TYPE_DATA].iter().find_map(|&t| subtype_in_type(t, &n).filter(|_| parse_is_named(t, &n)).map(|s| (t, s)))
 }
 
 fn parse_is_named(ptype: u8, name: &str) -> bool {
@@ -139,12 +142,17 @@ fn parse_is_named(ptype: u8, name: &str) -> bool {
 /// One entry of the partition table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partition {
+    /// Its type ([`TYPE_APP`], [`TYPE_DATA`], ...).
     pub ptype: u8,
+    /// Its subtype within the type.
     pub subtype: u8,
+    /// Its flash offset.
     pub offset: u32,
+    /// Its size in bytes.
     pub size: u32,
     /// The 16 label bytes as stored (kept so an unchanged entry round-trips exactly).
     pub label: [u8; 16],
+    /// Its flags ([`FLAG_ENCRYPTED`], [`FLAG_READONLY`]).
     pub flags: u32,
 }
 
@@ -160,22 +168,27 @@ impl Partition {
         String::from_utf8_lossy(&self.label[..end]).into_owned()
     }
 
+    /// Set the label; `name` must already be checked with [`check_name`].
     pub fn set_name(&mut self, name: &str) {
         self.label = label_bytes(name);
     }
 
+    /// The flash offset one past its last byte.
     pub fn end(&self) -> u32 {
         self.offset.saturating_add(self.size)
     }
 
+    /// Its type's name (`app`, `data`) or number.
     pub fn type_name(&self) -> String {
         type_name(self.ptype)
     }
 
+    /// Its subtype's name (`factory`, `ota_0`, `fat`) or number.
     pub fn subtype_name(&self) -> String {
         subtype_name(self.ptype, self.subtype)
     }
 
+    /// Whether it is an app partition.
     pub fn is_app(&self) -> bool {
         self.ptype == TYPE_APP
     }
@@ -242,34 +255,113 @@ pub fn check_name(name: &str) -> Result<(), TableError> {
 }
 
 /// Errors in a partition table, read or built.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TableError {
+    /// The table sector holds no entry.
     #[error("no partition table at flash {TABLE_OFFSET:#x}: the sector holds no partition entry (is this a MicroPython firmware file or an app image?)")]
     Missing,
+    /// The data ends inside the table sector.
     #[error("the partition table is cut short at byte {at:#x} of its sector: the file is truncated; get a complete firmware file")]
-    Truncated { at: usize },
-    #[error("partition table MD5 mismatch: stored {stored}, computed {computed}; the table is corrupt (rewrite it with --table or --from-csv)")]
-    Md5Mismatch { stored: String, computed: String },
-    #[error("the partition table does not end with an empty (0xFF) entry after entry {count}; the table sector is corrupt")]
-    NoEnd { count: usize },
+    Truncated {
+        /// Where the data ends, from the start of the sector.
+        at: usize,
+    },
+    /// The MD5 entry does not match the entries.
+    #[error("partition table MD5 mismatch: stored {stored}, computed {computed}; the table is corrupt")]
+    Md5Mismatch {
+        /// The MD5 stored, in hex.
+        stored: String,
+        /// The MD5 of the entries, in hex.
+        computed: String,
+    },
+    /// Garbage after the last entry where 0xFF should be.
+    #[error(
+        "the partition table does not end with an empty (0xFF) entry after entry {count}; the table sector is corrupt"
+    )]
+    NoEnd {
+        /// Entries read before it.
+        count: usize,
+    },
+    /// More entries than the sector holds.
     #[error("partition table full: at most {max} entries fit in the 4 KB table sector")]
-    TooManyEntries { max: usize },
+    TooManyEntries {
+        /// How many fit.
+        max: usize,
+    },
+    /// A label that cannot be a partition name.
     #[error("invalid partition name '{name}': use 1 to 15 bytes, without ',', ':' or '='")]
-    BadName { name: String },
-    #[error("partition '{name}' appears twice in the table: names must be unique (use --rename)")]
-    Duplicate { name: String },
+    BadName {
+        /// The name.
+        name: String,
+    },
+    /// Two partitions with one name.
+    #[error("partition '{name}' appears twice in the table: names must be unique")]
+    Duplicate {
+        /// The name.
+        name: String,
+    },
+    /// Two partitions that overlap.
     #[error("partition '{name}' ({offset:#x}..{end:#x}) overlaps '{prev}' which ends at {prev_end:#x}")]
-    Overlap { name: String, offset: u32, end: u32, prev: String, prev_end: u32 },
+    Overlap {
+        /// The later partition.
+        name: String,
+        /// Its flash offset.
+        offset: u32,
+        /// Where it ends.
+        end: u32,
+        /// The partition it overlaps.
+        prev: String,
+        /// Where that one ends.
+        prev_end: u32,
+    },
+    /// A partition inside the bootloader and table area.
     #[error("partition '{name}' starts at {offset:#x}, inside the bootloader and partition table area: partitions start at {FIRST_PART_OFFSET:#x} or later")]
-    BeforeFirst { name: String, offset: u32 },
+    BeforeFirst {
+        /// The partition.
+        name: String,
+        /// Its flash offset.
+        offset: u32,
+    },
+    /// A partition that does not start on its boundary (64 KB for apps, 4 KB for data).
     #[error("partition '{name}': offset {offset:#x} is not a multiple of {align:#x}{hint}")]
-    Misaligned { name: String, offset: u32, align: u32, hint: String },
+    Misaligned {
+        /// The partition.
+        name: String,
+        /// Its flash offset.
+        offset: u32,
+        /// The boundary, in bytes.
+        align: u32,
+        /// What to do (the next boundary), or empty.
+        hint: String,
+    },
+    /// A size that is not a whole number of 4 KB blocks.
     #[error("partition '{name}': size {size:#x} is not a multiple of 0x1000 (4 KB blocks)")]
-    BadSize { name: String, size: u32 },
+    BadSize {
+        /// The partition.
+        name: String,
+        /// Its size in bytes.
+        size: u32,
+    },
+    /// A partition of size 0.
     #[error("partition '{name}' has size 0")]
-    Empty { name: String },
-    #[error("partition '{name}' ends at {end:#x}, past the end of the {flash_mb} MB flash ({flash_size:#x}): shrink it (--resize {name}=0 fills what is left) or set a larger flash size with -f")]
-    PastFlashEnd { name: String, end: u32, flash_size: u32, flash_mb: u32 },
+    Empty {
+        /// The partition.
+        name: String,
+    },
+    /// A partition that ends past the end of the flash.
+    #[error("partition '{name}' ends at {end:#x}, past the end of the {flash_mb} MB flash ({flash_size:#x})")]
+    PastFlashEnd {
+        /// The partition.
+        name: String,
+        /// Where it ends.
+        end: u32,
+        /// The flash size in bytes.
+        flash_size: u32,
+        /// The flash size in MB.
+        flash_mb: u32,
+    },
+    /// No app partition at all.
     #[error("no app partition in the table: MicroPython needs a factory or ota_0 app partition")]
     NoApp,
 }
@@ -277,6 +369,7 @@ pub enum TableError {
 /// A parsed partition table, entries sorted by offset.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PartitionTable {
+    /// The entries, sorted by offset.
     pub entries: Vec<Partition>,
     /// Whether the table as read carried an MD5 entry (tables we write always do).
     pub had_md5: bool,
@@ -340,10 +433,12 @@ impl PartitionTable {
         Ok(out)
     }
 
+    /// The partition labelled `name`.
     pub fn find(&self, name: &str) -> Option<&Partition> {
         self.entries.iter().find(|p| p.name() == name)
     }
 
+    /// The index in [`PartitionTable::entries`] of the partition labelled `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.entries.iter().position(|p| p.name() == name)
     }
@@ -358,6 +453,7 @@ impl PartitionTable {
         self.entries.iter().map(Partition::end).max().unwrap_or(FIRST_PART_OFFSET).max(FIRST_PART_OFFSET)
     }
 
+    /// Sort the entries by offset.
     pub fn sort(&mut self) {
         self.entries.sort_by_key(|p| p.offset);
     }
@@ -391,10 +487,17 @@ impl PartitionTable {
             }
             let free_from = prev.map_or(FIRST_PART_OFFSET, Partition::end);
             if p.offset > free_from {
-                warnings.push(format!("{:#x} bytes free before '{name}' ({free_from:#x}..{:#x})", p.offset - free_from, p.offset));
+                warnings.push(format!(
+                    "{:#x} bytes free before '{name}' ({free_from:#x}..{:#x})",
+                    p.offset - free_from,
+                    p.offset
+                ));
             }
             if p.is_app() && p.offset % APP_ALIGN != 0 {
-                let hint = format!(": app partitions start on 64 KB boundaries (next one: {:#x})", crate::flash::align_up(p.offset, APP_ALIGN));
+                let hint = format!(
+                    ": app partitions start on 64 KB boundaries (next one: {:#x})",
+                    crate::flash::align_up(p.offset, APP_ALIGN)
+                );
                 return Err(TableError::Misaligned { name, offset: p.offset, align: APP_ALIGN, hint });
             }
             if p.offset % DATA_ALIGN != 0 {
@@ -413,7 +516,11 @@ impl PartitionTable {
         }
         let app = self.first_app().ok_or(TableError::NoApp)?;
         if app.offset != APP_PART_OFFSET {
-            warnings.push(format!("first app partition '{}' is at {:#x}, not {APP_PART_OFFSET:#x}", app.name(), app.offset));
+            warnings.push(format!(
+                "first app partition '{}' is at {:#x}, not {APP_PART_OFFSET:#x}",
+                app.name(),
+                app.offset
+            ));
         }
         Ok(warnings)
     }
@@ -427,13 +534,20 @@ pub fn hex(bytes: &[u8]) -> String {
 /// A partition table entry as reported (human table and JSON).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PartitionView {
+    /// Its name.
     pub name: String,
+    /// Its type's name (`app`, `data`) or number (`0x40`).
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Its subtype's name (`factory`, `fat`) or number.
     pub subtype: String,
+    /// Its flash offset.
     pub offset: u32,
+    /// Its size in bytes.
     pub size: u32,
+    /// The flash offset one past its end.
     pub end: u32,
+    /// Its flags (`encrypted`, `readonly`, or a number).
     pub flags: Vec<String>,
     /// Not in the table: MicroPython ≥ 1.26 creates it at boot.
     pub implicit: bool,
@@ -534,7 +648,10 @@ mod tests {
         assert!(matches!(mis.check(0x800000), Err(TableError::Misaligned { align: 0x10000, .. })));
         let mut gap = generic();
         gap.entries.remove(1);
-        assert_eq!(gap.check(0x400000).unwrap(), vec!["0x1000 bytes free before 'factory' (0xf000..0x10000)".to_string()]);
+        assert_eq!(
+            gap.check(0x400000).unwrap(),
+            vec!["0x1000 bytes free before 'factory' (0xf000..0x10000)".to_string()]
+        );
         assert_eq!(check_name("sixteen_bytes_xx"), Err(TableError::BadName { name: "sixteen_bytes_xx".into() }));
     }
 }

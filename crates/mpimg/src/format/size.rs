@@ -7,14 +7,18 @@
 
 use thiserror::Error;
 
+/// One kilobyte (`K`, `KB`): 1024 bytes.
 pub const KB: u64 = 0x400;
+/// One megabyte (`M`, `MB`): 1 MiB.
 pub const MB: u64 = 0x10_0000;
 /// One flash block (sector) in the size syntax's `B` suffix.
 pub const BLOCK: u64 = 0x1000;
 
+/// A size that does not parse.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("invalid size '{text}': use a decimal or hex number with an optional suffix K, KB, M, MB or B (4096-byte blocks), e.g. 8M, 0x1f0000, 1.5M, 7B")]
 pub struct SizeError {
+    /// The size as written.
     pub text: String,
 }
 

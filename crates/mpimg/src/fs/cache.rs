@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::flash::{Flash, FlashError, SECTOR_SIZE};
+use crate::flash::{Flash, SECTOR_SIZE};
 
 use super::FsError;
 
@@ -57,6 +57,7 @@ pub struct BlockCache<'f> {
 }
 
 impl<'f> BlockCache<'f> {
+    /// An empty cache over `flash`.
     pub fn new(flash: &'f mut dyn Flash) -> Self {
         BlockCache { flash, blocks: Vec::new(), dirty: BTreeSet::new(), stats: CacheStats::default(), read_only: None }
     }
@@ -142,7 +143,7 @@ impl<'f> BlockCache<'f> {
             }
             // `load` just filled the slot (or returned the flash's error).
             let Some(blk) = self.cached(idx) else {
-                return Err(FsError::Flash(FlashError::Device(format!("block {idx} vanished from the cache"))));
+                return Err(FsError::CacheLost { block: idx });
             };
             buf[done..done + n].copy_from_slice(&blk[at..at + n]);
             done += n;
@@ -269,7 +270,9 @@ fn runs(sorted: &[u32]) -> Vec<&[u32]> {
 /// A partition's byte range within the flash, as the filesystems see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
+    /// Its flash offset.
     pub offset: u32,
+    /// Its size in bytes.
     pub size: u32,
 }
 
@@ -374,7 +377,10 @@ mod tests {
         c.write(0x1004, &[1, 2]).unwrap();
         c.erase(0x2000, 0x1000).unwrap();
         let changes = c.take_changes();
-        assert_eq!(changes.iter().map(|(o, d)| (*o, d.len())).collect::<Vec<_>>(), vec![(0x1000, 0x1000), (0x2000, 0x1000)]);
+        assert_eq!(
+            changes.iter().map(|(o, d)| (*o, d.len())).collect::<Vec<_>>(),
+            vec![(0x1000, 0x1000), (0x2000, 0x1000)]
+        );
         assert_eq!(&changes[0].1[..8], &[5, 5, 5, 5, 1, 2, 5, 5]);
         assert!(changes[1].1.iter().all(|&b| b == 0xFF));
         assert!(!c.is_dirty());

@@ -1,4 +1,5 @@
-//! The `--fs` commands: parsed from words, checked before anything runs.
+//! The filesystem commands (what `--fs` runs): parsed from words, checked
+//! before anything runs.
 
 use std::path::PathBuf;
 
@@ -7,35 +8,83 @@ use super::FsError;
 /// Which filesystem `mkfs` makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsKind {
+    /// littlefs v2 (on-disk version 2.0), as MicroPython's `VfsLfs2`.
     Littlefs,
+    /// FAT, as MicroPython's `VfsFat.mkfs`.
     Fat,
 }
 
-/// One `--fs` command with its arguments.
+/// One filesystem command with its arguments. Paths are `[PART:]PATH`
+/// (`vfs2:/lib`; the partition defaults to `vfs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsCommand {
     /// `ls [-l] [PATH...]`: list recursively; directories end in `/`.
-    Ls { long: bool, paths: Vec<String> },
+    Ls {
+        /// With sizes and modification times.
+        long: bool,
+        /// What to list (none: the root of `vfs`).
+        paths: Vec<String>,
+    },
     /// `cat FILE...`: file contents to the output.
-    Cat { paths: Vec<String> },
+    Cat {
+        /// The files.
+        paths: Vec<String>,
+    },
     /// `get SRC... [DEST]`: copy out to this computer (DEST defaults to `.`).
-    Get { sources: Vec<String>, dest: PathBuf },
+    Get {
+        /// Files and directories in the filesystem.
+        sources: Vec<String>,
+        /// Where on this computer.
+        dest: PathBuf,
+    },
     /// `put SRC... DEST`: copy in from this computer (DEST defaults to `/`).
-    Put { sources: Vec<PathBuf>, dest: String },
+    Put {
+        /// Files and directories on this computer.
+        sources: Vec<PathBuf>,
+        /// Where in the filesystem.
+        dest: String,
+    },
     /// `mkdir PATH...`: make directories (and missing parents).
-    Mkdir { paths: Vec<String> },
+    Mkdir {
+        /// The directories.
+        paths: Vec<String>,
+    },
     /// `rm PATH...`: remove files and directory trees.
-    Rm { paths: Vec<String> },
+    Rm {
+        /// What to remove.
+        paths: Vec<String>,
+    },
     /// `rename OLD NEW`: within one partition.
-    Rename { from: String, to: String },
+    Rename {
+        /// The path renamed.
+        from: String,
+        /// The new path.
+        to: String,
+    },
     /// `mkfs [PART...] [fat|littlefs]`: new filesystem (default `vfs`, littlefs).
-    Mkfs { parts: Vec<String>, kind: FsKind },
+    Mkfs {
+        /// The partitions (none: `vfs`).
+        parts: Vec<String>,
+        /// Which filesystem.
+        kind: FsKind,
+    },
     /// `df [PART...]`: usage (default: every partition with a filesystem).
-    Df { parts: Vec<String> },
+    Df {
+        /// The partitions.
+        parts: Vec<String>,
+    },
     /// `info [PART...]`: details (default: every partition with a filesystem).
-    Info { parts: Vec<String> },
+    Info {
+        /// The partitions.
+        parts: Vec<String>,
+    },
     /// `grow [PART [BLOCKS]]`: make littlefs fill its partition (or BLOCKS).
-    Grow { part: Option<String>, blocks: Option<u32> },
+    Grow {
+        /// The partition (none: `vfs`).
+        part: Option<String>,
+        /// The new block count (none: the partition's).
+        blocks: Option<u32>,
+    },
 }
 
 fn need_args(cmd: &'static str, args: &[String], what: &str) -> Result<(), FsError> {
@@ -139,6 +188,12 @@ impl FsCommand {
         }
     }
 
+    /// Whether the command prints something (a listing, file contents, usage,
+    /// details): what it prints is the product of the run.
+    pub fn prints(&self) -> bool {
+        matches!(self, FsCommand::Ls { .. } | FsCommand::Cat { .. } | FsCommand::Df { .. } | FsCommand::Info { .. })
+    }
+
     /// Whether the command changes the flash (the others never write to it).
     pub fn modifies_flash(&self) -> bool {
         matches!(
@@ -153,7 +208,10 @@ impl FsCommand {
     }
 }
 
-/// Whether any of these `--fs` commands would change the flash (for output
+/// The command names, in the order `--help` lists them.
+pub const COMMANDS: &[&str] = &["ls", "cat", "get", "put", "mkdir", "rm", "rename", "mkfs", "df", "info", "grow"];
+
+/// Whether any of these commands would change the flash (for output
 /// naming before running them). Unparseable commands count as not changing.
 pub fn commands_modify_flash(commands: &[Vec<String>]) -> bool {
     commands.iter().any(|c| FsCommand::parse(c).is_ok_and(|c| c.modifies_flash()))
@@ -194,14 +252,12 @@ mod tests {
     #[test]
     fn usage_errors_say_what_is_missing() {
         let e = |s: &str| p(s).unwrap_err().to_string();
-        assert_eq!(e("cat"), "--fs cat: needs a file");
-        assert_eq!(e("rename a"), "--fs rename: needs exactly two paths: OLD NEW");
-        assert_eq!(e("grow vfs lots"), "--fs grow: 'lots' is not a block count (decimal or 0x hex)");
-        assert_eq!(e("grow a 1 2"), "--fs grow: takes at most a partition and a block count");
-        assert_eq!(
-            e("format"),
-            "unknown --fs command 'format'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow"
-        );
+        // The command line adds "--fs " and the list of commands (cli::error's tests).
+        assert_eq!(e("cat"), "cat: needs a file");
+        assert_eq!(e("rename a"), "rename: needs exactly two paths: OLD NEW");
+        assert_eq!(e("grow vfs lots"), "grow: 'lots' is not a block count (decimal or 0x hex)");
+        assert_eq!(e("grow a 1 2"), "grow: takes at most a partition and a block count");
+        assert_eq!(e("format"), "unknown command 'format'");
     }
 
     #[test]

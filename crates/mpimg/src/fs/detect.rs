@@ -11,8 +11,11 @@ const LFS_MAGIC_AT: usize = 8;
 /// What the start of a partition holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Detected {
+    /// littlefs (its magic in block 0 or 1).
     Littlefs,
+    /// FAT, with its boot sector.
     Fat(FatBootSector),
+    /// Neither.
     Nothing,
 }
 
@@ -35,12 +38,16 @@ pub fn detect(block0: &[u8], block1: &[u8]) -> Detected {
 /// FAT variant, decided by the number of clusters (as every FAT driver does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FatType {
+    /// Fewer than 4085 clusters.
     Fat12,
+    /// Fewer than 65525 clusters.
     Fat16,
+    /// More.
     Fat32,
 }
 
 impl FatType {
+    /// `FAT12`, `FAT16` or `FAT32`.
     pub fn name(self) -> &'static str {
         match self {
             FatType::Fat12 => "FAT12",
@@ -53,13 +60,21 @@ impl FatType {
 /// The geometry fields of a FAT boot sector (BIOS parameter block).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FatBootSector {
+    /// Bytes per sector (MicroPython: 4096).
     pub bytes_per_sector: u16,
+    /// Sectors per cluster.
     pub sectors_per_cluster: u8,
+    /// Sectors before the first FAT.
     pub reserved_sectors: u16,
+    /// Number of FATs.
     pub fats: u8,
+    /// Entries in the root directory (FAT12/16).
     pub root_entries: u16,
+    /// Sectors in the volume.
     pub total_sectors: u32,
+    /// Sectors per FAT.
     pub sectors_per_fat: u32,
+    /// Media descriptor byte.
     pub media: u8,
 }
 

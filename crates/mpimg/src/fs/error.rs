@@ -1,4 +1,6 @@
-//! Errors of the filesystem layer; each says what to do next.
+//! Errors of the filesystem layer. Messages name the partition and path;
+//! what to do next, in terms of `--fs` commands and options, is the command
+//! line's to add.
 
 use std::path::PathBuf;
 
@@ -6,64 +8,204 @@ use thiserror::Error;
 
 use crate::flash::FlashError;
 
-/// Everything that can go wrong while running `--fs` commands.
+/// Everything that can go wrong while running filesystem commands.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum FsError {
-    #[error("unknown --fs command '{0}'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow")]
+    /// A command word that is not a command.
+    #[error("unknown command '{0}'")]
     UnknownCommand(String),
-    #[error("--fs {cmd}: {msg}")]
-    Usage { cmd: &'static str, msg: String },
-    #[error(
-        "no partition '{0}' in the partition table; run mpimg on the image without options to list its partitions"
-    )]
+    /// A command with missing or wrong arguments.
+    #[error("{cmd}: {msg}")]
+    Usage {
+        /// The command.
+        cmd: &'static str,
+        /// What is wrong.
+        msg: String,
+    },
+    /// No partition of that name (among the data partitions and the implicit `vfs`).
+    #[error("no partition '{0}' in the partition table")]
     NoPartition(String),
+    /// A partition that ends past the end of the flash.
     #[error("partition '{name}' ({offset:#x}+{size:#x}) lies past the end of the flash ({capacity:#x}); check the flash size")]
-    PartitionPastFlash { name: String, offset: u32, size: u32, capacity: u32 },
+    PartitionPastFlash {
+        /// The partition.
+        name: String,
+        /// Its flash offset.
+        offset: u32,
+        /// Its size in bytes.
+        size: u32,
+        /// Where the flash ends.
+        capacity: u32,
+    },
+    /// A partition that does not start on a 4 KB block.
+    #[error("partition '{name}' at {offset:#x} is not 4 KB aligned")]
+    Unaligned {
+        /// The partition.
+        name: String,
+        /// Its flash offset.
+        offset: u32,
+    },
+    /// A partition too small for a filesystem.
     #[error("partition '{name}' is only {size} bytes; a filesystem needs at least {min} bytes")]
-    PartitionTooSmall { name: String, size: u32, min: u32 },
-    #[error("no littlefs or FAT filesystem on '{0}'; create one with --fs mkfs {0}")]
+    PartitionTooSmall {
+        /// The partition.
+        name: String,
+        /// Its size in bytes.
+        size: u32,
+        /// The smallest size that works, in bytes.
+        min: u32,
+    },
+    /// No littlefs or FAT in the partition.
+    #[error("no littlefs or FAT filesystem on '{0}'")]
     NoFilesystem(String),
-    #[error("the {kind} filesystem on '{part}' is corrupt ({detail}); save what you can with --fs get, then recreate it with --fs mkfs {part}")]
-    Corrupt { part: String, kind: &'static str, detail: String },
+    /// A filesystem that cannot be read.
+    #[error("the {kind} filesystem on '{part}' is corrupt ({detail})")]
+    Corrupt {
+        /// The partition.
+        part: String,
+        /// `littlefs` or `FAT`.
+        kind: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A littlefs filesystem larger than its partition (a partition that shrank).
     #[error("the littlefs filesystem on '{part}' has {fs_blocks} blocks but the partition only {part_blocks}; restore the partition size before using it")]
-    FsLargerThanPartition { part: String, fs_blocks: u32, part_blocks: u32 },
-    #[error("'{0}': no such file or directory (list the filesystem with --fs ls)")]
+    FsLargerThanPartition {
+        /// The partition.
+        part: String,
+        /// Blocks of the filesystem.
+        fs_blocks: u32,
+        /// Blocks of the partition.
+        part_blocks: u32,
+    },
+    /// No file or directory at the path.
+    #[error("'{0}': no such file or directory")]
     NotFound(String),
+    /// Something exists at the path already.
     #[error("'{0}' already exists")]
     Exists(String),
+    /// A directory where a file is needed.
     #[error("'{0}' is a directory")]
     IsADirectory(String),
+    /// A file where a directory is needed.
     #[error("'{0}' is not a directory")]
     NotADirectory(String),
+    /// A directory to remove that is not empty.
     #[error("directory '{0}' is not empty")]
     NotEmpty(String),
-    #[error("no space left on '{part}' while writing '{path}'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, which grows a littlefs with it)")]
-    NoSpace { part: String, path: String },
+    /// The filesystem is full.
+    #[error("no space left on '{part}' while writing '{path}'; nothing was written to the image")]
+    NoSpace {
+        /// The partition.
+        part: String,
+        /// The file being written.
+        path: String,
+    },
+    /// A name longer than the filesystems allow.
     #[error("name '{name}' is {len} bytes long; littlefs and FAT allow at most 255")]
-    NameTooLong { name: String, len: usize },
+    NameTooLong {
+        /// The name.
+        name: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A name that cannot be a file name.
     #[error("'{0}' is not a valid name here (names may not be empty, '.', '..', or contain '/' or NUL)")]
     BadName(String),
-    #[error("cannot rename across partitions ('{from}' to '{to}'); copy with --fs get and --fs put instead")]
-    CrossPartitionRename { from: String, to: String },
+    /// A rename from one partition to another.
+    #[error("cannot rename across partitions ('{from}' to '{to}')")]
+    CrossPartitionRename {
+        /// The path renamed.
+        from: String,
+        /// The new path.
+        to: String,
+    },
+    /// A name in the image that could escape the directory it is copied to.
     #[error("refusing to write '{name}' found in '{dir}' on this computer: the name could escape the destination directory (the image may be crafted or corrupt)")]
-    UnsafeName { dir: String, name: String },
+    UnsafeName {
+        /// The directory in the image.
+        dir: String,
+        /// The name.
+        name: String,
+    },
+    /// A symbolic link on this computer where a file is to be written.
     #[error("refusing to write through the symbolic link '{0}' on this computer")]
     HostSymlink(PathBuf),
+    /// A file or directory on this computer that could not be read or written.
     #[error("'{path}' on this computer: {source}")]
-    Host { path: PathBuf, source: std::io::Error },
-    #[error("--fs grow {part}: {msg}")]
-    Grow { part: String, msg: String },
-    #[error("{op} on '{part}' failed: {detail}")]
-    Littlefs { part: String, op: String, detail: String },
-    #[error("{op} on '{part}' failed: {detail}")]
-    Fat { part: String, op: String, detail: String },
+    Host {
+        /// The path on this computer.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Growing a filesystem past its partition.
+    #[error("grow {part}: {blocks} blocks do not fit in the partition ({part_blocks} blocks)")]
+    GrowPastPartition {
+        /// The partition.
+        part: String,
+        /// Blocks asked for.
+        blocks: u32,
+        /// Blocks of the partition.
+        part_blocks: u32,
+    },
+    /// Growing a filesystem to fewer blocks than it has.
+    #[error("grow {part}: littlefs cannot shrink ({now} blocks now, {asked} asked)")]
+    GrowShrink {
+        /// The partition.
+        part: String,
+        /// Blocks it has.
+        now: u32,
+        /// Blocks asked for.
+        asked: u32,
+    },
+    /// Growing a FAT filesystem.
+    #[error("grow {part}: only littlefs can grow in place")]
+    GrowFat {
+        /// The partition.
+        part: String,
+    },
+    /// littlefs refused an operation.
+    #[error("{op} on '{part}' failed: {source}")]
+    Littlefs {
+        /// The partition.
+        part: String,
+        /// The operation (and path).
+        op: String,
+        /// littlefs's error.
+        #[source]
+        source: mpimg_littlefs::Error,
+    },
+    /// The FAT implementation refused an operation.
+    #[error("{op} on '{part}' failed: {source}")]
+    Fat {
+        /// The partition.
+        part: String,
+        /// The operation (and path).
+        op: String,
+        /// Its error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug: a command that only reads tried to write.
     #[error("internal error: the read-only command '{0}' tried to write to flash")]
     WriteInReadOnly(String),
+    /// A bug: a block just loaded is not in the cache.
+    #[error("internal error: block {block} vanished from the cache")]
+    CacheLost {
+        /// The block number (flash offset / 4 KB).
+        block: u32,
+    },
+    /// A directory tree deeper than any real one (a loop in a damaged image).
     #[error("directory tree on '{0}' is nested too deeply (more than 255 levels); the filesystem is probably corrupt")]
     TooDeep(String),
+    /// Writing what a command prints failed.
     #[error("writing the command output failed: {0}")]
-    Output(std::io::Error),
-    #[error("{0}")]
+    Output(#[source] std::io::Error),
+    /// The flash under the filesystem failed.
+    #[error(transparent)]
     Flash(#[from] FlashError),
 }
 

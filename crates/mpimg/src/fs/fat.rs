@@ -252,7 +252,7 @@ impl<'c, 'f> FatVolume<'c, 'f> {
             .volume_label(label);
         fatfs::format_volume(io, options).map_err(|e| match unwrap_ours(e) {
             Ok(ours) => ours,
-            Err(e) => FsError::Fat { part: part.to_owned(), op: "mkfs".into(), detail: e.to_string() },
+            Err(e) => FsError::Fat { part: part.to_owned(), op: "mkfs".into(), source: e },
         })
     }
 
@@ -266,7 +266,8 @@ impl<'c, 'f> FatVolume<'c, 'f> {
             Err(e) => e,
         };
         let p = path.to_string();
-        match (e.kind(), e.to_string().as_str()) {
+        let msg = e.to_string();
+        match (e.kind(), msg.as_str()) {
             (io::ErrorKind::NotFound, _) => FsError::NotFound(p),
             (io::ErrorKind::AlreadyExists, _) => FsError::Exists(p),
             (_, "No space left on device") => FsError::NoSpace { part: self.part.clone(), path: path.abs() },
@@ -278,9 +279,7 @@ impl<'c, 'f> FatVolume<'c, 'f> {
                 FsError::NameTooLong { len: name.len(), name }
             }
             (_, msg) if msg.starts_with("read budget") || msg == LOOPING_DIR => corrupt(&self.part, msg),
-            (_, msg) => {
-                FsError::Fat { part: self.part.clone(), op: format!("{op} '{}'", path.abs()), detail: msg.to_owned() }
-            }
+            _ => FsError::Fat { part: self.part.clone(), op: format!("{op} '{}'", path.abs()), source: e },
         }
     }
 
@@ -463,17 +462,14 @@ impl Volume for FatVolume<'_, '_> {
     }
 
     fn grow(&mut self, _blocks: u32) -> Result<u32, FsError> {
-        Err(FsError::Grow {
-            part: self.part.clone(),
-            msg: "only littlefs can grow in place; for FAT, save the files (--fs get), --fs mkfs PART fat, and put them back".into(),
-        })
+        Err(FsError::GrowFat { part: self.part.clone() })
     }
 
     fn finish(self: Box<Self>) -> Result<(), FsError> {
         let part = self.part.clone();
         self.fs.unmount().map_err(|e| match unwrap_ours(e) {
             Ok(ours) => ours,
-            Err(e) => FsError::Fat { part, op: "unmount".into(), detail: e.to_string() },
+            Err(e) => FsError::Fat { part, op: "unmount".into(), source: e },
         })
     }
 }

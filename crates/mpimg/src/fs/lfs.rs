@@ -38,6 +38,7 @@ pub struct LfsDev<'c, 'f> {
 }
 
 impl<'c, 'f> LfsDev<'c, 'f> {
+    /// The littlefs block device of `region`, through `cache`.
     pub fn new(cache: &'c mut BlockCache<'f>, region: Region) -> Self {
         LfsDev { cache, region, error: None }
     }
@@ -127,7 +128,12 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
     /// Erase the whole partition and make an empty filesystem on it with
     /// MicroPython's configuration, a block count of the partition's size and
     /// the given on-disk version; return it mounted.
-    pub fn format(cache: &'c mut BlockCache<'f>, part: &str, region: Region, disk_version: u32) -> Result<Self, FsError> {
+    pub fn format(
+        cache: &'c mut BlockCache<'f>,
+        part: &str,
+        region: Region,
+        disk_version: u32,
+    ) -> Result<Self, FsError> {
         let blocks = region.blocks();
         if blocks < 2 {
             return Err(FsError::PartitionTooSmall { name: part.to_owned(), size: region.size, min: 2 * BLOCK_SIZE });
@@ -139,7 +145,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
             return Err(dev.error.take().unwrap_or_else(|| FsError::Littlefs {
                 part: part.to_owned(),
                 op: "mkfs".into(),
-                detail: e.to_string(),
+                source: e,
             }));
         }
         LfsVolume::mount(dev.cache, part, region)
@@ -170,11 +176,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
                 FsError::NameTooLong { len: name.len(), name }
             }
             lfs::Error::Corrupt => corrupt(&self.part, format!("{op} '{}'", path.abs())),
-            other => FsError::Littlefs {
-                part: self.part.clone(),
-                op: format!("{op} '{}'", path.abs()),
-                detail: other.to_string(),
-            },
+            other => FsError::Littlefs { part: self.part.clone(), op: format!("{op} '{}'", path.abs()), source: other },
         }
     }
 
@@ -303,15 +305,15 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn grow(&mut self, blocks: u32) -> Result<u32, FsError> {
         let old = self.info.block_count;
-        let grow_err = |msg: String| FsError::Grow { part: self.part.clone(), msg };
         if blocks > self.region.blocks() {
-            return Err(grow_err(format!(
-                "{blocks} blocks do not fit in the partition ({} blocks); enlarge it with --resize first",
-                self.region.blocks()
-            )));
+            return Err(FsError::GrowPastPartition {
+                part: self.part.clone(),
+                blocks,
+                part_blocks: self.region.blocks(),
+            });
         }
         if blocks < old {
-            return Err(grow_err(format!("littlefs cannot shrink ({old} blocks now, {blocks} asked)")));
+            return Err(FsError::GrowShrink { part: self.part.clone(), now: old, asked: blocks });
         }
         let root = FsPath::root(&self.part);
         self.fs.grow(blocks).map_err(|e| self.err(e, "grow", &root))?;

@@ -1,11 +1,13 @@
 //! Filesystems inside firmware images and on devices: littlefs as MicroPython
-//! keeps it, and FAT, behind the `--fs` commands.
+//! keeps it, and FAT.
 //!
 //! Layers, bottom up: [`cache`] (4 KB blocks over a [`Flash`], each read once,
 //! writes kept until the end), [`detect`] (which filesystem a partition holds),
-//! the littlefs and FAT volumes, and the commands ([`FsCommand`]).
+//! the littlefs and FAT volumes, and two ways in: the [`Filesystem`] handle
+//! (read, write and list files from a program) and the commands
+//! ([`FsCommand`], what `mpimg --fs` runs).
 //!
-//! The entry point is [`run_fs_commands`]. It is all or nothing: commands run
+//! The commands' entry point is [`run_fs`]. It is all or nothing: commands run
 //! against the cache, and only when all of them succeeded are the changed
 //! blocks written to the flash (one erase and write per run of neighbouring
 //! blocks). If a command fails, every change of the run is dropped and the
@@ -20,6 +22,7 @@ pub mod command;
 pub mod detect;
 mod error;
 pub mod fat;
+mod handle;
 mod host;
 pub mod lfs;
 pub mod path;
@@ -31,9 +34,11 @@ pub mod volume;
 use std::collections::BTreeSet;
 
 pub use cache::{BlockCache, CacheStats};
-pub use command::{commands_modify_flash, FsCommand, FsKind};
+pub use command::{commands_modify_flash, FsCommand, FsKind, COMMANDS};
 pub use error::FsError;
+pub use handle::Filesystem;
 pub use run::{open as open_volume, DEFAULT_PARTITION};
+pub use volume::{Entry, Usage};
 
 use crate::flash::Flash;
 
@@ -64,9 +69,7 @@ pub struct FsRunReport {
 }
 
 /// Run `commands` (each `[cmd, args...]`, in order) on the filesystems of
-/// `parts` inside `flash`. Listings and file contents go to `out`, progress
-/// and warnings to `log`. Reading commands (ls, cat, get, df, info) never
-/// write to the flash. See the module documentation for what a failure leaves.
+/// `parts` inside `flash`: [`FsCommand::parse`] each, then [`run_fs`].
 pub fn run_fs_commands(
     flash: &mut dyn Flash,
     parts: &[FsPartition],
@@ -75,9 +78,23 @@ pub fn run_fs_commands(
     log: &mut dyn std::io::Write,
 ) -> Result<FsRunReport, FsError> {
     let parsed = commands.iter().map(|c| FsCommand::parse(c)).collect::<Result<Vec<_>, _>>()?;
+    run_fs(flash, parts, &parsed, out, log)
+}
+
+/// Run `commands` in order on the filesystems of `parts` inside `flash`.
+/// Listings and file contents go to `out`, progress and warnings to `log`.
+/// Reading commands (ls, cat, get, df, info) never write to the flash. See
+/// the module documentation for what a failure leaves.
+pub fn run_fs(
+    flash: &mut dyn Flash,
+    parts: &[FsPartition],
+    commands: &[FsCommand],
+    out: &mut dyn std::io::Write,
+    log: &mut dyn std::io::Write,
+) -> Result<FsRunReport, FsError> {
     let mut cache = BlockCache::new(flash);
     let mut io = run::Io { out, log, changed: BTreeSet::new() };
-    for cmd in &parsed {
+    for cmd in commands {
         cache.set_read_only(if cmd.modifies_flash() { None } else { Some(cmd.name()) });
         if let Err(e) = run::execute(&mut cache, parts, &mut io, cmd) {
             cache.discard();

@@ -14,12 +14,14 @@ pub const NAME_MAX: usize = 255;
 /// A normalised path inside the filesystem of partition `part`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsPath {
+    /// The partition.
     pub part: String,
     /// Components from the root; empty for the root itself.
     pub names: Vec<String>,
 }
 
 impl FsPath {
+    /// The root directory of `part`.
     pub fn root(part: &str) -> Self {
         FsPath { part: part.to_owned(), names: Vec::new() }
     }
@@ -40,16 +42,19 @@ impl FsPath {
         FsPath { part: part.to_owned(), names }
     }
 
+    /// Whether it is the root directory.
     pub fn is_root(&self) -> bool {
         self.names.is_empty()
     }
 
+    /// `name` inside this directory.
     pub fn join(&self, name: &str) -> Self {
         let mut p = self.clone();
         p.names.push(name.to_owned());
         p
     }
 
+    /// The directory it is in (`None` for the root).
     pub fn parent(&self) -> Option<Self> {
         let mut p = self.clone();
         p.names.pop().map(|_| p)

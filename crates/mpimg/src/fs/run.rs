@@ -57,10 +57,7 @@ fn region(cache: &BlockCache, part: &FsPartition) -> Result<Region, FsError> {
         });
     }
     if !part.offset.is_multiple_of(BLOCK_SIZE) {
-        return Err(FsError::Usage {
-            cmd: "fs",
-            msg: format!("partition '{}' at {:#x} is not 4 KB aligned", part.name, part.offset),
-        });
+        return Err(FsError::Unaligned { name: part.name.clone(), offset: part.offset });
     }
     Ok(Region { offset: part.offset, size: part.size })
 }
@@ -93,7 +90,7 @@ pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result
 }
 
 /// Mount `part`, run `f`, unmount (reporting the first error).
-fn with_volume<R>(
+pub(crate) fn with_volume<R>(
     cache: &mut BlockCache,
     part: &FsPartition,
     f: impl FnOnce(&mut dyn Volume) -> Result<R, FsError>,
@@ -439,24 +436,29 @@ fn mkfs(
         let part = find(parts, name)?;
         let region = region(cache, part)?;
         match kind {
-            FsKind::Littlefs => {
-                io.log(&format!(
-                    "mkfs '{name}': littlefs 2.0, {} blocks of {BLOCK_SIZE} bytes, with /boot.py",
-                    region.blocks()
-                ))?;
-                LfsVolume::mkfs(cache, name, region, now_ns())?;
-            }
-            FsKind::Fat => {
-                io.log(&format!(
-                    "mkfs '{name}': FAT, {} sectors of 4096 bytes, 1 FAT, 512 root entries",
-                    region.size / 4096
-                ))?;
-                FatVolume::mkfs(cache, name, region, now_ns())?;
-            }
+            FsKind::Littlefs => io.log(&format!(
+                "mkfs '{name}': littlefs 2.0, {} blocks of {BLOCK_SIZE} bytes, with /boot.py",
+                region.blocks()
+            ))?,
+            FsKind::Fat => io.log(&format!(
+                "mkfs '{name}': FAT, {} sectors of 4096 bytes, 1 FAT, 512 root entries",
+                region.size / 4096
+            ))?,
         }
+        format(cache, part, kind, now_ns())?;
         io.changed.insert(name.clone());
     }
     Ok(())
+}
+
+/// Make a new filesystem of `kind` on `part` as MicroPython makes it,
+/// stamped `now_ns` (nanoseconds since 1970).
+pub(crate) fn format(cache: &mut BlockCache, part: &FsPartition, kind: FsKind, now_ns: u64) -> Result<(), FsError> {
+    let region = region(cache, part)?;
+    match kind {
+        FsKind::Littlefs => LfsVolume::mkfs(cache, &part.name, region, now_ns),
+        FsKind::Fat => FatVolume::mkfs(cache, &part.name, region, now_ns),
+    }
 }
 
 /// The partitions `df`/`info` look at: those named, or all with a filesystem.

@@ -6,11 +6,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A UTC date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Civil {
+    /// Year (1970, 2025, ...).
     pub year: i64,
+    /// Month, 1..=12.
     pub month: u32,
+    /// Day of the month, 1..=31.
     pub day: u32,
+    /// Hour, 0..=23.
     pub hour: u32,
+    /// Minute, 0..=59.
     pub min: u32,
+    /// Second, 0..=59.
     pub sec: u32,
 }
 
@@ -64,9 +70,29 @@ pub fn system_time_ns(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// "Now" for timestamps mpimg makes itself (mkfs, mkdir): `SOURCE_DATE_EPOCH`
-/// when set, so baked images can be reproducible, else the clock.
+thread_local! {
+    /// "Now" fixed by [`with_now`] for this thread.
+    static FIXED_NOW: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Run `f` with "now" fixed at `ns` (nanoseconds since 1970) on this thread:
+/// what a library caller does for a reproducible image, as the command line
+/// does with `SOURCE_DATE_EPOCH` (the environment is one per process; this is
+/// one per thread, so parallel callers do not see each other's clock).
+pub fn with_now<R>(ns: u64, f: impl FnOnce() -> R) -> R {
+    let before = FIXED_NOW.with(|c| c.replace(Some(ns)));
+    let r = f();
+    FIXED_NOW.with(|c| c.set(before));
+    r
+}
+
+/// "Now" for timestamps mpimg makes itself (mkfs, mkdir): the time fixed by
+/// [`with_now`], else `SOURCE_DATE_EPOCH` when set, so baked images can be
+/// reproducible, else the clock.
 pub fn now_ns() -> u64 {
+    if let Some(ns) = FIXED_NOW.with(std::cell::Cell::get) {
+        return ns;
+    }
     if let Some(secs) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<u64>().ok()) {
         return secs.saturating_mul(1_000_000_000);
     }

@@ -10,7 +10,9 @@ pub struct Entry {
     pub name: String,
     /// False when `name` had to be repaired (such an entry is not copied out).
     pub name_exact: bool,
+    /// A directory (else a file).
     pub is_dir: bool,
+    /// A file's length in bytes (0 for a directory).
     pub size: u64,
     /// Modification time, seconds since 1970 (UTC), when the filesystem has one.
     pub mtime: Option<i64>,
@@ -22,7 +24,9 @@ pub struct Entry {
 pub struct Usage {
     /// Bytes per unit (littlefs block, FAT cluster).
     pub unit: u32,
+    /// Units in the filesystem.
     pub total: u32,
+    /// Units in use.
     pub used: u32,
 }
 
@@ -35,6 +39,7 @@ pub trait Volume {
     /// The entries of a directory sorted by name; with `mtimes`, modification
     /// times are filled in where the filesystem keeps them.
     fn list(&mut self, dir: &FsPath, mtimes: bool) -> Result<Vec<Entry>, FsError>;
+    /// The contents of a file.
     fn read_file(&mut self, path: &FsPath) -> Result<Vec<u8>, FsError>;
     /// A file's contents and its modification time where the filesystem keeps
     /// that with the file (littlefs's mtime attribute, read in the same path
@@ -52,6 +57,7 @@ pub trait Volume {
     fn remove(&mut self, path: &FsPath) -> Result<(), FsError>;
     /// Rename within this filesystem; an existing file at `to` is replaced.
     fn rename(&mut self, from: &FsPath, to: &FsPath) -> Result<(), FsError>;
+    /// Space used and free.
     fn usage(&mut self) -> Result<Usage, FsError>;
     /// Lines for `--fs info`, label and value.
     fn info(&mut self) -> Result<Vec<(String, String)>, FsError>;

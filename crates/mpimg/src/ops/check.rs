@@ -3,17 +3,19 @@
 
 use serde::Serialize;
 
-use crate::flash::{Flash, FlashKind};
+use crate::flash::Flash;
 use crate::format::image::parse_image;
 use crate::format::partition::PartitionTable;
 
-use super::inspect::{image_summary, ImageSummary};
 use super::region::Region;
+use super::summary::{image_summary, ImageSummary};
 
 /// The verdict on one region that should hold an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageCheck {
+    /// The region (`bootloader`, `factory`, `ota_0`, ...).
     pub name: String,
+    /// What the image is.
     #[serde(flatten)]
     pub image: ImageSummary,
     /// The region is erased: no image at all (normal for a spare OTA slot).
@@ -32,13 +34,15 @@ impl ImageCheck {
 /// Check the image at the start of `r`. On a file, regions past its end are
 /// not checked (`None`).
 pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
-    if flash.kind() == FlashKind::File && r.offset >= flash.data_end() {
+    let stored = flash.stored_len(r.offset, r.size);
+    if stored == 0 {
         return None;
     }
-    let len = match flash.kind() {
-        FlashKind::File => r.end().min(flash.data_end()) - r.offset,
-        // On a device, read the image (its headers say how long), not the empty rest.
-        FlashKind::Device => super::device_app::walk_image(flash, r.offset, r.size).map_or(r.size, |w| w.1),
+    // On a slow backend, read the image (its headers say how long), not the empty rest.
+    let len = if flash.reads_are_slow() {
+        super::walk::walk_image(flash, r.offset, stored).map_or(stored, |w| w.1)
+    } else {
+        stored
     };
     let data = match flash.read_vec(r.offset, len) {
         Ok(d) => d,
@@ -57,7 +61,12 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
 /// Check the bootloader and every app partition of `table`. An image is
 /// required in the bootloader region and in `boots` (the app partition the
 /// device boots; other app partitions may be empty).
-pub fn check_all(flash: &mut dyn Flash, table: &PartitionTable, bootloader_offset: u32, boots: Option<&str>) -> Vec<ImageCheck> {
+pub fn check_all(
+    flash: &mut dyn Flash,
+    table: &PartitionTable,
+    bootloader_offset: u32,
+    boots: Option<&str>,
+) -> Vec<ImageCheck> {
     let regions = std::iter::once(Region::bootloader(bootloader_offset))
         .chain(table.entries.iter().filter(|p| p.is_app()).map(Region::of));
     let data_end = flash.data_end();

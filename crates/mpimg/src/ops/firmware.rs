@@ -1,83 +1,170 @@
 //! A MicroPython firmware opened over a [`Flash`]: its chip, bootloader header
-//! and partition table, read once and kept for the operations that follow.
+//! and partition table, read once and kept for the operations that follow,
+//! and what MicroPython makes of the table at boot (the implicit `vfs`).
 
-use crate::flash::{FileBytes, FileFlash, Flash, FlashKind};
+use std::path::Path;
+
+use crate::error::Error;
+use crate::flash::{write_atomically, FileBytes, FileFlash, Flash};
 use crate::format::app_desc::AppDesc;
+use crate::format::banner::{find_banner, Banner};
 use crate::format::chip::Chip;
 use crate::format::image::{ImageHeader, HEADER_LEN, IMAGE_MAGIC};
-use crate::format::partition::{Partition, PartitionTable, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA, SUBTYPE_FAT};
-
-use super::OpError;
+use crate::format::partition::{
+    Partition, PartitionTable, PartitionView, TableError, SUBTYPE_FAT, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA,
+};
+use crate::fs::{Filesystem, FsPartition};
 
 /// Largest flash an image header can describe (128 MB): a file may grow up to it.
 pub const MAX_FLASH: u32 = 128 << 20;
 
+/// How far into its app MicroPython's banner lies (within the first segment):
+/// what a slow backend reads to learn the version.
+const BANNER_WINDOW: u32 = 0x4_0000;
+
 /// A firmware (bootloader + table + apps + data) on a flash backend.
+///
+/// ```
+/// # fn main() -> Result<(), mpimg::Error> {
+/// # let Some(path) = mpimg::doc_support::firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return Ok(()) };
+/// let mut fw = mpimg::Firmware::open_file(&path)?;
+/// assert_eq!((fw.chip.name, fw.bootloader_offset(), fw.flash_size()), ("esp32c3", 0, 4 << 20));
+/// let names: Vec<String> = fw.partitions().into_iter().map(|p| p.name).collect();
+/// assert_eq!(names, ["nvs", "phy_init", "factory", "vfs"]);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Firmware<F: Flash> {
+    /// The flash it is on.
     pub flash: F,
+    /// Its chip (from the bootloader's image header).
     pub chip: &'static Chip,
     /// The bootloader's image header as read from flash.
     pub header: ImageHeader,
+    /// The partition table.
     pub table: PartitionTable,
-    /// Problems with the table that do not stop reading it (shown as warnings).
+    /// The rule the table breaks, if any (it was read all the same).
+    pub table_error: Option<TableError>,
+    /// What is legal but odd about the table.
     pub table_warnings: Vec<String>,
+    /// MicroPython's banner in the first app, once read.
+    banner: Option<Option<Banner>>,
 }
 
 /// What a file turned out to hold.
 pub enum Opened {
-    Firmware(Firmware<FileFlash>),
+    /// A whole firmware (bootloader, table, apps).
+    Firmware(Box<Firmware<FileFlash>>),
     /// An app image on its own (`.app-bin`): no bootloader, no table.
     App(FileBytes),
 }
 
 /// Open a firmware or app image from the bytes of a file.
-pub fn open_bytes(bytes: impl Into<FileBytes>) -> Result<Opened, OpError> {
+///
+/// Errors: [`Error::Empty`], [`Error::TooShort`], [`Error::Erased`],
+/// [`Error::NotAnImage`], [`Error::WrongStart`], [`Error::UnknownChip`],
+/// [`Error::EndsBeforeTable`], and what reading the header and table gives.
+pub fn open_bytes(bytes: impl Into<FileBytes>) -> Result<Opened, Error> {
     let bytes = bytes.into();
     let data = bytes.as_slice();
     if data.is_empty() {
-        return Err(OpError::Empty);
+        return Err(Error::Empty);
     }
     if data.len() < HEADER_LEN {
-        return Err(OpError::TooShort { len: data.len() });
+        return Err(Error::TooShort { len: data.len() });
     }
     if data[0] != IMAGE_MAGIC {
         return Err(not_an_image(data));
     }
     let header = ImageHeader::parse(data)?;
-    let chip = header.chip().ok_or(OpError::UnknownChip { id: header.chip_id })?;
+    let chip = header.chip().ok_or(Error::UnknownChip { id: header.chip_id })?;
     if AppDesc::parse(data).is_some() {
         return Ok(Opened::App(bytes));
     }
     let start = chip.bootloader_offset;
     let end = start as u64 + data.len() as u64;
     if end < u64::from(TABLE_OFFSET) + TABLE_SIZE as u64 {
-        return Err(OpError::EndsBeforeTable { chip: chip.name, file_end: end as u32 });
+        return Err(Error::EndsBeforeTable { chip: chip.name, file_end: end as u32 });
     }
     let flash = FileFlash::new(bytes, start, MAX_FLASH);
-    Ok(Opened::Firmware(Firmware::open(flash, chip)?))
+    Ok(Opened::Firmware(Box::new(Firmware::open(flash, chip)?)))
+}
+
+/// Open the file at `path` (mapped, not read, until something changes it).
+///
+/// Errors: [`Error::Read`] when the file cannot be read, and those of [`open_bytes`].
+pub fn open_path(path: &Path) -> Result<Opened, Error> {
+    let bytes = FileBytes::open(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    open_bytes(bytes)
 }
 
 /// Explain a file that does not start with an image header.
-fn not_an_image(data: &[u8]) -> OpError {
+fn not_an_image(data: &[u8]) -> Error {
     if data.iter().all(|&b| b == 0xFF) {
-        return OpError::Erased;
+        return Error::Erased;
     }
     // A dump of flash from offset 0 of an esp32/esp32s2 has the bootloader at 0x1000.
     for off in [0x1000usize, 0x2000] {
         if data.get(off) == Some(&IMAGE_MAGIC) {
-            return OpError::WrongStart { found_at: off as u32 };
+            return Error::WrongStart { found_at: off as u32 };
         }
     }
-    OpError::NotAnImage { first: data[..4].iter().map(|b| format!("{b:02x}")).collect() }
+    Error::NotAnImage { first: data[..4].iter().map(|b| format!("{b:02x}")).collect() }
+}
+
+impl Firmware<FileFlash> {
+    /// Open a MicroPython firmware file (`.bin`: flash from the bootloader
+    /// offset on). Changes stay in memory until [`Firmware::save`].
+    ///
+    /// Errors: those of [`open_bytes`], and [`Error::AppImageOnly`] for an app image (`.app-bin`).
+    pub fn open_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        match open_path(path.as_ref())? {
+            Opened::Firmware(fw) => Ok(*fw),
+            Opened::App(_) => Err(Error::AppImageOnly { what: "open".into() }),
+        }
+    }
+
+    /// Write the firmware, with its changes, to `path` (atomically: a
+    /// temporary file renamed into place). Returns its length in bytes.
+    ///
+    /// Errors: [`Error::Write`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<usize, Error> {
+        let path = path.as_ref();
+        write_atomically(path, self.flash.bytes()).map_err(|source| Error::Write { path: path.into(), source })?;
+        Ok(self.flash.bytes().len())
+    }
+}
+
+#[cfg(feature = "device")]
+impl Firmware<crate::flash::DeviceFlash> {
+    /// Connect to the device on `port` (`/dev/ttyUSB0`, `COM3`) and open the
+    /// firmware in its flash. Changes are written to the device as they are made.
+    ///
+    /// Errors: [`Error::Device`] when the connection fails; [`Error::NoBootloader`]
+    /// for erased flash and [`Error::NotABootloader`] for foreign contents at the
+    /// bootloader offset (a device that needs a firmware flashed).
+    pub fn open_device(port: &str, options: crate::flash::DeviceOptions) -> Result<Self, Error> {
+        let flash = crate::flash::DeviceFlash::open(port, options)?;
+        let chip = flash.chip();
+        let offset = chip.bootloader_offset;
+        match Firmware::open(flash, chip) {
+            Err(Error::Image(source)) => Err(Error::NotABootloader { offset, source }),
+            other => other,
+        }
+    }
 }
 
 impl<F: Flash> Firmware<F> {
     /// Read the bootloader header and table of a firmware on `flash`, for `chip`.
-    pub fn open(mut flash: F, chip: &'static Chip) -> Result<Self, OpError> {
+    ///
+    /// Errors: [`Error::NoBootloader`] for erased flash at the bootloader
+    /// offset, [`Error::Image`] for a header that is not an image, [`Error::Table`]
+    /// for a sector that holds no table, and flash errors.
+    pub fn open(mut flash: F, chip: &'static Chip) -> Result<Self, Error> {
         let start = chip.bootloader_offset;
         let head = flash.read_vec(start, HEADER_LEN as u32)?;
         if head.iter().all(|&b| b == 0xFF) {
-            return Err(OpError::NoBootloader { offset: start });
+            return Err(Error::NoBootloader { offset: start });
         }
         let header = ImageHeader::parse(&head)?;
         // Most tables (up to six entries) fit in their first 256 bytes: on a
@@ -88,24 +175,28 @@ impl<F: Flash> Firmware<F> {
             Err(_) => PartitionTable::parse(&flash.read_vec(TABLE_OFFSET, TABLE_SIZE as u32)?)?,
         };
         let flash_size = header.flash_size().unwrap_or(MAX_FLASH);
-        let table_warnings = match table.check(flash_size) {
-            Ok(w) => w,
-            Err(e) => vec![e.to_string()],
+        let (table_warnings, table_error) = match table.check(flash_size) {
+            Ok(w) => (w, None),
+            Err(e) => (Vec::new(), Some(e)),
         };
-        Ok(Self { flash, chip, header, table, table_warnings })
+        Ok(Self { flash, chip, header, table, table_error, table_warnings, banner: None })
     }
 
+    /// Flash offset of the bootloader (where a firmware file starts).
     pub fn bootloader_offset(&self) -> u32 {
         self.chip.bootloader_offset
     }
 
-    /// Flash size from the bootloader header (bytes).
+    /// Flash size from the bootloader header, in bytes.
     pub fn flash_size(&self) -> u32 {
         self.header.flash_size().unwrap_or(MAX_FLASH)
     }
 
-    pub fn is_file(&self) -> bool {
-        self.flash.kind() == FlashKind::File
+    /// The flash size of the board this firmware runs on, in bytes, for a
+    /// table meant for a flash of `table_flash_size`: what a device detects,
+    /// else (a file) the size the table is meant for.
+    pub fn board_flash_size(&self, table_flash_size: u32) -> u32 {
+        self.flash.detected_size().unwrap_or(table_flash_size)
     }
 
     /// Whether the table has the data partition MicroPython mounts (`vfs`, or
@@ -114,24 +205,137 @@ impl<F: Flash> Firmware<F> {
         has_vfs(&self.table)
     }
 
-    /// The implicit `vfs` MicroPython ≥ v1.26 creates at boot when the table
-    /// has no `vfs` or `ffat` data partition: from the end of the table to the
-    /// end of flash. `micropython_implicit_vfs` says whether the app does that.
-    pub fn implicit_vfs(&self, micropython_implicit_vfs: bool, flash_size: u32) -> Option<Partition> {
-        implicit_vfs(&self.table, micropython_implicit_vfs, flash_size)
+    /// MicroPython's banner (version and build date) in the first app, read
+    /// once: the whole app from a file, the start of it from a device.
+    pub fn micropython(&mut self) -> Option<&Banner> {
+        if self.banner.is_none() {
+            self.banner = Some(self.read_banner());
+        }
+        self.banner.as_ref().and_then(Option::as_ref)
+    }
+
+    /// Say that the first app partition was written: its banner is read again when next asked.
+    pub fn app_changed(&mut self) {
+        self.banner = None;
+    }
+
+    fn read_banner(&mut self) -> Option<Banner> {
+        let app = self.table.first_app()?.clone();
+        let mut len = self.flash.stored_len(app.offset, app.size);
+        if self.flash.reads_are_slow() {
+            len = len.min(BANNER_WINDOW);
+        }
+        if let Some(data) = self.flash.peek(app.offset, len) {
+            return find_banner(data);
+        }
+        find_banner(&self.flash.read_vec(app.offset, len).ok()?)
+    }
+
+    /// The `vfs` MicroPython ≥ v1.26 creates at boot when `table` has no
+    /// `vfs` or `ffat` data partition: from the end of the table to the end of
+    /// the board's flash (see [`Firmware::board_flash_size`]; `flash_size` is
+    /// the size the table is meant for). `None` when the table has one, the
+    /// app is older, or nothing is left.
+    pub fn implicit_vfs_of(&mut self, table: &PartitionTable, flash_size: u32) -> Option<Partition> {
+        if has_vfs(table) || !self.micropython().is_some_and(creates_implicit_vfs) {
+            return None;
+        }
+        let end = table.end();
+        let flash_size = self.board_flash_size(flash_size);
+        (end < flash_size).then(|| Partition::new("vfs", TYPE_DATA, SUBTYPE_FAT, end, flash_size - end, 0))
+    }
+
+    /// The implicit `vfs` of this firmware's table (see [`Firmware::implicit_vfs_of`]).
+    pub fn implicit_vfs(&mut self) -> Option<Partition> {
+        let table = self.table.clone();
+        self.implicit_vfs_of(&table, self.flash_size())
+    }
+
+    /// The partitions of `table` as the board will have them: the table's
+    /// entries, then MicroPython ≥ 1.26's implicit `vfs` when it makes one
+    /// (marked `implicit`).
+    pub fn partitions_of(&mut self, table: &PartitionTable, flash_size: u32) -> Vec<PartitionView> {
+        let mut parts: Vec<PartitionView> = table.entries.iter().map(PartitionView::from).collect();
+        if let Some(v) = self.implicit_vfs_of(table, flash_size) {
+            parts.push(PartitionView { implicit: true, ..PartitionView::from(&v) });
+        }
+        parts
+    }
+
+    /// The partitions as the board will have them, the implicit `vfs` included.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), mpimg::Error> {
+    /// # let Some(path) = mpimg::doc_support::firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return Ok(()) };
+    /// // MicroPython v1.27's table has no vfs: the board makes one at boot.
+    /// let mut fw = mpimg::Firmware::open_file(&path)?;
+    /// let vfs = fw.partitions().pop().unwrap();
+    /// assert_eq!((vfs.name.as_str(), vfs.offset, vfs.size, vfs.implicit), ("vfs", 0x200000, 0x200000, true));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn partitions(&mut self) -> Vec<PartitionView> {
+        let table = self.table.clone();
+        self.partitions_of(&table, self.flash_size())
+    }
+
+    /// The partitions a filesystem may be in: every data partition of the
+    /// table, and the implicit `vfs` where the board makes one.
+    pub fn fs_partitions(&mut self) -> Vec<FsPartition> {
+        let mut parts: Vec<FsPartition> = self
+            .table
+            .entries
+            .iter()
+            .filter(|p| p.ptype == TYPE_DATA)
+            .map(|p| FsPartition { name: p.name(), offset: p.offset, size: p.size, implicit: false })
+            .collect();
+        if let Some(v) = self.implicit_vfs() {
+            parts.push(FsPartition { name: v.name(), offset: v.offset, size: v.size, implicit: true });
+        }
+        parts
+    }
+
+    /// The filesystem in partition `name` (a data partition, or the implicit
+    /// `vfs`), to read and change files. Changes reach the flash only with
+    /// [`Filesystem::commit`]; on a file they then wait for [`Firmware::save`].
+    ///
+    /// ```
+    /// # fn main() -> Result<(), mpimg::Error> {
+    /// # let Some(path) = mpimg::doc_support::firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return Ok(()) };
+    /// let mut fw = mpimg::Firmware::open_file(&path)?;
+    /// let mut vfs = fw.filesystem("vfs")?;
+    /// vfs.format(mpimg::FsKind::Littlefs)?; // the release image has none yet
+    /// vfs.write("/main.py", b"print('hello')\n")?;
+    /// vfs.commit()?;
+    /// assert_eq!(fw.filesystem("vfs")?.read("/main.py")?, b"print('hello')\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Errors: [`Error::Fs`] ([`crate::fs::FsError::NoPartition`]) when there is no such partition.
+    pub fn filesystem(&mut self, name: &str) -> Result<Filesystem<'_>, Error> {
+        let part = self
+            .fs_partitions()
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| crate::fs::FsError::NoPartition(name.to_owned()))?;
+        Ok(Filesystem::new(&mut self.flash, part))
     }
 }
 
-/// Whether `table` has the data partition MicroPython mounts (`vfs`, or
-/// TinyUF2 builds' `ffat`).
-pub fn has_vfs(table: &PartitionTable) -> bool {
+/// Whether `table` has the data partition MicroPython mounts (`vfs`, or TinyUF2 builds' `ffat`).
+fn has_vfs(table: &PartitionTable) -> bool {
     table.entries.iter().any(|p| p.ptype == TYPE_DATA && matches!(p.name().as_str(), "vfs" | "ffat"))
 }
 
-/// The implicit `vfs` of MicroPython ≥ v1.26 with `table` on `flash_size`
-/// bytes of flash (see [`Firmware::implicit_vfs`]).
-pub fn implicit_vfs(table: &PartitionTable, micropython_implicit_vfs: bool, flash_size: u32) -> Option<Partition> {
-    let end = table.end();
-    (micropython_implicit_vfs && !has_vfs(table) && end < flash_size)
-        .then(|| Partition::new("vfs", TYPE_DATA, SUBTYPE_FAT, end, flash_size - end, 0))
+/// Whether a MicroPython version creates the implicit `vfs` (v1.26 and later;
+/// custom builds without a release number are assumed recent).
+pub fn creates_implicit_vfs(banner: &Banner) -> bool {
+    if !banner.is_release {
+        return true;
+    }
+    let mut nums = banner.version.trim_start_matches('v').split(['.', '-']).map(|n| n.parse::<u32>().unwrap_or(0));
+    let major = nums.next().unwrap_or(0);
+    let minor = nums.next().unwrap_or(0);
+    (major, minor) >= (1, 26)
 }

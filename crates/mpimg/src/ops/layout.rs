@@ -12,8 +12,29 @@ use crate::format::partition::{
     check_name, type_and_subtype, Partition, PartitionTable, APP_ALIGN, FIRST_PART_OFFSET, OTADATA_SIZE,
 };
 
-use super::arglist::PartSpec;
 use super::EditError;
+
+/// One partition as an edit describes it (`--table`, `--add`, `--resize`):
+/// the fields not given are 0 or empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSpec {
+    /// Its name.
+    pub name: String,
+    /// Its subtype name (`fat`, `ota_0`, ...); empty: inferred from the name.
+    pub subtype: String,
+    /// Its flash offset; 0: after the previous partition.
+    pub offset: u32,
+    /// Its size in bytes; 0: fill the free space.
+    pub size: u32,
+}
+
+impl PartSpec {
+    /// A partition named `name` of `size` bytes (0: fill the free space),
+    /// subtype inferred from the name, placed after the previous one.
+    pub fn sized(name: &str, size: u32) -> Self {
+        PartSpec { name: name.into(), subtype: String::new(), offset: 0, size }
+    }
+}
 
 /// The preset tables of `--table`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,21 +48,13 @@ pub enum Preset {
 }
 
 impl Preset {
-    pub fn from_arg(arg: &str) -> Option<Self> {
-        match arg.trim() {
+    /// The preset called `name` (`ota`, `default`, `original`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.trim() {
             "ota" => Some(Self::Ota),
             "default" => Some(Self::Default),
             "original" => Some(Self::Original),
             _ => None,
-        }
-    }
-
-    /// The suffix the output file name gets.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Self::Ota => "-OTA",
-            Self::Default => "-DEFAULT",
-            Self::Original => "-ORIGINAL",
         }
     }
 }
@@ -62,12 +75,8 @@ pub fn ota_app_size(flash_size: u32) -> u32 {
 /// starts (the OTA preset fits nvs and otadata below it); `app_part_size` of 0
 /// picks the OTA size for the flash size.
 pub fn preset_layout(preset: Preset, flash_size: u32, first_app: u32, app_part_size: u32) -> Vec<PartSpec> {
-    let spec = |name: &str, subtype: &str, size: u32| PartSpec {
-        name: name.into(),
-        subtype: subtype.into(),
-        offset: 0,
-        size,
-    };
+    let spec =
+        |name: &str, subtype: &str, size: u32| PartSpec { name: name.into(), subtype: subtype.into(), offset: 0, size };
     match preset {
         Preset::Ota => {
             let app = if app_part_size == 0 { ota_app_size(flash_size) } else { app_part_size };
@@ -80,7 +89,9 @@ pub fn preset_layout(preset: Preset, flash_size: u32, first_app: u32, app_part_s
                 spec("vfs", "fat", 0),
             ]
         }
-        Preset::Default => vec![spec("nvs", "nvs", 0x7000), spec("factory", "factory", 0x1f_0000), spec("vfs", "fat", 0)],
+        Preset::Default => {
+            vec![spec("nvs", "nvs", 0x7000), spec("factory", "factory", 0x1f_0000), spec("vfs", "fat", 0)]
+        }
         Preset::Original => vec![
             spec("nvs", "nvs", 0x6000),
             spec("phy_init", "phy", 0x1000),
@@ -135,10 +146,8 @@ pub fn add_part(
         return Err(EditError::Exists { name: name.into() });
     }
     let sub = infer_subtype(name, subtype);
-    let (ptype, subtype) = type_and_subtype(sub).ok_or_else(|| EditError::UnknownSubtype {
-        name: name.into(),
-        subtype: sub.into(),
-    })?;
+    let (ptype, subtype) =
+        type_and_subtype(sub).ok_or_else(|| EditError::UnknownSubtype { name: name.into(), subtype: sub.into() })?;
     let offset = match offset {
         0 if ptype == crate::format::partition::TYPE_APP => align_up(table.end(), APP_ALIGN),
         0 => table.end(),
@@ -223,7 +232,6 @@ pub fn set_app_size(table: &mut PartitionTable, flash_size: u32, size: u32) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::arglist::parse_part_list;
 
     fn rows(t: &PartitionTable) -> Vec<(String, u8, u8, u32, u32)> {
         t.entries.iter().map(|p| (p.name(), p.ptype, p.subtype, p.offset, p.size)).collect()
@@ -307,7 +315,8 @@ mod tests {
 
     #[test]
     fn custom_layout_from_command_line() {
-        let specs = parse_part_list("nvs=7B,factory=2M,vfs=0").unwrap();
+        // `--table nvs=7B,factory=2M,vfs=0` (cli::arglist parses it).
+        let specs = [PartSpec::sized("nvs", 0x7000), PartSpec::sized("factory", 0x200000), PartSpec::sized("vfs", 0)];
         let t = build_table(&specs, 0x400000, 0).unwrap();
         assert_eq!(
             rows(&t),

@@ -11,7 +11,7 @@ use crate::format::partition::{Partition, PartitionTable, SUBTYPE_OTA, TYPE_DATA
 
 use super::partition_io::write_region;
 use super::region::Region;
-use super::OpError;
+use crate::error::Error;
 
 /// What otadata says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,17 +22,24 @@ pub struct OtaStatus {
     pub next: String,
     /// Sequence number and state of the record in charge, if any.
     pub seq: Option<u32>,
+    /// The state of the record in charge (`new`, `valid`, ...).
     pub state: Option<String>,
 }
 
 /// What an OTA update did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OtaReport {
+    /// The OTA partition written.
     pub partition: String,
+    /// Its flash offset.
     pub offset: u32,
+    /// Bytes of app written.
     pub bytes: u32,
+    /// The otadata sector (0 or 1) the new record went to.
     pub otadata_sector: usize,
+    /// The new record's sequence number.
     pub seq: u32,
+    /// The new record's state (`new`; `undefined` without rollback).
     pub state: String,
 }
 
@@ -46,16 +53,16 @@ fn ota_layout(table: &PartitionTable) -> Option<(Partition, Vec<Partition>)> {
     Some((otadata, apps))
 }
 
-fn read_otadata(flash: &mut dyn Flash, otadata: &Partition) -> Result<OtaData, OpError> {
+fn read_otadata(flash: &mut dyn Flash, otadata: &Partition) -> Result<OtaData, Error> {
     let len = otadata.size.min(OTADATA_LEN as u32);
     let bytes = flash.read_vec(otadata.offset, len)?;
-    OtaData::parse(&bytes).map_err(|e| OpError::Io(e.to_string()))
+    Ok(OtaData::parse(&bytes)?)
 }
 
 /// Where the bootloader starts and where an update would go (ESP-IDF's
 /// `esp_ota_get_next_update_partition` from the app that boots). None without
 /// otadata or OTA apps.
-pub fn ota_status(flash: &mut dyn Flash, table: &PartitionTable) -> Result<Option<OtaStatus>, OpError> {
+pub fn ota_status(flash: &mut dyn Flash, table: &PartitionTable) -> Result<Option<OtaStatus>, Error> {
     let Some((otadata, apps)) = ota_layout(table) else { return Ok(None) };
     if apps.is_empty() {
         return Ok(None);
@@ -78,8 +85,13 @@ pub fn ota_status(flash: &mut dyn Flash, table: &PartitionTable) -> Result<Optio
 }
 
 /// Write `app` to the next OTA partition and make it boot next.
-pub fn ota_update(flash: &mut dyn Flash, table: &PartitionTable, app: &[u8], rollback: bool) -> Result<OtaReport, OpError> {
-    let no_ota = || OpError::Io("the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota".into());
+pub fn ota_update(
+    flash: &mut dyn Flash,
+    table: &PartitionTable,
+    app: &[u8],
+    rollback: bool,
+) -> Result<OtaReport, Error> {
+    let no_ota = || Error::NoOtaPartitions;
     let (otadata, apps) = ota_layout(table).ok_or_else(no_ota)?;
     if apps.len() < 2 {
         return Err(no_ota());
@@ -88,7 +100,7 @@ pub fn ota_update(flash: &mut dyn Flash, table: &PartitionTable, app: &[u8], rol
     let target = apps.iter().position(|p| p.name() == status.next).unwrap_or(0);
     let part = &apps[target];
     let data = read_otadata(flash, &otadata)?;
-    let (slot, record) = data.try_plan_update(apps.len(), target, rollback).map_err(|e| OpError::Io(e.to_string()))?;
+    let (slot, record) = data.try_plan_update(apps.len(), target, rollback)?;
     let bytes = write_region(flash, &Region::of(part), app)?;
     // IDF erases the record's sector and writes the record at its start.
     let mut sector = vec![0xFFu8; SECTOR_SIZE as usize];

@@ -6,31 +6,26 @@
 //! the file, and writing or erasing the last region leaves the file ending where
 //! the written data ends rather than padding it out with 0xFF.
 
-use crate::flash::{align_up, Flash, FlashKind, SECTOR_SIZE};
+use crate::flash::{align_up, Flash, SECTOR_SIZE};
 
 use super::region::Region;
-use super::OpError;
+use crate::error::Error;
 
 /// The bytes of a region; on a file, only what the file holds.
-pub fn read_region(flash: &mut dyn Flash, r: &Region) -> Result<Vec<u8>, OpError> {
-    let end = match flash.kind() {
-        FlashKind::File => {
-            if r.offset >= flash.data_end() {
-                return Err(OpError::NotInFile { name: r.name.clone(), offset: r.offset, file_end: flash.data_end() });
-            }
-            r.end().min(flash.data_end())
-        }
-        FlashKind::Device => r.end(),
-    };
-    Ok(flash.read_vec(r.offset, end - r.offset)?)
+pub fn read_region(flash: &mut dyn Flash, r: &Region) -> Result<Vec<u8>, Error> {
+    let len = flash.stored_len(r.offset, r.size);
+    if let (0, Some(file_end)) = (len, flash.stored_end()) {
+        return Err(Error::NotInFile { name: r.name.clone(), offset: r.offset, file_end });
+    }
+    Ok(flash.read_vec(r.offset, len)?)
 }
 
 /// Write `data` at the start of a region, then erase the rest of the region.
 /// Returns the number of bytes of `data` written.
-pub fn write_region(flash: &mut dyn Flash, r: &Region, data: &[u8]) -> Result<u32, OpError> {
+pub fn write_region(flash: &mut dyn Flash, r: &Region, data: &[u8]) -> Result<u32, Error> {
     let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
     if len > r.size {
-        return Err(OpError::TooBig { name: r.name.clone(), len: data.len() as u64, size: r.size });
+        return Err(Error::TooBig { name: r.name.clone(), len: data.len() as u64, size: r.size });
     }
     flash.write(r.offset, data)?;
     clear_from(flash, r, len)?;
@@ -39,15 +34,15 @@ pub fn write_region(flash: &mut dyn Flash, r: &Region, data: &[u8]) -> Result<u3
 
 /// Erase a whole region (`--erase`). On a file, a region past its end
 /// already reads as erased, and the file is left as it is.
-pub fn erase_region(flash: &mut dyn Flash, r: &Region) -> Result<(), OpError> {
+pub fn erase_region(flash: &mut dyn Flash, r: &Region) -> Result<(), Error> {
     clear_from(flash, r, 0)
 }
 
 /// Erase a region from `pos` (relative to its start) to its end. On a file
 /// whose data ends inside the region, the file is cut at `pos` instead.
-fn clear_from(flash: &mut dyn Flash, r: &Region, pos: u32) -> Result<(), OpError> {
+fn clear_from(flash: &mut dyn Flash, r: &Region, pos: u32) -> Result<(), Error> {
     let at = r.offset + pos;
-    if flash.kind() == FlashKind::File && r.end() > flash.data_end() && flash.trim_end(at) {
+    if flash.stored_len(r.offset, r.size) < r.size && flash.trim_end(at) {
         return Ok(());
     }
     let aligned = align_up(at, SECTOR_SIZE).min(r.end());
@@ -99,9 +94,9 @@ mod tests {
         assert_eq!(f.bytes().len(), 0x1000, "erasing past the end leaves the file as it is");
         assert!(matches!(
             read_region(&mut f, &region(0x2000, 0x1000)),
-            Err(OpError::NotInFile { offset: 0x2000, file_end: 0x2000, .. })
+            Err(Error::NotInFile { offset: 0x2000, file_end: 0x2000, .. })
         ));
-        assert!(matches!(write_region(&mut f, &region(0x2000, 0x1000), &[0; 0x1001]), Err(OpError::TooBig { .. })));
+        assert!(matches!(write_region(&mut f, &region(0x2000, 0x1000), &[0; 0x1001]), Err(Error::TooBig { .. })));
     }
 
     #[test]

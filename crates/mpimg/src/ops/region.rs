@@ -4,33 +4,46 @@
 
 use crate::format::partition::{Partition, PartitionTable, TABLE_OFFSET, TABLE_SIZE, TYPE_APP, TYPE_DATA};
 
+/// The name of the bootloader region.
 pub const BOOTLOADER: &str = "bootloader";
+/// The name of the partition table region.
 pub const PARTITION_TABLE: &str = "partition_table";
 
 /// What a region holds, for the checks a write makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegionKind {
+    /// The bootloader (from its offset to the table).
     Bootloader,
+    /// The partition table sector.
     PartitionTable,
+    /// An app partition.
     App,
+    /// Any other partition.
     Data,
 }
 
+/// A named range of flash: a partition, the bootloader or the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
+    /// Its name.
     pub name: String,
+    /// Its flash offset.
     pub offset: u32,
+    /// Its size in bytes.
     pub size: u32,
+    /// What it holds.
     pub kind: RegionKind,
     /// The table entry, for partitions.
     pub entry: Option<Partition>,
 }
 
 impl Region {
+    /// The flash offset one past its end.
     pub fn end(&self) -> u32 {
         self.offset + self.size
     }
 
+    /// The region of partition `p`.
     pub fn of(p: &Partition) -> Self {
         Self {
             name: p.name(),
@@ -41,6 +54,7 @@ impl Region {
         }
     }
 
+    /// The bootloader's region, from `bootloader_offset` to the table.
     pub fn bootloader(bootloader_offset: u32) -> Self {
         Self {
             name: BOOTLOADER.into(),
@@ -51,6 +65,7 @@ impl Region {
         }
     }
 
+    /// The partition table sector.
     pub fn partition_table() -> Self {
         Self {
             name: PARTITION_TABLE.into(),

@@ -2,13 +2,17 @@
 //! the flash size changed, with its appended SHA-256 recomputed), and erasing
 //! the first blocks of data partitions that moved or changed so MicroPython
 //! does not mount stale contents (except those whose filesystems
-//! [`crate::ops::carry`] keeps).
+//! [`crate::ops::carry`] keeps, which are written again after the table).
 
-use crate::flash::{Flash, FlashKind};
+use crate::flash::Flash;
 use crate::format::image::{parse_image, rehash, ImageHeader, HEADER_LEN};
 use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 
-use super::OpError;
+use crate::error::Error;
+
+use super::carry::{self, Carried, CarryPlan};
+use super::firmware::Firmware;
+use super::plan::Plan;
 
 /// How many bytes at the start of a changed data partition are erased.
 pub const DATA_ERASE_LEN: u32 = 4 * 0x1000;
@@ -16,14 +20,52 @@ pub const DATA_ERASE_LEN: u32 = 4 * 0x1000;
 /// What committing an edit did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UpdateReport {
+    /// The bootloader header (and its digest) changed.
     pub bootloader_rewritten: bool,
     /// Data partitions whose first blocks were erased.
     pub erased: Vec<String>,
 }
 
+/// Write `plan` to the firmware's flash and make it the firmware's table and
+/// header, keeping the filesystems as `carry` (from [`carry::plan_edit`])
+/// prepared: data partitions that changed are erased first (not those
+/// `carry` keeps), then the bootloader header (when it changed) and the
+/// table are written, then the moved filesystems are written at their new
+/// places and read back. Erasing first means that if a device's link fails
+/// before the table is written, the old table still stands.
+///
+/// Returns what was done and, per filesystem partition touched, what
+/// happened to its files. Errors: flash errors, and [`Error::Carry`] when a
+/// filesystem written does not read back as it should.
+pub fn commit<F: Flash>(
+    fw: &mut Firmware<F>,
+    plan: &Plan,
+    carry: &CarryPlan,
+) -> Result<(UpdateReport, Vec<Carried>), Error> {
+    let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table, &carry.keep)?;
+    let mut report = UpdateReport { erased, ..UpdateReport::default() };
+    if plan.header != fw.header {
+        let offset = fw.bootloader_offset();
+        write_bootloader_header(&mut fw.flash, offset, &plan.header)?;
+        report.bootloader_rewritten = true;
+    }
+    write_table(&mut fw.flash, &plan.table)?;
+    fw.table = plan.table.clone();
+    fw.header = plan.header.clone();
+    if !carry.parts.is_empty() {
+        carry::recreate(&mut fw.flash, carry)?;
+        carry::verify(&mut fw.flash, carry)?;
+    }
+    Ok((report, carry.carried()))
+}
+
 /// Rewrite the bootloader's image header (byte 3 carries the flash size) and
 /// its appended SHA-256. Only the header and digest bytes change.
-pub fn write_bootloader_header(flash: &mut dyn Flash, bootloader_offset: u32, header: &ImageHeader) -> Result<(), OpError> {
+pub fn write_bootloader_header(
+    flash: &mut dyn Flash,
+    bootloader_offset: u32,
+    header: &ImageHeader,
+) -> Result<(), Error> {
     let len = TABLE_OFFSET - bootloader_offset;
     let mut image = flash.read_vec(bootloader_offset, len)?;
     image[..HEADER_LEN].copy_from_slice(&header.to_bytes());
@@ -39,7 +81,7 @@ pub fn write_bootloader_header(flash: &mut dyn Flash, bootloader_offset: u32, he
 }
 
 /// Write the table sector.
-pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), OpError> {
+pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), Error> {
     flash.write(TABLE_OFFSET, &table.to_bytes()?)?;
     Ok(())
 }
@@ -54,7 +96,7 @@ pub fn erase_changed_data(
     old: &PartitionTable,
     new: &PartitionTable,
     keep: &[u32],
-) -> Result<Vec<String>, OpError> {
+) -> Result<Vec<String>, Error> {
     let mut erased = Vec::new();
     let mut olds = old.entries.iter().peekable();
     for newp in &new.entries {
@@ -65,8 +107,8 @@ pub fn erase_changed_data(
         if newp.is_app() || newp == *oldp || keep.contains(&newp.offset) {
             continue;
         }
-        if flash.kind() == FlashKind::File && newp.offset >= flash.data_end() {
-            continue; // past the end of the file: reads as erased already
+        if flash.stored_len(newp.offset, newp.size) == 0 {
+            continue; // past the end of a file: reads as erased already
         }
         let grew_in_place = newp.is_filesystem()
             && newp.ptype == oldp.ptype

@@ -10,26 +10,79 @@ pub fn ranges_text(ranges: &[(u32, u32)]) -> String {
     ranges.iter().map(|(a, b)| format!("{a:#x}..{b:#x}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Why talking to a device failed.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum DeviceError {
-    #[error("no such port '{port}': check the device name (ls /dev/ttyUSB* /dev/ttyACM*) and that the board is plugged in")]
-    NoSuchPort { port: String },
-    #[error("cannot open '{port}': {cause} (is another program using it? on Linux, join the 'dialout' group)")]
-    Open { port: String, cause: String },
+    /// The port does not exist.
+    #[error(
+        "no such port '{port}': check the device name (ls /dev/ttyUSB* /dev/ttyACM*) and that the board is plugged in"
+    )]
+    NoSuchPort {
+        /// The port.
+        port: String,
+    },
+    /// The port exists but cannot be opened.
+    #[error("cannot open '{port}': {source} (is another program using it? on Linux, join the 'dialout' group)")]
+    Open {
+        /// The port.
+        port: String,
+        /// Why.
+        #[source]
+        source: serialport::Error,
+    },
+    /// Nothing answered the loader's sync.
     #[error("no ESP32 bootloader answered on {port}: hold BOOT and press RESET, or check the cable")]
-    NoLoader { port: String },
+    NoLoader {
+        /// The port.
+        port: String,
+    },
+    /// A chip mpimg has no entry for.
     #[error("the device on {port} is an {name}, which mpimg does not know")]
-    UnknownChip { port: String, name: String },
-    #[error("serial link to {port} failed: {cause}")]
-    Link { port: String, cause: String },
+    UnknownChip {
+        /// The port.
+        port: String,
+        /// The chip as espflash names it.
+        name: String,
+    },
+    /// The serial link failed (espflash's error).
+    #[error("serial link to {port} failed: {source}")]
+    Link {
+        /// The port.
+        port: String,
+        /// espflash's error.
+        #[source]
+        source: Box<espflash::Error>,
+    },
+    /// An answer that does not fit the protocol.
     #[error("unexpected answer from the device: {what}")]
-    Protocol { what: String },
+    Protocol {
+        /// What was wrong with it.
+        what: String,
+    },
+    /// A write that does not verify after a retry.
     #[error("flash at {offset:#x}..{end:#x} does not hold what was written (MD5 differs after a retry): the flash may be worn or write-protected", end = offset + len)]
-    Unverified { offset: u32, len: u32 },
+    Unverified {
+        /// Where the write starts.
+        offset: u32,
+        /// Its length in bytes.
+        len: u32,
+    },
+    /// A write cut off by a link failure, with what was and was not written.
     #[error(
         "writing {start:#x}..{end:#x} was interrupted: {cause}. Written and verified before that: {}; \
          not written: {start:#x}..{end:#x} and whatever this run had still to do. Run the same command again to complete it",
         ranges_text(done)
     )]
-    Interrupted { start: u32, end: u32, done: Vec<(u32, u32)>, cause: String },
+    Interrupted {
+        /// Where the interrupted write starts.
+        start: u32,
+        /// Where it ends.
+        end: u32,
+        /// Flash ranges written and verified in this run before it.
+        done: Vec<(u32, u32)>,
+        /// What failed.
+        #[source]
+        cause: Box<DeviceError>,
+    },
 }

@@ -34,11 +34,17 @@ const SPIFLASH_RDID: u32 = 0x9F;
 /// What the device said about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceFacts {
+    /// The port.
     pub port: String,
+    /// The chip (`esp32s3`).
     pub chip: String,
+    /// The chip revision (`v0.2`), if known.
     pub revision: Option<String>,
+    /// The crystal frequency (`40 MHz`).
     pub crystal: String,
+    /// The chip's features (`WiFi`, `BLE`, ...).
     pub features: Vec<String>,
+    /// The MAC address, if read.
     pub mac: Option<String>,
     /// JEDEC id: manufacturer, memory type, capacity (as esptool prints it).
     pub flash_id: u32,
@@ -53,11 +59,13 @@ pub struct DeviceFacts {
 /// and cannot be wrapped).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WireStats {
+    /// Commands sent.
     pub commands: u64,
     /// SLIP bytes mpimg sent (commands, data, acks).
     pub bytes_sent: u64,
     /// SLIP bytes of flash data and digests received (plus ~12 per response).
     pub bytes_received: u64,
+    /// Commands and transfers retried after a failure.
     pub retries: u64,
 }
 
@@ -82,7 +90,7 @@ fn command_len(cmd: &Command<'_>) -> u64 {
 }
 
 fn ef(port: &str, e: espflash::Error) -> DeviceError {
-    DeviceError::Link { port: port.to_string(), cause: e.to_string() }
+    DeviceError::Link { port: port.to_string(), source: Box::new(e) }
 }
 
 /// Whether `port` names a port that cannot exist here (a missing device file).
@@ -114,7 +122,7 @@ impl Link {
         let mut serial = serialport::new(port, ROM_BAUD)
             .timeout(Duration::from_secs(3))
             .open_native()
-            .map_err(|e| DeviceError::Open { port: port.to_string(), cause: e.to_string() })?;
+            .map_err(|source| DeviceError::Open { port: port.to_string(), source })?;
         // A pty (and some adapters) has no modem lines: setting them fails,
         // and then the chip must already be in its loader, as with esptool.
         let lines = serial.write_data_terminal_ready(false).is_ok() && serial.write_request_to_send(false).is_ok();
@@ -132,7 +140,8 @@ impl Link {
         let early = baud > ROM_BAUD && rom_switch_baud(&mut conn, baud);
         let mut flasher = Flasher::try_connect(conn, true, true, false, None, None).map_err(|b| ef(port, b.0))?;
         let ef_chip = flasher.chip();
-        let chip = Chip::by_image_id(ef_chip.id()).ok_or_else(|| DeviceError::UnknownChip { port: port.to_string(), name: ef_chip.to_string() })?;
+        let chip = Chip::by_image_id(ef_chip.id())
+            .ok_or_else(|| DeviceError::UnknownChip { port: port.to_string(), name: ef_chip.to_string() })?;
         let baud = if early { baud } else { switch_baud(&mut flasher, baud).map_err(|e| ef(port, e))? };
         let info = flasher.device_info().map_err(|e| ef(port, e))?;
         let flash_id = read_flash_id(&mut flasher).map_err(|e| ef(port, e))?;
@@ -159,7 +168,11 @@ impl Link {
     }
 
     /// Run one command with `timeout`, counting its bytes.
-    fn command(&mut self, cmd: Command<'_>, timeout: Duration) -> Result<espflash::command::CommandResponseValue, DeviceError> {
+    fn command(
+        &mut self,
+        cmd: Command<'_>,
+        timeout: Duration,
+    ) -> Result<espflash::command::CommandResponseValue, DeviceError> {
         self.stats.commands += 1;
         self.stats.bytes_sent += command_len(&cmd);
         self.stats.bytes_received += 14;
@@ -178,7 +191,9 @@ impl Link {
         while data.len() < len as usize {
             let chunk = self.stream_frame()?;
             if chunk.is_empty() || data.len() + chunk.len() > len as usize {
-                return Err(DeviceError::Protocol { what: format!("READ_FLASH sent a {}-byte packet at {:#x}", chunk.len(), offset + data.len() as u32) });
+                return Err(DeviceError::Protocol {
+                    what: format!("READ_FLASH sent a {}-byte packet at {:#x}", chunk.len(), offset + data.len() as u32),
+                });
             }
             data.extend_from_slice(&chunk);
             progress.set(data.len() as u64);
@@ -190,7 +205,9 @@ impl Link {
         let digest = self.stream_frame()?;
         let md5 = Md5::digest(&data);
         if digest.as_slice() != md5.as_slice() {
-            return Err(DeviceError::Protocol { what: format!("READ_FLASH of {offset:#x}+{len:#x}: data does not match the device's MD5") });
+            return Err(DeviceError::Protocol {
+                what: format!("READ_FLASH of {offset:#x}+{len:#x}: data does not match the device's MD5"),
+            });
         }
         Ok(data)
     }
@@ -211,7 +228,9 @@ impl Link {
         // esptool sends) for MicroPython images, at a fraction of a second.
         let mut z = Compressor::new(CompressionLvl::best());
         let mut packed = vec![0u8; z.zlib_compress_bound(data.len())];
-        let n = z.zlib_compress(data, &mut packed).map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
+        let n = z
+            .zlib_compress(data, &mut packed)
+            .map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
         packed.truncate(n);
         let block = self.flasher.chip().stub_flash_write_size();
         let blocks = packed.len().div_ceil(block) as u32;
@@ -272,7 +291,9 @@ const CHIP_DETECT_MAGIC_REG: u32 = 0x4000_1000;
 /// back to the ROM rate.
 fn rom_switch_baud(conn: &mut Connection, want: u32) -> bool {
     let changed = conn
-        .with_timeout(CommandType::ChangeBaudrate.timeout(), |c| c.command(Command::ChangeBaudrate { new_baud: want, prior_baud: 0 }))
+        .with_timeout(CommandType::ChangeBaudrate.timeout(), |c| {
+            c.command(Command::ChangeBaudrate { new_baud: want, prior_baud: 0 })
+        })
         .is_ok();
     if changed && conn.set_baud(want).is_ok() {
         std::thread::sleep(Duration::from_millis(20));

@@ -24,7 +24,7 @@ pub use progress::{bars_allowed, Progress, MIN_BAR};
 
 use link::Link;
 
-use super::{align_up, check_erase_alignment, Flash, FlashError, FlashKind, SECTOR_SIZE};
+use super::{align_up, check_erase_alignment, Flash, FlashError, SECTOR_SIZE};
 use crate::format::chip::Chip;
 
 /// Largest chunk written (and verified) in one FLASH_DEFL stream: an
@@ -36,6 +36,7 @@ const CHUNK: u32 = 0x80;
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct DeviceOptions {
+    /// Baud rate to switch to after connecting (lower standard rates are tried if refused).
     pub baud: u32,
     /// Hard reset when the run ends (`-n` turns it off).
     pub reset: bool,
@@ -48,7 +49,9 @@ pub struct DeviceOptions {
 pub struct SectorCounts {
     /// Bytes of flash read (in 128-byte chunks).
     pub bytes_read: u64,
+    /// Sectors written.
     pub written: u64,
+    /// Sectors erased.
     pub erased: u64,
     /// Sectors a write found already holding the new bytes.
     pub unchanged: u64,
@@ -62,6 +65,7 @@ pub struct DeviceFlash {
     /// Ranges written (or erased) and verified in this run.
     done: Vec<(u32, u32)>,
     opts: DeviceOptions,
+    /// Sectors and bytes moved so far.
     pub counts: SectorCounts,
 }
 
@@ -73,14 +77,17 @@ impl DeviceFlash {
         Ok(DeviceFlash { link, size, cache: BTreeMap::new(), done: Vec::new(), opts, counts: SectorCounts::default() })
     }
 
+    /// The chip it is.
     pub fn chip(&self) -> &'static Chip {
         self.link.chip
     }
 
+    /// What it said about itself.
     pub fn facts(&self) -> &DeviceFacts {
         &self.link.facts
     }
 
+    /// What this connection put on the link so far.
     pub fn wire(&self) -> &WireStats {
         &self.link.stats
     }
@@ -182,7 +189,12 @@ impl DeviceFlash {
                 Ok(_) => return Err(DeviceError::Unverified { offset, len }),
                 Err(_) if attempt == 0 && self.link.recover() => continue,
                 Err(e) => {
-                    return Err(DeviceError::Interrupted { start: offset, end, done: self.done.clone(), cause: e.to_string() })
+                    return Err(DeviceError::Interrupted {
+                        start: offset,
+                        end,
+                        done: self.done.clone(),
+                        cause: Box::new(e),
+                    })
                 }
             }
         }
@@ -194,7 +206,8 @@ impl DeviceFlash {
         let sectors = buf.len() / SECTOR_SIZE as usize;
         let same = |i: usize, me: &Self| {
             let s = lo + (i as u32) * SECTOR_SIZE;
-            me.cached(s, SECTOR_SIZE).is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
+            me.cached(s, SECTOR_SIZE)
+                .is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
         };
         let end = lo + buf.len() as u32;
         let mut bar = Progress::new(self.opts.progress, "Writing", buf.len() as u64);
@@ -248,12 +261,16 @@ impl Drop for DeviceFlash {
 }
 
 fn dev(e: DeviceError) -> FlashError {
-    FlashError::Device(e.to_string())
+    FlashError::Device(e)
 }
 
 impl Flash for DeviceFlash {
-    fn kind(&self) -> FlashKind {
-        FlashKind::Device
+    fn detected_size(&self) -> Option<u32> {
+        Some(self.size)
+    }
+
+    fn reads_are_slow(&self) -> bool {
+        true
     }
 
     fn start(&self) -> u32 {
@@ -301,13 +318,17 @@ impl Flash for DeviceFlash {
         // Unaligned edges keep what the device holds around the new bytes.
         if offset > lo {
             self.fill(lo, lo + SECTOR_SIZE).map_err(dev)?;
-            let old = self.cached(lo, SECTOR_SIZE).ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
+            let old = self
+                .cached(lo, SECTOR_SIZE)
+                .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
             buf[..SECTOR_SIZE as usize].copy_from_slice(&old);
         }
         if offset + len < hi {
             let last = hi - SECTOR_SIZE;
             self.fill(last, hi).map_err(dev)?;
-            let old = self.cached(last, SECTOR_SIZE).ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
+            let old = self
+                .cached(last, SECTOR_SIZE)
+                .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
             let at = (last - lo) as usize;
             buf[at..].copy_from_slice(&old);
         }

@@ -17,6 +17,7 @@ pub fn bars_allowed(quiet: bool) -> bool {
 pub struct Progress(Option<ProgressBar>, u64);
 
 impl Progress {
+    /// No bar.
     pub fn none() -> Progress {
         Progress(None, 0)
     }
@@ -41,12 +42,14 @@ impl Progress {
         self.1 = base;
     }
 
+    /// Bytes done, counted from the base.
     pub fn set(&mut self, done: u64) {
         if let Some(b) = &self.0 {
             b.set_position(self.1 + done);
         }
     }
 
+    /// Remove the bar.
     pub fn finish(self) {
         if let Some(b) = self.0.as_ref() {
             b.finish_and_clear();

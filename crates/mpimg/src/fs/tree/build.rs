@@ -51,7 +51,7 @@ pub fn build(tree: &Tree, part: &str, size: u32) -> Result<Built, FsError> {
                 let boot = FatBootSector::parse(&b0).ok_or_else(|| FsError::Fat {
                     part: part.to_owned(),
                     op: "mkfs".into(),
-                    detail: "no boot sector after formatting".into(),
+                    source: std::io::Error::other("no boot sector after formatting"),
                 })?;
                 let meta = u64::from(boot.first_data_sector()) * u64::from(boot.bytes_per_sector);
                 let mut vol = FatVolume::mount(&mut cache, part, region, boot)?;

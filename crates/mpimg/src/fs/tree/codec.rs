@@ -21,12 +21,16 @@ const VERSION: u8 = 1;
 /// Why bytes are not a tree.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CodecError {
+    /// The bytes do not start with the magic.
     #[error("not a tree backup of mpimg (no MPIMG-TREE header)")]
     NotATree,
+    /// A format version this mpimg does not read.
     #[error("tree backup format {0} is not known to this mpimg (it reads format 1)")]
     Version(u8),
+    /// The CRC-32 does not match the bytes.
     #[error("the tree backup is damaged (its checksum does not match)")]
     Checksum,
+    /// The checksum matches but the contents do not parse (what is wrong).
     #[error("the tree backup is damaged ({0})")]
     Damaged(&'static str),
 }

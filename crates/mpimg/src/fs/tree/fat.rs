@@ -65,7 +65,8 @@ fn list(vol: &FatVolume, dir: &[u8]) -> Result<Vec<Found>, FsError> {
         if name == "." || name == ".." {
             continue;
         }
-        let times = FatTimes { created: stamp(e.created()), accessed: date_stamp(e.accessed()), modified: stamp(e.modified()) };
+        let times =
+            FatTimes { created: stamp(e.created()), accessed: date_stamp(e.accessed()), modified: stamp(e.modified()) };
         let mut path = dir.to_vec();
         if !path.is_empty() {
             path.push(b'/');

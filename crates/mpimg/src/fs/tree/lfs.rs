@@ -22,12 +22,7 @@ type Visit<'v> = dyn FnMut(&mut LfsVolume, Vec<u8>, bool, u32) -> Result<(), FsE
 
 /// Walk the tree depth first in littlefs's (name) order, calling `visit`
 /// with each entry's path, whether it is a directory, and its size.
-fn walk(
-    vol: &mut LfsVolume,
-    dir: &[u8],
-    depth: usize,
-    visit: &mut Visit,
-) -> Result<(), FsError> {
+fn walk(vol: &mut LfsVolume, dir: &[u8], depth: usize, visit: &mut Visit) -> Result<(), FsError> {
     if depth > MAX_DEPTH {
         return Err(FsError::TooDeep(vol.part.clone()));
     }

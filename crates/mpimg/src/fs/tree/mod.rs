@@ -24,7 +24,7 @@ mod lfs;
 use mpimg_littlefs::Attribute;
 
 use super::cache::{BlockCache, Region};
-use super::detect::{FatType, Detected};
+use super::detect::{Detected, FatType};
 use super::fat::FatVolume;
 use super::lfs::LfsVolume;
 use super::{FsError, FsPartition};
@@ -33,10 +33,18 @@ use super::{FsError, FsPartition};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TreeKind {
     /// littlefs at this on-disk version (0x0002_0000 is 2.0, 0x0002_0001 is 2.1).
-    Littlefs { disk_version: u32 },
+    Littlefs {
+        /// The on-disk version littlefs records in its superblock.
+        disk_version: u32,
+    },
     /// FAT, with the volume serial number and label of its boot sector (the
     /// FAT variant follows from the size of the volume).
-    Fat { volume_id: u32, label: [u8; 11] },
+    Fat {
+        /// The volume serial number of the boot sector.
+        volume_id: u32,
+        /// The volume label of the boot sector (11 bytes, space padded).
+        label: [u8; 11],
+    },
 }
 
 impl TreeKind {
@@ -53,21 +61,30 @@ impl TreeKind {
 /// 10 ms steps in a creation time; a last-access date has no time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FatStamp {
+    /// Year (1980..=2107).
     pub year: u16,
+    /// Month, 1..=12.
     pub month: u16,
+    /// Day of the month, 1..=31.
     pub day: u16,
+    /// Hour, 0..=23.
     pub hour: u16,
+    /// Minute, 0..=59.
     pub min: u16,
+    /// Second, 0..=58 (FAT keeps 2-second steps).
     pub sec: u16,
+    /// Milliseconds, 0..=990 (a creation time's 10 ms steps; 0 otherwise).
     pub millis: u16,
 }
 
 /// The times of a FAT directory entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FatTimes {
+    /// When the entry was created.
     pub created: FatStamp,
-    /// Date only (time fields 0).
+    /// When it was last read: a date only (time fields 0).
     pub accessed: FatStamp,
+    /// When the file was last written.
     pub modified: FatStamp,
 }
 
@@ -83,7 +100,9 @@ pub enum Meta {
 /// A directory, or a file with its contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
+    /// A directory (what it holds are the nodes that follow it).
     Dir,
+    /// A file with its whole contents.
     File(Vec<u8>),
 }
 
@@ -93,13 +112,16 @@ pub struct Node {
     /// Names from the root joined by `/`, without a leading `/`, as stored
     /// (littlefs names are bytes, not necessarily UTF-8).
     pub path: Vec<u8>,
+    /// Directory or file.
     pub kind: NodeKind,
+    /// Attributes or times.
     pub meta: Meta,
 }
 
 /// A whole filesystem tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tree {
+    /// The filesystem it comes from.
     pub kind: TreeKind,
     /// Custom attributes of littlefs's root directory (empty for FAT).
     pub root_attrs: Vec<Attribute>,
@@ -111,13 +133,16 @@ pub struct Tree {
 /// Counts of a tree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TreeStats {
+    /// Files (not directories).
     pub files: u32,
+    /// Directories, the root not counted.
     pub dirs: u32,
     /// Bytes in files.
     pub bytes: u64,
 }
 
 impl Tree {
+    /// How many files and directories it holds, and the bytes in its files.
     pub fn stats(&self) -> TreeStats {
         let mut s = TreeStats::default();
         for n in &self.nodes {
@@ -194,12 +219,14 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
 /// What a partition holds, found without reading any file's contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Survey {
+    /// The filesystem found.
     pub kind: TreeKind,
     /// "littlefs 2.0", "FAT12", ...
     pub describe: String,
     /// Bytes the filesystem spans (littlefs blocks, FAT sectors), from the
     /// partition's start; at most the partition's size.
     pub fs_size: u32,
+    /// What it holds.
     pub stats: TreeStats,
 }
 

@@ -25,27 +25,32 @@
 //! 4. [`verify`]: each filesystem is read back at its new place and compared.
 
 mod apply;
+mod error;
 mod plan;
 
-use std::fmt;
-
 use serde::Serialize;
-use thiserror::Error;
 
+use crate::flash::Flash;
 use crate::format::partition::PartitionTable;
 use crate::format::partition::{Partition, TYPE_DATA};
 use crate::fs::tree::build::Built;
 use crate::fs::tree::{Tree, TreeStats};
-use crate::fs::FsError;
+use crate::ops::firmware::Firmware;
+use crate::ops::plan::Plan;
+use crate::Error;
 
 pub use apply::{recreate, verify};
+pub use error::CarryError;
 pub use plan::plan;
 
 /// One partition of a table (with the implicit `vfs`, which is in none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
+    /// Its name.
     pub name: String,
+    /// Partition type (0 app, 1 data).
     pub ptype: u8,
+    /// Partition subtype.
     pub subtype: u8,
     /// Flash offset, bytes.
     pub offset: u32,
@@ -58,6 +63,7 @@ pub struct Slot {
 /// The partitions of one layout, old or new.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Layout {
+    /// In table order, the implicit `vfs` last.
     pub slots: Vec<Slot>,
 }
 
@@ -79,20 +85,28 @@ impl Layout {
     }
 }
 
-/// The layouts before and after a table edit from `old` (on `old_flash`
-/// bytes of flash) to `new` (on `new_flash` bytes), with MicroPython ≥ 1.26's
-/// implicit `vfs` on either side when `implicit_vfs` (the app makes one) and
-/// that table has no `vfs`. On a device both flash sizes are the detected
-/// size (MicroPython takes the implicit `vfs` to the end of the real flash).
-pub fn layouts(
-    old: &PartitionTable,
-    old_flash: u32,
-    new: &PartitionTable,
-    new_flash: u32,
-    implicit_vfs: bool,
-) -> (Layout, Layout) {
-    let side = |t: &PartitionTable, flash: u32| Layout::of(t, crate::ops::firmware::implicit_vfs(t, implicit_vfs, flash).as_ref());
-    (side(old, old_flash), side(new, new_flash))
+/// The layouts before and after changing `fw`'s table to `new` (meant for
+/// `new_flash_size` bytes of flash), each with MicroPython ≥ 1.26's implicit
+/// `vfs` where the app makes one and that table has no `vfs` (on a device it
+/// reaches the end of the detected flash, as MicroPython takes it).
+pub fn layouts<F: Flash>(fw: &mut Firmware<F>, new: &PartitionTable, new_flash_size: u32) -> (Layout, Layout) {
+    let old = fw.table.clone();
+    let old_vfs = fw.implicit_vfs_of(&old, fw.flash_size());
+    let new_vfs = fw.implicit_vfs_of(new, new_flash_size);
+    (Layout::of(&old, old_vfs.as_ref()), Layout::of(new, new_vfs.as_ref()))
+}
+
+/// Plan keeping the filesystems of `fw` through the table and header edit
+/// `edit` (see [`plan`]): every read and check, nothing written. An edit
+/// that changes neither the table nor the flash size keeps everything as it is.
+///
+/// Errors: [`Error::Carry`] when a filesystem would be lost or does not fit, and flash errors.
+pub fn plan_edit<F: Flash>(fw: &mut Firmware<F>, edit: &Plan, discard: bool) -> Result<CarryPlan, Error> {
+    if edit.table == fw.table && edit.flash_size == fw.flash_size() {
+        return Ok(CarryPlan::default());
+    }
+    let (old, new) = layouts(fw, &edit.table, edit.flash_size);
+    Ok(plan(&mut fw.flash, &old, &new, discard)?)
 }
 
 /// Data subtypes ESP-IDF components own and format as their own (ota, phy,
@@ -151,9 +165,11 @@ pub struct Carried {
     pub new_name: Option<String>,
     /// "littlefs 2.0", "littlefs 2.1", "FAT12", ...
     pub filesystem: String,
+    /// What happens to it.
     pub action: Action,
+    /// Where it was.
     pub from: Place,
-    /// None: deleted.
+    /// Where it is after the run (None: deleted).
     pub to: Option<Place>,
     /// Files, directories and file bytes (None when left as it is: not read).
     pub contents: Option<TreeStats>,
@@ -161,68 +177,31 @@ pub struct Carried {
     pub fs_size: u32,
 }
 
-/// Bytes as people read them: `139 bytes`, `412 kB` (1024 bytes).
-fn amount(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{} kB", (bytes + 512) / 1024)
-    }
-}
-
+/// "37 files (412 kB)": for messages.
 fn files(stats: &TreeStats) -> String {
     let s = if stats.files == 1 { "" } else { "s" };
-    format!("{} file{s} ({})", stats.files, amount(stats.bytes))
-}
-
-impl fmt::Display for Carried {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = &self.partition;
-        let what = self.contents.as_ref().map(files);
-        let to = self.to.unwrap_or(self.from);
-        match self.action {
-            Action::Unchanged => {
-                write!(f, "Kept '{name}' ({}) as it was, at {:#x}, {:#x} bytes", self.filesystem, to.offset, to.size)?;
-                match &self.new_name {
-                    Some(n) if n != name => write!(f, ", now named '{n}'"),
-                    _ => Ok(()),
-                }
-            }
-            Action::Grown => write!(
-                f,
-                "Kept {} of '{name}': {} grown in place to {:#x} bytes",
-                what.unwrap_or_default(),
-                self.filesystem,
-                to.size
-            ),
-            Action::KeptSize => write!(
-                f,
-                "Kept {} of '{name}': the partition grew to {:#x} bytes, the {} volume stays {:#x} bytes",
-                what.unwrap_or_default(),
-                to.size,
-                self.filesystem,
-                self.fs_size
-            ),
-            Action::Recreated if to.offset == self.from.offset => {
-                write!(f, "Kept {} of '{name}': shrunk to {:#x} bytes", what.unwrap_or_default(), to.size)
-            }
-            Action::Recreated => {
-                write!(f, "Kept {} of '{name}': moved to {:#x}, {:#x} bytes", what.unwrap_or_default(), to.offset, to.size)
-            }
-            Action::Discarded => {
-                let why = if self.new_name.is_some() { "re-typed" } else { "deleted" };
-                write!(f, "Discarded {} of '{name}' ({why}, --discard-fs)", what.unwrap_or_default())
-            }
-        }
-    }
+    let kb = if stats.bytes < 1024 {
+        format!("{} bytes", stats.bytes)
+    } else {
+        format!("{} kB", (stats.bytes + 512) / 1024)
+    };
+    format!("{} file{s} ({kb})", stats.files)
 }
 
 /// The blocks a plan writes for one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Writes {
+    /// Nothing.
     None,
     /// Erase the whole partition at `offset` (`size` bytes), then write the image at its start.
-    Image { offset: u32, size: u32, built: Built },
+    Image {
+        /// Flash offset of the partition.
+        offset: u32,
+        /// Its size in bytes.
+        size: u32,
+        /// The filesystem made for it.
+        built: Built,
+    },
     /// Whole 4 KB blocks at these flash offsets (a grown littlefs's changed metadata).
     Blocks(Vec<(u32, Vec<u8>)>),
 }
@@ -230,17 +209,20 @@ pub enum Writes {
 /// One filesystem partition's part of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartPlan {
+    /// What it does, as reported.
     pub carried: Carried,
     /// The whole tree, read before anything was written (moved or shrunk
     /// filesystems): what the new one is checked against, and what a host
     /// backup would keep.
     pub tree: Option<Tree>,
+    /// What is written after the table.
     pub writes: Writes,
 }
 
 /// Everything a run does to keep the filesystems of the old table.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CarryPlan {
+    /// One per filesystem partition of the old table the edit touches.
     pub parts: Vec<PartPlan>,
     /// Flash offsets of the new table's partitions whose bytes the plan owns:
     /// committing the table must not erase them.
@@ -252,22 +234,4 @@ impl CarryPlan {
     pub fn carried(&self) -> Vec<Carried> {
         self.parts.iter().map(|p| p.carried.clone()).collect()
     }
-}
-
-/// Why a table edit cannot keep the files (nothing has been written), or
-/// what went wrong keeping them.
-#[derive(Debug, Error)]
-pub enum CarryError {
-    #[error("partition '{name}' holds {files} in a {filesystem} filesystem, and this edit {how}: the files would be lost. Copy them out first (--fs get {name}:/ DIR), then run the edit again with --discard-fs")]
-    WouldLose { name: String, filesystem: String, files: String, how: String },
-    #[error("the {files} of '{name}' do not fit its new size, {new_size:#x} bytes ({} blocks): {filesystem} needs {needed_blocks} blocks ({} bytes) for them, so '{name}' must be at least {min_size:#x} bytes; choose a layout that leaves it that much, or first remove files (--fs rm) in a run of their own", new_size / 4096, u64::from(*needed_blocks) * 4096)]
-    DoesNotFit { name: String, filesystem: String, files: String, new_size: u32, needed_blocks: u32, min_size: u32 },
-    #[error("partition '{name}' holds a {filesystem} filesystem that cannot be read ({source}), and this edit would overwrite it: save what you can with --fs get, then run the edit again with --discard-fs")]
-    Unreadable { name: String, filesystem: String, source: Box<FsError> },
-    #[error("the copy of '{name}' made for its new place differs from the original ({detail}); nothing was written. This is a bug in mpimg: please report it")]
-    CopyDiffers { name: String, detail: String },
-    #[error("'{name}' at {offset:#x} does not read back as it was written ({detail}): the flash (or the link to it) is faulty; a firmware file is left as it was (no output is written)")]
-    Verify { name: String, offset: u32, detail: String },
-    #[error(transparent)]
-    Fs(#[from] FsError),
 }

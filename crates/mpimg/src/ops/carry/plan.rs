@@ -26,7 +26,8 @@ fn match_slots(old: &Layout, new: &Layout) -> Vec<Option<usize>> {
         if m[i].is_some() {
             continue;
         }
-        let found = new.slots.iter().enumerate().position(|(j, n)| !taken[j] && n.offset == o.offset && n.size == o.size);
+        let found =
+            new.slots.iter().enumerate().position(|(j, n)| !taken[j] && n.offset == o.offset && n.size == o.size);
         if let Some(j) = found {
             taken[j] = true;
             m[i] = Some(j);
@@ -66,7 +67,11 @@ pub fn plan(flash: &mut dyn Flash, old: &Layout, new: &Layout, discard: bool) ->
                     out.parts.push(PartPlan { carried, tree: None, writes: Writes::None });
                     continue;
                 }
-                return Err(CarryError::Unreadable { name: o.name.clone(), filesystem: describe_kind(&e), source: Box::new(e) });
+                return Err(CarryError::Unreadable {
+                    name: o.name.clone(),
+                    filesystem: describe_kind(&e),
+                    source: Box::new(e),
+                });
             }
         };
         out.parts.push(plan_one(&mut cache, o, n, found, discard, &mut out.keep)?);
@@ -83,7 +88,14 @@ fn describe_kind(e: &FsError) -> String {
     }
 }
 
-fn carried(o: &Slot, n: Option<&Slot>, filesystem: String, action: Action, s: Option<&Survey>, fs_size: u32) -> Carried {
+fn carried(
+    o: &Slot,
+    n: Option<&Slot>,
+    filesystem: String,
+    action: Action,
+    s: Option<&Survey>,
+    fs_size: u32,
+) -> Carried {
     Carried {
         partition: o.name.clone(),
         new_name: n.map(|n| n.name.clone()),
@@ -119,7 +131,11 @@ fn plan_one(
     };
     let Some(n) = n else { return lost("deletes the partition".into()) };
     if !holds_a_filesystem(n) {
-        let to = if n.ptype == crate::format::partition::TYPE_DATA { subtype_name(n.ptype, n.subtype) } else { "app".into() };
+        let to = if n.ptype == crate::format::partition::TYPE_DATA {
+            subtype_name(n.ptype, n.subtype)
+        } else {
+            "app".into()
+        };
         return lost(format!("re-types it as {to}"));
     }
     keep.push(n.offset);
@@ -187,7 +203,8 @@ fn grow(cache: &mut BlockCache, n: &Slot, found: &Survey) -> Result<Writes, Carr
 /// Read the new filesystem back from its image and compare it with the tree.
 fn check_copy(name: &str, tree: &Tree, built: &Built, size: u32) -> Result<(), CarryError> {
     let mut scratch = FileFlash::new(built.image.clone(), 0, size);
-    let copy = read(&mut BlockCache::new(&mut scratch), &FsPartition { name: name.into(), offset: 0, size, implicit: false })?;
+    let copy =
+        read(&mut BlockCache::new(&mut scratch), &FsPartition { name: name.into(), offset: 0, size, implicit: false })?;
     match tree.difference(&copy) {
         None => Ok(()),
         Some(detail) => Err(CarryError::CopyDiffers { name: name.into(), detail }),

@@ -1,11 +1,9 @@
 //! Every option on every real image in ../shared/firmware, checked against the
 //! facts MANIFEST.md lists and against the input's own bytes.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::util::*;
 
 /// (file, chip, bootloader offset, header flash MB, MicroPython version, app IDF version,
 ///  partitions as name:type:subtype:offset:size) — from MANIFEST.md.
@@ -13,18 +11,90 @@ type Facts = (&'static str, &'static str, u64, u64, &'static str, &'static str, 
 
 const IMAGES: &[Facts] = &[
     ("ESP32_GENERIC-20240602-v1.23.0.bin", "esp32", 0x1000, 4, "v1.23.0", "v5.0.4", GENERIC),
-    ("ESP32_GENERIC_S3-20241129-v1.24.1.bin", "esp32s3", 0, 8, "v1.24.1", "v5.2.2", &["nvs:data:nvs:0x9000:0x6000", "phy_init:data:phy:0xf000:0x1000", "factory:app:factory:0x10000:0x1f0000", "vfs:data:fat:0x200000:0x600000"]),
+    (
+        "ESP32_GENERIC_S3-20241129-v1.24.1.bin",
+        "esp32s3",
+        0,
+        8,
+        "v1.24.1",
+        "v5.2.2",
+        &[
+            "nvs:data:nvs:0x9000:0x6000",
+            "phy_init:data:phy:0xf000:0x1000",
+            "factory:app:factory:0x10000:0x1f0000",
+            "vfs:data:fat:0x200000:0x600000",
+        ],
+    ),
     ("ESP32_GENERIC_S3-FLASH_4M-20240602-v1.23.0.bin", "esp32s3", 0, 4, "v1.23.0", "v5.0.4", GENERIC),
-    ("ESP32_GENERIC_S3-SPIRAM_OCT-20250415-v1.25.0.bin", "esp32s3", 0, 8, "v1.25.0", "v5.2.2", &["nvs:data:nvs:0x9000:0x6000", "phy_init:data:phy:0xf000:0x1000", "factory:app:factory:0x10000:0x1f0000", "vfs:data:fat:0x200000:0x600000"]),
+    (
+        "ESP32_GENERIC_S3-SPIRAM_OCT-20250415-v1.25.0.bin",
+        "esp32s3",
+        0,
+        8,
+        "v1.25.0",
+        "v5.2.2",
+        &[
+            "nvs:data:nvs:0x9000:0x6000",
+            "phy_init:data:phy:0xf000:0x1000",
+            "factory:app:factory:0x10000:0x1f0000",
+            "vfs:data:fat:0x200000:0x600000",
+        ],
+    ),
     ("ESP32_GENERIC_C3-20240602-v1.23.0.bin", "esp32c3", 0, 4, "v1.23.0", "v5.0.4", GENERIC),
-    ("ESP32_GENERIC_C3-20251209-v1.27.0.bin", "esp32c3", 0, 4, "v1.27.0", "v5.5.1", &["nvs:data:nvs:0x9000:0x6000", "phy_init:data:phy:0xf000:0x1000", "factory:app:factory:0x10000:0x1f0000", "vfs:data:fat:0x200000:0x200000:implicit"]),
+    (
+        "ESP32_GENERIC_C3-20251209-v1.27.0.bin",
+        "esp32c3",
+        0,
+        4,
+        "v1.27.0",
+        "v5.5.1",
+        &[
+            "nvs:data:nvs:0x9000:0x6000",
+            "phy_init:data:phy:0xf000:0x1000",
+            "factory:app:factory:0x10000:0x1f0000",
+            "vfs:data:fat:0x200000:0x200000:implicit",
+        ],
+    ),
     ("ESP32_GENERIC_S2-20240602-v1.23.0.bin", "esp32s2", 0x1000, 4, "v1.23.0", "v5.0.4", GENERIC),
-    ("ESP32_GENERIC-OTA-20250415-v1.25.0.bin", "esp32", 0x1000, 4, "v1.25.0", "v5.2.2", &["nvs:data:nvs:0x9000:0x4000", "otadata:data:ota:0xd000:0x2000", "phy_init:data:phy:0xf000:0x1000", "ota_0:app:ota_0:0x10000:0x180000", "ota_1:app:ota_1:0x190000:0x180000", "vfs:data:fat:0x310000:0xf0000"]),
+    (
+        "ESP32_GENERIC-OTA-20250415-v1.25.0.bin",
+        "esp32",
+        0x1000,
+        4,
+        "v1.25.0",
+        "v5.2.2",
+        &[
+            "nvs:data:nvs:0x9000:0x4000",
+            "otadata:data:ota:0xd000:0x2000",
+            "phy_init:data:phy:0xf000:0x1000",
+            "ota_0:app:ota_0:0x10000:0x180000",
+            "ota_1:app:ota_1:0x190000:0x180000",
+            "vfs:data:fat:0x310000:0xf0000",
+        ],
+    ),
     ("ESP32_GENERIC-20250415-v1.25.0.bin", "esp32", 0x1000, 4, "v1.25.0", "v5.2.2", GENERIC),
-    ("esp32-20210902-v1.17.bin", "esp32", 0x1000, 4, "v1.17", "v4.2.2", &["nvs:data:nvs:0x9000:0x6000", "phy_init:data:phy:0xf000:0x1000", "factory:app:factory:0x10000:0x180000", "vfs:data:fat:0x200000:0x200000"]),
+    (
+        "esp32-20210902-v1.17.bin",
+        "esp32",
+        0x1000,
+        4,
+        "v1.17",
+        "v4.2.2",
+        &[
+            "nvs:data:nvs:0x9000:0x6000",
+            "phy_init:data:phy:0xf000:0x1000",
+            "factory:app:factory:0x10000:0x180000",
+            "vfs:data:fat:0x200000:0x200000",
+        ],
+    ),
 ];
 
-const GENERIC: &[&str] = &["nvs:data:nvs:0x9000:0x6000", "phy_init:data:phy:0xf000:0x1000", "factory:app:factory:0x10000:0x1f0000", "vfs:data:fat:0x200000:0x200000"];
+const GENERIC: &[&str] = &[
+    "nvs:data:nvs:0x9000:0x6000",
+    "phy_init:data:phy:0xf000:0x1000",
+    "factory:app:factory:0x10000:0x1f0000",
+    "vfs:data:fat:0x200000:0x200000",
+];
 
 fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
     let o = run_mpimg(dir, &[args, &["--json"]].concat());
@@ -73,7 +143,11 @@ fn inspect_reports_the_manifest_facts() {
         assert_eq!(v["data_end"], bl + len, "{file}");
         // Every file ends where its app ends (MANIFEST), so the app size is the rest of the file.
         assert_eq!(v["app"]["image"]["size"], bl + len - 0x10000, "{file}");
-        assert!(v["warnings"].as_array().unwrap().iter().all(|w| w.as_str().unwrap().contains("free before")), "{file}: {}", v["warnings"]);
+        assert!(
+            v["warnings"].as_array().unwrap().iter().all(|w| w.as_str().unwrap().contains("free before")),
+            "{file}: {}",
+            v["warnings"]
+        );
     }
 }
 
@@ -93,7 +167,10 @@ fn app_image_on_its_own() {
     assert_eq!(v["partitions"], serde_json::json!([]));
     let o = run_mpimg(d.path(), &[fw.to_str().unwrap(), "--check-app"]);
     assert!(o.status.success());
-    assert_eq!(text(&o.stdout).lines().last(), Some("Check 'app' at 0x0: valid esp32s3 image, 1358384 bytes, checksum ok, SHA-256 ok"));
+    assert_eq!(
+        text(&o.stdout).lines().last(),
+        Some("Check 'app' at 0x0: valid esp32s3 image, 1358384 bytes, checksum ok, SHA-256 ok")
+    );
 }
 
 #[test]
@@ -131,7 +208,8 @@ fn every_option_on_every_image() {
         std::fs::write(p.join("fw.bin"), &src).unwrap();
         let app_at = (0x10000 - bl) as usize;
         let implicit = parts.iter().any(|r| r.ends_with(":implicit"));
-        let first_app = if parts[3].starts_with("ota_0") || parts[2].starts_with("ota_0") { "ota_0" } else { "factory" };
+        let first_app =
+            if parts[3].starts_with("ota_0") || parts[2].starts_with("ota_0") { "ota_0" } else { "factory" };
 
         // -f: byte 3 and the bootloader hash change, the result checks valid.
         let v = json(p, &["fw.bin", "-f", "16M"]);
@@ -147,20 +225,38 @@ fn every_option_on_every_image() {
         let v = json(p, &["fw.bin", "-f", "8M", "--table", "ota", "-o", "ota.bin"]);
         assert_eq!(
             rows(&v["result"]["partitions"]),
-            ["nvs:data:nvs:0x9000:0x5000", "otadata:data:ota:0xe000:0x2000", "ota_0:app:ota_0:0x10000:0x200000", "ota_1:app:ota_1:0x210000:0x200000", "vfs:data:fat:0x410000:0x3f0000"],
+            [
+                "nvs:data:nvs:0x9000:0x5000",
+                "otadata:data:ota:0xe000:0x2000",
+                "ota_0:app:ota_0:0x10000:0x200000",
+                "ota_1:app:ota_1:0x210000:0x200000",
+                "vfs:data:fat:0x410000:0x3f0000"
+            ],
             "{file}"
         );
 
         // --resize vfs=0: the implicit vfs of v1.27 must be pinned with --add first.
         if implicit {
             let o = run_mpimg(p, &["fw.bin", "-f", "8M", "--resize", "vfs=0"]);
-            assert!(text(&o.stderr).contains("'vfs' is not in the partition table: MicroPython v1.27.0 creates it at boot"), "{file}");
+            assert!(
+                text(&o.stderr).contains("'vfs' is not in the partition table: MicroPython v1.27.0 creates it at boot"),
+                "{file}"
+            );
             let v = json(p, &["fw.bin", "-f", "8M", "--add", "vfs:fat:0:0", "-o", "r.bin"]);
             assert_eq!(rows(&v["result"]["partitions"]).last().unwrap(), "vfs:data:fat:0x200000:0x600000", "{file}");
         } else {
             let v = json(p, &["fw.bin", "-f", "8M", "--resize", "vfs=0", "-o", "r.bin"]);
             let last = rows(&v["result"]["partitions"]).last().unwrap().clone();
-            assert!(last.starts_with("vfs:data:fat:") && last.ends_with(&format!(":{:#x}", 0x800000 - u64::from_str_radix(last.split(':').nth(3).unwrap().trim_start_matches("0x"), 16).unwrap())), "{file}: {last}");
+            assert!(
+                last.starts_with("vfs:data:fat:")
+                    && last.ends_with(&format!(
+                        ":{:#x}",
+                        0x800000
+                            - u64::from_str_radix(last.split(':').nth(3).unwrap().trim_start_matches("0x"), 16)
+                                .unwrap()
+                    )),
+                "{file}: {last}"
+            );
         }
 
         // CSV round trip: the table written back is the table read.
@@ -173,7 +269,11 @@ fn every_option_on_every_image() {
         assert_eq!(std::fs::read(p.join("fw.app-bin")).unwrap(), &src[app_at..], "{file}");
         json(p, &["fw.bin", "--read", &format!("{first_app}=a.bin,partition_table=t.bin")]);
         assert_eq!(std::fs::read(p.join("a.bin")).unwrap(), &src[app_at..], "{file}");
-        assert_eq!(std::fs::read(p.join("t.bin")).unwrap(), &src[0x8000 - *bl as usize..0x9000 - *bl as usize], "{file}");
+        assert_eq!(
+            std::fs::read(p.join("t.bin")).unwrap(),
+            &src[0x8000 - *bl as usize..0x9000 - *bl as usize],
+            "{file}"
+        );
 
         // --write the app back: nothing changes.
         json(p, &["fw.bin", "--write", &format!("{first_app}=fw.app-bin"), "-o", "w.bin"]);
@@ -187,9 +287,25 @@ fn every_option_on_every_image() {
         assert_eq!(e.len(), src.len(), "{file}");
 
         // --delete, --rename, --add, -a together.
-        let v = json(p, &["fw.bin", "--delete", "phy_init", "--rename", "nvs=store", "--add", "log:spiffs:0xf000:0x1000", "-o", "d.bin"]);
+        let v = json(
+            p,
+            &[
+                "fw.bin",
+                "--delete",
+                "phy_init",
+                "--rename",
+                "nvs=store",
+                "--add",
+                "log:spiffs:0xf000:0x1000",
+                "-o",
+                "d.bin",
+            ],
+        );
         let r = rows(&v["result"]["partitions"]);
-        assert!(r.contains(&"log:data:spiffs:0xf000:0x1000".to_string()) && r[0].starts_with("store:data:nvs:0x9000:"), "{file}: {r:?}");
+        assert!(
+            r.contains(&"log:data:spiffs:0xf000:0x1000".to_string()) && r[0].starts_with("store:data:nvs:0x9000:"),
+            "{file}: {r:?}"
+        );
 
         // --check-app: the bootloader and every app in the file are valid.
         let o = run_mpimg(p, &["fw.bin", "--check-app"]);

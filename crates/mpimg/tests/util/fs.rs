@@ -1,64 +1,15 @@
-//! Shared helpers of the filesystem tests: firmware files, flash images,
-//! running commands, and the external checkers (littlefs-python, mtools).
-#![allow(dead_code)]
+//! Filesystem helpers: firmware files and flash images with their
+//! partitions, running `--fs` commands through the library, a recording
+//! flash, and trees of host files.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use mpimg::flash::{FileFlash, Flash, FlashError, FlashKind};
+use mpimg::flash::{FileFlash, Flash, FlashError};
 use mpimg::fs::{run_fs_commands, FsError, FsPartition, FsRunReport};
 
+use super::firmware_bytes;
+
 pub const MB: u32 = 0x10_0000;
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skip (with a note) when something a test needs is missing, fail under CI=true.
-pub fn missing(what: &str) -> Option<()> {
-    if ci() {
-        panic!("{what} is missing (CI=true: tests must not skip)");
-    }
-    eprintln!("note: skipping, {what} is missing");
-    None
-}
-
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A firmware file from ../shared/firmware (or `$MPIMG_SHARED/firmware`),
-/// or `None` (skip) when absent.
-pub fn firmware(name: &str) -> Option<Vec<u8>> {
-    let shared = std::env::var_os("MPIMG_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let p = shared.join("firmware").join(name);
-    match std::fs::read(&p) {
-        Ok(d) => Some(d),
-        Err(_) => missing(&format!("firmware file {}", p.display())).map(|_| Vec::new()),
-    }
-}
-
-/// `python` of the checker venv (`MPIMG_VENV` or `<workspace>/.venv`).
-pub fn venv_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("MPIMG_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"));
-    let py = venv.join("bin/python");
-    if py.exists() {
-        Some(py)
-    } else {
-        missing(&format!("Python venv {} (run .ci/setup)", venv.display())).map(|_| py)
-    }
-}
-
-/// Whether mtools is installed (skip note otherwise).
-pub fn mtools() -> Option<()> {
-    if Command::new("mdir").arg("--version").output().is_ok() {
-        Some(())
-    } else {
-        missing("mtools (apt-get install mtools)")
-    }
-}
 
 pub fn part(name: &str, offset: u32, size: u32) -> FsPartition {
     FsPartition { name: name.into(), offset, size, implicit: false }
@@ -66,7 +17,7 @@ pub fn part(name: &str, offset: u32, size: u32) -> FsPartition {
 
 /// ESP32_GENERIC v1.23.0: file from 0x1000, vfs 0x200000+0x200000 beyond its end.
 pub fn esp32_v123() -> Option<(FileFlash, Vec<FsPartition>)> {
-    let data = firmware("ESP32_GENERIC-20240602-v1.23.0.bin")?;
+    let data = firmware_bytes("ESP32_GENERIC-20240602-v1.23.0.bin")?;
     let parts = vec![
         part("nvs", 0x9000, 0x6000),
         part("phy_init", 0xf000, 0x1000),
@@ -144,8 +95,8 @@ impl<'a> Recording<'a> {
 }
 
 impl Flash for Recording<'_> {
-    fn kind(&self) -> FlashKind {
-        self.inner.kind()
+    fn stored_end(&self) -> Option<u32> {
+        self.inner.stored_end()
     }
     fn start(&self) -> u32 {
         self.inner.start()

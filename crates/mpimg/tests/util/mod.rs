@@ -1,8 +1,12 @@
-//! Shared helpers of the integration tests: where the real firmware images and
-//! the Python venvs are, and the skip rule (skip with a note when something
-//! optional is missing, but fail under CI=true, where everything must be there).
-#![allow(dead_code)]
+//! The one shared helper module of the integration tests: where the real
+//! firmware images, the Python venvs and mtools are, the skip rule (skip with a
+//! note when something optional is missing, but fail under CI=true, where
+//! everything must be there), and running the mpimg binary. Submodules:
+//! [`synth`] builds firmware byte by byte, [`fs`] runs `--fs` commands through
+//! the library, [`sim`] starts esp-sim devices.
 
+pub mod fs;
+pub mod sim;
 pub mod synth;
 
 use std::path::{Path, PathBuf};
@@ -26,15 +30,11 @@ pub fn skip<T>(what: &str) -> Option<T> {
     None
 }
 
-/// `../shared` beside the workspace, or `MPIMG_SHARED` (for a checkout
-/// that does not sit beside it, such as a git worktree).
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("MPIMG_SHARED").map(PathBuf::from).unwrap_or_else(|| root().join("../shared"))
-}
-
-/// `../shared/firmware` beside the workspace (see [`shared_dir`]), if present.
+/// The real firmware images: `$MPIMG_FIRMWARE_DIR`, else `../shared/firmware`
+/// beside the workspace, if present.
 pub fn firmware_dir() -> Option<PathBuf> {
-    let d = shared_dir().join("firmware");
+    let d =
+        std::env::var_os("MPIMG_FIRMWARE_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/firmware"));
     if d.join("MANIFEST.md").is_file() {
         Some(d)
     } else {
@@ -45,6 +45,20 @@ pub fn firmware_dir() -> Option<PathBuf> {
 /// A real firmware image by file name.
 pub fn firmware(name: &str) -> Option<PathBuf> {
     firmware_dir().map(|d| d.join(name))
+}
+
+/// The bytes of a real firmware image, or `None` (skip) when absent.
+pub fn firmware_bytes(name: &str) -> Option<Vec<u8>> {
+    firmware(name).map(|p| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+}
+
+/// Whether mtools is installed (skip note otherwise).
+pub fn mtools() -> Option<()> {
+    if Command::new("mdir").arg("--version").output().is_ok() {
+        Some(())
+    } else {
+        skip("mtools (apt-get install mtools)")
+    }
 }
 
 /// The Python tool mp-image-tool-esp32 0.1.1 from `.venv-mpt`.
@@ -62,7 +76,8 @@ pub fn python_tool() -> Option<PathBuf> {
 
 /// The checkers' Python (esptool, littlefs-python) from `.venv`.
 pub fn venv_python() -> Option<PathBuf> {
-    let p = std::env::var_os("MPIMG_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv")).join("bin/python");
+    let p =
+        std::env::var_os("MPIMG_VENV").map(PathBuf::from).unwrap_or_else(|| root().join(".venv")).join("bin/python");
     if p.is_file() {
         Some(p)
     } else {
@@ -77,7 +92,18 @@ pub fn mpimg_bin() -> PathBuf {
 
 /// Run mpimg with `args` in `dir`, NO_COLOR set so tables are plain.
 pub fn run_mpimg(dir: &Path, args: &[&str]) -> Output {
-    Command::new(mpimg_bin()).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mpimg")
+    run_mpimg_env(dir, args, &[])
+}
+
+/// [`run_mpimg`] with more environment variables (set for the child only:
+/// the tests share one process).
+pub fn run_mpimg_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(mpimg_bin());
+    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run mpimg")
 }
 
 /// A finished mpimg run: its output as text and its exit code.

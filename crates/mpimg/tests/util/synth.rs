@@ -1,6 +1,5 @@
 //! Synthetic firmware built byte by byte in the tests, independent of the code
 //! under test, so the formats are tested on a fresh clone without ../shared.
-#![allow(dead_code)]
 
 use md5::{Digest as _, Md5};
 use sha2::Sha256;

@@ -2,28 +2,25 @@
 //! ../shared/firmware): every device option, each checked against the same
 //! operation on a firmware file, byte for byte in the device's flash file.
 
-mod common;
-mod devsim;
-
 use std::path::Path;
 
-use common::{firmware, mpimg, ok, Run};
-use devsim::{assert_same_flash, flash_image, Dev};
+use crate::util::sim;
+use crate::util::sim::{assert_same_flash, flash_image, Dev};
+use crate::util::{firmware, mpimg, ok, Run};
 
 const ESP32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const ESP32S3: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
-
 
 /// The lines of a run's output from the partition table on.
 fn device(chip: &str, fw: &str, size: u32) -> Option<(Dev, Vec<u8>, std::path::PathBuf)> {
     let path = firmware(fw)?;
     let file = std::fs::read(&path).unwrap();
-    Some((devsim::start(chip, size, Some(&path), vec![]), file, path))
+    Some((sim::start(chip, size, Some(&path), vec![]), file, path))
 }
 
 fn inspect(chip: &str, fw: &str, size: u32) {
     let Some((d, file, path)) = device(chip, fw, size) else { return };
-    let bl = devsim::bootloader_offset(chip);
+    let bl = sim::bootloader_offset(chip);
     let r = mpimg(d.dir.path(), &[&d.port()]);
     ok(&r);
     let first = r.out.lines().next().unwrap();
@@ -31,7 +28,13 @@ fn inspect(chip: &str, fw: &str, size: u32) {
     let f = mpimg(d.dir.path(), &[path.to_str().unwrap()]);
     ok(&f);
     // Same table, same app facts; the device does not verify digests while inspecting.
-    let table = |s: &str| s.lines().skip_while(|l| !l.starts_with("Partition table")).take_while(|l| !l.starts_with("App:")).collect::<Vec<_>>().join("\n");
+    let table = |s: &str| {
+        s.lines()
+            .skip_while(|l| !l.starts_with("Partition table"))
+            .take_while(|l| !l.starts_with("App:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(table(&r.out), table(&f.out));
     let app = |s: &str| s.lines().find(|l| l.starts_with("App:")).unwrap_or_default().to_string();
     // Inspecting a device reads headers only: no banner search through the app.
@@ -39,7 +42,10 @@ fn inspect(chip: &str, fw: &str, size: u32) {
     let banner = file_app.split(", IDF").next().unwrap().trim_start_matches("App: ").to_string();
     assert_eq!(app(&r.out), file_app.replace(&banner, "MicroPython (version not read from a device)"));
     // Filesystem usage closes the report (the test images have an erased vfs).
-    assert_eq!(r.out.lines().last().unwrap(), "Filesystem: no littlefs or FAT filesystem on 'vfs'; create one with --fs mkfs vfs");
+    assert_eq!(
+        r.out.lines().last().unwrap(),
+        "Filesystem: no littlefs or FAT filesystem on 'vfs'; create one with --fs mkfs vfs"
+    );
     assert!(r.out.contains(" bytes, not verified (--check-app reads and verifies it)\n"), "{}", r.out);
     let fills = |s: &str| s.lines().find(|l| l.trim_start().starts_with("fills")).unwrap_or_default().to_string();
     assert_eq!(fills(&r.out), fills(&f.out));
@@ -58,7 +64,6 @@ fn inspect_esp32s3() {
     inspect("esp32s3", ESP32S3, 8 << 20);
 }
 
-
 /// Apply `args` to the firmware file (output in `out`) and to the device;
 /// the device's flash must equal the output placed in erased flash.
 fn same_as_file(d: &Dev, chip: &str, path: &Path, args: &[&str]) -> Run {
@@ -72,7 +77,7 @@ fn same_as_file(d: &Dev, chip: &str, path: &Path, args: &[&str]) -> Run {
     da.extend_from_slice(args);
     let r = mpimg(d.dir.path(), &da);
     ok(&r);
-    let want = flash_image(&std::fs::read(&out).unwrap(), devsim::bootloader_offset(chip), d.flash_size);
+    let want = flash_image(&std::fs::read(&out).unwrap(), sim::bootloader_offset(chip), d.flash_size);
     assert_same_flash(&d.bytes(), &want);
     r
 }
@@ -82,7 +87,7 @@ fn table_edits(chip: &str, fw: &str) {
     let r = same_as_file(&d, chip, &path, &["-f", "8M", "--resize", "vfs=0"]);
     // The esp32 image's vfs grows in place, the s3 image's fills 8 MB already;
     // neither holds a filesystem on the board, so there is nothing to keep or say.
-    assert!(!r.err.contains("warning: filesystem") && !r.out.contains("Kept"), "{}\n{}", r.out, r.err);
+    assert!(!r.err.contains("warning: filesystem") && !r.err.contains("Kept"), "{}\n{}", r.out, r.err);
     assert!(!r.err.contains("the bootloader header says"), "{}", r.err);
     // Then an OTA layout: data partitions that moved are erased, ota_1 has no app yet.
     let r = same_as_file(&d, chip, &path, &["-f", "8M", "--table", "ota"]);
@@ -124,16 +129,19 @@ fn header_flash_size_warning() {
     let Some((d, _, _)) = device("esp32", ESP32, 8 << 20) else { return };
     let r = mpimg(d.dir.path(), &[&d.port()]);
     ok(&r);
-    assert_eq!(r.err, "warning: the bootloader header says the flash is 4MB but the device has 8MB: set it with -f 8M\n");
+    assert_eq!(
+        r.err,
+        "warning: the bootloader header says the flash is 4MB but the device has 8MB: set it with -f 8M\n"
+    );
 }
 
 fn partitions_and_files(chip: &str, fw: &str, other_fw: &str, size: u32) {
     let (Some(path), Some(other)) = (firmware(fw), firmware(other_fw)) else { return };
     let file = std::fs::read(&path).unwrap();
-    let bl = devsim::bootloader_offset(chip);
+    let bl = sim::bootloader_offset(chip);
     // Foreign bytes everywhere the firmware does not cover (an old filesystem, say).
-    let d = devsim::start_over(chip, size, Some(&devsim::foreign(size)), Some(&path), vec![]);
-    let mut want = devsim::foreign(size);
+    let d = sim::start_over(chip, size, Some(&sim::foreign(size)), Some(&path), vec![]);
+    let mut want = sim::foreign(size);
     want[bl as usize..bl as usize + file.len()].copy_from_slice(&file);
     assert_same_flash(&d.bytes(), &want);
     let dir = d.dir.path();
@@ -177,7 +185,12 @@ fn partitions_and_files(chip: &str, fw: &str, other_fw: &str, size: u32) {
         let r = mpimg(dir, &[&port, "--write", "factory=wrong.app-bin"]);
         assert_eq!(r.code, 1);
         let other_chip = if chip == "esp32" { "esp32s3" } else { "esp32" };
-        assert_eq!(r.err.lines().last().unwrap(), format!("error: 'wrong.app-bin' is not a valid {chip} app image for 'factory': it is built for {other_chip}"));
+        assert_eq!(
+            r.err.lines().last().unwrap(),
+            format!(
+                "error: 'wrong.app-bin' is not a valid {chip} app image for 'factory': it is built for {other_chip}"
+            )
+        );
         assert_same_flash(&d.bytes(), &want);
     }
 
@@ -186,7 +199,11 @@ fn partitions_and_files(chip: &str, fw: &str, other_fw: &str, size: u32) {
     ok(&r);
     let checks: Vec<&str> = r.out.lines().filter(|l| l.starts_with("Check ")).collect();
     assert_eq!(checks.len(), 2, "{}", r.out);
-    assert!(checks[1].starts_with(&format!("Check 'factory' at 0x10000: valid {chip} image, {} bytes", app.len())), "{}", checks[1]);
+    assert!(
+        checks[1].starts_with(&format!("Check 'factory' at 0x10000: valid {chip} image, {} bytes", app.len())),
+        "{}",
+        checks[1]
+    );
 }
 
 #[test]

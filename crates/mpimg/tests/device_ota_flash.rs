@@ -1,16 +1,12 @@
 //! `--ota-update` and `--flash DEVICE` on esp-sim devices, each checked
 //! against the same operation applied to a firmware file in memory.
 
-mod common;
-mod devsim;
-
-
-use common::{firmware, mpimg, ok};
-use devsim::{assert_same_flash, flash_image, Dev};
+use crate::util::sim;
+use crate::util::sim::{assert_same_flash, flash_image, Dev};
+use crate::util::{firmware, mpimg, ok};
 use mpimg::flash::FileFlash;
 use mpimg::format::partition::PartitionTable;
 use mpimg::ops::ota::{ota_status, ota_update};
-
 
 /// The device's flash as a whole-flash FileFlash, with its table.
 fn as_file(d: &Dev) -> (FileFlash, PartitionTable) {
@@ -28,14 +24,18 @@ fn ota(chip: &str, fw: &str, app_fw: &str, size: u32) {
     ok(&mpimg(tmp.path(), &[fw.to_str().unwrap(), "-f", &f, "--table", "ota", "-o", ota_fw.to_str().unwrap()]));
     ok(&mpimg(tmp.path(), &[app_fw.to_str().unwrap(), "-x", "-o", "new.app-bin"]));
     let app = std::fs::read(tmp.path().join("new.app-bin")).unwrap();
-    let d = devsim::start(chip, size, Some(&ota_fw), vec![]);
+    let d = sim::start(chip, size, Some(&ota_fw), vec![]);
     let port = d.port();
 
     // ota_1 holds no app yet: fine for a spare slot (the device boots ota_0); the
     // check says so and where the update goes.
     let r = mpimg(d.dir.path(), &[&port, "--check-app"]);
     assert_eq!(r.code, 0, "{}", r.err);
-    assert!(r.out.contains("Check 'ota_1' at 0x210000: empty (no app image; fine for a spare OTA slot)\n"), "{}", r.out);
+    assert!(
+        r.out.contains("Check 'ota_1' at 0x210000: empty (no app image; fine for a spare OTA slot)\n"),
+        "{}",
+        r.out
+    );
     assert!(r.out.contains("OTA: boots 'ota_0' next; an update goes to 'ota_1'\n"), "{}", r.out);
 
     for (round, (part, seq, state, rollback)) in
@@ -44,13 +44,14 @@ fn ota(chip: &str, fw: &str, app_fw: &str, size: u32) {
         let (mut file, table) = as_file(&d);
         let want = ota_update(&mut file, &table, &app, rollback).unwrap();
         assert_eq!((want.partition.as_str(), want.seq, want.state.as_str()), (part, seq, state), "round {round}");
-        let mut args = vec![port.as_str(), "--ota-update", tmp.path().join("new.app-bin").to_str().unwrap().to_string().leak()];
+        let mut args =
+            vec![port.as_str(), "--ota-update", tmp.path().join("new.app-bin").to_str().unwrap().to_string().leak()];
         if !rollback {
             args.push("--no-rollback");
         }
         let r = mpimg(d.dir.path(), &args);
         ok(&r);
-        assert!(r.out.contains(&format!("Wrote {} bytes to '{part}' at ", app.len())), "{}", r.out);
+        assert!(r.err.contains(&format!("Wrote {} bytes to '{part}' at ", app.len())), "{}", r.err);
         assert_same_flash(&d.bytes(), file.bytes());
         let (mut now, table) = as_file(&d);
         assert_eq!(ota_status(&mut now, &table).unwrap().unwrap().boots, part);
@@ -58,12 +59,23 @@ fn ota(chip: &str, fw: &str, app_fw: &str, size: u32) {
     // The app that was written checks out.
     let r = mpimg(d.dir.path(), &[&port, "--check-app"]);
     ok(&r);
-    assert!(r.out.contains(&format!("Check 'ota_1' at 0x{:x}: valid {chip} image, {} bytes", as_file(&d).1.find("ota_1").unwrap().offset, app.len())), "{}", r.out);
+    assert!(
+        r.out.contains(&format!(
+            "Check 'ota_1' at 0x{:x}: valid {chip} image, {} bytes",
+            as_file(&d).1.find("ota_1").unwrap().offset,
+            app.len()
+        )),
+        "{}",
+        r.out
+    );
     assert!(r.out.contains("OTA: boots 'ota_1' next; an update goes to 'ota_0'\n"), "{}", r.out);
     // On a file it is refused.
     let r = mpimg(tmp.path(), &[ota_fw.to_str().unwrap(), "--ota-update", "new.app-bin"]);
     assert_eq!(r.code, 1);
-    assert_eq!(r.err, "error: --ota-update needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file\n");
+    assert_eq!(
+        r.err,
+        "error: --ota-update needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file\n"
+    );
 }
 
 #[test]
@@ -73,14 +85,23 @@ fn ota_update_esp32() {
 
 #[test]
 fn ota_update_esp32s3() {
-    ota("esp32s3", "ESP32_GENERIC_S3-20241129-v1.24.1.bin", "ESP32_GENERIC_S3-SPIRAM_OCT-20250415-v1.25.0.bin", 8 << 20);
+    ota(
+        "esp32s3",
+        "ESP32_GENERIC_S3-20241129-v1.24.1.bin",
+        "ESP32_GENERIC_S3-SPIRAM_OCT-20250415-v1.25.0.bin",
+        8 << 20,
+    );
 }
 
 #[test]
 fn ota_update_on_the_real_ota_image() {
     // Its otadata is erased: ota_0 boots, the update goes to ota_1 (sector 0, seq 2).
-    let (Some(fw), Some(app_fw)) = (firmware("ESP32_GENERIC-OTA-20250415-v1.25.0.bin"), firmware("esp32-20210902-v1.17.bin")) else { return };
-    let d = devsim::start("esp32", 4 << 20, Some(&fw), vec![]);
+    let (Some(fw), Some(app_fw)) =
+        (firmware("ESP32_GENERIC-OTA-20250415-v1.25.0.bin"), firmware("esp32-20210902-v1.17.bin"))
+    else {
+        return;
+    };
+    let d = sim::start("esp32", 4 << 20, Some(&fw), vec![]);
     ok(&mpimg(d.dir.path(), &[app_fw.to_str().unwrap(), "-x", "-o", "a.app-bin"]));
     let app = std::fs::read(d.dir.path().join("a.app-bin")).unwrap();
     let (mut file, table) = as_file(&d);
@@ -93,14 +114,17 @@ fn ota_update_on_the_real_ota_image() {
 fn flash(chip: &str, fw: &str, size: u32) {
     let Some(path) = firmware(fw) else { return };
     let file = std::fs::read(&path).unwrap();
-    let bl = devsim::bootloader_offset(chip);
+    let bl = sim::bootloader_offset(chip);
     let p = path.to_str().unwrap();
 
     // A blank (new) board.
-    let d = devsim::start(chip, size, None, vec![]);
+    let d = sim::start(chip, size, None, vec![]);
     let r = mpimg(d.dir.path(), &[&d.port()]);
     assert_eq!(r.code, 1);
-    assert_eq!(r.err, format!("error: no bootloader found at {bl:#x} (flash is erased there): flash a firmware with --flash\n"));
+    assert_eq!(
+        r.err,
+        format!("error: no bootloader found at {bl:#x} (flash is erased there): flash a firmware with --flash\n")
+    );
     let r = mpimg(d.dir.path(), &[p, "--flash", &d.port()]);
     ok(&r);
     assert_same_flash(&d.bytes(), &flash_image(&file, bl, size));
@@ -113,16 +137,19 @@ fn flash(chip: &str, fw: &str, size: u32) {
 
     // A board holding something else entirely: the image is written, the rest
     // of the partition it ends in is erased, everything else is left alone.
-    let d = devsim::start_over(chip, size, Some(&devsim::foreign(size)), None, vec![]);
+    let d = sim::start_over(chip, size, Some(&sim::foreign(size)), None, vec![]);
     let r = mpimg(d.dir.path(), &[&d.port()]);
     assert_eq!(r.code, 1);
     assert_eq!(r.err, format!("error: no bootloader found at {bl:#x}: flash a firmware with --flash\n"));
     // With an edit in the same run: the edited image goes to the device.
     let out = d.dir.path().join("edited.bin");
-    let r = mpimg(d.dir.path(), &[p, "-f", &format!("{}M", size >> 20), "--resize", "vfs=0", "-o", out.to_str().unwrap(), "--flash", &d.port()]);
+    let r = mpimg(
+        d.dir.path(),
+        &[p, "-f", &format!("{}M", size >> 20), "--resize", "vfs=0", "-o", out.to_str().unwrap(), "--flash", &d.port()],
+    );
     ok(&r);
     let edited = std::fs::read(&out).unwrap();
-    let mut want = devsim::foreign(size);
+    let mut want = sim::foreign(size);
     let end = bl as usize + edited.len();
     want[bl as usize..end].copy_from_slice(&edited);
     want[end..0x200000].fill(0xFF);
@@ -145,10 +172,16 @@ fn flash_esp32s3() {
 #[test]
 fn flash_refuses_another_chip() {
     let Some(path) = firmware("ESP32_GENERIC_S3-20241129-v1.24.1.bin") else { return };
-    let d = devsim::start("esp32", 4 << 20, None, vec![]);
+    let d = sim::start("esp32", 4 << 20, None, vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     assert_eq!(r.code, 1);
-    assert_eq!(r.err, format!("error: the firmware is for esp32s3 but the device on {} is an esp32: use a firmware for esp32\n", d.port()));
+    assert_eq!(
+        r.err,
+        format!(
+            "error: the firmware is for esp32s3 but the device on {} is an esp32: use a firmware for esp32\n",
+            d.port()
+        )
+    );
     assert!(d.bytes().iter().all(|&b| b == 0xFF));
 }
 
@@ -165,11 +198,23 @@ fn no_such_port() {
 #[test]
 fn flash_warns_about_the_header_flash_size_and_refuses_app_images() {
     let Some(path) = firmware("ESP32_GENERIC-20240602-v1.23.0.bin") else { return };
-    let d = devsim::start("esp32", 8 << 20, None, vec![]);
+    let d = sim::start("esp32", 8 << 20, None, vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     ok(&r);
-    assert_eq!(r.err, "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M\n");
     let file = std::fs::read(&path).unwrap();
+    let err: Vec<&str> = r.err.lines().collect();
+    assert_eq!(
+        err[0],
+        "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M"
+    );
+    // What was flashed is a note on stderr (stdout carries the report of the file).
+    assert!(
+        err[1].starts_with(&format!("Flashed {} bytes to {} at 0x1000, erased to 0x200000 (", file.len(), d.port())),
+        "{}",
+        r.err
+    );
+    assert_eq!(err.len(), 2, "{}", r.err);
+    assert!(r.out.starts_with("Firmware file "), "{}", r.out);
     assert_same_flash(&d.bytes(), &flash_image(&file, 0x1000, 8 << 20));
     // An app image has no bootloader or table to flash.
     ok(&mpimg(d.dir.path(), &[path.to_str().unwrap(), "-x", "-o", "a.app-bin"]));

@@ -5,16 +5,40 @@
 //! Also renders each list back the way mp-image-tool-esp32 does, because its
 //! output file names embed them (`-resize=vfs`, `-add=vfs2=fat=3145728=1048576`).
 
-use crate::format::size::parse_size;
+use mpimg::format::size::{parse_size, SizeError};
+use mpimg::ops::layout::PartSpec;
 
-use super::EditError;
+/// A malformed option value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ArgError {
+    /// A size that does not parse.
+    #[error(transparent)]
+    Size(#[from] SizeError),
+    /// A size that does not fit 32 bits.
+    #[error("'{text}' is larger than 4 GB")]
+    TooLarge {
+        /// The size as written.
+        text: String,
+    },
+    /// A partition item of none of the forms.
+    #[error("invalid partition '{item}': use NAME, NAME=SIZE, NAME=SUBTYPE:SIZE or NAME:SUBTYPE:OFFSET:SIZE")]
+    BadPartSpec {
+        /// The item, fields joined by `:`.
+        item: String,
+    },
+    /// A `NAME=VALUE` item without both.
+    #[error("invalid {option} item '{item}': use NAME=VALUE[,NAME=VALUE...]")]
+    BadPair {
+        /// The option (`--read`).
+        option: &'static str,
+        /// The item.
+        item: String,
+    },
+}
 
 /// `a=b:c, d` → `[["a","b","c"],["d"]]`.
 pub fn split_items(arg: &str) -> Vec<Vec<String>> {
-    arg.trim()
-        .split(',')
-        .map(|item| item.split(['=', ':']).map(|f| f.trim().to_string()).collect())
-        .collect()
+    arg.trim().split(',').map(|item| item.split(['=', ':']).map(|f| f.trim().to_string()).collect()).collect()
 }
 
 /// Render an argument list as the Python tool does: fields joined by `=`,
@@ -27,31 +51,20 @@ pub fn render_items(items: &[Vec<String>]) -> String {
         .join(",")
 }
 
-/// One partition described on the command line: `NAME[=SUBTYPE][:OFFSET][:SIZE]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartSpec {
-    pub name: String,
-    /// Empty: inferred from the name.
-    pub subtype: String,
-    /// 0: after the previous partition.
-    pub offset: u32,
-    /// 0: fill the free space.
-    pub size: u32,
-}
-
-/// Parse `NAME`, `NAME=SIZE`, `NAME=SUBTYPE:SIZE` or `NAME=SUBTYPE:OFFSET:SIZE` items.
-pub fn parse_part_list(arg: &str) -> Result<Vec<PartSpec>, EditError> {
+/// Parse `NAME`, `NAME=SIZE`, `NAME=SUBTYPE:SIZE` or `NAME=SUBTYPE:OFFSET:SIZE`
+/// items: `NAME[=SUBTYPE][:OFFSET][:SIZE]`, fields not given 0 or empty.
+pub fn parse_part_list(arg: &str) -> Result<Vec<PartSpec>, ArgError> {
     split_items(arg)
         .into_iter()
         .map(|fields| {
-            let bad = || EditError::BadPartSpec { item: fields.join(":") };
+            let bad = || ArgError::BadPartSpec { item: fields.join(":") };
             let (name, rest) = fields.split_first().ok_or_else(bad)?;
             if name.is_empty() || rest.len() > 3 {
                 return Err(bad());
             }
-            let size_of = |s: &str| -> Result<u32, EditError> {
+            let size_of = |s: &str| -> Result<u32, ArgError> {
                 let v = parse_size(s)?;
-                u32::try_from(v).map_err(|_| EditError::TooLarge { text: s.to_string() })
+                u32::try_from(v).map_err(|_| ArgError::TooLarge { text: s.to_string() })
             };
             Ok(PartSpec {
                 name: name.clone(),
@@ -81,7 +94,7 @@ pub fn render_part_list(specs: &[PartSpec]) -> String {
 
 /// Parse `NAME=VALUE` pairs (`--rename`, `--read`, `--write`). Only the first
 /// `=` or `:` separates, so a file name may contain `:` (e.g. `C:\fw.bin`).
-pub fn parse_pairs(arg: &str, option: &'static str) -> Result<Vec<(String, String)>, EditError> {
+pub fn parse_pairs(arg: &str, option: &'static str) -> Result<Vec<(String, String)>, ArgError> {
     arg.trim()
         .split(',')
         .map(|item| {
@@ -90,7 +103,7 @@ pub fn parse_pairs(arg: &str, option: &'static str) -> Result<Vec<(String, Strin
                 Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
                     Ok((k.trim().to_string(), v.trim().to_string()))
                 }
-                _ => Err(EditError::BadPair { option, item: item.to_string() }),
+                _ => Err(ArgError::BadPair { option, item: item.to_string() }),
             }
         })
         .collect()
@@ -124,9 +137,9 @@ mod tests {
 
     #[test]
     fn bad_part_specs() {
-        assert_eq!(parse_part_list("a:b:c:d:e"), Err(EditError::BadPartSpec { item: "a:b:c:d:e".into() }));
-        assert_eq!(parse_part_list("=1M"), Err(EditError::BadPartSpec { item: ":1M".into() }));
-        assert!(matches!(parse_part_list("vfs=lots"), Err(EditError::Size(_))));
+        assert_eq!(parse_part_list("a:b:c:d:e"), Err(ArgError::BadPartSpec { item: "a:b:c:d:e".into() }));
+        assert_eq!(parse_part_list("=1M"), Err(ArgError::BadPartSpec { item: ":1M".into() }));
+        assert!(matches!(parse_part_list("vfs=lots"), Err(ArgError::Size(_))));
     }
 
     #[test]
@@ -135,10 +148,7 @@ mod tests {
             parse_pairs("factory=fw.app-bin, nvs:C:\\x.bin", "--write").unwrap(),
             vec![("factory".into(), "fw.app-bin".into()), ("nvs".into(), "C:\\x.bin".into())]
         );
-        assert_eq!(
-            parse_pairs("vfs", "--rename"),
-            Err(EditError::BadPair { option: "--rename", item: "vfs".into() })
-        );
+        assert_eq!(parse_pairs("vfs", "--rename"), Err(ArgError::BadPair { option: "--rename", item: "vfs".into() }));
         assert_eq!(parse_names("phy_init, nvs"), vec!["phy_init", "nvs"]);
         assert_eq!(render_items(&split_items("phy_init,nvs")), "phy_init,nvs");
         assert_eq!(render_items(&split_items("factory=fw.bin")), "factory=fw.bin");

@@ -6,20 +6,16 @@
 //! Without `../shared/firmware` (or a venv, for the tests that run Python
 //! tools) a test prints a note and passes, unless `CI=true`: then it fails.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{firmware_dir, python_tool, venv_python};
+use crate::util::{firmware_dir, python_tool, venv_python};
 
 use mpimg::format::app_desc::AppDesc;
 use mpimg::format::banner::find_banner;
 use mpimg::format::bootloader_desc::BootloaderDesc;
 use mpimg::format::chip::Chip;
-use mpimg::format::image::{
-    parse_image, rehash, ImageError, ImageHeader, ImageInfo, ImagePart, HEADER_LEN,
-};
+use mpimg::format::image::{parse_image, rehash, ImageError, ImageHeader, ImageInfo, ImagePart, HEADER_LEN};
 
 const MB: u32 = 1024 * 1024;
 /// Flash offset of the first app partition in every full image here.
@@ -87,11 +83,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 399,
             checksum: 0xe6,
             sha256: "a5f6048ca6623db4f37776be099a75e45a0fef904564c8e9083a6cb8b5b81d7d",
-            segments: &[
-                (0x1278, 0x3fff0030),
-                (0x3a28, 0x40078000),
-                (0xd28, 0x40080400),
-            ],
+            segments: &[(0x1278, 0x3fff0030), (0x3a28, 0x40078000), (0xd28, 0x40080400)],
         }),
         boot_desc: None,
         app: Img {
@@ -135,12 +127,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 399,
             checksum: 0x50,
             sha256: "1710d7e815f298ba04cc1d0c26b56869e758d750fbd95832132c58145ec0e086",
-            segments: &[
-                (0x131c, 0x3fff0030),
-                (0x3a30, 0x40078000),
-                (0x4, 0x40080400),
-                (0xd2c, 0x40080404),
-            ],
+            segments: &[(0x131c, 0x3fff0030), (0x3a30, 0x40078000), (0x4, 0x40080400), (0xd2c, 0x40080404)],
         }),
         boot_desc: Some((1, "v5.2.2", "Apr 15 2025 14:49:36")),
         app: Img {
@@ -184,12 +171,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 399,
             checksum: 0x54,
             sha256: "f5c25a88f5dbc7c323e28841ce476d83baea8291e634e4de23adece3e559e4a5",
-            segments: &[
-                (0x131c, 0x3fff0030),
-                (0x3a30, 0x40078000),
-                (0x4, 0x40080400),
-                (0xd2c, 0x40080404),
-            ],
+            segments: &[(0x131c, 0x3fff0030), (0x3a30, 0x40078000), (0x4, 0x40080400), (0xd2c, 0x40080404)],
         }),
         boot_desc: Some((1, "v5.2.2", "Apr 15 2025 15:00:58")),
         app: Img {
@@ -233,11 +215,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 99,
             checksum: 0x37,
             sha256: "8612a06c1c835c9b5bf56cd3465d83363c7cfc9ba26b5dfc25bee9a6eb6cc923",
-            segments: &[
-                (0xe8c, 0x3fcd5820),
-                (0x6ec, 0x403cc710),
-                (0x2b24, 0x403ce710),
-            ],
+            segments: &[(0xe8c, 0x3fcd5820), (0x6ec, 0x403cc710), (0x2b24, 0x403ce710)],
         }),
         boot_desc: None,
         app: Img {
@@ -280,11 +258,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 199,
             checksum: 0xde,
             sha256: "a54ec731853f069423c181462ac3e5a296d39b4c9e82be96d63ec93bdc4e26bb",
-            segments: &[
-                (0xddc, 0x3fcd5820),
-                (0x9ac, 0x403cbf10),
-                (0x2cb8, 0x403ce710),
-            ],
+            segments: &[(0xddc, 0x3fcd5820), (0x9ac, 0x403cbf10), (0x2cb8, 0x403ce710)],
         }),
         boot_desc: Some((1, "v5.5.1", "Dec  9 2025 15:10:51")),
         app: Img {
@@ -328,11 +302,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 199,
             checksum: 0x0d,
             sha256: "f490e244e3058f670003a03675debcf7db3fa5358f32909eeedd194076095808",
-            segments: &[
-                (0xf34, 0x3ffe6108),
-                (0x8ec, 0x4004c000),
-                (0x2f24, 0x40050000),
-            ],
+            segments: &[(0xf34, 0x3ffe6108), (0x8ec, 0x4004c000), (0x2f24, 0x40050000)],
         }),
         boot_desc: None,
         app: Img {
@@ -376,12 +346,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 99,
             checksum: 0x83,
             sha256: "a86a175096a4ffaecf62a081cae7e7ed76a5ef7b17292e3d513c9b4368a02be0",
-            segments: &[
-                (0x105c, 0x3fce3820),
-                (0x4, 0x403c9700),
-                (0xbd8, 0x403c9704),
-                (0x2e34, 0x403cc700),
-            ],
+            segments: &[(0x105c, 0x3fce3820), (0x4, 0x403c9700), (0xbd8, 0x403c9704), (0x2e34, 0x403cc700)],
         }),
         boot_desc: Some((1, "v5.2.2", "Nov 29 2024 13:24:37")),
         app: Img {
@@ -424,11 +389,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 99,
             checksum: 0x3d,
             sha256: "2aa7a6e666276c5e883d1857335d26b255b8084d17eb005758125e5a09cccfe0",
-            segments: &[
-                (0xf8c, 0x3fce3810),
-                (0xb3c, 0x403c9700),
-                (0x2dd4, 0x403cc700),
-            ],
+            segments: &[(0xf8c, 0x3fce3810), (0xb3c, 0x403c9700), (0x2dd4, 0x403cc700)],
         }),
         boot_desc: None,
         app: Img {
@@ -471,12 +432,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 99,
             checksum: 0x9d,
             sha256: "11fb84bb49d94c356aa112dfe7a77ac515bba6279e884ceec7aeac5848bbfacd",
-            segments: &[
-                (0x105c, 0x3fce3820),
-                (0x4, 0x403c9700),
-                (0xbd8, 0x403c9704),
-                (0x2e34, 0x403cc700),
-            ],
+            segments: &[(0x105c, 0x3fce3820), (0x4, 0x403c9700), (0xbd8, 0x403c9704), (0x2e34, 0x403cc700)],
         }),
         boot_desc: Some((1, "v5.2.2", "Apr 15 2025 15:14:50")),
         app: Img {
@@ -520,11 +476,7 @@ const EXPECT: &[Expect] = &[
             max_rev_full: 0,
             checksum: 0x44,
             sha256: "dbece055778228fde92e55ee767ff36eb65c1be1a4482ba4d794c8f1cb3331b0",
-            segments: &[
-                (0x1618, 0x3fff0030),
-                (0x3198, 0x40078000),
-                (0x10c4, 0x40080400),
-            ],
+            segments: &[(0x1618, 0x3fff0030), (0x3198, 0x40078000), (0x10c4, 0x40080400)],
         }),
         boot_desc: None,
         app: Img {
@@ -604,11 +556,8 @@ fn load_all() -> Option<Vec<Loaded>> {
     let dir = firmware_dir()?;
     let mut out = Vec::new();
     for e in EXPECT {
-        let data =
-            std::fs::read(dir.join(e.file)).unwrap_or_else(|err| panic!("{}: {err}", e.file));
-        let app_at = e
-            .bootloader_offset
-            .map_or(0, |off| APP_FLASH_OFFSET - off as usize);
+        let data = std::fs::read(dir.join(e.file)).unwrap_or_else(|err| panic!("{}: {err}", e.file));
+        let app_at = e.bootloader_offset.map_or(0, |off| APP_FLASH_OFFSET - off as usize);
         out.push(Loaded { e, data, app_at });
     }
     Some(out)
@@ -620,11 +569,7 @@ fn check_img(name: &str, data: &[u8], want: &Img, chip_id: u16) -> ImageInfo {
     assert_eq!(h.chip_id, chip_id, "{name}");
     assert_eq!(h.entry_point, want.entry, "{name}");
     assert_eq!(h.flash_size(), Some(want.flash_mb * MB), "{name}");
-    assert_eq!(
-        (h.min_rev_full, h.max_rev_full),
-        (want.min_rev_full, want.max_rev_full),
-        "{name}"
-    );
+    assert_eq!((h.min_rev_full, h.max_rev_full), (want.min_rev_full, want.max_rev_full), "{name}");
     assert_eq!(h.hash_appended, 1, "{name}");
     assert_eq!(h.segment_count as usize, want.segments.len(), "{name}");
     let segs: Vec<(u32, u32)> = info.segments.iter().map(|s| (s.len, s.load_addr)).collect();
@@ -657,35 +602,19 @@ fn real_images_match_manifest_and_esptool() {
 
         if let Some(boot) = &e.boot {
             let off = e.bootloader_offset.unwrap();
-            assert_eq!(
-                chip.bootloader_offset, off,
-                "{name}: chip table vs MANIFEST"
-            );
+            assert_eq!(chip.bootloader_offset, off, "{name}: chip table vs MANIFEST");
             let info = check_img(&format!("{name} bootloader"), data, boot, e.chip_id);
             assert_eq!(info.header.chip().map(|c| c.name), Some(e.chip), "{name}");
-            assert!(
-                info.total_len <= 0x8000 - off as usize,
-                "{name}: bootloader overlaps the table"
-            );
+            assert!(info.total_len <= 0x8000 - off as usize, "{name}: bootloader overlaps the table");
             let desc = BootloaderDesc::parse(data);
-            let got = desc
-                .as_ref()
-                .map(|d| (d.version, d.idf_ver.as_str(), d.date_time.as_str()));
+            let got = desc.as_ref().map(|d| (d.version, d.idf_ver.as_str(), d.date_time.as_str()));
             assert_eq!(got, e.boot_desc, "{name}: bootloader descriptor");
             if let Some(d) = desc {
                 assert_eq!((d.magic_byte, d.secure_version), (0x50, 0), "{name}");
             }
-            assert_eq!(
-                AppDesc::parse(data),
-                None,
-                "{name}: a bootloader has no app descriptor"
-            );
+            assert_eq!(AppDesc::parse(data), None, "{name}: a bootloader has no app descriptor");
         } else {
-            assert_eq!(
-                BootloaderDesc::parse(data),
-                None,
-                "{name}: an app has no bootloader descriptor"
-            );
+            assert_eq!(BootloaderDesc::parse(data), None, "{name}: an app has no bootloader descriptor");
         }
 
         let app = &data[*app_at..];
@@ -695,16 +624,8 @@ fn real_images_match_manifest_and_esptool() {
 
         let d = AppDesc::parse(app).unwrap_or_else(|| panic!("{name}: no app descriptor"));
         let w = &e.app_desc;
-        assert_eq!(
-            (d.version.as_str(), d.project_name.as_str()),
-            ("", ""),
-            "{name}: MicroPython leaves these empty"
-        );
-        assert_eq!(
-            (d.date.as_str(), d.time.as_str()),
-            (w.date, w.time),
-            "{name}"
-        );
+        assert_eq!((d.version.as_str(), d.project_name.as_str()), ("", ""), "{name}: MicroPython leaves these empty");
+        assert_eq!((d.date.as_str(), d.time.as_str()), (w.date, w.time), "{name}");
         assert_eq!(d.idf_ver, w.idf_ver, "{name}");
         assert_eq!(hex(&d.app_elf_sha256), w.elf_sha256, "{name}");
         assert_eq!(
@@ -712,19 +633,11 @@ fn real_images_match_manifest_and_esptool() {
             (w.min_efuse_blk_rev_full, w.max_efuse_blk_rev_full),
             "{name}"
         );
-        assert_eq!(
-            d.mmu_page_bytes(),
-            w.mmu_page_kb.map(|kb| kb * 1024),
-            "{name}"
-        );
+        assert_eq!(d.mmu_page_bytes(), w.mmu_page_kb.map(|kb| kb * 1024), "{name}");
         assert_eq!(d.secure_version, w.secure_version, "{name}");
 
         let b = find_banner(&app[..info.total_len]).unwrap_or_else(|| panic!("{name}: no banner"));
-        assert_eq!(
-            (b.version.as_str(), b.date.as_str(), b.is_release),
-            e.banner,
-            "{name}"
-        );
+        assert_eq!((b.version.as_str(), b.date.as_str(), b.is_release), e.banner, "{name}");
     }
 }
 
@@ -740,12 +653,7 @@ fn truncated_real_apps_name_the_missing_part() {
         let cases = [
             (
                 info.total_len - 1,
-                ImageError::Truncated {
-                    part: ImagePart::Hash,
-                    offset: info.hashed_len,
-                    needed: 32,
-                    available: 31,
-                },
+                ImageError::Truncated { part: ImagePart::Hash, offset: info.hashed_len, needed: 32, available: 31 },
             ),
             (
                 info.hashed_len - 1,
@@ -774,23 +682,10 @@ fn truncated_real_apps_name_the_missing_part() {
                     available: 7,
                 },
             ),
-            (
-                10,
-                ImageError::Truncated {
-                    part: ImagePart::Header,
-                    offset: 0,
-                    needed: 24,
-                    available: 10,
-                },
-            ),
+            (10, ImageError::Truncated { part: ImagePart::Header, offset: 0, needed: 24, available: 10 }),
         ];
         for (cut, want) in cases {
-            assert_eq!(
-                parse_image(&app[..cut]),
-                Err(want),
-                "{} app cut at {cut:#x}",
-                e.file
-            );
+            assert_eq!(parse_image(&app[..cut]), Err(want), "{} app cut at {cut:#x}", e.file);
         }
     }
 }
@@ -821,21 +716,12 @@ fn flash_size_edit_then_rehash_keeps_images_valid() {
             let info = parse_image(&img).unwrap();
             assert!(info.is_valid(), "{} -> {mb}MB", e.file);
             assert_eq!(info.header.flash_size(), Some(mb * MB), "{}", e.file);
-            assert_eq!(
-                img[3] & 0x0F,
-                data[3] & 0x0F,
-                "{}: frequency nibble kept",
-                e.file
-            );
+            assert_eq!(img[3] & 0x0F, data[3] & 0x0F, "{}: frequency nibble kept", e.file);
             // Nothing but byte 3 and the digest changed.
             let d = info.hashed_len;
             for (i, (a, b)) in data.iter().zip(&img).enumerate() {
                 if a != b {
-                    assert!(
-                        i == 3 || (d..d + 32).contains(&i),
-                        "{}: byte {i:#x} changed",
-                        e.file
-                    );
+                    assert!(i == 3 || (d..d + 32).contains(&i), "{}: byte {i:#x} changed", e.file);
                 }
             }
         }
@@ -852,18 +738,9 @@ fn flash_size_edit_matches_mp_image_tool() {
     let tmp = tempfile::tempdir().unwrap();
     for Loaded { e, data, .. } in all.iter().filter(|l| l.e.boot.is_some()) {
         let current = ImageHeader::parse(data).unwrap().flash_size().unwrap();
-        let (arg, mb) = if current == 8 * MB {
-            ("4M", 4)
-        } else {
-            ("8M", 8)
-        };
+        let (arg, mb) = if current == 8 * MB { ("4M", 4) } else { ("8M", 8) };
         let out = tmp.path().join(format!("{}-{arg}.bin", e.file));
-        let run = Command::new(&tool)
-            .arg(dir.join(e.file))
-            .args(["-q", "-f", arg, "-o"])
-            .arg(&out)
-            .output()
-            .unwrap();
+        let run = Command::new(&tool).arg(dir.join(e.file)).args(["-q", "-f", arg, "-o"]).arg(&out).output().unwrap();
         assert!(
             run.status.success(),
             "{}: mp-image-tool-esp32 failed: {}",
@@ -878,17 +755,8 @@ fn flash_size_edit_matches_mp_image_tool() {
         ours[..HEADER_LEN].copy_from_slice(&h.to_bytes());
         rehash(&mut ours).unwrap();
 
-        assert_ne!(
-            ours[..0x7000],
-            data[..0x7000],
-            "{}: the edit changes something",
-            e.file
-        );
-        assert!(
-            ours[..0x7000] == theirs[..0x7000],
-            "{}: bootloader region differs from mp-image-tool-esp32",
-            e.file
-        );
+        assert_ne!(ours[..0x7000], data[..0x7000], "{}: the edit changes something", e.file);
+        assert!(ours[..0x7000] == theirs[..0x7000], "{}: bootloader region differs from mp-image-tool-esp32", e.file);
     }
 }
 
@@ -902,42 +770,19 @@ struct EsptoolInfo {
 }
 
 fn esptool_image_info(python: &Path, file: &Path) -> EsptoolInfo {
-    let run = |cmd: &str| {
-        Command::new(python)
-            .args(["-m", "esptool", cmd])
-            .arg(file)
-            .output()
-            .unwrap()
-    };
+    let run = |cmd: &str| Command::new(python).args(["-m", "esptool", cmd]).arg(file).output().unwrap();
     let mut out = run("image-info");
     if !out.status.success() {
         out = run("image_info"); // esptool < 5
     }
-    assert!(
-        out.status.success(),
-        "esptool image-info {}: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "esptool image-info {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let num = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
-    let mut info = EsptoolInfo {
-        segments: vec![],
-        checksum: (0, false),
-        hash: (String::new(), false),
-        idf: vec![],
-    };
+    let mut info = EsptoolInfo { segments: vec![], checksum: (0, false), hash: (String::new(), false), idf: vec![] };
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if words.len() >= 4
-            && words[0].parse::<usize>().is_ok()
-            && words[1..4].iter().all(|w| w.starts_with("0x"))
-        {
-            info.segments.push((
-                num(words[1]) as u32,
-                num(words[2]) as u32,
-                num(words[3]) as usize,
-            ));
+        if words.len() >= 4 && words[0].parse::<usize>().is_ok() && words[1..4].iter().all(|w| w.starts_with("0x")) {
+            info.segments.push((num(words[1]) as u32, num(words[2]) as u32, num(words[3]) as usize));
         } else if let Some(rest) = line.strip_prefix("Checksum: ") {
             info.checksum = (num(words[1]) as u8, rest.contains("(valid)"));
         } else if let Some(rest) = line.strip_prefix("Validation hash: ") {
@@ -965,31 +810,16 @@ fn esptool_agrees_live() {
             let theirs = esptool_image_info(&python, &path);
             let ours = parse_image(bytes).unwrap();
             let name = format!("{} {kind}", e.file);
-            let segs: Vec<(u32, u32, usize)> = ours
-                .segments
-                .iter()
-                .map(|s| (s.len, s.load_addr, s.data_offset - 8))
-                .collect();
+            let segs: Vec<(u32, u32, usize)> =
+                ours.segments.iter().map(|s| (s.len, s.load_addr, s.data_offset - 8)).collect();
             assert_eq!(segs, theirs.segments, "{name}");
-            assert_eq!(
-                theirs.checksum,
-                (ours.checksum_stored, ours.checksum_ok()),
-                "{name}"
-            );
-            assert_eq!(
-                theirs.hash,
-                (hex(&ours.sha_stored.unwrap()), true),
-                "{name}"
-            );
+            assert_eq!(theirs.checksum, (ours.checksum_stored, ours.checksum_ok()), "{name}");
+            assert_eq!(theirs.hash, (hex(&ours.sha_stored.unwrap()), true), "{name}");
             let desc_idf = match kind {
                 "app" => AppDesc::parse(bytes).map(|d| d.idf_ver),
                 _ => BootloaderDesc::parse(bytes).map(|d| d.idf_ver),
             };
-            assert_eq!(
-                theirs.idf,
-                desc_idf.into_iter().collect::<Vec<_>>(),
-                "{name}"
-            );
+            assert_eq!(theirs.idf, desc_idf.into_iter().collect::<Vec<_>>(), "{name}");
         }
     }
 }

@@ -1,12 +1,10 @@
 //! Every option on synthetic firmware built by the tests themselves (so a fresh
 //! clone without ../shared still tests the formats), with exact expected bytes.
 
-mod common;
-
 use std::path::Path;
 
-use common::synth::*;
-use common::{run_mpimg, text};
+use crate::util::synth::*;
+use crate::util::{run_mpimg, text};
 
 fn setup(fw: &[u8]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
@@ -86,7 +84,10 @@ fn resize_add_delete_rename_app_size() {
     // The flash is then full: no room to add.
     let o = run_mpimg(d.path(), &["fw.bin", "--resize", "factory=0x200000", "--add", "x:littlefs:0:0"]);
     assert_eq!(text(&o.stderr), "error: no room for partition 'x' at 0x400000 (size 0x0): flash ends at 0x400000\n");
-    ok(d.path(), &["fw.bin", "--delete", "phy_init", "--resize", "nvs=0,vfs=1M", "--add", "lfs:littlefs:0:0", "-o", "a.bin"]);
+    ok(
+        d.path(),
+        &["fw.bin", "--delete", "phy_init", "--resize", "nvs=0,vfs=1M", "--add", "lfs:littlefs:0:0", "-o", "a.bin"],
+    );
     let want = table(&[
         entry("nvs", 1, 2, 0x9000, 0x7000, 0),
         entry("factory", 0, 0, 0x10000, 0x1f0000, 0),
@@ -114,7 +115,11 @@ fn csv_round_trip_and_from_csv() {
          nvs, data, nvs, 0x9000, 0x6000, \nphy_init, data, phy, 0xf000, 0x1000, \n\
          factory, app, factory, 0x10000, 0x1f0000, \nvfs, data, fat, 0x200000, 0x200000, \n"
     );
-    std::fs::write(d.path().join("new.csv"), "nvs, data, nvs, , 24K\nfactory, app, factory, , 0x1f0000\nvfs, data, fat, , 1M, readonly\n").unwrap();
+    std::fs::write(
+        d.path().join("new.csv"),
+        "nvs, data, nvs, , 24K\nfactory, app, factory, , 0x1f0000\nvfs, data, fat, , 1M, readonly\n",
+    )
+    .unwrap();
     ok(d.path(), &["fw.bin", "--from-csv", "new.csv"]);
     let want = table(&[
         entry("nvs", 1, 2, 0x9000, 0x6000, 0),
@@ -158,7 +163,10 @@ fn extract_read_write_erase() {
     // An app for another chip is refused.
     std::fs::write(d.path().join("c3.bin"), app_image(5, "MicroPython v1.27.0 on 2025-12-09")).unwrap();
     let o = run_mpimg(d.path(), &["fw.bin", "--write", "factory=c3.bin"]);
-    assert_eq!(text(&o.stderr), "error: 'c3.bin' is not a valid esp32s3 app image for 'factory': it is built for esp32c3\n");
+    assert_eq!(
+        text(&o.stderr),
+        "error: 'c3.bin' is not a valid esp32s3 app image for 'factory': it is built for esp32c3\n"
+    );
     assert!(!d.path().join("fw-write=factory=c3.bin.bin").exists(), "no output on error");
 }
 
@@ -172,8 +180,18 @@ fn check_app_reports_and_fails_on_corruption() {
     let s = text(&o.stdout);
     let app_len = app_image(9, "MicroPython v1.26.1 on 2025-08-01").len();
     let bl_len = bootloader_image(9).len();
-    assert!(s.contains(&format!("Check 'bootloader' at 0x0: valid esp32s3 image, {bl_len} bytes, checksum ok, SHA-256 ok\n")), "{s}");
-    assert!(s.contains(&format!("Check 'factory' at 0x10000: valid esp32s3 image, {app_len} bytes, checksum ok, SHA-256 ok\n")), "{s}");
+    assert!(
+        s.contains(&format!(
+            "Check 'bootloader' at 0x0: valid esp32s3 image, {bl_len} bytes, checksum ok, SHA-256 ok\n"
+        )),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "Check 'factory' at 0x10000: valid esp32s3 image, {app_len} bytes, checksum ok, SHA-256 ok\n"
+        )),
+        "{s}"
+    );
     let mut bad = fw.clone();
     bad[0x10000 + 0x400] ^= 0xFF; // a byte of segment data
     std::fs::write(d.path().join("bad.bin"), &bad).unwrap();
@@ -187,11 +205,20 @@ fn check_app_reports_and_fails_on_corruption() {
     std::fs::write(d.path().join("erased.bin"), &erased).unwrap();
     let o = run_mpimg(d.path(), &["erased.bin", "--check-app"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stdout).contains("Check 'factory' at 0x10000: INVALID: no image (erased): nothing to boot\n"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("Check 'factory' at 0x10000: INVALID: no image (erased): nothing to boot\n"),
+        "{}",
+        text(&o.stdout)
+    );
     std::fs::write(d.path().join("noapp.bin"), &fw[..0x10000]).unwrap();
     let o = run_mpimg(d.path(), &["noapp.bin", "--check-app"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stdout).contains("Check 'factory' at 0x10000: INVALID: not in the file (it ends at 0x10000): nothing to boot\n"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout)
+            .contains("Check 'factory' at 0x10000: INVALID: not in the file (it ends at 0x10000): nothing to boot\n"),
+        "{}",
+        text(&o.stdout)
+    );
 }
 
 #[test]
@@ -243,7 +270,17 @@ fn implicit_vfs_of_v126_images() {
 
 #[test]
 fn every_chip_opens_at_its_bootloader_offset() {
-    for (id, off, name) in [(0u16, 0x1000u32, "esp32"), (2, 0x1000, "esp32s2"), (5, 0, "esp32c3"), (12, 0, "esp32c2"), (13, 0, "esp32c6"), (16, 0, "esp32h2"), (18, 0x2000, "esp32p4"), (20, 0, "esp32c61"), (23, 0x2000, "esp32c5")] {
+    for (id, off, name) in [
+        (0u16, 0x1000u32, "esp32"),
+        (2, 0x1000, "esp32s2"),
+        (5, 0, "esp32c3"),
+        (12, 0, "esp32c2"),
+        (13, 0, "esp32c6"),
+        (16, 0, "esp32h2"),
+        (18, 0x2000, "esp32p4"),
+        (20, 0, "esp32c61"),
+        (23, 0x2000, "esp32c5"),
+    ] {
         let fw = firmware(id, off, &generic_table(), &app_image(id, "MicroPython v1.27.0 on 2025-12-09"));
         let d = setup(&fw);
         let o = run_mpimg(d.path(), &["fw.bin", "--json"]);

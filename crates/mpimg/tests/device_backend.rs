@@ -1,23 +1,21 @@
 //! DeviceFlash against esp-sim: connect, identify, cached reads, unaligned
 //! read-modify-write, erase, and every change checked in the flash file.
 
-mod common;
-mod devsim;
-
+use crate::util::sim;
 use mpimg::flash::device::DeviceError;
-use mpimg::flash::{DeviceFlash, DeviceOptions, Flash, FlashError, FlashKind};
+use mpimg::flash::{DeviceFlash, DeviceOptions, Flash, FlashError};
 
 fn opts() -> DeviceOptions {
     DeviceOptions { baud: 921_600, reset: true, progress: false }
 }
 
 fn round_trip(chip: &str, fw_name: &str, flash_size: u32) {
-    let Some(fw) = common::firmware(fw_name) else { return };
+    let Some(fw) = crate::util::firmware(fw_name) else { return };
     let file = std::fs::read(&fw).unwrap();
-    let bl = devsim::bootloader_offset(chip);
-    let d = devsim::start(chip, flash_size, Some(&fw), vec![]);
+    let bl = sim::bootloader_offset(chip);
+    let d = sim::start(chip, flash_size, Some(&fw), vec![]);
     let mut f = DeviceFlash::open(&d.port(), opts()).unwrap();
-    assert_eq!(f.kind(), FlashKind::Device);
+    assert_eq!((f.stored_end(), f.detected_size(), f.reads_are_slow()), (None, Some(flash_size), true));
     assert_eq!(f.chip().name, chip);
     assert_eq!((f.facts().flash_size, f.data_end(), f.capacity(), f.start()), (flash_size, flash_size, flash_size, 0));
     // esp-sim's JEDEC id: capacity byte = log2(size).
@@ -38,7 +36,7 @@ fn round_trip(chip: &str, fw_name: &str, flash_size: u32) {
     assert_eq!(f.counts.bytes_read, 0xC80 + 0x30000);
 
     // Unaligned write: neighbours in the same sectors survive.
-    let mut want = devsim::flash_image(&file, bl, flash_size);
+    let mut want = sim::flash_image(&file, bl, flash_size);
     let patch: Vec<u8> = (0..0x1800u32).map(|i| (i * 7 + 3) as u8).collect();
     f.write(0x3F_0800, &patch).unwrap();
     want[0x3F_0800..0x3F_2000].copy_from_slice(&patch);
@@ -55,7 +53,7 @@ fn round_trip(chip: &str, fw_name: &str, flash_size: u32) {
     assert!(matches!(f.write(flash_size - 2, &[0; 4]), Err(FlashError::PastEnd { .. })));
     assert_eq!(f.done(), &[(0x3F_0000, 0x3F_2000), (0x10000, 0x11000), (0x20000, 0x23000)]);
     f.close();
-    devsim::assert_same_flash(&d.bytes(), &want);
+    sim::assert_same_flash(&d.bytes(), &want);
 }
 
 #[test]
@@ -79,7 +77,10 @@ fn missing_port_and_silent_port() {
     // A pty with nobody serving it: nothing answers the SYNC.
     let pty = openpty();
     let e = DeviceFlash::open(&pty.1, opts()).err().unwrap();
-    assert_eq!(e.to_string(), format!("no ESP32 bootloader answered on {}: hold BOOT and press RESET, or check the cable", pty.1));
+    assert_eq!(
+        e.to_string(),
+        format!("no ESP32 bootloader answered on {}: hold BOOT and press RESET, or check the cable", pty.1)
+    );
 }
 
 /// A pty pair whose other end nobody reads: (master fd, slave path).

@@ -1,17 +1,19 @@
-//! App images on a device, read no further than needed: walking the segment
-//! headers gives an image's length from a few small reads, so inspecting a
-//! device reads the image's start (descriptor and banner) instead of the whole
-//! partition, and `-x` / `--check-app` read the image and not the empty rest.
+//! Images read no further than needed, for backends that are slow to read (a
+//! device): walking the segment headers gives an image's length from a few
+//! small reads, so inspecting reads the image's start (descriptor) instead of
+//! the whole partition, and extracting or checking an app reads the image and
+//! not the empty rest of its partition.
 
 use crate::flash::Flash;
 use crate::format::app_desc::{APP_DESC_LEN, APP_DESC_OFFSET};
 use crate::format::bootloader_desc::{BootloaderDesc, BOOTLOADER_DESC_LEN, BOOTLOADER_DESC_OFFSET};
 use crate::format::image::{
-    check_layout, image_end, parse_image, segment_header, ImageHeader, IMAGE_MAGIC, DIGEST_LEN, HEADER_LEN, SEGMENT_HEADER_LEN,
+    check_layout, image_end, parse_image, segment_header, ImageHeader, DIGEST_LEN, HEADER_LEN, IMAGE_MAGIC,
+    SEGMENT_HEADER_LEN,
 };
 use crate::format::partition::{hex, Partition, PartitionTable};
 
-use super::inspect::{app_summary, image_summary, AppSummary, ImageSummary, SegmentView};
+use super::summary::{app_summary, image_summary, AppSummary, ImageSummary, SegmentView};
 
 /// First read of an app: header and `esp_app_desc_t` (0x20..0x120).
 const FIRST_READ: u32 = (APP_DESC_OFFSET + APP_DESC_LEN) as u32;

@@ -1,7 +1,6 @@
 //! Helpers of the device tests: an esp-sim device on a pty holding a real
 //! firmware image, and the flash file it keeps, to compare with what the same
 //! operation does to a firmware file.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +51,13 @@ pub fn start(chip: &str, flash_size: u32, image: Option<&Path>, faults: Vec<Faul
 }
 
 /// Like [`start`], with the flash holding `initial` (whole flash) before the image is loaded.
-pub fn start_over(chip: &str, flash_size: u32, initial: Option<&[u8]>, image: Option<&Path>, faults: Vec<Fault>) -> Dev {
+pub fn start_over(
+    chip: &str,
+    flash_size: u32,
+    initial: Option<&[u8]>,
+    image: Option<&Path>,
+    faults: Vec<Fault>,
+) -> Dev {
     let dir = tempfile::tempdir().unwrap();
     let flash = dir.path().join("flash.bin");
     if let Some(b) = initial {
@@ -83,7 +88,11 @@ pub fn first_diff(a: &[u8], b: &[u8]) -> Option<usize> {
 #[track_caller]
 pub fn assert_same_flash(got: &[u8], want: &[u8]) {
     if let Some(at) = first_diff(got, want) {
-        panic!("device flash differs from the expected image first at {at:#x} (got {:02x?}, want {:02x?})", &got[at..(at + 8).min(got.len())], &want[at..(at + 8).min(want.len())]);
+        panic!(
+            "device flash differs from the expected image first at {at:#x} (got {:02x?}, want {:02x?})",
+            &got[at..(at + 8).min(got.len())],
+            &want[at..(at + 8).min(want.len())]
+        );
     }
 }
 

@@ -1,0 +1,282 @@
+//! Errors of a command-line run, and how they are shown: the library's
+//! message, and separately the fix, which names the options to use (the
+//! library's errors know nothing of the command line; the advice is added
+//! here, as espflash keeps its help text apart from its messages).
+
+use std::fmt;
+
+use mpimg::format::partition::TableError;
+use mpimg::fs::{FsError, COMMANDS};
+use mpimg::ops::carry::CarryError;
+use mpimg::ops::summary::Warning;
+use mpimg::ops::EditError;
+use mpimg::Error;
+
+use super::arglist::ArgError;
+
+/// Everything a run of `mpimg` can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The library failed.
+    #[error(transparent)]
+    Lib(#[from] Error),
+    /// An option's value is malformed.
+    #[error(transparent)]
+    Arg(#[from] ArgError),
+    /// An option for devices given with a file.
+    #[error("{option} needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file")]
+    DeviceOnly {
+        /// The option.
+        option: &'static str,
+    },
+    /// `--flash` given with a device as FILENAME.
+    #[error(
+        "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"
+    )]
+    FlashFromDevice,
+    /// Writing to stdout or stderr failed.
+    #[error("cannot write output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+impl CliError {
+    /// Whether the error is a closed stdout (`mpimg ... | head`): not a
+    /// failure of the run, which then ends quietly, as ripgrep does.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// An error as the user sees it: what is wrong, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shown {
+    /// What is wrong.
+    pub message: String,
+    /// What to do, naming options (None: nothing to add).
+    pub fix: Option<String>,
+    /// How the fix follows the message on one line: `(": ", "")`, `(" (", ")")`.
+    join: (&'static str, &'static str),
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "{}{fix}{}", self.join.0, self.join.1)?;
+        }
+        Ok(())
+    }
+}
+
+fn plain(message: String) -> Shown {
+    Shown { message, fix: None, join: ("", "") }
+}
+
+fn with(message: String, sep: &'static str, fix: String) -> Shown {
+    Shown { message, fix: Some(fix), join: (sep, "") }
+}
+
+fn in_parens(message: String, fix: String) -> Shown {
+    Shown { message, fix: Some(fix), join: (" (", ")") }
+}
+
+/// How `e` is shown.
+pub fn shown(e: &CliError) -> Shown {
+    match e {
+        CliError::Lib(e) => shown_lib(e),
+        other => plain(other.to_string()),
+    }
+}
+
+/// How a warning is shown (a table problem gets the same advice as the error).
+pub fn shown_warning(w: &Warning) -> String {
+    match w {
+        Warning::Table(e) => shown_table(e).to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn shown_lib(e: &Error) -> Shown {
+    let m = e.to_string();
+    match e {
+        Error::Table(t) | Error::Edit(EditError::Table(t)) => shown_table(t),
+        Error::Edit(e) => shown_edit(e),
+        Error::Fs(e) => shown_fs(e),
+        Error::Carry(e) => shown_carry(e),
+        Error::AppImageOnly { .. } => with(
+            m,
+            "; ",
+            "write it into a firmware with --write factory=FILE (or ota_0=FILE), or to a device with --ota-update"
+                .into(),
+        ),
+        Error::ImplicitVfs { start, .. } => {
+            with(m, "; ", format!("to pin it, add it first: --add vfs:fat:{start:#x}:SIZE (0 = to the end of flash)"))
+        }
+        Error::LargerThanDevice { asked, device } => with(
+            format!(
+                "-f {}M is larger than the device's flash ({} MB): the device cannot hold that table",
+                asked >> 20,
+                device >> 20
+            ),
+            "; ",
+            format!("use -f {}M or less", device >> 20),
+        ),
+        Error::TablePastDevice { device, .. } => with(
+            m,
+            ": ",
+            format!("set the flash size with -f {}M and fit the table to it (e.g. --resize vfs=0)", device >> 20),
+        ),
+        Error::NoBootloader { .. } | Error::NotABootloader { .. } => {
+            with(m, ": ", "flash a firmware with --flash".into())
+        }
+        Error::NotDataPartition { .. } => {
+            with(m, ": ", "--erase-fs erases the start of a filesystem partition (e.g. vfs)".into())
+        }
+        Error::NoOtaPartitions => with(m, ": ", "change it first, e.g. --table ota".into()),
+        Error::WrongChip { device, .. } => with(m, ": ", format!("use a firmware for {device}")),
+        _ => plain(m),
+    }
+}
+
+fn shown_table(e: &TableError) -> Shown {
+    let m = e.to_string();
+    match e {
+        TableError::Md5Mismatch { .. } => in_parens(m, "rewrite it with --table or --from-csv".into()),
+        TableError::Duplicate { .. } => in_parens(m, "use --rename".into()),
+        TableError::PastFlashEnd { name, .. } => with(
+            m,
+            ": ",
+            format!("shrink it (--resize {name}=0 fills what is left) or set a larger flash size with -f"),
+        ),
+        _ => plain(m),
+    }
+}
+
+fn shown_edit(e: &EditError) -> Shown {
+    let m = e.to_string();
+    match e {
+        EditError::Exists { .. } => with(m, ": ", "pick another name or --delete it first".into()),
+        EditError::UnknownSubtype { name, .. } => {
+            with(m, ": ", format!("give one, e.g. {name}:fat, {name}:littlefs, {name}:nvs or {name}:ota_0"))
+        }
+        EditError::ShiftedOut { .. } => with(m, ": ", "make room first (--delete, a smaller --resize, or -f)".into()),
+        EditError::AppTooBig { .. } => with(m, ": ", "use -a SIZE to set the app partition size".into()),
+        _ => plain(m),
+    }
+}
+
+fn shown_fs(e: &FsError) -> Shown {
+    let m = e.to_string();
+    match e {
+        FsError::UnknownCommand(cmd) => {
+            with(format!("unknown --fs command '{cmd}'"), "; ", format!("use one of: {}", COMMANDS.join(", ")))
+        }
+        FsError::Usage { .. } | FsError::GrowShrink { .. } => plain(format!("--fs {m}")),
+        FsError::GrowPastPartition { .. } => with(format!("--fs {m}"), "; ", "enlarge it with --resize first".into()),
+        FsError::GrowFat { .. } => with(
+            format!("--fs {m}"),
+            "; ",
+            "for FAT, save the files (--fs get), --fs mkfs PART fat, and put them back".into(),
+        ),
+        FsError::NoPartition(_) => {
+            with(m, "; ", "run mpimg on the image without options to list its partitions".into())
+        }
+        FsError::NoFilesystem(part) => with(m, "; ", format!("create one with --fs mkfs {part}")),
+        FsError::Corrupt { part, .. } => {
+            with(m, "; ", format!("save what you can with --fs get, then recreate it with --fs mkfs {part}"))
+        }
+        FsError::NotFound(_) => in_parens(m, "list the filesystem with --fs ls".into()),
+        FsError::NoSpace { part, .. } => with(
+            m,
+            ". ",
+            format!("Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, which grows a littlefs with it)"),
+        ),
+        FsError::CrossPartitionRename { .. } => with(m, "; ", "copy with --fs get and --fs put instead".into()),
+        _ => plain(m),
+    }
+}
+
+fn shown_carry(e: &CarryError) -> Shown {
+    let m = e.to_string();
+    match e {
+        CarryError::WouldLose { name, .. } => with(
+            m,
+            ". ",
+            format!("Copy them out first (--fs get {name}:/ DIR), then run the edit again with --discard-fs"),
+        ),
+        CarryError::DoesNotFit { .. } => with(
+            m,
+            "; ",
+            "choose a layout that leaves it that much, or first remove files (--fs rm) in a run of their own".into(),
+        ),
+        CarryError::Unreadable { .. } => {
+            with(m, ": ", "save what you can with --fs get, then run the edit again with --discard-fs".into())
+        }
+        CarryError::Verify { .. } => with(m, "; ", "a firmware file is left as it was (no output is written)".into()),
+        CarryError::Fs(e) => shown_fs(e),
+        _ => plain(m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mpimg::ops::EditError;
+
+    fn line(e: impl Into<Error>) -> String {
+        shown(&CliError::Lib(e.into())).to_string()
+    }
+
+    /// Every message that names an option reads as it did when the advice
+    /// was part of the library's message, word for word.
+    #[test]
+    fn messages_with_advice_read_as_before() {
+        let cases: Vec<(String, &str)> = vec![
+            (line(EditError::Exists { name: "nvs".into() }), "partition 'nvs' already exists: pick another name or --delete it first"),
+            (line(EditError::UnknownSubtype { name: "x".into(), subtype: "fancy".into() }), "unknown subtype 'fancy' for partition 'x': give one, e.g. x:fat, x:littlefs, x:nvs or x:ota_0"),
+            (line(EditError::ShiftedOut { name: "vfs".into(), offset: 0x400000, flash_size: 0x400000 }), "partition 'vfs' would move to 0x400000, past the end of flash (0x400000): make room first (--delete, a smaller --resize, or -f)"),
+            (line(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 23000 }), "the app (23000 bytes) does not fit 'factory' (0x4000 bytes): use -a SIZE to set the app partition size"),
+            (line(TableError::Md5Mismatch { stored: "aa".into(), computed: "bb".into() }), "partition table MD5 mismatch: stored aa, computed bb; the table is corrupt (rewrite it with --table or --from-csv)"),
+            (line(TableError::Duplicate { name: "vfs".into() }), "partition 'vfs' appears twice in the table: names must be unique (use --rename)"),
+            (line(TableError::PastFlashEnd { name: "vfs".into(), end: 0x500000, flash_size: 0x400000, flash_mb: 4 }), "partition 'vfs' ends at 0x500000, past the end of the 4 MB flash (0x400000): shrink it (--resize vfs=0 fills what is left) or set a larger flash size with -f"),
+            (line(Error::AppImageOnly { what: "edit or read".into() }), "this is an app image (.app-bin), not a full firmware: it has no partition table to edit or read; write it into a firmware with --write factory=FILE (or ota_0=FILE), or to a device with --ota-update"),
+            (line(Error::ImplicitVfs { name: "vfs".into(), version: "v1.26.1".into(), start: 0x200000 }), "'vfs' is not in the partition table: MicroPython v1.26.1 creates it at boot from the end of the table (0x200000) to the end of flash; to pin it, add it first: --add vfs:fat:0x200000:SIZE (0 = to the end of flash)"),
+            (line(Error::LargerThanDevice { asked: 8 << 20, device: 4 << 20 }), "-f 8M is larger than the device's flash (4 MB): the device cannot hold that table; use -f 4M or less"),
+            (line(Error::TablePastDevice { end: 0x800000, device: 4 << 20 }), "the new table ends at 0x800000, past the end of the device's 4 MB flash (0x400000): set the flash size with -f 4M and fit the table to it (e.g. --resize vfs=0)"),
+            (line(Error::NoBootloader { offset: 0x1000 }), "no bootloader found at 0x1000 (flash is erased there): flash a firmware with --flash"),
+            (line(Error::NotABootloader { offset: 0x1000, source: mpimg::format::image::ImageError::BadMagic { found: 0 } }), "no bootloader found at 0x1000: flash a firmware with --flash"),
+            (line(Error::NotDataPartition { name: "factory".into() }), "'factory' is not a data partition: --erase-fs erases the start of a filesystem partition (e.g. vfs)"),
+            (line(Error::NoOtaPartitions), "the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota"),
+            (line(Error::WrongChip { firmware: "esp32", port: "/dev/pts/3".into(), device: "esp32s3" }), "the firmware is for esp32 but the device on /dev/pts/3 is an esp32s3: use a firmware for esp32s3"),
+            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow"),
+            (line(FsError::Usage { cmd: "cat", msg: "needs a file".into() }), "--fs cat: needs a file"),
+            (line(FsError::NoPartition("vfs3".into())), "no partition 'vfs3' in the partition table; run mpimg on the image without options to list its partitions"),
+            (line(FsError::NoFilesystem("vfs2".into())), "no littlefs or FAT filesystem on 'vfs2'; create one with --fs mkfs vfs2"),
+            (line(FsError::Corrupt { part: "vfs".into(), kind: "littlefs", detail: "mount: corrupted filesystem".into() }), "the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem); save what you can with --fs get, then recreate it with --fs mkfs vfs"),
+            (line(FsError::NotFound("vfs:/nope.py".into())), "'vfs:/nope.py': no such file or directory (list the filesystem with --fs ls)"),
+            (line(FsError::NoSpace { part: "vfs".into(), path: "/big.bin".into() }), "no space left on 'vfs' while writing '/big.bin'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize vfs=SIZE, which grows a littlefs with it)"),
+            (line(FsError::CrossPartitionRename { from: "vfs:/boot.py".into(), to: "vfs2:/boot.py".into() }), "cannot rename across partitions ('vfs:/boot.py' to 'vfs2:/boot.py'); copy with --fs get and --fs put instead"),
+            (line(FsError::GrowPastPartition { part: "vfs".into(), blocks: 1000, part_blocks: 512 }), "--fs grow vfs: 1000 blocks do not fit in the partition (512 blocks); enlarge it with --resize first"),
+            (line(FsError::GrowShrink { part: "vfs".into(), now: 512, asked: 100 }), "--fs grow vfs: littlefs cannot shrink (512 blocks now, 100 asked)"),
+            (line(FsError::GrowFat { part: "vfs".into() }), "--fs grow vfs: only littlefs can grow in place; for FAT, save the files (--fs get), --fs mkfs PART fat, and put them back"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn fix_is_kept_apart_from_the_message() {
+        let s = shown(&CliError::Lib(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 1 }.into()));
+        assert_eq!(s.message, "the app (1 bytes) does not fit 'factory' (0x4000 bytes)");
+        assert_eq!(s.fix.as_deref(), Some("use -a SIZE to set the app partition size"));
+        let s = shown(&CliError::Lib(Error::Empty));
+        assert_eq!(s.fix, None);
+    }
+}

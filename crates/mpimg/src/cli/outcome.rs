@@ -1,0 +1,80 @@
+//! What a run found and did, as values: the summary and the [`RunResult`].
+//! The human report and `--json` both render these.
+
+use serde::Serialize;
+
+use mpimg::flash::device::DeviceFacts;
+use mpimg::format::partition::PartitionView;
+use mpimg::fs::FsRunReport;
+use mpimg::ops::carry::Carried;
+use mpimg::ops::check::ImageCheck;
+use mpimg::ops::flash_image::FlashReport;
+use mpimg::ops::ota::{OtaReport, OtaStatus};
+use mpimg::ops::plan::Edit;
+use mpimg::ops::summary::Summary;
+use mpimg::ops::update::UpdateReport;
+
+/// What a run did, rendered as the `result` of `--json`.
+#[derive(Debug, Default, Serialize)]
+pub struct RunResult {
+    /// The firmware file written (None: no edit).
+    pub output: Option<String>,
+    /// The partitions after an edit, as the board will have them (the
+    /// implicit `vfs` of MicroPython ≥ 1.26 included, marked `implicit`).
+    pub partitions: Option<Vec<PartitionView>>,
+    /// The table edits made, in order (an edit that changed nothing says why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<Edit>,
+    /// What committing the edit did.
+    pub update: Option<UpdateReport>,
+    /// What a table edit did with each filesystem partition it touched.
+    pub filesystems: Vec<Carried>,
+    /// The app image file written (`-x`).
+    pub extracted: Option<String>,
+    /// Files written by `--read`.
+    pub files_read: Vec<String>,
+    /// Regions written by `--write`.
+    pub partitions_written: Vec<String>,
+    /// Regions erased by `--erase`.
+    pub partitions_erased: Vec<String>,
+    /// `--check-app` verdicts.
+    pub checks: Option<Vec<ImageCheck>>,
+    /// The CSV file written (`--to-csv`; `-` for stdout).
+    pub csv: Option<String>,
+    /// The table as CSV, with `--to-csv -`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_text: Option<String>,
+    /// Devices only: what the device said about itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceFacts>,
+    /// Filesystem partitions whose first blocks were erased (`--erase-fs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filesystems_erased: Vec<String>,
+    /// What `--ota-update` did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ota_update: Option<OtaReport>,
+    /// What otadata says (with `--check-app`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ota: Option<OtaStatus>,
+    /// What `--flash` did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flashed: Option<FlashReport>,
+    /// What `--fs` commands printed (listings, file contents), with `--json`.
+    pub fs_output: Option<String>,
+    /// What `--fs` commands did.
+    pub fs: Option<FsRunReport>,
+    /// Warnings raised while running (those found while inspecting are the summary's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Everything gathered so far: what an error report keeps too.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// The facts shown before anything was done.
+    pub summary: Option<Summary>,
+    /// What was done.
+    pub result: RunResult,
+    /// An image check failed: the exit code is 1.
+    pub failed: bool,
+}

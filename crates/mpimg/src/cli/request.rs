@@ -1,0 +1,345 @@
+//! The parsed arguments turned, once, into a checked [`Request`]: the target,
+//! the typed edits, reads and writes, the parsed `--fs` commands, where the
+//! output goes, and one [`Mode`]. Everything the command line can get wrong
+//! is found here, before a file is opened or a port touched.
+
+use std::path::PathBuf;
+
+use mpimg::flash::device::bars_allowed;
+use mpimg::flash::DeviceOptions;
+use mpimg::format::csv::parse_csv_bytes;
+use mpimg::fs::FsCommand;
+use mpimg::ops::layout::Preset;
+use mpimg::ops::plan::{Layout, TableEdits};
+
+use super::arglist::{parse_names, parse_pairs, parse_part_list};
+use super::args::Args;
+use super::error::CliError;
+use super::naming::{app_bin_name, basename, edit_suffix, with_suffix};
+use super::port::{expand_device, is_device};
+
+/// What the run works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A firmware or app image file.
+    File(PathBuf),
+    /// A serial port (short names expanded: `u0` is `/dev/ttyUSB0`).
+    Device(String),
+}
+
+/// What kind of run it is, from the options given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing asked: show the facts (on a device, with filesystem usage).
+    Inspect,
+    /// Only `--check-app`: show and verify.
+    Check,
+    /// Only `--fs` commands.
+    Fs,
+    /// `-x`: write the app image out (as in the Python tool, the other options are ignored).
+    ExtractApp,
+    /// `--ota-update` (with whatever else is asked).
+    OtaUpdate,
+    /// `--flash DEVICE`: the firmware file, edited as asked, written to a device.
+    Flash,
+    /// Edits, reads, writes or erases.
+    Edit,
+}
+
+/// Where a table written as CSV goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvOut {
+    /// To this file.
+    File(PathBuf),
+    /// To stdout (`--to-csv -`).
+    Stdout,
+}
+
+/// What stdout carries: one product per run, and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// The `--json` document.
+    Json,
+    /// What `--fs` commands print (ls, cat, df, info), and the table as CSV
+    /// with `--to-csv -`: the report goes to stderr.
+    Data,
+    /// The human report.
+    Report,
+}
+
+/// How results are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Show {
+    /// One JSON document on stdout.
+    pub json: bool,
+    /// Errors only.
+    pub quiet: bool,
+    /// More detail (segments, block and byte counts).
+    pub debug: bool,
+}
+
+/// One run, checked and typed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What it works on.
+    pub target: Target,
+    /// FILENAME as given (reported as the source, and the base of output names).
+    pub source: String,
+    /// Table and header edits.
+    pub edits: TableEdits,
+    /// Regions to erase.
+    pub erase: Vec<String>,
+    /// Filesystem partitions whose first blocks to erase (devices).
+    pub erase_fs: Vec<String>,
+    /// Regions to copy into files: region, file.
+    pub reads: Vec<(String, PathBuf)>,
+    /// Files to write into regions: region, file.
+    pub writes: Vec<(String, PathBuf)>,
+    /// Trailing blank 4 KB blocks removed from what is read.
+    pub trimblocks: bool,
+    /// Trailing blank bytes removed (to 16 bytes) from what is read.
+    pub trim: bool,
+    /// `-x`: where the app image goes.
+    pub extract_app: Option<PathBuf>,
+    /// Verify the bootloader and apps.
+    pub check_app: bool,
+    /// An app image for the next OTA slot (devices).
+    pub ota_update: Option<PathBuf>,
+    /// Let the bootloader roll an OTA update back.
+    pub rollback: bool,
+    /// Filesystem commands, in order.
+    pub fs: Vec<FsCommand>,
+    /// The table as CSV.
+    pub to_csv: Option<CsvOut>,
+    /// `--flash DEVICE`: the port to flash the firmware file to.
+    pub flash_to: Option<String>,
+    /// The firmware file written (files; None: nothing to write).
+    pub output: Option<PathBuf>,
+    /// The output is the input file itself (`--in-place`).
+    pub in_place: bool,
+    /// A table edit may drop the files of a filesystem partition it deletes or re-types (`--discard-fs`).
+    pub discard_fs: bool,
+    /// The run writes a firmware (a new file, the file itself, or the device's table).
+    pub writes_firmware: bool,
+    /// How to connect to devices.
+    pub device: DeviceOptions,
+    /// How results are shown.
+    pub show: Show,
+}
+
+impl Request {
+    /// Check and type `args`.
+    ///
+    /// Errors: malformed option values ([`CliError::Arg`]), a `--fs`
+    /// command that does not parse, a CSV file that cannot be read or is not
+    /// valid, options for devices only on a file ([`CliError::DeviceOnly`]),
+    /// and `--flash` from a device ([`CliError::FlashFromDevice`]).
+    pub fn from_args(args: &Args) -> Result<Request, CliError> {
+        let target = if is_device(&args.filename) {
+            Target::Device(expand_device(&args.filename))
+        } else {
+            Target::File(PathBuf::from(&args.filename))
+        };
+        check_target(args, &target)?;
+        let edits = table_edits(args)?;
+        let fs =
+            args.fs.iter().map(|c| FsCommand::parse(c)).collect::<Result<Vec<_>, _>>().map_err(mpimg::Error::from)?;
+        let fs_changes = fs.iter().any(FsCommand::modifies_flash);
+        let suffix = edit_suffix(args, &edits.resize, &edits.add, fs_changes);
+        let writes_firmware = !suffix.is_empty() || args.output.is_some() || args.in_place;
+        let base = basename(&args.filename);
+        // A device is changed in place: no output file.
+        let output = match &target {
+            Target::File(path) if writes_firmware && args.in_place => Some(path.clone()),
+            Target::File(_) if writes_firmware => {
+                Some(PathBuf::from(args.output.clone().unwrap_or_else(|| with_suffix(&base, &suffix))))
+            }
+            _ => None,
+        };
+        let pairs = |arg: &Option<String>, option| -> Result<Vec<(String, PathBuf)>, CliError> {
+            let list = arg.as_deref().map(|a| parse_pairs(a, option)).transpose()?.unwrap_or_default();
+            Ok(list.into_iter().map(|(name, file)| (name, PathBuf::from(file))).collect())
+        };
+        Ok(Request {
+            target,
+            source: args.filename.clone(),
+            edits,
+            erase: args.erase.as_deref().map(parse_names).unwrap_or_default(),
+            erase_fs: args.erase_fs.as_deref().map(parse_names).unwrap_or_default(),
+            reads: pairs(&args.read, "--read")?,
+            writes: pairs(&args.write, "--write")?,
+            trimblocks: args.trimblocks,
+            trim: args.trim,
+            extract_app: args
+                .extract_app
+                .then(|| PathBuf::from(args.output.clone().unwrap_or_else(|| app_bin_name(&base)))),
+            check_app: args.check_app,
+            ota_update: args.ota_update.as_ref().map(PathBuf::from),
+            rollback: !args.no_rollback,
+            fs,
+            to_csv: args
+                .to_csv
+                .as_deref()
+                .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
+            flash_to: args.flash.as_deref().map(expand_device),
+            output,
+            in_place: args.in_place,
+            discard_fs: args.discard_fs,
+            writes_firmware,
+            device: DeviceOptions { baud: args.baud, reset: !args.no_reset, progress: bars_allowed(args.quiet) },
+            show: Show { json: args.json, quiet: args.quiet, debug: args.debug },
+        })
+    }
+
+    /// The kind of run.
+    pub fn mode(&self) -> Mode {
+        if self.extract_app.is_some() {
+            Mode::ExtractApp
+        } else if self.flash_to.is_some() {
+            Mode::Flash
+        } else if self.ota_update.is_some() {
+            Mode::OtaUpdate
+        } else if self.writes_firmware
+            || !self.erase.is_empty()
+            || !self.erase_fs.is_empty()
+            || !self.reads.is_empty()
+            || self.to_csv.is_some()
+        {
+            Mode::Edit
+        } else if !self.fs.is_empty() {
+            Mode::Fs
+        } else if self.check_app {
+            Mode::Check
+        } else {
+            Mode::Inspect
+        }
+    }
+
+    /// What stdout carries.
+    pub fn product(&self) -> Product {
+        if self.show.json {
+            Product::Json
+        } else if self.fs.iter().any(FsCommand::prints) || self.to_csv == Some(CsvOut::Stdout) {
+            Product::Data
+        } else {
+            Product::Report
+        }
+    }
+
+    /// An app image (`.app-bin`) has no table: only showing and checking it make sense.
+    pub fn check_for_app_image(&self) -> Result<(), CliError> {
+        match self.mode() {
+            Mode::Inspect | Mode::Check => Ok(()),
+            _ => Err(mpimg::Error::AppImageOnly { what: "edit or read".into() }.into()),
+        }
+    }
+}
+
+/// Options that need the other kind of target.
+fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
+    match target {
+        Target::File(_) if args.erase_fs.is_some() => Err(CliError::DeviceOnly { option: "--erase-fs" }),
+        Target::File(_) if args.ota_update.is_some() => Err(CliError::DeviceOnly { option: "--ota-update" }),
+        Target::Device(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
+        _ => Ok(()),
+    }
+}
+
+/// The table and header edits, typed; a CSV file is read and parsed here.
+fn table_edits(args: &Args) -> Result<TableEdits, CliError> {
+    let from_csv = match &args.from_csv {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|source| mpimg::Error::ReadCsv { path: PathBuf::from(path), source })?;
+            let table =
+                parse_csv_bytes(&bytes).map_err(|source| mpimg::Error::Csv { path: PathBuf::from(path), source })?;
+            Some((table, path.clone()))
+        }
+        None => None,
+    };
+    let layout = match &args.table {
+        Some(spec) => {
+            let layout = match Preset::from_name(spec) {
+                Some(p) => Layout::Preset(p),
+                None => Layout::Parts(parse_part_list(spec)?),
+            };
+            Some((layout, spec.clone()))
+        }
+        None => None,
+    };
+    Ok(TableEdits {
+        flash_size: args.flash_size,
+        from_csv,
+        layout,
+        app_size: args.app_size,
+        delete: args.delete.as_deref().map(parse_names).unwrap_or_default(),
+        resize: args.resize.as_deref().map(parse_part_list).transpose()?.unwrap_or_default(),
+        rename: args.rename.as_deref().map(|a| parse_pairs(a, "--rename")).transpose()?.unwrap_or_default(),
+        add: args.add.as_deref().map(parse_part_list).transpose()?.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::parse_from;
+
+    fn req(words: &[&str]) -> Result<Request, CliError> {
+        let args = parse_from(words.iter().map(|w| w.into()).collect()).unwrap();
+        Request::from_args(&args)
+    }
+
+    #[test]
+    fn one_mode_per_run() {
+        let mode = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).unwrap().mode();
+        assert_eq!(mode(&[]), Mode::Inspect);
+        assert_eq!(mode(&["--check-app"]), Mode::Check);
+        assert_eq!(mode(&["--fs", "ls"]), Mode::Fs);
+        assert_eq!(mode(&["--fs", "mkfs"]), Mode::Edit, "a changing --fs command writes a firmware");
+        assert_eq!(mode(&["-x", "-f", "8M"]), Mode::ExtractApp);
+        assert_eq!(mode(&["--flash", "u0"]), Mode::Flash);
+        assert_eq!(mode(&["-f", "8M"]), Mode::Edit);
+        assert_eq!(mode(&["--read", "nvs=n.bin"]), Mode::Edit);
+        assert_eq!(mode(&["-o", "x.bin"]), Mode::Edit);
+        assert_eq!(req(&["mpimg", "u0", "--ota-update", "a.bin"]).unwrap().mode(), Mode::OtaUpdate);
+    }
+
+    #[test]
+    fn output_names_and_typed_values() {
+        let r =
+            req(&["mpimg", "dir/fw.bin", "-f", "8M", "--resize", "vfs=0", "--read", "nvs=n.bin, phy_init:C:\\p.bin"])
+                .unwrap();
+        assert_eq!(r.output, Some(PathBuf::from("fw-8MB-resize=vfs.bin")));
+        assert_eq!(r.reads, vec![("nvs".into(), "n.bin".into()), ("phy_init".into(), "C:\\p.bin".into())]);
+        assert_eq!(r.edits.flash_size, Some(0x800000));
+        let r = req(&["mpimg", "fw.bin", "--in-place", "--fs", "put", "a", "/"]).unwrap();
+        assert_eq!(r.output, Some(PathBuf::from("fw.bin")));
+        assert_eq!(req(&["mpimg", "fw.bin", "-x"]).unwrap().extract_app, Some(PathBuf::from("fw.app-bin")));
+        assert_eq!(req(&["mpimg", "u0", "--rename", "vfs=data"]).unwrap().output, None);
+    }
+
+    #[test]
+    fn one_product_on_stdout() {
+        let product = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).unwrap().product();
+        assert_eq!(product(&[]), Product::Report);
+        assert_eq!(product(&["-f", "8M", "--check-app"]), Product::Report);
+        assert_eq!(product(&["--fs", "mkfs", "--fs", "put", "a", "/"]), Product::Report);
+        for data in [&["--fs", "cat", "a"][..], &["--fs", "ls"], &["--fs", "df"], &["--fs", "info"], &["--to-csv", "-"]]
+        {
+            assert_eq!(product(data), Product::Data, "{data:?}");
+        }
+        assert_eq!(product(&["--to-csv", "t.csv"]), Product::Report);
+        assert_eq!(product(&["--fs", "ls", "--json"]), Product::Json);
+    }
+
+    #[test]
+    fn target_checks() {
+        let e = |w: &[&str]| req(w).unwrap_err().to_string();
+        assert_eq!(
+            e(&["mpimg", "fw.bin", "--erase-fs", "vfs"]),
+            "--erase-fs needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file"
+        );
+        assert_eq!(e(&["mpimg", "u0", "--flash", "u1"]), "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0");
+        assert_eq!(e(&["mpimg", "fw.bin", "--fs", "cat"]), "cat: needs a file");
+    }
+}

@@ -1,0 +1,98 @@
+//! Flashing a whole firmware image (a firmware file's bytes, bootloader offset
+//! on) to a device: written, the rest of the partition it ends in erased (no
+//! stale app bytes after a shorter image), verified.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::flash::device::{SectorCounts, WireStats};
+use crate::flash::{align_up, DeviceFlash, DeviceOptions, Flash, SECTOR_SIZE};
+use crate::format::chip::Chip;
+use crate::format::image::ImageHeader;
+use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
+
+/// What flashing a firmware did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlashReport {
+    /// The device's port.
+    pub port: String,
+    /// Flash offset the image was written at (the chip's bootloader offset).
+    pub offset: u32,
+    /// Length of the image in bytes.
+    pub bytes: u32,
+    /// Flash offset up to which the device was erased after the image (the end of the partition it ends in).
+    pub erased_to: u32,
+    /// Sectors written, erased and found unchanged.
+    pub sectors: SectorCounts,
+    /// The flash size in the image's bootloader header, when it differs from the device's.
+    #[serde(skip)]
+    pub header_mismatch: Option<HeaderMismatch>,
+    /// What went over the link.
+    #[serde(skip)]
+    pub wire: WireStats,
+}
+
+/// A bootloader header's flash size that is not the device's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderMismatch {
+    /// The flash size in the image's header, in bytes.
+    pub header: u32,
+    /// The device's flash size, in bytes.
+    pub device: u32,
+}
+
+/// Connect to the device on `port` with `options` and flash `image` (a
+/// firmware for `chip`, from its bootloader offset on).
+///
+/// Errors: [`Error::Device`] when connecting fails, [`Error::WrongChip`] for a
+/// device of another chip, [`Error::FirmwareTooBig`] for an image longer than
+/// its flash, [`Error::Flash`] when writing fails.
+pub fn flash_image(
+    port: &str,
+    options: DeviceOptions,
+    image: &[u8],
+    chip: &'static Chip,
+) -> Result<FlashReport, Error> {
+    let mut d = DeviceFlash::open(port, options)?;
+    if d.chip().name != chip.name {
+        return Err(Error::WrongChip { firmware: chip.name, port: d.facts().port.clone(), device: d.chip().name });
+    }
+    let bl = chip.bootloader_offset;
+    let end = bl + image.len() as u32;
+    if end > d.data_end() {
+        return Err(Error::FirmwareTooBig { len: image.len(), offset: bl, flash_size: d.data_end() });
+    }
+    let device = d.facts().flash_size;
+    let header_mismatch = ImageHeader::parse(image)
+        .ok()
+        .and_then(|h| h.flash_size())
+        .filter(|&s| s != device)
+        .map(|header| HeaderMismatch { header, device });
+    // The image's last sector is padded with 0xFF, then the partition it
+    // ends in is erased to its end, so no old data follows the new image.
+    let padded_end = align_up(end, SECTOR_SIZE).min(d.data_end());
+    let mut data = image.to_vec();
+    data.resize((padded_end - bl) as usize, 0xFF);
+    let table_at = (TABLE_OFFSET - bl) as usize;
+    let part_end = image
+        .get(table_at..table_at + TABLE_SIZE)
+        .and_then(|t| PartitionTable::parse(t).ok())
+        .and_then(|t| t.entries.iter().find(|p| p.offset < end && end <= p.end()).map(|p| p.end()))
+        .unwrap_or(padded_end)
+        .max(padded_end);
+    d.write(bl, &data)?;
+    if part_end > padded_end {
+        d.erase(padded_end, part_end - padded_end)?;
+    }
+    let report = FlashReport {
+        port: d.facts().port.clone(),
+        offset: bl,
+        bytes: image.len() as u32,
+        erased_to: part_end,
+        sectors: d.counts.clone(),
+        header_mismatch,
+        wire: d.wire().clone(),
+    };
+    d.close();
+    Ok(report)
+}

@@ -1,0 +1,53 @@
+//! The integration tests of mpimg, linked as one test binary: each file is a
+//! module named for what it covers, and `util` holds the helpers they share.
+//!
+//! Tests that need `../shared/firmware` (or `$MPIMG_FIRMWARE_DIR`), the Python
+//! venvs or mtools print a note and pass without them, unless `CI=true`: then
+//! they fail.
+
+mod util;
+
+/// Bad input on the command line: one clear error line each.
+mod bad_input;
+/// Table edits keep the files of the filesystems they move, grow or shrink (firmware files).
+mod carry;
+/// The carry operations on a synthetic flash: planning, matching, refusals, read-back.
+mod carry_plan;
+/// Every chip's image recognised; esp-sim devices of the newer chips.
+mod chips;
+/// Output files byte for byte against mp-image-tool-esp32 0.1.1.
+mod compat;
+/// The device backend (`DeviceFlash`) against esp-sim.
+mod device_backend;
+/// Link faults during device runs.
+mod device_faults;
+/// `--fs` on esp-sim devices.
+mod device_fs;
+/// Every device option, against the same option on a file.
+mod device_options;
+/// `--ota-update` and `--flash DEVICE`.
+mod device_ota_flash;
+/// The binary formats on the real firmware images.
+mod formats;
+/// The block cache under real filesystem commands.
+mod fs_cache;
+/// `--fs` through the command line on firmware files.
+mod fs_cli;
+/// Filesystem failures and what they leave.
+mod fs_errors;
+/// Every `--fs` command on FAT.
+mod fs_fat;
+/// FAT interop with mtools.
+mod fs_interop_fat;
+/// littlefs interop with littlefs-python.
+mod fs_interop_littlefs;
+/// Every `--fs` command on littlefs.
+mod fs_littlefs;
+/// Whole filesystem trees: read, made again at another size, compared.
+mod fs_tree;
+/// Every option on every real image.
+mod options_real;
+/// Every option on synthetic images built by the tests.
+mod options_synthetic;
+/// What goes to stdout and stderr, `--json` on failure, tables after edits, edits that change nothing.
+mod output;
