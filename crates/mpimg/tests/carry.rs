@@ -61,7 +61,7 @@ fn bases() -> Option<&'static Bases> {
 /// The test tree: 12 directories up to 4 deep, 132 small files of 0 to
 /// 3 KB (some inline in littlefs metadata), a 300 KB file and an empty one,
 /// each with its own mtime (even seconds: FAT keeps 2-second steps).
-fn write_tree(root: &Path) {
+pub(crate) fn write_tree(root: &Path) {
     let dirs = [
         "lib",
         "lib/net",
@@ -100,7 +100,7 @@ fn write_tree(root: &Path) {
 }
 
 /// The checker script's JSON for partition `name` of `fw`.
-fn dump(py: &Path, fw: &Path, bl: u32, name: &str, reader: &str) -> Value {
+pub(crate) fn dump(py: &Path, fw: &Path, bl: u32, name: &str, reader: &str) -> Value {
     let script = root().join("crates/mpimg/tests/scripts/carry_check.py");
     let o = Command::new(py)
         .arg(script)
@@ -302,7 +302,7 @@ fn line(kind: Kind, base: &Value, at: (u32, u32), what: Expect) -> String {
     }
 }
 
-const CSV: &str = "# Name, Type, SubType, Offset, Size, Flags\n\
+pub(crate) const CSV: &str = "# Name, Type, SubType, Offset, Size, Flags\n\
 nvs, data, nvs, 0x9000, 0x6000,\n\
 phy_init, data, phy, 0xf000, 0x1000,\n\
 factory, app, factory, 0x10000, 0x270000,\n\

@@ -11,6 +11,8 @@ mod util;
 mod bad_input;
 /// Table edits keep the files of the filesystems they move, grow or shrink (firmware files).
 mod carry;
+/// The carrying edit with a backup in memory, cut after every sector it writes, finished by a re-run.
+mod carry_job;
 /// The carry operations on a synthetic flash: planning, matching, refusals, read-back.
 mod carry_plan;
 /// Every chip's image recognised; esp-sim devices of the newer chips.
@@ -19,6 +21,8 @@ mod chips;
 mod compat;
 /// The device backend (`DeviceFlash`) against esp-sim.
 mod device_backend;
+/// Table edits on esp-sim boards keep the files, whatever point a cut link comes at.
+mod device_carry;
 /// Link faults during device runs.
 mod device_faults;
 /// `--fs` on esp-sim devices.

@@ -1,6 +1,6 @@
 //! The command line: the same options, with the same meanings, as
 //! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`,
-//! `--discard-fs`).
+//! `--discard-fs`, `--keep-backup`, `--backup-dir`).
 
 use std::ffi::OsString;
 
@@ -117,6 +117,14 @@ pub struct Args {
     /// or re-types (without it, such an edit is refused).
     #[arg(long)]
     pub discard_fs: bool,
+    /// Devices: keep the host backup of the files a table edit moves after
+    /// the edit finished (renamed to end in -done.bin) instead of removing it.
+    #[arg(long)]
+    pub keep_backup: bool,
+    /// Devices: where the host backup of the files a table edit moves is kept
+    /// (default: the current directory); a re-run looks for it there.
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<String>,
     /// Filesystem commands (filled in from the `--fs` groups, see [`split_fs`]).
     #[arg(skip)]
     pub fs: Vec<Vec<String>>,
@@ -161,6 +169,8 @@ fn is_known_option(word: &str) -> bool {
         "--to-csv",
         "--in-place",
         "--discard-fs",
+        "--keep-backup",
+        "--backup-dir",
         "--help",
         "--version",
     ];

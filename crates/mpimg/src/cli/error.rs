@@ -34,6 +34,15 @@ pub enum CliError {
         "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"
     )]
     FlashFromDevice,
+    /// A table edit on a device failed after its backup was saved: the files are in it.
+    #[error("{source}")]
+    AfterBackup {
+        /// What failed.
+        #[source]
+        source: Box<CliError>,
+        /// Where the backup is.
+        backup: String,
+    },
     /// Writing to stdout or stderr failed.
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
@@ -46,6 +55,14 @@ impl From<std::io::Error> for CliError {
 }
 
 impl CliError {
+    /// `e`, which a table edit with a backup at `backup` (if any) failed with.
+    pub fn after_backup(e: impl Into<CliError>, backup: Option<&str>) -> CliError {
+        match backup {
+            Some(at) => CliError::AfterBackup { source: Box::new(e.into()), backup: at.to_owned() },
+            None => e.into(),
+        }
+    }
+
     /// Whether the error is a closed stdout (`mpimg ... | head`): not a
     /// failure of the run, which then ends quietly, as ripgrep does.
     pub fn is_broken_pipe(&self) -> bool {
@@ -90,6 +107,16 @@ fn in_parens(message: String, fix: String) -> Shown {
 pub fn shown(e: &CliError) -> Shown {
     match e {
         CliError::Lib(e) => shown_lib(e),
+        CliError::AfterBackup { source, backup } => {
+            let inner = shown(source);
+            let more =
+                format!("the files are safe in the backup {backup}: the same command run again finishes the edit");
+            let fix = match inner.fix {
+                Some(f) => format!("{f}. {}{}", more[..1].to_uppercase(), &more[1..]),
+                None => more,
+            };
+            with(inner.message, "; ", fix)
+        }
         other => plain(other.to_string()),
     }
 }
@@ -219,6 +246,16 @@ fn shown_carry(e: &CarryError) -> Shown {
             with(m, ": ", "save what you can with --fs get, then run the edit again with --discard-fs".into())
         }
         CarryError::Verify { .. } => with(m, "; ", "a firmware file is left as it was (no output is written)".into()),
+        CarryError::OtherChange { .. } => with(
+            m,
+            ": ",
+            "run that edit again (the same options) to finish it and put the files back; to give them up, move the backup out of the backup directory".into(),
+        ),
+        CarryError::TableChanged { .. } => with(
+            m,
+            ": ",
+            "the files are in that backup; to edit the board anyway, move the backup out of the backup directory".into(),
+        ),
         CarryError::Fs(e) => shown_fs(e),
         _ => plain(m),
     }

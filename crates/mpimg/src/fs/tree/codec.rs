@@ -18,20 +18,20 @@ use super::{FatStamp, FatTimes, Meta, Node, NodeKind, Tree, TreeKind};
 const MAGIC: &[u8] = b"MPIMG-TREE";
 const VERSION: u8 = 1;
 
-/// Why bytes are not a tree.
+/// Why bytes are not a backup (a tree here, or the carry backup that holds trees).
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CodecError {
     /// The bytes do not start with the magic.
-    #[error("not a tree backup of mpimg (no MPIMG-TREE header)")]
-    NotATree,
+    #[error("not a backup made by mpimg (its header is missing)")]
+    NotABackup,
     /// A format version this mpimg does not read.
-    #[error("tree backup format {0} is not known to this mpimg (it reads format 1)")]
+    #[error("backup format {0} is not known to this mpimg (it reads format 1)")]
     Version(u8),
     /// The CRC-32 does not match the bytes.
-    #[error("the tree backup is damaged (its checksum does not match)")]
+    #[error("the backup is damaged (its checksum does not match)")]
     Checksum,
     /// The checksum matches but the contents do not parse (what is wrong).
-    #[error("the tree backup is damaged ({0})")]
+    #[error("the backup is damaged ({0})")]
     Damaged(&'static str),
 }
 
@@ -83,7 +83,8 @@ pub fn encode(tree: &Tree) -> Vec<u8> {
     w
 }
 
-fn put_bytes32(w: &mut Vec<u8>, b: &[u8]) {
+/// `b` as its length (u32 little-endian) and its bytes.
+pub(crate) fn put_bytes32(w: &mut Vec<u8>, b: &[u8]) {
     w.extend_from_slice(&(b.len() as u32).to_le_bytes());
     w.extend_from_slice(b);
 }
@@ -97,12 +98,12 @@ fn put_attrs(w: &mut Vec<u8>, attrs: &[Attribute]) {
 }
 
 /// Reads values off the front of a byte slice.
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
-const SHORT: CodecError = CodecError::Damaged("it ends early");
+pub(crate) const SHORT: CodecError = CodecError::Damaged("it ends early");
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
         if n > self.0.len() {
             return Err(SHORT);
         }
@@ -110,24 +111,24 @@ impl<'a> Reader<'a> {
         self.0 = b;
         Ok(a)
     }
-    fn u8(&mut self) -> Result<u8, CodecError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, CodecError> {
         Ok(self.take(1)?[0])
     }
-    fn u16(&mut self) -> Result<u16, CodecError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, CodecError> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
-    fn u32(&mut self) -> Result<u32, CodecError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, CodecError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self) -> Result<u64, CodecError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, CodecError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
     }
-    fn bytes32(&mut self) -> Result<Vec<u8>, CodecError> {
+    pub(crate) fn bytes32(&mut self) -> Result<Vec<u8>, CodecError> {
         let n = self.u32()? as usize;
         Ok(self.take(n)?.to_vec())
     }
@@ -155,7 +156,7 @@ impl<'a> Reader<'a> {
 /// The tree `bytes` hold (as [`encode`] wrote them).
 pub fn decode(bytes: &[u8]) -> Result<Tree, CodecError> {
     if !bytes.starts_with(MAGIC) {
-        return Err(CodecError::NotATree);
+        return Err(CodecError::NotABackup);
     }
     if let Some(&v) = bytes.get(MAGIC.len()) {
         if v != VERSION {
@@ -253,7 +254,7 @@ mod tests {
     fn damage_is_refused() {
         let t = &trees()[0];
         let good = encode(t);
-        assert_eq!(decode(b"something else"), Err(CodecError::NotATree));
+        assert_eq!(decode(b"something else"), Err(CodecError::NotABackup));
         let mut v = good.clone();
         v[MAGIC.len()] = 2;
         assert_eq!(decode(&v), Err(CodecError::Version(2)));

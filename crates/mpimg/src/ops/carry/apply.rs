@@ -3,7 +3,7 @@
 
 use crate::flash::Flash;
 use crate::fs::tree::{read, survey};
-use crate::fs::{BlockCache, CacheStats, FsPartition};
+use crate::fs::{BlockCache, CacheStats, FsError, FsPartition};
 
 use super::{Action, CarryError, CarryPlan, Place, Writes};
 
@@ -36,9 +36,37 @@ fn at(name: &str, to: Place) -> FsPartition {
 }
 
 /// Read each recreated or grown filesystem back from `flash` at its new
-/// place: a recreated one must hold exactly the tree read before, a grown
-/// one must span its partition with the same files.
+/// place: the flash must hold the bytes written (a device checks its whole
+/// partition, or each grown block, by MD5 on the chip), a recreated one must
+/// then read as exactly the tree read before, a grown one must span its
+/// partition with the same files.
 pub fn verify(flash: &mut dyn Flash, plan: &CarryPlan) -> Result<(), CarryError> {
+    for p in &plan.parts {
+        let name = p.carried.new_name.as_deref().unwrap_or(&p.carried.partition);
+        let held = match &p.writes {
+            Writes::None => true,
+            Writes::Image { offset, size, built } => {
+                let mut whole = built.image.clone();
+                whole.resize(*size as usize, 0xFF);
+                flash.holds(*offset, &whole).map_err(FsError::from)?
+            }
+            Writes::Blocks(blocks) => {
+                let mut all = true;
+                for (offset, data) in blocks {
+                    all &= flash.holds(*offset, data).map_err(FsError::from)?;
+                }
+                all
+            }
+        };
+        if !held {
+            let offset = p.carried.to.map_or(0, |t| t.offset);
+            return Err(CarryError::Verify {
+                name: name.to_owned(),
+                offset,
+                detail: "the flash does not hold the bytes written".into(),
+            });
+        }
+    }
     let mut cache = BlockCache::new(flash);
     for p in &plan.parts {
         let (Some(to), name) = (p.carried.to, p.carried.new_name.as_deref().unwrap_or(&p.carried.partition)) else {

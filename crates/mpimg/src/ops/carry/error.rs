@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use crate::fs::tree::codec::CodecError;
 use crate::fs::FsError;
 
 /// Why a table edit cannot keep the files (nothing has been written), or
@@ -66,6 +67,31 @@ pub enum CarryError {
         offset: u32,
         /// The first difference, or the error reading it.
         detail: String,
+    },
+    /// A backup that cannot be read, or does not hold what its edit needs.
+    #[error("the backup {location} cannot be used: {source}")]
+    BadBackup {
+        /// Where it is.
+        location: String,
+        /// What is wrong with it.
+        #[source]
+        source: CodecError,
+    },
+    /// A pending backup of this board from another table edit.
+    #[error("a table edit on this board made on {made} did not finish: its backup of the files is {location}, and this run asks for another change")]
+    OtherChange {
+        /// Where the backup is.
+        location: String,
+        /// When it was made.
+        made: String,
+    },
+    /// The edit to resume was found, but the board's table is neither its old nor its new one.
+    #[error("the partition table on this board is neither the one before nor the one after the table edit made on {made} that did not finish (its backup of the files is {location}): the board was changed since")]
+    TableChanged {
+        /// Where the backup is.
+        location: String,
+        /// When it was made.
+        made: String,
     },
     /// Reading or making a filesystem failed.
     #[error(transparent)]

@@ -25,8 +25,11 @@
 //! 4. [`verify`]: each filesystem is read back at its new place and compared.
 
 mod apply;
+pub mod backup;
 mod error;
+pub mod job;
 mod plan;
+pub mod store;
 
 use serde::Serialize;
 
@@ -230,6 +233,11 @@ pub struct CarryPlan {
 }
 
 impl CarryPlan {
+    /// Whether committing it writes any filesystem (what a device keeps a backup for).
+    pub fn writes_anything(&self) -> bool {
+        self.parts.iter().any(|p| p.writes != Writes::None)
+    }
+
     /// The lines (and `--json` entries) of the plan.
     pub fn carried(&self) -> Vec<Carried> {
         self.parts.iter().map(|p| p.carried.clone()).collect()

@@ -201,7 +201,7 @@ fn grow(cache: &mut BlockCache, n: &Slot, found: &Survey) -> Result<Writes, Carr
 }
 
 /// Read the new filesystem back from its image and compare it with the tree.
-fn check_copy(name: &str, tree: &Tree, built: &Built, size: u32) -> Result<(), CarryError> {
+pub(super) fn check_copy(name: &str, tree: &Tree, built: &Built, size: u32) -> Result<(), CarryError> {
     let mut scratch = FileFlash::new(built.image.clone(), 0, size);
     let copy =
         read(&mut BlockCache::new(&mut scratch), &FsPartition { name: name.into(), offset: 0, size, implicit: false })?;
