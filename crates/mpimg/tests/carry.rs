@@ -23,16 +23,16 @@ const E32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const C3_27: &str = "ESP32_GENERIC_C3-20251209-v1.27.0.bin";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Lfs20,
     Lfs21,
     Fat,
 }
 
-const KINDS: [Kind; 3] = [Kind::Lfs20, Kind::Lfs21, Kind::Fat];
+pub(crate) const KINDS: [Kind; 3] = [Kind::Lfs20, Kind::Lfs21, Kind::Fat];
 
 impl Kind {
-    fn reader(self) -> &'static str {
+    pub(crate) fn reader(self) -> &'static str {
         if self == Kind::Fat {
             "fat"
         } else {
@@ -42,19 +42,19 @@ impl Kind {
 }
 
 /// The base images, the tree they hold, and what the readers found in them.
-struct Bases {
+pub(crate) struct Bases {
     _dir: tempfile::TempDir,
-    py: PathBuf,
-    tree: PathBuf,
+    pub(crate) py: PathBuf,
+    pub(crate) tree: PathBuf,
     /// (image, dump of its vfs) per kind, in [`KINDS`] order.
-    images: Vec<(PathBuf, Value)>,
+    pub(crate) images: Vec<(PathBuf, Value)>,
     /// The v1.27 image whose implicit vfs holds the tree (littlefs 2.0).
     c3: (PathBuf, Value),
 }
 
 static BASES: OnceLock<Option<Bases>> = OnceLock::new();
 
-fn bases() -> Option<&'static Bases> {
+pub(crate) fn bases() -> Option<&'static Bases> {
     BASES.get_or_init(make_bases).as_ref()
 }
 

@@ -1,8 +1,10 @@
 //! Table edits on esp-sim boards keep the files (issue 10, devices). A board
-//! holds a real firmware whose vfs has littlefs with the test tree of
-//! [`crate::carry`] (134 files in 12 directories, 300 KB and empty files).
+//! holds a real firmware whose vfs has the test tree of [`crate::carry`]
+//! (134 files in 12 directories, 300 KB and empty files): the file tests'
+//! littlefs 2.0, littlefs 2.1 (littlefs-python's) and FAT images on esp32,
+//! littlefs 2.0 on esp32s3.
 //!
-//! - Every edit of the file tests, on an esp32 and an esp32s3 board: the
+//! - Every edit of the file tests, on each of those boards: the
 //!   board's bootloader and table afterwards are those of the same edit on
 //!   the firmware file, and its vfs reads (littlefs-python, block count of
 //!   the new size) as the file's does, which is what the board held before.
@@ -21,28 +23,33 @@ use esp_sim::fault::Dir;
 use esp_sim::{Fault, Traced};
 use serde_json::Value;
 
-use crate::carry::{dump, write_tree, CSV};
+use crate::carry::{bases, dump, CSV, KINDS};
 use crate::util::sim::{self, Dev};
-use crate::util::{files_in, firmware, run_mpimg_env, text, venv_python, Run};
+use crate::util::{files_in, firmware, run_mpimg_env, text, Run};
 
 const SIZE: u32 = 8 << 20;
 /// "Now" for mpimg's runs: names the backups (2025-11-29 10:15:00 UTC).
 const NOW: &str = "1764411300";
 const MADE: &str = "2025-11-29 10:15:00 UTC";
 
-/// A chip's firmware with files in its vfs, and what littlefs-python reads there.
+/// A chip's firmware with files in its vfs, and what littlefs-python (or mtools) reads there.
 struct Board {
     chip: &'static str,
     bl: u32,
     image: PathBuf,
+    /// `lfs` or `fat`: how the checker reads it.
+    reader: &'static str,
     dump: Value,
+    /// "135 files (487 kB)", as the Kept line says it.
+    files: &'static str,
 }
 
 struct Fixtures {
     _dir: tempfile::TempDir,
     py: PathBuf,
+    /// esp32 with littlefs 2.0, 2.1 and FAT (the file tests' images), esp32s3 with littlefs 2.0.
     boards: Vec<Board>,
-    /// A second tree (other files) on the esp32 firmware.
+    /// Other files (3, 69 kB) on the esp32 firmware.
     other: Board,
 }
 
@@ -65,26 +72,38 @@ fn with_files(d: &Path, fw: &Path, tree: &Path, out: &str) {
 }
 
 fn make_fixtures() -> Option<Fixtures> {
+    let bases = bases()?;
     let e32 = firmware("ESP32_GENERIC-20240602-v1.23.0.bin")?;
     let s3 = firmware("ESP32_GENERIC_S3-FLASH_4M-20240602-v1.23.0.bin")?;
-    let py = venv_python()?;
+    let py = bases.py.clone();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_tree(&d.join("tree"));
-    let mut boards = Vec::new();
-    for (chip, fw, bl) in [("esp32", &e32, 0x1000), ("esp32s3", &s3, 0)] {
-        let image = d.join(format!("{chip}.bin"));
-        with_files(d, fw, &d.join("tree"), image.to_str().unwrap());
-        let dump = dump(&py, &image, bl, "vfs", "lfs");
-        boards.push(Board { chip, bl, image, dump });
-    }
+    let files = ["135 files (487 kB)", "134 files (486 kB)", "134 files (486 kB)"];
+    let mut boards: Vec<Board> = KINDS
+        .iter()
+        .zip(&bases.images)
+        .zip(files)
+        .map(|((kind, (image, dump)), files)| Board {
+            chip: "esp32",
+            bl: 0x1000,
+            image: image.clone(),
+            reader: kind.reader(),
+            dump: dump.clone(),
+            files,
+        })
+        .collect();
+    let image = d.join("esp32s3.bin");
+    with_files(d, &s3, &bases.tree, image.to_str().unwrap());
+    let read = dump(&py, &image, 0, "vfs", "lfs");
+    boards.push(Board { chip: "esp32s3", bl: 0, image, reader: "lfs", dump: read, files: files[0] });
     let other = d.join("other");
     std::fs::create_dir_all(other.join("lib")).unwrap();
     std::fs::write(other.join("main.py"), b"print('the other board')\n").unwrap();
     std::fs::write(other.join("lib/other.bin"), vec![0x5Au8; 70_000]).unwrap();
     let image = d.join("other.bin");
     with_files(d, &e32, &other, image.to_str().unwrap());
-    let other = Board { chip: "esp32", bl: 0x1000, dump: dump(&py, &image, 0x1000, "vfs", "lfs"), image };
+    let read = dump(&py, &image, 0x1000, "vfs", "lfs");
+    let other = Board { chip: "esp32", bl: 0x1000, image, reader: "lfs", dump: read, files: "3 files (69 kB)" };
     Some(Fixtures { _dir: dir, py, boards, other })
 }
 
@@ -129,12 +148,17 @@ fn same_as_file(f: &Fixtures, b: &Board, d: &Dev, file_out: &Path, what: &str) {
     let (on_board, on_file) = (std::fs::read(&board).unwrap(), std::fs::read(file_out).unwrap());
     let end = (0x9000 - b.bl) as usize;
     assert!(on_board[..end] == on_file[..end], "{what}: bootloader and table as on the file");
-    let (got, want) = (dump(&f.py, &board, b.bl, "vfs", "lfs"), dump(&f.py, file_out, b.bl, "vfs", "lfs"));
+    let (got, want) = (dump(&f.py, &board, b.bl, "vfs", b.reader), dump(&f.py, file_out, b.bl, "vfs", b.reader));
     assert_eq!((&got["offset"], &got["size"]), (&want["offset"], &want["size"]), "{what}: where vfs is");
-    assert_eq!(got["fs"]["block_count"], Value::from(got["size"].as_u64().unwrap() / 4096), "{what}");
-    assert_eq!(got["fs"], want["fs"], "{what}: the vfs as littlefs-python reads it");
-    for key in ["files", "dirs", "disk_version"] {
-        assert_eq!(got["fs"][key], b.dump["fs"][key], "{what}: {key} as before the edit");
+    assert_eq!(got["fs"], want["fs"], "{what}: the vfs as littlefs-python (or mtools) reads it");
+    assert_eq!(got["fs"]["files"], b.dump["fs"]["files"], "{what}: files, bytes, mtimes, attributes as before");
+    if b.reader == "lfs" {
+        assert_eq!(got["fs"]["block_count"], Value::from(got["size"].as_u64().unwrap() / 4096), "{what}");
+        assert_eq!(got["fs"]["dirs"], b.dump["fs"]["dirs"], "{what}: directories and their attributes");
+        assert_eq!(got["fs"]["disk_version"], b.dump["fs"]["disk_version"], "{what}: disk version");
+    } else {
+        let names = |v: &Value| v["fs"]["dirs"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(names(&got), names(&b.dump), "{what}: directories");
     }
 }
 
@@ -152,33 +176,50 @@ const EDITS: [&str; 7] = [
     "--from-csv table.csv",
 ];
 
-fn every_edit_keeps_the_files(chip: &str) {
+/// Every edit on the `nth` board of `chip` (esp32: littlefs 2.0, 2.1, FAT).
+fn every_edit_keeps_the_files(chip: &str, nth: usize) {
     let Some(f) = fixtures() else { return };
-    let b = f.boards.iter().find(|b| b.chip == chip).unwrap();
     let files = tempfile::tempdir().unwrap();
-    for edit in EDITS {
-        let d = start(b);
-        std::fs::write(d.dir.path().join("table.csv"), CSV).unwrap();
-        let r = on_board(&d, edit);
-        assert_eq!(r.code, 0, "{chip} {edit}: {}", r.err);
-        assert!(r.err.lines().any(|l| l.starts_with("Kept 135 files (487 kB) of 'vfs'")), "{chip} {edit}: {}", r.err);
-        let saved = r.err.lines().find_map(|l| l.strip_prefix("Saved the files to carry in "));
-        let saved = saved.and_then(|l| l.split(':').next()).unwrap_or_else(|| panic!("{chip} {edit}: {}", r.err));
-        assert!(r.err.contains(&format!("Removed the backup {saved}: the files read back as saved")), "{}", r.err);
-        assert_eq!(files_in(d.dir.path()), ["flash.bin", "table.csv"], "{chip} {edit}: the backup is gone");
-        let out = on_file(b, edit, files.path());
-        same_as_file(f, b, &d, &out, &format!("{chip} {edit}"));
+    if let Some(b) = f.boards.iter().filter(|b| b.chip == chip).nth(nth) {
+        for edit in EDITS {
+            let what = format!("{chip} {} {edit}", b.reader);
+            let d = start(b);
+            std::fs::write(d.dir.path().join("table.csv"), CSV).unwrap();
+            let r = on_board(&d, edit);
+            assert_eq!(r.code, 0, "{what}: {}", r.err);
+            let kept = format!("Kept {} of 'vfs'", b.files);
+            assert!(r.err.lines().any(|l| l.starts_with(&kept)), "{what}: {}", r.err);
+            // A FAT volume in a partition grown in place is left as it is: nothing to save.
+            let saved = r.err.lines().find_map(|l| l.strip_prefix("Saved the files to carry in "));
+            match saved.and_then(|l| l.split(':').next()) {
+                Some(at) => assert!(r.err.contains(&format!("Removed the backup {at}: the files read back as saved"))),
+                None => assert!(r.err.contains("the FAT12 volume stays"), "{what}: {}", r.err),
+            }
+            assert_eq!(files_in(d.dir.path()), ["flash.bin", "table.csv"], "{what}: the backup is gone");
+            let out = on_file(b, edit, files.path());
+            same_as_file(f, b, &d, &out, &what);
+        }
     }
 }
 
 #[test]
-fn every_edit_keeps_the_files_on_esp32() {
-    every_edit_keeps_the_files("esp32");
+fn every_edit_keeps_the_files_on_esp32_littlefs_2_0() {
+    every_edit_keeps_the_files("esp32", 0);
+}
+
+#[test]
+fn every_edit_keeps_the_files_on_esp32_littlefs_2_1() {
+    every_edit_keeps_the_files("esp32", 1);
+}
+
+#[test]
+fn every_edit_keeps_the_files_on_esp32_fat() {
+    every_edit_keeps_the_files("esp32", 2);
 }
 
 #[test]
 fn every_edit_keeps_the_files_on_esp32s3() {
-    every_edit_keeps_the_files("esp32s3");
+    every_edit_keeps_the_files("esp32s3", 0);
 }
 
 /// What a whole run of the cut tests' edit sends, and what it leaves.
@@ -402,8 +443,8 @@ fn cut_while_the_move_overwrites_the_old_filesystem() {
     let at = trace[data[data.len() / 2]].end - 7;
     let d = sim::start(b.chip, SIZE, Some(&b.image), vec![Fault::Close { dir: Dir::Rx, after_bytes: at }]);
     assert_eq!(on_board(&d, edit).code, 1);
-    // The old superblock (at 0x200000, where the new table no longer has vfs) is still there, but
-    // the blocks after it are the new filesystem's: the old one does not read.
+    // The table is the new one, and its vfs (0x210000), half written over most of the old
+    // filesystem's blocks, does not hold the files: only the backup does.
     let scratch = tempfile::tempdir().unwrap();
     let cut = as_file(&d, b.bl, &scratch.path().join("cut.bin"));
     let py = std::process::Command::new(&f.py)
@@ -411,10 +452,11 @@ fn cut_while_the_move_overwrites_the_old_filesystem() {
         .args(["dump", cut.to_str().unwrap(), "0x1000", "vfs", "lfs"])
         .output()
         .unwrap();
-    assert!(
-        !py.status.success() || !text(&py.stdout).contains(&b.dump["fs"]["files"].to_string()[..40]),
-        "the new vfs is not complete"
-    );
+    if py.status.success() {
+        let v: Value = serde_json::from_slice(&py.stdout).unwrap();
+        assert_eq!(v["offset"], 0x210000, "the new table");
+        assert_ne!(v["fs"]["files"], b.dump["fs"]["files"], "the new vfs is not complete");
+    }
     let d = sim::restart(d, b.chip, vec![]);
     let r = on_board(&d, edit);
     assert_eq!(r.code, 0, "{}", r.err);
@@ -454,7 +496,8 @@ fn another_boards_backup_is_not_used() {
     let r = on_board(&d, CUT_EDIT);
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(!r.err.contains("Finishing"), "{}", r.err);
-    assert!(r.err.contains("Kept 3 files (69 kB) of 'vfs': moved to 0x410000, 0x3f0000 bytes"), "{}", r.err);
+    let kept = format!("Kept {} of 'vfs': moved to 0x410000, 0x3f0000 bytes", f.other.files);
+    assert!(r.err.contains(&kept), "{}", r.err);
     assert_eq!(files_in(d.dir.path()), ["flash.bin".to_string(), name], "A's backup stays, B's is gone");
     let scratch = tempfile::tempdir().unwrap();
     let v = dump(&f.py, &as_file(&d, 0x1000, &scratch.path().join("b.bin")), 0x1000, "vfs", "lfs");
@@ -524,7 +567,7 @@ fn a_board_changed_meanwhile_is_refused() {
 #[test]
 fn keep_backup_and_json() {
     let Some(f) = fixtures() else { return };
-    let b = &f.boards[1];
+    let b = &f.boards[3];
     let d = start(b);
     let port = d.port();
     let r = on_board(&d, &format!("{CUT_EDIT} --keep-backup --json --backup-dir saved"));
@@ -542,4 +585,27 @@ fn keep_backup_and_json() {
     let r = on_board(&d, "--resize vfs=1M --backup-dir saved");
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(r.err.contains("Kept 135 files (487 kB) of 'vfs': shrunk to 0x100000 bytes"), "{}", r.err);
+}
+
+/// `--json` on a run cut after its backup: one document whose error says
+/// where the files are, and `result.backup` still pending.
+#[test]
+fn a_cut_run_in_json_names_its_backup() {
+    let Some((f, reference)) = reference() else { return };
+    let b = &f.boards[0];
+    let (at, _) = place(&reference.trace, Cut::Restore);
+    let d = sim::start(b.chip, SIZE, Some(&b.image), vec![Fault::Close { dir: Dir::Rx, after_bytes: at }]);
+    let r = on_board(&d, &format!("{CUT_EDIT} --json"));
+    assert_eq!((r.code, r.err.as_str()), (1, ""), "nothing but the document");
+    let v: Value = serde_json::from_str(&r.out).unwrap();
+    let name = files_in(d.dir.path()).into_iter().find(|n| n.starts_with("mpimg-backup-")).expect("a backup");
+    assert_eq!(v["result"]["backup"], serde_json::json!({"path": name, "resumed": null, "state": "pending"}));
+    let fix = v["error"]["fix"].as_str().unwrap();
+    assert!(
+        fix.ends_with(&format!(
+            "the files are safe in the backup {name}: the same command run again finishes the edit"
+        )),
+        "{fix}"
+    );
+    assert!(v["error"]["message"].as_str().unwrap().starts_with("writing 0x"), "{}", v["error"]);
 }

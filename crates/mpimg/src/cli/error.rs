@@ -309,6 +309,32 @@ mod tests {
     }
 
     #[test]
+    fn carry_errors_name_their_fix() {
+        let carry = |e: CarryError| line(Error::from(e));
+        let at = "mpimg-backup-ttyUSB0-240ac4000001-20251129T101500Z.bin";
+        let made = "2025-11-29 10:15:00 UTC";
+        assert_eq!(
+            carry(CarryError::OtherChange { location: at.into(), made: made.into() }),
+            format!("a table edit on this board made on {made} did not finish: its backup of the files is {at}, and this run asks for another change: run that edit again (the same options) to finish it and put the files back; to give them up, move the backup out of the backup directory")
+        );
+        assert_eq!(
+            carry(CarryError::WouldLose { name: "vfs".into(), filesystem: "FAT12".into(), files: "3 files (2 kB)".into(), how: "deletes the partition".into() }),
+            "partition 'vfs' holds 3 files (2 kB) in a FAT12 filesystem, and this edit deletes the partition: the files would be lost. Copy them out first (--fs get vfs:/ DIR), then run the edit again with --discard-fs"
+        );
+        let cut = CliError::after_backup(Error::NoAppPartition, Some(at));
+        assert_eq!(
+            shown(&cut).to_string(),
+            format!("the partition table has no app partition; the files are safe in the backup {at}: the same command run again finishes the edit")
+        );
+        let cut = CliError::after_backup(Error::NoOtaPartitions, Some(at));
+        assert_eq!(
+            shown(&cut).fix.unwrap(),
+            format!("change it first, e.g. --table ota. The files are safe in the backup {at}: the same command run again finishes the edit")
+        );
+        assert!(matches!(CliError::after_backup(Error::Empty, None), CliError::Lib(Error::Empty)));
+    }
+
+    #[test]
     fn fix_is_kept_apart_from_the_message() {
         let s = shown(&CliError::Lib(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 1 }.into()));
         assert_eq!(s.message, "the app (1 bytes) does not fit 'factory' (0x4000 bytes)");
