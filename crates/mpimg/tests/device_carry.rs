@@ -287,10 +287,12 @@ enum Cut {
 /// (bytes from the host after which the port closes, the index of the
 /// request cut: kept out whole, or cut short inside its frame).
 fn place(trace: &[Traced], cut: Cut) -> (u64, usize) {
+    // Nothing is written before the backup is saved, and the tree is read before that (the
+    // end of the run may read the header of the new ota_1, in the old vfs's place, again).
+    let first_write = find(trace, 0, is_write);
     let vfs_reads: Vec<usize> =
-        (0..trace.len()).filter(|&i| trace[i].op == "READ_FLASH" && OLD_VFS.contains(&trace[i].words[0])).collect();
-    let last_read = *vfs_reads.last().expect("the tree is read");
-    let first_write = find(trace, last_read, is_write);
+        (0..first_write).filter(|&i| trace[i].op == "READ_FLASH" && OLD_VFS.contains(&trace[i].words[0])).collect();
+    assert!(vfs_reads.len() > 10, "the tree is read before the first write");
     let header = find(trace, first_write, |t| begin_at(t).is_some_and(|a| a < 0x8000));
     let table = find(trace, header, |t| begin_at(t) == Some(0x8000));
     let vfs = find(trace, table, |t| begin_at(t).is_some_and(|a| a >= NEW_VFS));

@@ -1,6 +1,7 @@
 //! Operations written once over the flash abstraction: opening a firmware
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
-//! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
+//! edits ([`layout`], planned by [`plan`], committed by [`update`], keeping
+//! the files of the filesystems they move with [`carry`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
 //! OTA ([`ota`]), and flashing a whole image to a device (`flash_image`).
 //!

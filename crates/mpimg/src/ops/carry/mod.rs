@@ -13,16 +13,21 @@
 //! - deleted, or re-typed to app or to a subtype ESP-IDF owns (nvs, ota,
 //!   phy, coredump, nvs_keys, efuse): refused unless the caller discards it.
 //!
-//! A run is, in this order (so a device flow can put a host backup of the
-//! trees, and a check of it, around the same steps):
+//! A run is, in this order:
 //! 1. [`plan`]: every read and every check, the new filesystems made in
 //!    memory and read back; nothing is written, so every refusal (a tree that
 //!    does not fit, a filesystem that would be lost) comes before any write;
-//! 2. the caller commits the table ([`crate::ops::update`]), leaving the
+//! 2. the table is committed ([`crate::ops::update::commit`]), leaving the
 //!    partitions of [`CarryPlan::keep`] alone;
 //! 3. [`recreate`]: the prepared blocks are written (one erase and write per
 //!    run of blocks, through the block cache);
-//! 4. [`verify`]: each filesystem is read back at its new place and compared.
+//! 4. [`verify`]: each filesystem is checked on the flash and read back at
+//!    its new place and compared.
+//!
+//! [`job`] runs these steps for a whole edit, file or device alike; on a
+//! device it saves a host [`backup`] of what is carried (through a
+//! [`store::BackupStore`]) between 1 and 2, removes it after 4, and lets the
+//! same edit run again finish from it after a cut link.
 
 mod apply;
 pub mod backup;
