@@ -28,6 +28,7 @@ pub mod lfs;
 pub mod path;
 mod run;
 pub mod time;
+pub mod tree;
 pub mod volume;
 
 use std::collections::BTreeSet;

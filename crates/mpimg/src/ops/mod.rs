@@ -1,6 +1,7 @@
 //! Operations written once over the flash abstraction: opening a firmware
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
-//! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
+//! edits ([`layout`], planned by [`plan`], committed by [`update`], keeping
+//! the files of the filesystems they move with [`carry`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
 //! OTA ([`ota`]), flashing a whole image to a device (`flash_image`),
 //! assembling an image from a build's pieces ([`assemble`]), and firmware
@@ -10,6 +11,7 @@
 //! their errors say what is wrong, not which option to use.
 
 pub mod assemble;
+pub mod carry;
 pub mod check;
 pub mod file_format;
 pub mod firmware;
