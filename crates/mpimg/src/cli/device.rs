@@ -6,7 +6,10 @@
 
 use mpimg::flash::{DeviceFlash, Flash};
 use mpimg::format::image::{ImageHeader, HEADER_LEN};
+use mpimg::fs::time::now_ns;
 use mpimg::fs::{run_fs, FsCommand, DEFAULT_PARTITION};
+use mpimg::ops::carry::backup::Board as BackupBoard;
+use mpimg::ops::carry::store::DirStore;
 use mpimg::ops::diagnose::{misplaced, Board};
 use mpimg::ops::firmware::Firmware;
 use mpimg::ops::flash_image::board_of;
@@ -18,14 +21,14 @@ use super::fix::view;
 use super::outcome::Gathered;
 use super::report::Reporter;
 use super::request::{FitMode, Mode, Request};
-use super::steps::Session;
+use super::steps::{HostBackup, Session};
 
 /// Run `req` on the device on `port`.
 pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
     let mut flash = DeviceFlash::open(port, req.device.clone()).map_err(Error::from)?;
     let facts = flash.facts().clone();
     rep.device(&facts)?;
-    g.result.device = Some(facts);
+    g.result.device = Some(facts.clone());
     let board = board_of(&flash);
     if let Some(m) = misplaced_firmware(&mut flash)? {
         if req.fit != FitMode::Fit || m.chip.name != board.chip.name {
@@ -41,7 +44,13 @@ pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathere
         Err(Error::Image(source)) => Err(Error::NotABootloader { offset, source }),
         other => other,
     }?;
-    let mut s = Session { req, fw, rep, g, board: Some(board) };
+    let backup = HostBackup {
+        store: DirStore::new(&req.backup_dir),
+        board: BackupBoard { port: facts.port.clone(), mac: facts.mac.clone() },
+        now: now_ns() / 1_000_000_000,
+        keep: req.keep_backup,
+    };
+    let mut s = Session { req, fw, rep, g, board: Some(board), backup: Some(backup) };
     let run = s.run().and_then(|()| if req.extract_app.is_some() { Ok(()) } else { s.diagnose() });
     if run.is_ok() && req.mode() == Mode::Inspect {
         fs_usage(&mut s.fw, s.rep)?;

@@ -66,7 +66,7 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
         None => None,
     };
     let board = device.as_ref().map(board_of);
-    let mut s = Session { req, fw, rep, g, board };
+    let mut s = Session { req, fw, rep, g, board, backup: None };
     s.run()?;
     if req.extract_app.is_some() {
         return Ok(());

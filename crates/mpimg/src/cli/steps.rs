@@ -3,7 +3,6 @@
 //! tells the [`Reporter`]. [`Session::run`] runs them in mp-image-tool-esp32's
 //! order.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use mpimg::flash::{write_atomically, Flash};
@@ -11,22 +10,24 @@ use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::run_fs;
+use mpimg::ops::carry::backup::Board as BackupBoard;
+use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups, Change};
+use mpimg::ops::carry::store::DirStore;
 use mpimg::ops::check::check_all;
 use mpimg::ops::diagnose::{diagnose, Board, Depth, Severity};
 use mpimg::ops::firmware::Firmware;
-use mpimg::ops::fit::{fit_edits, FitGoal};
+use mpimg::ops::fit::{fit_edits, whole_fit_edits, Fit, FitGoal};
 use mpimg::ops::inspect::{check_complete, extract_app, summarize};
 use mpimg::ops::partition_io::{erase_region, read_region, trim_blocks, write_region};
-use mpimg::ops::plan::plan;
 use mpimg::ops::region::{find_region, Region, RegionKind};
-use mpimg::ops::update::{commit, DATA_ERASE_LEN};
+use mpimg::ops::update::DATA_ERASE_LEN;
 use mpimg::ops::walk::apps_without_image;
 use mpimg::ops::{ota, EditError};
 use mpimg::Error;
 
 use super::error::CliError;
 use super::fix::{fit_options, view, DiagnosisView};
-use super::outcome::{FitReport, Gathered};
+use super::outcome::{BackupReport, FitReport, Gathered};
 use super::report::Reporter;
 use super::request::{CsvOut, FitMode, Mode, Request, Target};
 
@@ -42,6 +43,26 @@ pub struct Session<'a, 'w, F: Flash> {
     pub g: &'a mut Gathered,
     /// The board the firmware is on (a device) or is flashed to (`--flash`).
     pub board: Option<Board>,
+    /// Devices: where the files a table edit moves are backed up on this computer.
+    pub backup: Option<HostBackup>,
+}
+
+/// The host backups of a run on a device (see [`mpimg::ops::carry::job`]).
+pub struct HostBackup {
+    /// The directory they are kept in.
+    pub store: DirStore,
+    /// The board.
+    pub board: BackupBoard,
+    /// Now, seconds since 1970.
+    pub now: u64,
+    /// `--keep-backup`.
+    pub keep: bool,
+}
+
+impl HostBackup {
+    fn backups(&mut self) -> Backups<'_> {
+        Backups { store: &mut self.store, board: self.board.clone(), now: self.now, keep: self.keep }
+    }
 }
 
 type Step = Result<(), CliError>;
@@ -129,47 +150,91 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
-    /// Plan the table and header edits (with a fit to the flash, when the run
-    /// fits), and commit them when the run writes a firmware.
+    /// Plan the table and header edits, with the fit when the run fits (or
+    /// find the interrupted edit this run finishes), and commit them when the
+    /// run writes a firmware, carrying the files along (on a device, with a
+    /// host backup saved before anything is erased).
     fn edit(&mut self) -> Step {
         let app_size = self.g.summary.as_ref().and_then(|s| s.app.as_ref()).and_then(|a| a.image.size).unwrap_or(0);
-        let (edits, fit) = match self.fit_goal() {
-            Some(goal) => {
-                let (edits, fit) = fit_edits(&mut self.fw, &self.req.edits, goal, app_size)?;
-                (Cow::Owned(edits), Some(fit).filter(|f| !f.is_empty()))
-            }
-            None => (Cow::Borrowed(&self.req.edits), None),
-        };
-        if edits.is_empty() && fit.is_none() && !self.req.writes_firmware {
-            return Ok(());
-        }
-        let mut plan = plan(&mut self.fw, &edits, app_size)?;
-        plan.renew_digest = fit.as_ref().is_some_and(|f| f.renew_digest);
-        let flashing = self.req.mode() == Mode::Flash;
-        let writes = self.req.writes_firmware || fit.is_some();
-        if !(flashing && self.req.fit == FitMode::NoFit) {
-            plan.check_fits(self.board.as_ref().map(|b| b.flash_size), edits.flash_size, writes || flashing)?;
-        }
-        if !writes {
-            return Ok(());
+        let Some((change, fit)) = self.planned_change(app_size)? else { return Ok(()) };
+        if let Some(p) = &change.resumes {
+            self.rep.resuming(&p.location, &made_at(&p.backup))?;
         }
         if let Some(fit) = fit {
             let options = fit_options(&fit);
             self.rep.fitted(&fit, &options)?;
             self.g.result.fit = Some(FitReport { fit, options });
         }
+        let mut backups = self.backup.as_mut().map(HostBackup::backups);
+        // Every read and check of the filesystems the edit moves comes before the first write.
+        let prepared = prepare(&mut self.fw, change, self.req.discard_fs, backups.as_mut())?;
+        let plan = &prepared.plan;
         let after: Vec<PartitionView> = self.fw.partitions_of(&plan.table, plan.flash_size);
         self.rep.planned(&plan.edits, &after, plan.flash_size, &plan.warnings)?;
         self.g.result.edits = plan.edits.clone();
-        let update = commit(&mut self.fw, &plan)?;
+        if let Some(at) = &prepared.backup {
+            // Before anything is erased: where the files are if the run is cut off.
+            if prepared.resumed.is_none() {
+                self.rep.backup_saved(at)?;
+            }
+            self.g.result.backup = Some(BackupReport::pending(at, prepared.resumed.clone()));
+        }
+        let done = finish(&mut self.fw, &prepared, backups.as_mut())
+            .map_err(|e| CliError::after_backup(e, prepared.backup.as_deref()))?;
+        self.rep.carried(&done.carried)?;
+        self.rep.backup_done(&done.backup)?;
+        if let Some(b) = &mut self.g.result.backup {
+            b.finished(&done.backup);
+        }
         self.g.result.partitions = Some(after);
-        self.g.result.update = Some(update);
+        self.g.result.update = Some(done.update);
+        self.g.result.filesystems = done.carried;
         if self.fw.flash.stored_end().is_none() {
             // On a device the edit is live: say which app partitions now boot nothing.
             let empty = apps_without_image(&mut self.fw.flash, &self.fw.table);
             self.rep.apps_without_image(&empty)?;
         }
         Ok(())
+    }
+
+    /// This run's change: the user's edits, with the fit when it fits (see
+    /// [`Session::fit_goal`]), planned (an interrupted edit found in a host
+    /// backup is resumed) and checked against the board. None when nothing is
+    /// committed: the run only looks, or a fit found nothing to change.
+    fn planned_change(&mut self, app_size: u32) -> Result<Option<(Change, Option<Fit>)>, CliError> {
+        let goal = self.fit_goal();
+        let (mut edits, fit) = match goal {
+            Some(g) => {
+                let (e, f) = fit_edits(&mut self.fw, &self.req.edits, g, app_size)?;
+                (e, Some(f).filter(|f| !f.is_empty()))
+            }
+            None => (self.req.edits.clone(), None),
+        };
+        // What the user asked is committed, and what a fit changes.
+        let fit_only = self.req.fit == FitMode::Fit && self.req.edits.is_empty();
+        let commit = fit.is_some() || (self.req.writes_firmware && !fit_only);
+        if let (Some(g), None, Some(_)) = (goal, &fit, &self.backup) {
+            // A fit cut off on a device: nothing is left to fit, but its backup may be.
+            edits = whole_fit_edits(&self.fw.table, &self.req.edits, g);
+        }
+        if !commit && self.backup.is_none() {
+            return Ok(None);
+        }
+        let mut backups = self.backup.as_mut().map(HostBackup::backups);
+        let mut change = match plan_change(&mut self.fw, &edits, app_size, backups.as_mut()) {
+            Ok(c) => c,
+            // Planning no edit fails only on a table that breaks a rule: the diagnoses say which.
+            Err(_) if !commit => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let writes = commit || change.resumes.is_some();
+        change.plan.renew_digest = fit.as_ref().is_some_and(|f| f.renew_digest);
+        if !(self.req.mode() == Mode::Flash && self.req.fit == FitMode::NoFit) {
+            let board = self.board.as_ref().map(|b| b.flash_size);
+            change.plan.check_fits(board, edits.flash_size, writes || self.req.mode() == Mode::Flash)?;
+        }
+        self.rep.pending_backups(&change.damaged, &change.others, writes)?;
+        Ok(writes.then_some((change, fit)))
     }
 
     /// Whether and how this run fits the firmware: `--fit` to `-f`, else the

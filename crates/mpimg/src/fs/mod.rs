@@ -29,6 +29,7 @@ pub mod path;
 pub mod probe;
 mod run;
 pub mod time;
+pub mod tree;
 pub mod volume;
 
 use std::collections::BTreeSet;

@@ -19,7 +19,7 @@ use super::{FsError, FsPartition};
 /// The partition a bare path refers to.
 pub const DEFAULT_PARTITION: &str = "vfs";
 /// Deeper directory trees than this are taken for a loop in a damaged image.
-const MAX_DEPTH: usize = 255;
+pub(crate) const MAX_DEPTH: usize = 255;
 
 /// Where command output and progress go, and what was changed.
 pub struct Io<'a> {
@@ -62,11 +62,12 @@ fn region(cache: &BlockCache, part: &FsPartition) -> Result<Region, FsError> {
     Ok(Region { offset: part.offset, size: part.size })
 }
 
-/// Detect and mount the filesystem of `part`.
-pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result<Box<dyn Volume + 'c>, FsError> {
+/// The range of `part` (checked against the flash) and what its first
+/// blocks hold. A partition under two blocks holds nothing.
+pub(crate) fn detect_partition(cache: &mut BlockCache, part: &FsPartition) -> Result<(Region, Detected), FsError> {
     let region = region(cache, part)?;
     if region.blocks() < 2 {
-        return Err(FsError::NoFilesystem(part.name.clone()));
+        return Ok((region, Detected::Nothing));
     }
     let mut b0 = vec![0u8; BLOCK_SIZE as usize];
     let mut b1 = vec![0u8; BLOCK_SIZE as usize];
@@ -75,7 +76,13 @@ pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result
     if !super::detect::has_lfs_magic(&b0) {
         cache.read(region.offset + BLOCK_SIZE, &mut b1)?;
     }
-    Ok(match detect(&b0, &b1) {
+    Ok((region, detect(&b0, &b1)))
+}
+
+/// Detect and mount the filesystem of `part`.
+pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result<Box<dyn Volume + 'c>, FsError> {
+    let (region, found) = detect_partition(cache, part)?;
+    Ok(match found {
         Detected::Littlefs => Box::new(LfsVolume::mount(cache, &part.name, region)?),
         Detected::Fat(boot) => Box::new(FatVolume::mount(cache, &part.name, region, boot)?),
         Detected::Nothing => return Err(FsError::NoFilesystem(part.name.clone())),

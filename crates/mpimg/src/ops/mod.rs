@@ -1,6 +1,7 @@
 //! Operations written once over the flash abstraction: opening a firmware
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
-//! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
+//! edits ([`layout`], planned by [`plan`], committed by [`update`], keeping
+//! the files of the filesystems they move with [`carry`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
 //! OTA ([`ota`]), flashing a whole image to a device (`flash_image`), where
 //! a firmware sits in flash ([`place`]), diagnoses with their fixes
@@ -12,6 +13,7 @@
 //! their errors say what is wrong, not which option to use.
 
 pub mod assemble;
+pub mod carry;
 pub mod check;
 pub mod diagnose;
 pub mod file_format;

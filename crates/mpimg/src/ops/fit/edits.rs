@@ -3,13 +3,13 @@
 
 use crate::error::Error;
 use crate::flash::Flash;
-use crate::format::partition::TABLE_OFFSET;
+use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 use crate::ops::diagnose::images::{image_state, ImageState};
 use crate::ops::firmware::Firmware;
 use crate::ops::layout::PartSpec;
 use crate::ops::plan::{plan, TableEdits};
 
-use super::{plan_fit, Fit};
+use super::{is_fs_partition, plan_fit, Fit};
 
 /// How a firmware is fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,4 +57,19 @@ pub fn fit_edits<F: Flash>(
         merged.resize.push(PartSpec::sized(&r.name, 0));
     }
     Ok((merged, fit))
+}
+
+/// The edits a fit to `goal` amounts to, whatever the table holds now:
+/// `edits` with the flash size set to the target and the last filesystem
+/// partition of `table` resized to fill the flash. Planned from the table a
+/// growing fit (`goal.grow`) started from, they give the table it made; so
+/// the re-run of a fit cut off on a device, which finds nothing left to fit,
+/// finds that fit's host backup (see [`crate::ops::carry::job`]).
+pub fn whole_fit_edits(table: &PartitionTable, edits: &TableEdits, goal: FitGoal) -> TableEdits {
+    let mut whole = edits.clone();
+    whole.flash_size = Some(goal.target);
+    if let Some(last) = table.entries.iter().max_by_key(|p| p.end()).filter(|p| is_fs_partition(p)) {
+        whole.resize.push(PartSpec::sized(&last.name(), 0));
+    }
+    whole
 }

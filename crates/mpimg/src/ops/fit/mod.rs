@@ -13,7 +13,7 @@
 
 mod edits;
 
-pub use edits::{fit_edits, FitGoal};
+pub use edits::{fit_edits, whole_fit_edits, FitGoal};
 
 use serde::Serialize;
 use thiserror::Error;
@@ -78,7 +78,7 @@ fn list(parts: &[(String, u32, u32)]) -> String {
 
 /// Whether a partition can be resized by a fit: a data partition that holds
 /// a filesystem by its subtype or by MicroPython's names (`vfs`, `ffat`).
-fn is_fs_partition(p: &Partition) -> bool {
+pub(crate) fn is_fs_partition(p: &Partition) -> bool {
     p.ptype == TYPE_DATA && (p.is_filesystem() || matches!(p.name().as_str(), "vfs" | "ffat"))
 }
 
