@@ -11,7 +11,9 @@ use mpimg::format::otadata::{OtaRecord, OtaState};
 use mpimg::format::partition::Partition;
 use serde_json::Value;
 
-use crate::util::diag::{assert_files, bake, diag, diagnoses, fix_of, run_fix, set_table, table_of, Files};
+use crate::util::diag::{
+    assert_files, bake, baked_files, diag, diagnoses, fix_of, lfs_make, lfs_view, run_fix, set_table, table_of, Files,
+};
 use crate::util::sim::{assert_same_flash, flash_image, start, start_over, Dev};
 use crate::util::{firmware, mpimg, ok};
 
@@ -20,6 +22,7 @@ const ESP32_OTA: &str = "ESP32_GENERIC-OTA-20250415-v1.25.0.bin";
 const S3_8MB: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
 const S3_4MB: &str = "ESP32_GENERIC_S3-FLASH_4M-20240602-v1.23.0.bin";
 const C3: &str = "ESP32_GENERIC_C3-20240602-v1.23.0.bin";
+const V117: &str = "esp32-20210902-v1.17.bin";
 const MB: u32 = 1 << 20;
 
 fn read(p: &Path) -> Vec<u8> {
@@ -179,8 +182,8 @@ fn a_firmware_for_a_newer_chip_revision_is_refused_diagnosed_and_replaced() {
 
 #[test]
 fn a_header_smaller_than_the_flash_is_fitted_and_vfs_grown() {
-    let Some(fw) = firmware(ESP32) else { return };
-    let d = start("esp32", 8 * MB, Some(&fw), vec![]);
+    // The 4 MB image with files in its vfs, on an 8 MB board.
+    let Some((d, files)) = baked_esp32_on(8 * MB, |_| {}) else { return };
     let port = d.port();
     let want = [diag(
         "flash-size-mismatch",
@@ -192,10 +195,12 @@ fn a_header_smaller_than_the_flash_is_fitted_and_vfs_grown() {
     assert_diagnoses(&d, &want, 0);
     let err = fix_and_recheck(&d, &want, "flash-size-mismatch", &[]);
     assert!(err.starts_with("Fitted to the 8MB flash: -f 8M --resize vfs=0\n"), "{err}");
+    assert!(err.contains("\nKept 5 files (73 kB) of 'vfs': littlefs 2.0 grown in place to 0x600000 bytes\n"), "{err}");
     let now = d.bytes();
     assert_eq!(now[0x1003] >> 4, 3, "8 MB in the header");
     assert_eq!(parse_image(&now[0x1000..0x8000]).unwrap().hash_ok(), Some(true));
     assert_eq!(table_of(&now[0x1000..], 0x1000).entries[3].end(), 0x800000);
+    assert_files(&now, 0x200000, 0x600000, &files);
 }
 
 #[test]
@@ -226,10 +231,13 @@ fn an_8mb_firmware_on_a_4mb_board_is_fitted_when_flashed() {
 #[test]
 fn no_fit_writes_the_firmware_as_given_and_the_board_is_fitted_after() {
     let Some(fw) = firmware(S3_8MB) else { return };
-    let file = read(&fw);
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = work.path().join("baked.bin");
+    let file = read(&baked);
     let d = start("esp32s3", 4 * MB, None, vec![]);
     let port = d.port();
-    let r = mpimg(d.dir.path(), &[fw.to_str().unwrap(), "--flash", &port, "--no-fit"]);
+    let r = mpimg(d.dir.path(), &[baked.to_str().unwrap(), "--flash", &port, "--no-fit"]);
     ok(&r);
     assert_same_flash(&d.bytes(), &flash_image(&file, 0, 4 * MB));
     let fix = format!("mpimg {port} --fit");
@@ -251,7 +259,84 @@ fn no_fit_writes_the_firmware_as_given_and_the_board_is_fitted_after() {
     assert_diagnoses(&d, &want, 1);
     let err = fix_and_recheck(&d, &want, "table-past-flash", &[]);
     assert!(err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\n"), "{err}");
+    // The files went to a host backup first (removed once read back).
+    assert!(err.contains("\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
     assert_eq!(table_of(&d.bytes(), 0).end(), 0x400000);
+    assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+}
+
+#[test]
+fn baked_files_survive_fitting_when_flashed() {
+    let Some(fw) = firmware(S3_8MB) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = work.path().join("baked.bin");
+    let d = start("esp32s3", 4 * MB, None, vec![]);
+    let r = mpimg(d.dir.path(), &[baked.to_str().unwrap(), "--flash", &d.port()]);
+    ok(&r);
+    assert!(
+        r.err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\nSetting flash size in the bootloader header to 4MB\nResized 'vfs' to 0x200000 bytes\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\nFlashed "),
+        "{}",
+        r.err
+    );
+    assert!(!r.err.contains('['), "no diagnosis left: {}", r.err);
+    let now = d.bytes();
+    assert_eq!(now[3] >> 4, 2, "4 MB in the header");
+    assert_eq!(table_of(&now, 0).end(), 0x400000);
+    assert_eq!(parse_image(&now[..0x8000]).unwrap().hash_ok(), Some(true));
+    assert_eq!(parse_image(&now[0x10000..0x200000]).unwrap().hash_ok(), Some(true));
+    assert_diagnoses(&d, &[], 0);
+    assert_files(&now, 0x200000, 0x200000, &files);
+}
+
+#[test]
+fn a_4mb_firmware_flashed_with_fit_grows_onto_a_16mb_board() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = work.path().join("baked.bin");
+    let d = start("esp32", 16 * MB, None, vec![]);
+    let r = mpimg(d.dir.path(), &[baked.to_str().unwrap(), "--flash", &d.port(), "--fit"]);
+    ok(&r);
+    assert!(r.err.starts_with("Fitted to the 16MB flash: -f 16M --resize vfs=0\n"), "{}", r.err);
+    assert!(
+        r.err.contains("\nKept 5 files (73 kB) of 'vfs': littlefs 2.0 grown in place to 0xe00000 bytes\n"),
+        "{}",
+        r.err
+    );
+    let now = d.bytes();
+    assert_eq!(now[0x1003] >> 4, 4, "16 MB in the header");
+    assert_eq!(parse_image(&now[0x1000..0x8000]).unwrap().hash_ok(), Some(true));
+    let t = table_of(&now[0x1000..], 0x1000);
+    assert_eq!((t.entries[3].offset, t.entries[3].end()), (0x200000, 0x1000000));
+    assert_diagnoses(&d, &[], 0);
+    // The filesystem was grown: littlefs-python mounts it with 3584 blocks.
+    assert_files(&now, 0x200000, 0xe00000, &files);
+}
+
+#[test]
+fn a_littlefs_too_new_for_the_app_on_a_board_is_made_again_at_2_0() {
+    let Some(fw) = firmware(V117) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let mut files = baked_files(&work.path().join("src"));
+    files.sort();
+    let Some(lfs) = lfs_make(&work.path().join("src"), 512, 0x20001) else { return };
+    let mut flash = flash_image(&read(&fw), 0x1000, 4 * MB);
+    flash[0x200000..0x400000].copy_from_slice(&lfs);
+    let d = board("esp32", &flash);
+    let want = [diag(
+        "littlefs-version",
+        "error",
+        "'vfs' holds littlefs 2.1, which MicroPython v1.17 cannot mount (its littlefs reads 2.0 only)",
+        Some(&format!("mpimg {} --fit", d.port())),
+    )];
+    // The version is in the banner, read from the app only when a littlefs 2.1 asks for it.
+    assert_diagnoses(&d, &want, 1);
+    let err = fix_and_recheck(&d, &want, "littlefs-version", &[]);
+    assert!(err.contains("Kept 4 files (73 kB) of 'vfs': made again as littlefs 2.0\n"), "{err}");
+    let now = d.bytes();
+    assert_eq!(lfs_view(&now, 0x200000, 0x200000).map(|v| v["disk_version"].clone()), Some(0x20000.into()));
+    assert_files(&now, 0x200000, 0x200000, &files);
 }
 
 #[test]

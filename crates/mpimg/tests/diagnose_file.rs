@@ -11,12 +11,16 @@ use mpimg::format::otadata::{OtaRecord, OtaState};
 use mpimg::format::partition::Partition;
 use serde_json::Value;
 
-use crate::util::diag::{assert_files, bake, diag, diagnoses, fix_of, run_fix, set_table, table_of, written, Files};
+use crate::util::diag::{
+    assert_files, bake, baked_files, diag, diagnoses, fix_of, lfs_make, lfs_view, run_fix, set_table, table_of,
+    written, Files,
+};
 use crate::util::{firmware, mpimg, ok};
 
 const ESP32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
 const ESP32_OTA: &str = "ESP32_GENERIC-OTA-20250415-v1.25.0.bin";
 const S3_8MB: &str = "ESP32_GENERIC_S3-20241129-v1.24.1.bin";
+const V117: &str = "esp32-20210902-v1.17.bin";
 
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -285,9 +289,11 @@ fn a_header_changed_without_its_digest_and_a_table_past_it_are_fitted() {
     let Some(fw) = firmware(S3_8MB) else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The 8 MB image's header byte set to 4 MB by hand: the digest fails, and
-    // vfs (to 0x800000) ends past the 4 MB the header now says.
-    let mut b = read(&fw);
+    // The 8 MB image, files baked in, its header byte set to 4 MB by hand:
+    // the digest fails, and vfs (to 0x800000) ends past the 4 MB the header
+    // now says.
+    let files = bake(d, &fw, "baked.bin");
+    let mut b = read(&d.join("baked.bin"));
     b[3] = 0x20 | (b[3] & 0x0F);
     std::fs::write(d.join("s3 (4MB).bin"), &b).unwrap();
     let want = [
@@ -308,7 +314,9 @@ fn a_header_changed_without_its_digest_and_a_table_past_it_are_fitted() {
     // One command fixes both.
     let r = run_fix(d, &fix_of(&want, "table-past-flash"), &[]);
     assert!(
-        r.err.starts_with("Fitted to the 4MB flash: --resize vfs=0; renewed the bootloader's SHA-256\n"),
+        r.err.starts_with(
+            "Fitted to the 4MB flash: --resize vfs=0; renewed the bootloader's SHA-256\nResized 'vfs' to 0x200000 bytes\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\n"
+        ),
         "{}",
         r.err
     );
@@ -321,4 +329,45 @@ fn a_header_changed_without_its_digest_and_a_table_past_it_are_fitted() {
     let info = parse_image(&after).unwrap();
     assert_eq!(after[..info.hashed_len], b[..info.hashed_len]);
     assert_eq!(info.hash_ok(), Some(true));
+    assert_files(&after, 0x200000, 0x200000, &files);
+}
+
+#[test]
+fn a_littlefs_too_new_for_the_app_is_made_again_at_2_0() {
+    let Some(fw) = firmware(V117) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // MicroPython v1.17's littlefs reads on-disk version 2.0 only; the vfs
+    // holds a 2.1 one (as littlefs-python or a newer MicroPython makes it).
+    let mut files = baked_files(&d.join("src"));
+    files.sort();
+    let Some(lfs) = lfs_make(&d.join("src"), 512, 0x20001) else { return };
+    let mut b = read(&fw);
+    b.resize(0x1ff000, 0xFF);
+    b.extend_from_slice(&lfs);
+    std::fs::write(d.join("old.bin"), &b).unwrap();
+    let want = [diag(
+        "littlefs-version",
+        "error",
+        "'vfs' holds littlefs 2.1, which MicroPython v1.17 cannot mount (its littlefs reads 2.0 only)",
+        Some("mpimg old.bin --fit"),
+    )];
+    assert_diagnoses(d, "old.bin", &want, 1);
+    let r = run_fix(d, &fix_of(&want, "littlefs-version"), &[]);
+    // (The v1.17 table leaves 0x70000 bytes free before vfs: a warning, before and after.)
+    let notes: Vec<&str> = r.err.lines().filter(|l| !l.starts_with("warning: 0x70000 bytes free")).collect();
+    assert_eq!(
+        notes[..2],
+        [
+            "Fitted to the 4MB flash: littlefs made again at on-disk version 2.0",
+            "Kept 4 files (73 kB) of 'vfs': made again as littlefs 2.0"
+        ],
+        "{}",
+        r.err
+    );
+    let out = written(d, &r);
+    assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
+    let after = read(&out);
+    assert_eq!(lfs_view(&after, 0x1ff000, 0x200000).map(|v| v["disk_version"].clone()), Some(0x20000.into()));
+    assert_files(&after, 0x1ff000, 0x200000, &files);
 }

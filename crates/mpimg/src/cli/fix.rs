@@ -119,6 +119,7 @@ mod tests {
             header: Some(4 << 20),
             resize: Some(Resized { name: "vfs".into(), offset: 0x200000, from: 0x600000, to: 0x200000 }),
             renew_digest: false,
+            lfs_version: None,
         };
         assert_eq!(fit_options(&fit), "-f 4M --resize vfs=0");
         assert_eq!(fit_options(&Fit { resize: None, ..fit.clone() }), "-f 4M");

@@ -22,6 +22,7 @@ use serde::Serialize;
 use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::format::size::flash_label as mb;
+use mpimg::fs::probe::disk_version_name;
 use mpimg::fs::CacheStats;
 use mpimg::ops::assemble::Assembled;
 use mpimg::ops::carry::job::{made_at, BackupFate, Pending};
@@ -334,15 +335,21 @@ impl<'w> Reporter<'w> {
         Ok(())
     }
 
-    /// A fit changed the firmware: one line with the options it amounts to.
+    /// A fit changed the firmware: one line with the options it amounts to,
+    /// and what no option does.
     pub fn fitted(&mut self, fit: &Fit, options: &str) -> Io {
         let Some(w) = self.notes() else { return Ok(()) };
-        let renewed = if fit.renew_digest { "renewed the bootloader's SHA-256" } else { "" };
-        match (options.is_empty(), renewed.is_empty()) {
-            (false, true) => writeln!(w, "Fitted to the {} flash: {options}", mb(fit.flash_size)),
-            (false, false) => writeln!(w, "Fitted to the {} flash: {options}; {renewed}", mb(fit.flash_size)),
-            (true, _) => writeln!(w, "Fitted to the {} flash: {renewed}", mb(fit.flash_size)),
+        let mut what: Vec<String> = Vec::new();
+        if !options.is_empty() {
+            what.push(options.to_string());
         }
+        if fit.renew_digest {
+            what.push("renewed the bootloader's SHA-256".into());
+        }
+        if let Some(v) = fit.lfs_version {
+            what.push(format!("littlefs made again at on-disk version {}", disk_version_name(v)));
+        }
+        writeln!(w, "Fitted to the {} flash: {}", mb(fit.flash_size), what.join("; "))
     }
 
     /// A firmware written at the wrong offset was moved where the chip starts it.

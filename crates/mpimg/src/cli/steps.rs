@@ -229,6 +229,7 @@ impl<F: Flash> Session<'_, '_, F> {
         };
         let writes = commit || change.resumes.is_some();
         change.plan.renew_digest = fit.as_ref().is_some_and(|f| f.renew_digest);
+        change.plan.lfs_version = fit.as_ref().and_then(|f| f.lfs_version);
         if !(self.req.mode() == Mode::Flash && self.req.fit == FitMode::NoFit) {
             let board = self.board.as_ref().map(|b| b.flash_size);
             change.plan.check_fits(board, edits.flash_size, writes || self.req.mode() == Mode::Flash)?;
@@ -245,10 +246,10 @@ impl<F: Flash> Session<'_, '_, F> {
         match self.req.fit {
             FitMode::Fit => {
                 let target = self.req.edits.flash_size.or(board).unwrap_or(self.fw.flash_size());
-                Some(FitGoal { target, grow: true, renew_digest: true })
+                Some(FitGoal { target, grow: true, repair: true })
             }
             FitMode::Auto if self.req.mode() == Mode::Flash && self.req.edits.flash_size.is_none() => {
-                board.map(|target| FitGoal { target, grow: false, renew_digest: false })
+                board.map(|target| FitGoal { target, grow: false, repair: false })
             }
             _ => None,
         }

@@ -138,6 +138,23 @@ pub fn lfs_view(image: &[u8], offset: u32, size: u32) -> Option<Value> {
     Some(serde_json::from_slice(&o.stdout).unwrap())
 }
 
+/// A littlefs of `blocks` 4 KB blocks at on-disk version `disk_version`
+/// (0x20001: 2.1) holding the files under `src`, made by littlefs-python.
+pub fn lfs_make(src: &Path, blocks: u32, disk_version: u32) -> Option<Vec<u8>> {
+    let py = venv_python()?;
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("made.img");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/lfs_check.py");
+    let o = std::process::Command::new(py)
+        .arg(script)
+        .args(["make", img.to_str().unwrap(), &blocks.to_string(), &format!("{disk_version:#x}")])
+        .arg(src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    Some(std::fs::read(&img).unwrap())
+}
+
 /// Assert littlefs-python finds exactly `files` in the vfs at `offset`
 /// (`size` bytes: its block count is the partition's), byte for byte.
 #[track_caller]

@@ -105,7 +105,7 @@ fn filesystems<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, limit: u32
                                 disk_version_name(disk_version),
                                 b.version
                             ),
-                            None,
+                            Some(Fix::Fit),
                         ));
                     }
                 }

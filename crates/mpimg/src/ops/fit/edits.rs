@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::flash::Flash;
 use crate::format::partition::{PartitionTable, TABLE_OFFSET};
+use crate::fs::probe::{probe, Probe};
 use crate::ops::diagnose::images::{image_state, ImageState};
 use crate::ops::firmware::Firmware;
 use crate::ops::layout::PartSpec;
@@ -18,9 +19,12 @@ pub struct FitGoal {
     pub target: u32,
     /// Also grow a firmware made for a smaller flash (see [`plan_fit`]).
     pub grow: bool,
-    /// Renew the bootloader's SHA-256 when only it fails (the checksum is
-    /// good: a header was changed without renewing it).
-    pub renew_digest: bool,
+    /// Also repair what makes a board not start or not mount its files
+    /// without being a size: renew the bootloader's SHA-256 when only it
+    /// fails (the checksum is good: a header was changed without renewing
+    /// it), and make a littlefs the app's MicroPython cannot read (2.1 for
+    /// v1.21 and older) again at on-disk version 2.0.
+    pub repair: bool,
 }
 
 /// The table edits that fit `fw` (after the user's `edits`) to `goal` (see
@@ -44,10 +48,11 @@ pub fn fit_edits<F: Flash>(
         (asked.table, asked.flash_size)
     };
     let mut fit = plan_fit(&table, header_size, goal.target, goal.grow)?;
-    if goal.renew_digest {
+    if goal.repair {
         let bl = fw.bootloader_offset();
         let state = image_state(&mut fw.flash, bl, TABLE_OFFSET - bl, true);
         fit.renew_digest = matches!(state, ImageState::Image { digest_only: true, .. });
+        fit.lfs_version = lfs_version_for_app(fw);
     }
     let mut merged = edits.clone();
     if let Some(size) = fit.header {
@@ -72,4 +77,22 @@ pub fn whole_fit_edits(table: &PartitionTable, edits: &TableEdits, goal: FitGoal
         whole.resize.push(PartSpec::sized(&last.name(), 0));
     }
     whole
+}
+
+/// littlefs's on-disk version 2.0.
+const LFS_2_0: u32 = 0x0002_0000;
+
+/// The on-disk version a littlefs of `fw` must be made again at for its
+/// app: 2.0, when the app's MicroPython reads no other (v1.21 and older) and
+/// a data partition holds a newer littlefs. None when nothing needs it.
+fn lfs_version_for_app<F: Flash>(fw: &mut Firmware<F>) -> Option<u32> {
+    let old_app = fw.micropython().and_then(|b| b.release()).is_some_and(|v| v <= (1, 21));
+    if !old_app {
+        return None;
+    }
+    let parts = fw.fs_partitions();
+    let newer = parts
+        .iter()
+        .any(|p| matches!(probe(&mut fw.flash, p), Probe::Littlefs { disk_version, .. } if disk_version > LFS_2_0));
+    newer.then_some(LFS_2_0)
 }

@@ -34,12 +34,15 @@ pub struct Fit {
     pub resize: Option<Resized>,
     /// The bootloader's SHA-256 is renewed (its header had been changed without it).
     pub renew_digest: bool,
+    /// Every littlefs newer than this on-disk version is made again at it
+    /// (0x0002_0000: 2.0, for an app whose MicroPython reads no other).
+    pub lfs_version: Option<u32>,
 }
 
 impl Fit {
     /// Whether the fit changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.header.is_none() && self.resize.is_none() && !self.renew_digest
+        self.header.is_none() && self.resize.is_none() && !self.renew_digest && self.lfs_version.is_none()
     }
 }
 
