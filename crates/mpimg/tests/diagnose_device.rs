@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::util::diag::{
     assert_files, bake, baked_files, diag, diagnoses, fix_of, lfs_make, lfs_view, run_fix, set_table, table_of, Files,
 };
-use crate::util::sim::{assert_same_flash, flash_image, start, start_over, Dev};
+use crate::util::sim::{self, assert_same_flash, flash_image, start, start_over, Dev};
 use crate::util::{firmware, mpimg, ok};
 
 const ESP32: &str = "ESP32_GENERIC-20240602-v1.23.0.bin";
@@ -464,5 +464,45 @@ fn an_invalid_app_on_a_board_is_found_by_check_app_and_flashed_again() {
     assert_eq!(r.code, 0, "{}", r.out);
     let v: Value = serde_json::from_str(&r.out).unwrap();
     assert_eq!(v["diagnoses"], serde_json::json!([]));
+    assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+}
+
+/// `mpimg PORT --fit` cut off while it writes the shrunk vfs (the new table is
+/// on the board, the old filesystem half overwritten): the same command run
+/// again finds nothing left to fit, but the fit's host backup, and finishes.
+#[test]
+fn a_fit_cut_off_is_finished_by_running_it_again() {
+    let Some(fw) = firmware(S3_8MB) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    // The 8 MB image with its files, written as it is onto a 4 MB board.
+    let flash = flash_image(&read(&work.path().join("baked.bin")), 0, 4 * MB);
+    let reference = sim::start_with("esp32s3", 4 * MB, Some(&flash), None, vec![], |c| c.trace = true);
+    ok(&mpimg(reference.dir.path(), &[&reference.port(), "--fit"]));
+    let trace = reference.sim.stats().trace;
+    let table = trace.iter().position(|t| t.op == "FLASH_DEFL_BEGIN" && t.words.get(3) == Some(&0x8000)).unwrap();
+    let vfs = table
+        + trace[table..].iter().position(|t| t.op == "FLASH_DEFL_BEGIN" && t.words.get(3) >= Some(&0x200000)).unwrap();
+    let data: Vec<usize> = (vfs..trace.len())
+        .take_while(|&i| trace[i].op != "SPI_FLASH_MD5")
+        .filter(|&i| trace[i].op == "FLASH_DEFL_DATA")
+        .collect();
+    let at = trace[data[data.len() / 2]].end - 7;
+    let d = start_over(
+        "esp32s3",
+        4 * MB,
+        Some(&flash),
+        None,
+        vec![esp_sim::Fault::Close { dir: esp_sim::fault::Dir::Rx, after_bytes: at }],
+    );
+    let r = mpimg(d.dir.path(), &[&d.port(), "--fit"]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(r.err.contains("Saved the files to carry in mpimg-backup-"), "{}", r.err);
+    assert_eq!(table_of(&d.bytes(), 0).end(), 0x400000, "the new table is on the board");
+    let d = sim::restart(d, "esp32s3", vec![]);
+    let r = mpimg(d.dir.path(), &[&d.port(), "--fit"]);
+    ok(&r);
+    assert!(r.err.contains("Finishing the table edit begun on "), "{}", r.err);
+    assert_diagnoses(&d, &[], 0);
     assert_files(&d.bytes(), 0x200000, 0x200000, &files);
 }
