@@ -506,3 +506,19 @@ fn a_fit_cut_off_is_finished_by_running_it_again() {
     assert_diagnoses(&d, &[], 0);
     assert_files(&d.bytes(), 0x200000, 0x200000, &files);
 }
+
+#[test]
+fn a_firmware_that_cannot_be_fitted_is_refused_before_anything_is_written() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let d = start("esp32", 4 * MB, None, vec![]);
+    // An OTA table for 8 MB: ota_1 and vfs both end past 4 MB.
+    ok(&mpimg(d.dir.path(), &[fw.to_str().unwrap(), "-f", "8M", "--table", "ota", "-o", "ota8.bin"]));
+    let r = mpimg(d.dir.path(), &["ota8.bin", "--flash", &d.port()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err.ends_with("error: the table does not fit the 4MB flash: 'ota_1' (0x210000..0x410000), 'vfs' (0x410000..0x800000) end past its end (0x400000); a fit only resizes the last partition, and only a filesystem partition; give it a layout for this flash (-f SIZE --table ota|default|original), or (with --flash) write it as it is with --no-fit\n"),
+        "{}",
+        r.err
+    );
+    assert!(d.bytes().iter().all(|&b| b == 0xFF), "nothing written");
+}

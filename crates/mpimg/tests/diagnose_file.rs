@@ -371,3 +371,63 @@ fn a_littlefs_too_new_for_the_app_is_made_again_at_2_0() {
     assert_eq!(lfs_view(&after, 0x1ff000, 0x200000).map(|v| v["disk_version"].clone()), Some(0x20000.into()));
     assert_files(&after, 0x1ff000, 0x200000, &files);
 }
+
+#[test]
+fn a_fat_volume_larger_than_its_partition_gets_its_size_back() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&mpimg(
+        d,
+        &[
+            fw.to_str().unwrap(),
+            "--fs",
+            "mkfs",
+            "vfs",
+            "fat",
+            "--fs",
+            "put",
+            fw.to_str().unwrap(),
+            "/",
+            "-o",
+            "fat.bin",
+        ],
+    ));
+    let mut b = read(&d.join("fat.bin"));
+    let mut t = table_of(&b, 0x1000).entries;
+    t[3].size = 0x100000;
+    set_table(&mut b, 0x1000, t);
+    std::fs::write(d.join("fat-cut.bin"), &b).unwrap();
+    let want = [diag(
+        "fs-size-mismatch",
+        "error",
+        "the FAT volume in 'vfs' is 0x200000 bytes, larger than its partition (0x100000 bytes): its end is cut off",
+        Some("mpimg fat-cut.bin --resize vfs=0x200000"),
+    )];
+    assert_diagnoses(d, "fat-cut.bin", &want, 1);
+    let r = run_fix(d, &fix_of(&want, "fs-size-mismatch"), &[]);
+    let out = written(d, &r);
+    assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
+    // The file put in is there, whole.
+    let back = d.join("back.bin");
+    let name = fw.file_name().unwrap().to_str().unwrap();
+    ok(&mpimg(d, &[out.to_str().unwrap(), "--fs", "get", &format!("/{name}"), back.to_str().unwrap()]));
+    assert_eq!(read(&back), read(&fw));
+}
+
+#[test]
+fn fit_on_a_file_grows_it_to_the_size_given() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = bake(d, &fw, "baked.bin");
+    let r = mpimg(d, &["baked.bin", "-f", "16M", "--fit"]);
+    assert!(r.err.starts_with("Fitted to the 16MB flash: --resize vfs=0\n"), "{}", r.err);
+    let out = written(d, &r);
+    assert_eq!(out, d.join("baked-16MB-fit.bin"));
+    assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
+    let after = read(&out);
+    assert_eq!(after[3] >> 4, 4, "16 MB in the header");
+    assert_eq!(table_of(&after, 0x1000).entries[3].end(), 0x1000000);
+    assert_files(&after, 0x200000 - 0x1000, 0xe00000, &files);
+}

@@ -40,11 +40,18 @@ pub enum Probe {
 /// blocks and the superblock's metadata pair). A partition that does not
 /// lie within the flash, or is under two blocks, holds [`Probe::Nothing`].
 pub fn probe(flash: &mut dyn Flash, part: &FsPartition) -> Probe {
+    probe_cached(&mut BlockCache::new(flash), part)
+}
+
+/// [`probe`] through a block cache the caller keeps (its blocks are read once for both).
+pub fn probe_cached(cache: &mut BlockCache, part: &FsPartition) -> Probe {
     let end = u64::from(part.offset) + u64::from(part.size);
-    if end > u64::from(flash.capacity()) || !part.offset.is_multiple_of(BLOCK_SIZE) || part.size < 2 * BLOCK_SIZE {
+    if end > u64::from(cache.flash().capacity())
+        || !part.offset.is_multiple_of(BLOCK_SIZE)
+        || part.size < 2 * BLOCK_SIZE
+    {
         return Probe::Nothing;
     }
-    let mut cache = BlockCache::new(flash);
     let region = Region { offset: part.offset, size: part.size };
     let mut b0 = vec![0u8; BLOCK_SIZE as usize];
     let mut b1 = vec![0u8; BLOCK_SIZE as usize];
@@ -59,7 +66,7 @@ pub fn probe(flash: &mut dyn Flash, part: &FsPartition) -> Probe {
     match detect(&b0, &b1) {
         Detected::Nothing => Probe::Nothing,
         Detected::Fat(boot) => Probe::Fat { bytes: u64::from(boot.total_sectors) * u64::from(boot.bytes_per_sector) },
-        Detected::Littlefs => superblock(&mut cache, region),
+        Detected::Littlefs => superblock(cache, region),
     }
 }
 

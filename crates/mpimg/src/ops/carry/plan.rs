@@ -4,6 +4,7 @@
 use crate::flash::{FileFlash, Flash};
 use crate::format::partition::subtype_name;
 use crate::fs::cache::BLOCK_SIZE;
+use crate::fs::probe::{probe_cached, Probe};
 use crate::fs::tree::build::{build, is_no_room, smallest_size, Built};
 use crate::fs::tree::{read, read_spanning, survey, survey_spanning, Survey, Tree, TreeKind};
 use crate::fs::{open_volume, BlockCache, FsError, FsPartition};
@@ -110,26 +111,29 @@ pub fn plan_within(
 
 /// Survey the filesystem of old slot `o`, read as what it spans: `o` cut at
 /// the end of the flash (a table for a larger flash than the board's), then
-/// widened to a littlefs larger than its partition (the partition shrank
-/// without it) where the flash holds that much, else read as far as the
-/// flash goes (`spanning`: it can only be made again, from what is there).
+/// widened to a filesystem larger than its partition (the partition shrank
+/// without it, or was cut) where the flash holds that much; a littlefs that
+/// spans past the flash is read as far as the flash goes (`spanning`: it can
+/// only be made again, from what is there).
 fn survey_old(cache: &mut BlockCache, o: &Slot) -> (Slot, Result<Option<Survey>, FsError>, bool) {
     let capacity = cache.flash().capacity();
     let mut o = o.clone();
-    let mut found = survey(cache, &fs_part(&o));
-    if matches!(found, Err(FsError::PartitionPastFlash { .. })) && o.offset < capacity {
+    if o.offset < capacity && o.offset.saturating_add(o.size) > capacity {
         o.size = (capacity - o.offset) / BLOCK_SIZE * BLOCK_SIZE;
-        found = survey(cache, &fs_part(&o));
     }
-    if let Err(FsError::FsLargerThanPartition { fs_blocks, .. }) = &found {
-        let span = fs_blocks.saturating_mul(BLOCK_SIZE);
-        if u64::from(o.offset) + u64::from(span) <= u64::from(capacity) {
-            o.size = span;
-            found = survey(cache, &fs_part(&o));
-        } else {
-            return (o.clone(), survey_spanning(cache, &fs_part(&o)), true);
+    let (span, lfs) = match probe_cached(cache, &fs_part(&o)) {
+        Probe::Littlefs { block_count, .. } => (u64::from(block_count) * u64::from(BLOCK_SIZE), true),
+        Probe::Fat { bytes } => (bytes, false),
+        _ => (0, false),
+    };
+    if span > u64::from(o.size) {
+        match u32::try_from(span) {
+            Ok(span) if u64::from(o.offset) + u64::from(span) <= u64::from(capacity) => o.size = span,
+            _ if lfs => return (o.clone(), survey_spanning(cache, &fs_part(&o)), true),
+            _ => {}
         }
     }
+    let found = survey(cache, &fs_part(&o));
     (o, found, false)
 }
 
