@@ -522,3 +522,41 @@ fn a_firmware_that_cannot_be_fitted_is_refused_before_anything_is_written() {
     );
     assert!(d.bytes().iter().all(|&b| b == 0xFF), "nothing written");
 }
+
+/// The C3 v1.27 image made into an esp32p4 firmware (chip id 18, revisions
+/// v3.1..v3.99 as MicroPython's P4 builds have them, digests renewed), from
+/// its bootloader offset 0x2000 on.
+fn p4_firmware(c3: &[u8]) -> Vec<u8> {
+    let retag = |image: &mut [u8]| {
+        image[12..14].copy_from_slice(&18u16.to_le_bytes());
+        image[14] = 3;
+        image[15..17].copy_from_slice(&301u16.to_le_bytes());
+        image[17..19].copy_from_slice(&399u16.to_le_bytes());
+        rehash(image).unwrap();
+    };
+    let mut boot = c3[..0x6000].to_vec();
+    retag(&mut boot);
+    let mut app = c3[0x10000..].to_vec();
+    retag(&mut app);
+    [boot, c3[0x8000..0x10000].to_vec(), app].concat()
+}
+
+#[test]
+fn an_esp32p4_firmware_written_at_0x0_is_moved_to_0x2000() {
+    let Some(c3) = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin") else { return };
+    let fw = p4_firmware(&read(&c3));
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    std::fs::write(&flash, flash_image(&fw, 0, 4 * MB)).unwrap();
+    let sim = esp_sim::Simulator::start(esp_sim::SimConfig::new(esp_sim::Chip::Esp32p4, 4 * MB, &flash)).unwrap();
+    let d = Dev { sim, dir, flash, flash_size: 4 * MB };
+    let want = [diag(
+        "bootloader-offset",
+        "error",
+        "the bootloader is at 0x0, but an esp32p4 starts it from 0x2000: the firmware was written at the wrong offset",
+        Some(&format!("mpimg {} --fit", d.port())),
+    )];
+    assert_diagnoses(&d, &want, 1);
+    fix_and_recheck(&d, &want, "bootloader-offset", &[]);
+    assert_same_flash(&d.bytes(), &flash_image(&fw, 0x2000, 4 * MB));
+}
