@@ -101,8 +101,8 @@ pub fn print_facts(out: &mut dyn Write, f: &DeviceFacts) -> std::io::Result<()> 
 pub fn print_wire(err: &mut dyn Write, w: &WireStats, c: &SectorCounts) -> std::io::Result<()> {
     writeln!(
         err,
-        "device: {} commands, {} bytes sent, ~{} bytes received, {} retries; {} bytes read; sectors written {}, erased {}, unchanged {}",
-        w.commands, w.bytes_sent, w.bytes_received, w.retries, c.bytes_read, c.written, c.erased, c.unchanged
+        "device: {} commands, {} bytes sent, ~{} bytes received, {} retries; {} bytes read, {} skipped (erased, by flash MD5); sectors written {}, erased {}, unchanged {}",
+        w.commands, w.bytes_sent, w.bytes_received, w.retries, c.bytes_read, c.bytes_skipped, c.written, c.erased, c.unchanged
     )
 }
 

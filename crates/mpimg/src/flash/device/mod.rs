@@ -2,7 +2,10 @@
 //! ESP32, through one loader connection for the whole run.
 //!
 //! Reads go through a cache of 128-byte chunks, so no region is read twice in
-//! a run and a header costs 128 bytes on the wire, not a sector.
+//! a run and a header costs 128 bytes on the wire, not a sector. Reads longer
+//! than 64 KB are sparse ([`sparse`]): the flash MD5 of each 64 KB chunk (and
+//! of the 4 KB sectors of mixed chunks) tells which parts are erased, and
+//! those are not read.
 //! Writes cover whole sectors (unaligned edges are read, merged and written
 //! back), skip sectors known to hold the new bytes already (from the cache,
 //! or for uncached chunks the device's MD5), go out compressed, and are
@@ -12,6 +15,7 @@
 mod error;
 mod link;
 mod progress;
+pub mod sparse;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +53,8 @@ pub struct DeviceOptions {
 pub struct SectorCounts {
     /// Bytes of flash read (in 128-byte chunks).
     pub bytes_read: u64,
+    /// Bytes of flash a read skipped: the flash MD5 showed them erased.
+    pub bytes_skipped: u64,
     /// Sectors written.
     pub written: u64,
     /// Sectors erased.
@@ -106,8 +112,10 @@ impl DeviceFlash {
     }
 
     /// Read the chunks in `lo..hi` (chunk aligned) that are not cached, one
-    /// stream per run of missing chunks, under one progress bar.
-    fn fill(&mut self, lo: u32, hi: u32) -> Result<(), DeviceError> {
+    /// stream per run of missing chunks, under one progress bar. With
+    /// `sparse`, runs longer than [`sparse::PROBE`] are first asked which
+    /// parts are erased, and those are filled in without reading them.
+    fn fill(&mut self, lo: u32, hi: u32, sparse: bool) -> Result<(), DeviceError> {
         let mut runs: Vec<(u32, u32)> = Vec::new();
         for c in (lo..hi).step_by(CHUNK as usize) {
             if self.cache.contains_key(&c) {
@@ -117,6 +125,9 @@ impl DeviceFlash {
                 Some(r) if r.1 == c => r.1 = c + CHUNK,
                 _ => runs.push((c, c + CHUNK)),
             }
+        }
+        if sparse && runs.iter().any(|r| r.1 - r.0 > sparse::PROBE) {
+            runs = self.skip_erased(runs)?;
         }
         let total: u64 = runs.iter().map(|r| u64::from(r.1 - r.0)).sum();
         let mut bar = Progress::new(self.opts.progress, "Reading", total);
@@ -130,6 +141,43 @@ impl DeviceFlash {
         }
         bar.finish();
         Ok(())
+    }
+
+    /// Plan each long run with the flash MD5 ([`sparse::plan`]): erased
+    /// pieces go into the cache as 0xFF; returns the pieces left to read.
+    fn skip_erased(&mut self, runs: Vec<(u32, u32)>) -> Result<Vec<(u32, u32)>, DeviceError> {
+        let asked: u64 = runs.iter().filter(|r| r.1 - r.0 > sparse::PROBE).map(|r| u64::from(r.1 - r.0)).sum();
+        let mut bar = Progress::new(self.opts.progress, "Checking", asked);
+        let mut checked = 0u64;
+        let mut left = Vec::new();
+        for (start, end) in runs {
+            let pieces = sparse::plan(start, end, |offset, len, coarse| {
+                let r = self.md5_retry(offset, len);
+                if coarse {
+                    checked += u64::from(len);
+                    bar.set(checked);
+                }
+                r
+            })?;
+            for p in pieces {
+                if p.erased {
+                    self.insert(p.start, &vec![0xFF; (p.end - p.start) as usize]);
+                    self.counts.bytes_skipped += u64::from(p.end - p.start);
+                } else {
+                    left.push((p.start, p.end));
+                }
+            }
+        }
+        bar.finish();
+        Ok(left)
+    }
+
+    fn md5_retry(&mut self, offset: u32, len: u32) -> Result<[u8; 16], DeviceError> {
+        let r = self.link.md5(offset, len);
+        if r.is_err() && self.link.recover() {
+            return self.link.md5(offset, len);
+        }
+        r
     }
 
     fn insert(&mut self, offset: u32, data: &[u8]) {
@@ -241,6 +289,29 @@ impl DeviceFlash {
         Ok(())
     }
 
+    /// Read through the cache, sparse or not (see [`DeviceFlash::fill`]).
+    fn read_cached(&mut self, offset: u32, buf: &mut [u8], sparse: bool) -> Result<(), FlashError> {
+        let len = self.check(offset, buf.len())?;
+        if len == 0 {
+            return Ok(());
+        }
+        let lo = offset - offset % CHUNK;
+        let hi = align_up(offset + len, CHUNK);
+        self.fill(lo, hi, sparse).map_err(dev)?;
+        let mut pos = 0usize;
+        let mut s = lo;
+        while s < hi {
+            let chunk = &self.cache[&s];
+            let from = offset.max(s) - s;
+            let to = (offset + len).min(s + CHUNK) - s;
+            let n = (to - from) as usize;
+            buf[pos..pos + n].copy_from_slice(&chunk[from as usize..to as usize]);
+            pos += n;
+            s += CHUNK;
+        }
+        Ok(())
+    }
+
     /// Hard reset now (if allowed) and close the port.
     pub fn close(mut self) {
         self.reset_if_asked();
@@ -286,25 +357,11 @@ impl Flash for DeviceFlash {
     }
 
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        let len = self.check(offset, buf.len())?;
-        if len == 0 {
-            return Ok(());
-        }
-        let lo = offset - offset % CHUNK;
-        let hi = align_up(offset + len, CHUNK);
-        self.fill(lo, hi).map_err(dev)?;
-        let mut pos = 0usize;
-        let mut s = lo;
-        while s < hi {
-            let chunk = &self.cache[&s];
-            let from = offset.max(s) - s;
-            let to = (offset + len).min(s + CHUNK) - s;
-            let n = (to - from) as usize;
-            buf[pos..pos + n].copy_from_slice(&chunk[from as usize..to as usize]);
-            pos += n;
-            s += CHUNK;
-        }
-        Ok(())
+        self.read_cached(offset, buf, true)
+    }
+
+    fn read_dense(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.read_cached(offset, buf, false)
     }
 
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
@@ -317,7 +374,7 @@ impl Flash for DeviceFlash {
         let mut buf = vec![0xFF; (hi - lo) as usize];
         // Unaligned edges keep what the device holds around the new bytes.
         if offset > lo {
-            self.fill(lo, lo + SECTOR_SIZE).map_err(dev)?;
+            self.fill(lo, lo + SECTOR_SIZE, false).map_err(dev)?;
             let old = self
                 .cached(lo, SECTOR_SIZE)
                 .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
@@ -325,7 +382,7 @@ impl Flash for DeviceFlash {
         }
         if offset + len < hi {
             let last = hi - SECTOR_SIZE;
-            self.fill(last, hi).map_err(dev)?;
+            self.fill(last, hi, false).map_err(dev)?;
             let old = self
                 .cached(last, SECTOR_SIZE)
                 .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
