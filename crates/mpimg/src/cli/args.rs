@@ -97,6 +97,14 @@ pub struct Args {
     /// Flash the firmware (with this run's edits) to a serial-attached device.
     #[arg(long, value_name = "DEVICE")]
     pub flash: Option<String>,
+    /// With --flash: also erase the device's flash past the image to its end,
+    /// so the board holds exactly the image (a clone of a --backup).
+    #[arg(long)]
+    pub erase_rest: bool,
+    /// Back up the device's whole flash (bootloader offset to the last used
+    /// sector) to a firmware file.
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<String>,
     /// Remove trailing blank 4096-byte blocks from --read and --extract-app data.
     #[arg(long)]
     pub trimblocks: bool,
@@ -149,6 +157,8 @@ fn is_known_option(word: &str) -> bool {
         "--read",
         "--write",
         "--flash",
+        "--erase-rest",
+        "--backup",
         "--trimblocks",
         "--trim",
         "--fs",

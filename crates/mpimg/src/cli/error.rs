@@ -28,6 +28,14 @@ pub enum CliError {
         /// The option.
         option: &'static str,
     },
+    /// An option that only means something with another.
+    #[error("{option} only works with {needs}")]
+    Needs {
+        /// The option given.
+        option: &'static str,
+        /// The option it needs.
+        needs: &'static str,
+    },
     /// `--flash` given with a device as FILENAME.
     #[error(
         "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"

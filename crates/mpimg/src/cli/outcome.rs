@@ -6,6 +6,7 @@ use serde::Serialize;
 use mpimg::flash::device::DeviceFacts;
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::FsRunReport;
+use mpimg::ops::backup::Backup;
 use mpimg::ops::check::ImageCheck;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
@@ -26,6 +27,9 @@ pub struct RunResult {
     pub edits: Vec<Edit>,
     /// What committing the edit did.
     pub update: Option<UpdateReport>,
+    /// What `--backup` wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackedUp>,
     /// The app image file written (`-x`).
     pub extracted: Option<String>,
     /// Files written by `--read`.
@@ -74,4 +78,14 @@ pub struct Gathered {
     pub result: RunResult,
     /// An image check failed: the exit code is 1.
     pub failed: bool,
+}
+
+/// A backup written (`--backup`).
+#[derive(Debug, Serialize)]
+pub struct BackedUp {
+    /// The file.
+    pub file: String,
+    /// What it holds.
+    #[serde(flatten)]
+    pub backup: Backup,
 }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::CacheStats;
+use mpimg::ops::backup::Backup;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
 use mpimg::ops::plan::{Edit, EditKind};
@@ -120,6 +121,21 @@ impl<'w> Reporter<'w> {
             }
         }
         Ok(())
+    }
+
+    /// `--backup` wrote the flash to a file.
+    pub fn backed_up(&mut self, file: &str, b: &Backup) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Backed up flash {:#x}..{:#x} to {file} ({} bytes; erased from there to the end of the {} flash)",
+                b.offset,
+                b.end,
+                b.len(),
+                mpimg::format::size::flash_label(b.flash_size)
+            ),
+            None => Ok(()),
+        }
     }
 
     /// `-x` wrote the app image.

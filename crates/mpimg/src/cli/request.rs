@@ -44,6 +44,8 @@ pub enum Mode {
     Flash,
     /// Edits, reads, writes or erases.
     Edit,
+    /// Only `--backup` (devices): the whole flash to a file.
+    Backup,
 }
 
 /// Where a table written as CSV goes.
@@ -113,6 +115,10 @@ pub struct Request {
     pub to_csv: Option<CsvOut>,
     /// `--flash DEVICE`: the port to flash the firmware file to.
     pub flash_to: Option<String>,
+    /// `--erase-rest`: flashing erases the device past the image to the end of its flash.
+    pub erase_rest: bool,
+    /// `--backup FILE`: the device's whole flash to this file (before any change).
+    pub backup: Option<PathBuf>,
     /// The firmware file written (files; None: nothing to write).
     pub output: Option<PathBuf>,
     /// The output is the input file itself (`--in-place`).
@@ -180,6 +186,8 @@ impl Request {
                 .as_deref()
                 .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
             flash_to: args.flash.as_deref().map(expand_device),
+            erase_rest: args.erase_rest,
+            backup: args.backup.as_ref().map(PathBuf::from),
             output,
             in_place: args.in_place,
             writes_firmware,
@@ -203,6 +211,8 @@ impl Request {
             || self.to_csv.is_some()
         {
             Mode::Edit
+        } else if self.backup.is_some() {
+            Mode::Backup
         } else if !self.fs.is_empty() {
             Mode::Fs
         } else if self.check_app {
@@ -237,6 +247,10 @@ fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
     match target {
         Target::File(_) if args.erase_fs.is_some() => Err(CliError::DeviceOnly { option: "--erase-fs" }),
         Target::File(_) if args.ota_update.is_some() => Err(CliError::DeviceOnly { option: "--ota-update" }),
+        Target::File(_) if args.backup.is_some() => Err(CliError::DeviceOnly { option: "--backup" }),
+        _ if args.erase_rest && args.flash.is_none() => {
+            Err(CliError::Needs { option: "--erase-rest", needs: "--flash" })
+        }
         Target::Device(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
         _ => Ok(()),
     }
@@ -299,6 +313,8 @@ mod tests {
         assert_eq!(mode(&["--read", "nvs=n.bin"]), Mode::Edit);
         assert_eq!(mode(&["-o", "x.bin"]), Mode::Edit);
         assert_eq!(req(&["mpimg", "u0", "--ota-update", "a.bin"]).unwrap().mode(), Mode::OtaUpdate);
+        assert_eq!(req(&["mpimg", "u0", "--backup", "b.bin"]).unwrap().mode(), Mode::Backup);
+        assert_eq!(req(&["mpimg", "u0", "--backup", "b.bin", "-f", "8M"]).unwrap().mode(), Mode::Edit);
     }
 
     #[test]
@@ -338,5 +354,10 @@ mod tests {
         );
         assert_eq!(e(&["mpimg", "u0", "--flash", "u1"]), "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0");
         assert_eq!(e(&["mpimg", "fw.bin", "--fs", "cat"]), "cat: needs a file");
+        assert_eq!(
+            e(&["mpimg", "fw.bin", "--backup", "b.bin"]),
+            "--backup needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file"
+        );
+        assert_eq!(e(&["mpimg", "fw.bin", "--erase-rest"]), "--erase-rest only works with --flash");
     }
 }

@@ -45,7 +45,7 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
         s.g.result.output = Some(path.display().to_string());
     }
     if let Some(port) = &req.flash_to {
-        let r = flash_image(port, req.device.clone(), s.fw.flash.bytes(), s.fw.chip)?;
+        let r = flash_image(port, req.device.clone(), s.fw.flash.bytes(), s.fw.chip, req.erase_rest)?;
         s.rep.flashed(&r)?;
         s.g.result.flashed = Some(r);
     }

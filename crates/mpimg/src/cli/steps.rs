@@ -10,6 +10,7 @@ use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::run_fs;
+use mpimg::ops::backup::backup;
 use mpimg::ops::check::check_all;
 use mpimg::ops::firmware::Firmware;
 use mpimg::ops::inspect::{check_complete, extract_app, summarize};
@@ -23,7 +24,7 @@ use mpimg::ops::{ota, EditError};
 use mpimg::Error;
 
 use super::error::CliError;
-use super::outcome::Gathered;
+use super::outcome::{BackedUp, Gathered};
 use super::report::Reporter;
 use super::request::{CsvOut, Request};
 
@@ -58,6 +59,7 @@ impl<F: Flash> Session<'_, '_, F> {
     /// `--read` are written at the end, so an error leaves none behind.
     pub fn run(&mut self) -> Step {
         self.inspect()?;
+        self.backup()?;
         if let Some(path) = &self.req.extract_app {
             return self.extract_app(path);
         }
@@ -87,6 +89,17 @@ impl<F: Flash> Session<'_, '_, F> {
         check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
         self.g.summary = Some(summary);
+        Ok(())
+    }
+
+    /// `--backup`: the whole flash, before anything changes it, to a firmware file.
+    fn backup(&mut self) -> Step {
+        let Some(path) = &self.req.backup else { return Ok(()) };
+        let (backup, data) = backup(&mut self.fw)?;
+        write_file(path, &data)?;
+        let file = path.display().to_string();
+        self.rep.backed_up(&file, &backup)?;
+        self.g.result.backup = Some(BackedUp { file, backup });
         Ok(())
     }
 

@@ -2,11 +2,13 @@
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
 //! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
-//! OTA ([`ota`]), and flashing a whole image to a device (`flash_image`).
+//! OTA ([`ota`]), backing up a whole board ([`backup`]), and flashing a whole
+//! image to a device (`flash_image`).
 //!
 //! Nothing here knows the command line: operations take typed values, and
 //! their errors say what is wrong, not which option to use.
 
+pub mod backup;
 pub mod check;
 pub mod firmware;
 #[cfg(feature = "device")]
