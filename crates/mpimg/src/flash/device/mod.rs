@@ -8,7 +8,7 @@
 //! those are not read.
 //! Writes cover whole sectors (unaligned edges are read, merged and written
 //! back), skip sectors known to hold the new bytes already (from the cache,
-//! or for uncached chunks the device's MD5), go out compressed, and are
+//! or, for runs of sectors the cache does not know to differ, the device's MD5), go out compressed, and are
 //! verified with the flash MD5: a mismatch or a link error is retried once,
 //! then reported with what was and was not written.
 
@@ -36,6 +36,17 @@ use crate::format::chip::Chip;
 const WRITE_CHUNK: u32 = 0x4_0000;
 /// Unit of the read cache.
 const CHUNK: u32 = 0x80;
+
+/// What the read cache knows of a sector about to be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// It holds the new bytes already.
+    Same,
+    /// Some of its bytes differ.
+    Differs,
+    /// Not all of it was read; what was read matches.
+    Unknown,
+}
 
 /// How to connect.
 #[derive(Debug, Clone)]
@@ -252,30 +263,32 @@ impl DeviceFlash {
     /// Write sector-aligned `buf` at `lo`, skipping sectors that hold it already.
     fn write_aligned(&mut self, lo: u32, buf: &[u8]) -> Result<(), DeviceError> {
         let sectors = buf.len() / SECTOR_SIZE as usize;
-        let same = |i: usize, me: &Self| {
-            let s = lo + (i as u32) * SECTOR_SIZE;
-            me.cached(s, SECTOR_SIZE)
-                .is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
-        };
+        let sector = |i: usize| &buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize];
+        let known = |i: usize, me: &Self| me.compare(lo + (i as u32) * SECTOR_SIZE, sector(i));
         let end = lo + buf.len() as u32;
         let mut bar = Progress::new(self.opts.progress, "Writing", buf.len() as u64);
         let mut i = 0;
         while i < sectors {
-            if same(i, self) {
+            if known(i, self) == Known::Same {
                 self.counts.unchanged += 1;
                 i += 1;
                 continue;
             }
             let first = i;
-            while i < sectors && !same(i, self) && (i - first) < (WRITE_CHUNK / SECTOR_SIZE) as usize {
+            let mut differs = false;
+            while i < sectors && (i - first) < (WRITE_CHUNK / SECTOR_SIZE) as usize {
+                match known(i, self) {
+                    Known::Same => break,
+                    Known::Differs => differs = true,
+                    Known::Unknown => {}
+                }
                 i += 1;
             }
             let at = lo + first as u32 * SECTOR_SIZE;
             let chunk = &buf[first * SECTOR_SIZE as usize..i * SECTOR_SIZE as usize];
             bar.set_base((first * SECTOR_SIZE as usize) as u64);
-            // Nothing known about these sectors: one MD5 may save the write.
-            let unknown = (at..at + chunk.len() as u32).step_by(CHUNK as usize).all(|c| !self.cache.contains_key(&c));
-            if unknown && chunk.len() >= 2 * SECTOR_SIZE as usize {
+            // Not known to differ: one MD5 (a few dozen bytes) may save the write.
+            if !differs {
                 let want: [u8; 16] = Md5::digest(chunk).into();
                 if self.link.md5(at, chunk.len() as u32).ok() == Some(want) {
                     self.counts.unchanged += (i - first) as u64;
@@ -287,6 +300,23 @@ impl DeviceFlash {
         }
         bar.finish();
         Ok(())
+    }
+
+    /// What the cache knows of the sector at `at` against `new`.
+    fn compare(&self, at: u32, new: &[u8]) -> Known {
+        let mut all = true;
+        for (i, want) in new.chunks(CHUNK as usize).enumerate() {
+            match self.cache.get(&(at + i as u32 * CHUNK)) {
+                Some(have) if have[..] != *want => return Known::Differs,
+                Some(_) => {}
+                None => all = false,
+            }
+        }
+        if all {
+            Known::Same
+        } else {
+            Known::Unknown
+        }
     }
 
     /// Read through the cache, sparse or not (see [`DeviceFlash::fill`]).
