@@ -238,7 +238,7 @@ mod tests {
             (line(Error::NotDataPartition { name: "factory".into() }), "'factory' is not a data partition: --erase-fs erases the start of a filesystem partition (e.g. vfs)"),
             (line(Error::NoOtaPartitions), "the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota"),
             (line(Error::WrongChip { firmware: "esp32", port: "/dev/pts/3".into(), device: "esp32s3" }), "the firmware is for esp32 but the device on /dev/pts/3 is an esp32s3: use a firmware for esp32s3"),
-            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow"),
+            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow, sync"),
             (line(FsError::Usage { cmd: "cat", msg: "needs a file".into() }), "--fs cat: needs a file"),
             (line(FsError::NoPartition("vfs3".into())), "no partition 'vfs3' in the partition table; run mpimg on the image without options to list its partitions"),
             (line(FsError::NoFilesystem("vfs2".into())), "no littlefs or FAT filesystem on 'vfs2'; create one with --fs mkfs vfs2"),

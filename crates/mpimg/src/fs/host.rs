@@ -40,6 +40,13 @@ pub fn read_file(path: &Path) -> Result<(Vec<u8>, u64), FsError> {
     Ok((data, mtime))
 }
 
+/// A local file's size in bytes and modification time (ns since 1970), without reading it.
+pub fn stat_file(path: &Path) -> Result<(u64, u64), FsError> {
+    let meta = fs::metadata(path).map_err(|e| FsError::host(path, e))?;
+    let mtime = meta.modified().map_or_else(|_| super::time::now_ns(), super::time::system_time_ns);
+    Ok((meta.len(), mtime))
+}
+
 /// Entries of a local directory as (name, path), sorted by name, so images
 /// built from the same tree come out the same. Names that are not UTF-8 are
 /// reported through `skipped`.
