@@ -36,6 +36,29 @@ pub enum CliError {
         /// The option it needs.
         needs: &'static str,
     },
+    /// An option that writes a file on this computer, with several boards.
+    #[error("{option} writes a file on this computer: give one board, not several")]
+    OneBoard {
+        /// The option.
+        option: &'static str,
+    },
+    /// Some boards of a run on several failed (each is named in the summary).
+    #[error("{} of {total} boards failed: {}", failed.len(), failed.join(", "))]
+    BoardsFailed {
+        /// The ports of the boards that failed.
+        failed: Vec<String>,
+        /// How many boards the run went to.
+        total: usize,
+    },
+    /// A board's `--check-app` found an invalid image (in a run on several boards).
+    #[error("an image check failed (--check-app)")]
+    CheckFailed,
+    /// `all` found no board.
+    #[error("no ESP loader answered on any serial port (looked at: {})", if looked.is_empty() { "none found".to_string() } else { looked.join(", ") })]
+    NoBoards {
+        /// The ports tried.
+        looked: Vec<String>,
+    },
     /// `--flash` given with a device as FILENAME.
     #[error(
         "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"

@@ -16,7 +16,7 @@ use super::arglist::{parse_names, parse_pairs, parse_part_list};
 use super::args::Args;
 use super::error::CliError;
 use super::naming::{app_bin_name, basename, edit_suffix, with_suffix};
-use super::port::{expand_device, is_device};
+use super::port::{expand_device, is_board_list, is_device, Boards};
 
 /// What the run works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub enum Target {
     File(PathBuf),
     /// A serial port (short names expanded: `u0` is `/dev/ttyUSB0`).
     Device(String),
+    /// Several boards (`u0,u1`, or `all`): the same run on each, in parallel.
+    Boards(Boards),
 }
 
 /// What kind of run it is, from the options given.
@@ -113,8 +115,9 @@ pub struct Request {
     pub fs: Vec<FsCommand>,
     /// The table as CSV.
     pub to_csv: Option<CsvOut>,
-    /// `--flash DEVICE`: the port to flash the firmware file to.
-    pub flash_to: Option<String>,
+    /// `--flash DEVICE`: the boards to flash the firmware file to (one
+    /// port, a list, or `all`).
+    pub flash_to: Option<Boards>,
     /// `--erase-rest`: flashing erases the device past the image to the end of its flash.
     pub erase_rest: bool,
     /// `--backup FILE`: the device's whole flash to this file (before any change).
@@ -139,7 +142,12 @@ impl Request {
     /// valid, options for devices only on a file ([`CliError::DeviceOnly`]),
     /// and `--flash` from a device ([`CliError::FlashFromDevice`]).
     pub fn from_args(args: &Args) -> Result<Request, CliError> {
-        let target = if is_device(&args.filename) {
+        let target = if is_board_list(&args.filename) {
+            match Boards::parse(&args.filename) {
+                Boards::Ports(p) if p.len() == 1 => Target::Device(p[0].clone()),
+                b => Target::Boards(b),
+            }
+        } else if is_device(&args.filename) {
             Target::Device(expand_device(&args.filename))
         } else {
             Target::File(PathBuf::from(&args.filename))
@@ -185,13 +193,18 @@ impl Request {
                 .to_csv
                 .as_deref()
                 .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
-            flash_to: args.flash.as_deref().map(expand_device),
+            flash_to: args.flash.as_deref().map(Boards::parse),
             erase_rest: args.erase_rest,
             backup: args.backup.as_ref().map(PathBuf::from),
             output,
             in_place: args.in_place,
             writes_firmware,
-            device: DeviceOptions { baud: args.baud, reset: !args.no_reset, progress: bars_allowed(args.quiet) },
+            device: DeviceOptions {
+                baud: args.baud,
+                reset: !args.no_reset,
+                progress: bars_allowed(args.quiet),
+                bars: None,
+            },
             show: Show { json: args.json, quiet: args.quiet, debug: args.debug },
         })
     }
@@ -226,6 +239,9 @@ impl Request {
     pub fn product(&self) -> Product {
         if self.show.json {
             Product::Json
+        } else if matches!(self.target, Target::Boards(_)) {
+            // Several boards: the summary; each board's own output goes to stderr.
+            Product::Report
         } else if self.fs.iter().any(FsCommand::prints) || self.to_csv == Some(CsvOut::Stdout) {
             Product::Data
         } else {
@@ -251,9 +267,28 @@ fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
         _ if args.erase_rest && args.flash.is_none() => {
             Err(CliError::Needs { option: "--erase-rest", needs: "--flash" })
         }
-        Target::Device(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
+        Target::Device(_) | Target::Boards(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
+        Target::Boards(_) => match one_board_option(args) {
+            Some(option) => Err(CliError::OneBoard { option }),
+            None => Ok(()),
+        },
         _ => Ok(()),
     }
+}
+
+/// An option that writes a file on this computer, which several boards
+/// would each overwrite.
+fn one_board_option(args: &Args) -> Option<&'static str> {
+    let fs_get = args.fs.iter().any(|c| c.first().is_some_and(|w| w == "get"));
+    [
+        (args.backup.is_some(), "--backup"),
+        (args.read.is_some(), "--read"),
+        (args.extract_app, "-x"),
+        (args.to_csv.as_deref().is_some_and(|f| f != "-"), "--to-csv FILE"),
+        (fs_get, "--fs get"),
+    ]
+    .into_iter()
+    .find_map(|(given, option)| given.then_some(option))
 }
 
 /// The table and header edits, typed; a CSV file is read and parsed here.
@@ -309,6 +344,7 @@ mod tests {
         assert_eq!(mode(&["--fs", "mkfs"]), Mode::Edit, "a changing --fs command writes a firmware");
         assert_eq!(mode(&["-x", "-f", "8M"]), Mode::ExtractApp);
         assert_eq!(mode(&["--flash", "u0"]), Mode::Flash);
+        assert_eq!(mode(&["--flash", "u0,u1"]), Mode::Flash);
         assert_eq!(mode(&["-f", "8M"]), Mode::Edit);
         assert_eq!(mode(&["--read", "nvs=n.bin"]), Mode::Edit);
         assert_eq!(mode(&["-o", "x.bin"]), Mode::Edit);
@@ -359,5 +395,19 @@ mod tests {
             "--backup needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file"
         );
         assert_eq!(e(&["mpimg", "fw.bin", "--erase-rest"]), "--erase-rest only works with --flash");
+        assert_eq!(
+            e(&["mpimg", "u0,u1", "--read", "vfs=v.bin"]),
+            "--read writes a file on this computer: give one board, not several"
+        );
+        assert_eq!(
+            e(&["mpimg", "all", "--fs", "get", "/", "out"]),
+            "--fs get writes a file on this computer: give one board, not several"
+        );
+        assert_eq!(req(&["mpimg", "u0,u0"]).unwrap().target, Target::Device("/dev/ttyUSB0".into()));
+        assert_eq!(
+            req(&["mpimg", "u0,a1", "--fs", "ls"]).unwrap().target,
+            Target::Boards(Boards::Ports(vec!["/dev/ttyUSB0".into(), "/dev/ttyACM1".into()]))
+        );
+        assert_eq!(req(&["mpimg", "fw.bin", "--flash", "all"]).unwrap().flash_to, Some(Boards::All));
     }
 }

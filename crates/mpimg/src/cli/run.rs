@@ -12,6 +12,7 @@ use mpimg::ops::inspect::summarize_app;
 use mpimg::ops::region::{Region, RegionKind};
 use mpimg::Error;
 
+use super::boards::{flash_boards, run_boards};
 use super::device::run_device;
 use super::error::CliError;
 use super::outcome::Gathered;
@@ -25,6 +26,7 @@ use super::steps::Session;
 pub fn run(req: &Request, rep: &mut Reporter, g: &mut Gathered) -> Result<i32, CliError> {
     match &req.target {
         Target::Device(port) => run_device(req, port, rep, g)?,
+        Target::Boards(boards) => run_boards(req, boards, rep, g)?,
         Target::File(path) => match open_path(path)? {
             Opened::App(data) => run_app(req, data.as_slice(), rep, g)?,
             Opened::Firmware(fw) => run_file(req, *fw, rep, g)?,
@@ -44,10 +46,14 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
         save(&s.fw, path, req.in_place, s.rep)?;
         s.g.result.output = Some(path.display().to_string());
     }
-    if let Some(port) = &req.flash_to {
-        let r = flash_image(port, req.device.clone(), s.fw.flash.bytes(), s.fw.chip, req.erase_rest)?;
-        s.rep.flashed(&r)?;
-        s.g.result.flashed = Some(r);
+    match req.flash_to.as_ref().map(|b| (b, b.single())) {
+        Some((_, Some(port))) => {
+            let r = flash_image(port, req.device.clone(), s.fw.flash.bytes(), s.fw.chip, req.erase_rest)?;
+            s.rep.flashed(&r)?;
+            s.g.result.flashed = Some(r);
+        }
+        Some((boards, None)) => flash_boards(req, boards, s.fw.flash.bytes(), s.fw.chip, s.rep, s.g)?,
+        None => {}
     }
     Ok(())
 }

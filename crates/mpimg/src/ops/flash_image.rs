@@ -27,6 +27,8 @@ use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
 pub struct FlashReport {
     /// The device's port.
     pub port: String,
+    /// The device's MAC address, if it told.
+    pub mac: Option<String>,
     /// Flash offset the image was written at (the chip's bootloader offset).
     pub offset: u32,
     /// Length of the image in bytes.
@@ -57,9 +59,7 @@ pub struct HeaderMismatch {
 /// firmware for `chip`, from its bootloader offset on); with `erase_rest`,
 /// erase the flash past it to the end (see the module documentation).
 ///
-/// Errors: [`Error::Device`] when connecting fails, [`Error::WrongChip`] for a
-/// device of another chip, [`Error::FirmwareTooBig`] for an image longer than
-/// its flash, [`Error::Flash`] when writing fails.
+/// Errors: [`Error::Device`] when connecting fails, and those of [`write_image`].
 pub fn flash_image(
     port: &str,
     options: DeviceOptions,
@@ -68,6 +68,24 @@ pub fn flash_image(
     erase_rest: bool,
 ) -> Result<FlashReport, Error> {
     let mut d = DeviceFlash::open(port, options)?;
+    let report = write_image(&mut d, image, chip, erase_rest)?;
+    d.close();
+    Ok(report)
+}
+
+/// Flash `image` (a firmware for `chip`, from its bootloader offset on) to
+/// the connected device `d`; with `erase_rest`, erase the flash past it to
+/// the end (see the module documentation).
+///
+/// Errors: [`Error::WrongChip`] for a device of another chip,
+/// [`Error::FirmwareTooBig`] for an image longer than its flash,
+/// [`Error::Flash`] when writing fails.
+pub fn write_image(
+    d: &mut DeviceFlash,
+    image: &[u8],
+    chip: &'static Chip,
+    erase_rest: bool,
+) -> Result<FlashReport, Error> {
     if d.chip().name != chip.name {
         return Err(Error::WrongChip { firmware: chip.name, port: d.facts().port.clone(), device: d.chip().name });
     }
@@ -99,15 +117,14 @@ pub fn flash_image(
     if part_end > padded_end {
         d.erase(padded_end, part_end - padded_end)?;
     }
-    let report = FlashReport {
+    Ok(FlashReport {
         port: d.facts().port.clone(),
+        mac: d.facts().mac.clone(),
         offset: bl,
         bytes: image.len() as u32,
         erased_to: part_end,
         sectors: d.counts.clone(),
         header_mismatch,
         wire: d.wire().clone(),
-    };
-    d.close();
-    Ok(report)
+    })
 }

@@ -23,8 +23,8 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 
 pub use error::{ranges_text, DeviceError};
-pub use link::{DeviceFacts, WireStats, ROM_BAUD};
-pub use progress::{bars_allowed, Progress, MIN_BAR};
+pub use link::{serial_ports, DeviceFacts, WireStats, ROM_BAUD};
+pub use progress::{bars_allowed, BarGroup, Progress, MIN_BAR};
 
 use link::Link;
 
@@ -57,6 +57,16 @@ pub struct DeviceOptions {
     pub reset: bool,
     /// Progress bars allowed (see [`bars_allowed`]).
     pub progress: bool,
+    /// Where the bars go when several boards are worked on at once (each
+    /// board's bar labelled with its port); `None`: on their own.
+    pub bars: Option<BarGroup>,
+}
+
+impl Default for DeviceOptions {
+    /// 921600 baud, reset at the end, no progress bars.
+    fn default() -> Self {
+        DeviceOptions { baud: 921_600, reset: true, progress: false, bars: None }
+    }
 }
 
 /// Sectors moved in this run.
@@ -141,7 +151,7 @@ impl DeviceFlash {
             runs = self.skip_erased(runs)?;
         }
         let total: u64 = runs.iter().map(|r| u64::from(r.1 - r.0)).sum();
-        let mut bar = Progress::new(self.opts.progress, "Reading", total);
+        let mut bar = self.bar("Reading", total);
         let mut done = 0u64;
         for (start, end) in runs {
             bar.set_base(done);
@@ -158,7 +168,7 @@ impl DeviceFlash {
     /// pieces go into the cache as 0xFF; returns the pieces left to read.
     fn skip_erased(&mut self, runs: Vec<(u32, u32)>) -> Result<Vec<(u32, u32)>, DeviceError> {
         let asked: u64 = runs.iter().filter(|r| r.1 - r.0 > sparse::PROBE).map(|r| u64::from(r.1 - r.0)).sum();
-        let mut bar = Progress::new(self.opts.progress, "Checking", asked);
+        let mut bar = self.bar("Checking", asked);
         let mut checked = 0u64;
         let mut left = Vec::new();
         for (start, end) in runs {
@@ -189,6 +199,11 @@ impl DeviceFlash {
             return self.link.md5(offset, len);
         }
         r
+    }
+
+    /// A progress bar for a transfer of `total` bytes (see [`Progress::new`]).
+    fn bar(&self, what: &str, total: u64) -> Progress {
+        Progress::new(self.opts.progress, self.opts.bars.as_ref(), &self.link.facts.port, what, total)
     }
 
     fn insert(&mut self, offset: u32, data: &[u8]) {
@@ -266,7 +281,7 @@ impl DeviceFlash {
         let sector = |i: usize| &buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize];
         let known = |i: usize, me: &Self| me.compare(lo + (i as u32) * SECTOR_SIZE, sector(i));
         let end = lo + buf.len() as u32;
-        let mut bar = Progress::new(self.opts.progress, "Writing", buf.len() as u64);
+        let mut bar = self.bar("Writing", buf.len() as u64);
         let mut i = 0;
         while i < sectors {
             if known(i, self) == Known::Same {
