@@ -45,3 +45,5 @@ mod options_real;
 mod options_synthetic;
 /// What goes to stdout and stderr, `--json` on failure, tables after edits, edits that change nothing.
 mod output;
+/// Sparse reads, backup and clone, `--fs sync`, several boards at once (esp-sim).
+mod scale;

@@ -25,8 +25,8 @@ use super::request::{Request, Target};
 struct Board {
     port: String,
     mac: Option<String>,
-    /// The error, as shown (None: the board did what was asked).
-    error: Option<ErrorView>,
+    /// The error, as shown (None: the board did what was asked), and as one line.
+    error: Option<(ErrorView, String)>,
     /// Nothing answered (a port `all` looked at that has no board).
     absent: bool,
     wire: u64,
@@ -55,7 +55,8 @@ impl Board {
     fn failed(&mut self, e: &CliError, looking: bool) {
         self.absent = looking && matches!(e, CliError::Lib(Error::Device(d)) if d.is_not_a_board());
         let s = shown(e);
-        self.error = Some(ErrorView { message: s.message, fix: s.fix });
+        let line = s.to_string();
+        self.error = Some((ErrorView { message: s.message, fix: s.fix }, line));
     }
 }
 
@@ -95,8 +96,8 @@ fn on_each(ports: &[String], f: impl Fn(&mut Board) + Sync) -> Vec<Board> {
             .map(|(h, port)| {
                 h.join().unwrap_or_else(|_| {
                     let mut b = Board::new(port);
-                    b.error =
-                        Some(ErrorView { message: "internal error: the board's thread panicked".into(), fix: None });
+                    let message = "internal error: the board's thread panicked".to_string();
+                    b.error = Some((ErrorView { message: message.clone(), fix: None }, message));
                     b
                 })
             })
@@ -190,7 +191,8 @@ fn finish(results: Vec<Board>, ports: Vec<String>, rep: &mut Reporter, g: &mut G
             port: b.port,
             mac: b.mac,
             ok: b.error.is_none(),
-            error: b.error,
+            error_line: b.error.as_ref().map(|e| e.1.clone()),
+            error: b.error.map(|e| e.0),
             bytes: b.wire,
             seconds: b.seconds,
             flashed: b.flashed,
@@ -224,7 +226,7 @@ mod tests {
         assert_eq!(r.iter().map(|b| b.port.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!((r[0].wire, r[2].wire), (7, 7));
         assert_eq!(
-            r[1].error.as_ref().map(|e| e.message.as_str()),
+            r[1].error.as_ref().map(|e| e.0.message.as_str()),
             Some("internal error: the board's thread panicked")
         );
     }

@@ -92,6 +92,9 @@ pub struct BoardResult {
     pub ok: bool,
     /// Why not.
     pub error: Option<ErrorView>,
+    /// The error as one line of text (message and fix), for the summary.
+    #[serde(skip)]
+    pub error_line: Option<String>,
     /// Bytes on the wire, both ways (mpimg's commands and data).
     pub bytes: u64,
     /// Wall time of its run, connecting included.

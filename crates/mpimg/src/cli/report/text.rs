@@ -213,9 +213,8 @@ pub fn print_boards(out: &mut dyn Write, boards: &[BoardResult], fancy: bool) ->
         .collect();
     print_grid(out, &["Port", "MAC", "Result", "Bytes", "Time"], &rows, &[3, 4], fancy)?;
     for b in boards {
-        if let Some(e) = &b.error {
-            let fix = e.fix.as_deref().map(|f| format!(" ({f})")).unwrap_or_default();
-            writeln!(out, "{}: {}{fix}", b.port, e.message)?;
+        if let Some(e) = &b.error_line {
+            writeln!(out, "{}: {e}", b.port)?;
         }
     }
     Ok(())
