@@ -1,6 +1,7 @@
 /* The sizes and alignments the C compiler gives littlefs's structs, so a
  * test can compare them with the pre-generated Rust bindings (a mismatch
- * would corrupt memory silently). */
+ * would corrupt memory silently), and the offsets of the fields Rust code
+ * reaches into (mpimg-littlefs sets the allocator's start). */
 #include <stddef.h>
 #include "lfs.h"
 
@@ -16,3 +17,6 @@ LAYOUT(lfs_dir_t, lfs_dir_t)
 LAYOUT(lfs_info, struct lfs_info)
 LAYOUT(lfs_fsinfo, struct lfs_fsinfo)
 LAYOUT(lfs_attr, struct lfs_attr)
+
+const size_t mpimg_lfs_offsetof_lfs_t_lookahead = offsetof(lfs_t, lookahead);
+const size_t mpimg_lfs_offsetof_lfs_t_block_count = offsetof(lfs_t, block_count);

@@ -55,6 +55,19 @@ mod tests {
     }
 
     #[test]
+    fn fields_rust_code_sets_are_where_the_c_compiler_put_them() {
+        extern "C" {
+            static mpimg_lfs_offsetof_lfs_t_lookahead: usize;
+            static mpimg_lfs_offsetof_lfs_t_block_count: usize;
+        }
+        // SAFETY: plain constants defined in src/layout.c.
+        let (lookahead, block_count) =
+            unsafe { (mpimg_lfs_offsetof_lfs_t_lookahead, mpimg_lfs_offsetof_lfs_t_block_count) };
+        assert_eq!(core::mem::offset_of!(lfs_t, lookahead), lookahead);
+        assert_eq!(core::mem::offset_of!(lfs_t, block_count), block_count);
+    }
+
+    #[test]
     fn vendored_version_is_2_9_with_disk_2_1() {
         assert_eq!((LFS_VERSION_MAJOR, LFS_VERSION_MINOR), (2, 9));
         assert_eq!(LFS_DISK_VERSION, 0x0002_0001);

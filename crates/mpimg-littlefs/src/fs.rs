@@ -260,6 +260,34 @@ impl<D: BlockDevice> Filesystem<D> {
         Error::check(code).map(|_| ())
     }
 
+    /// Make the block allocator look for free blocks from block 0 upward, as
+    /// if the seed littlefs took at mount were 0.
+    ///
+    /// littlefs starts each mount's allocations at `seed % block_count`, the
+    /// seed being a CRC of the metadata commits it read (which include file
+    /// times), to spread wear over a board's boots: a few new files can land
+    /// anywhere in the partition. An image made on a computer is better off
+    /// with its blocks packed at the start, so the file can end right after
+    /// them. Nothing on disk changes (existing blocks stay where they are);
+    /// the next mount, e.g. on the board, picks its own start again.
+    ///
+    /// This sets the fields `lfs_mount` sets for its start (`lookahead.start`,
+    /// and an empty window as `lfs_alloc_drop` leaves it); the vendored C code
+    /// is not changed.
+    pub fn allocate_from_start(&mut self) {
+        // SAFETY: between littlefs calls (`&mut self`) nothing else reads the
+        // `lfs_t`; these are the values a mount with seed 0 leaves, so the
+        // allocator's invariants (an empty window, a checkpoint over all
+        // blocks) hold. Field offsets are checked against the C compiler's by
+        // mpimg-littlefs-sys's tests.
+        self.call(|lfs| unsafe {
+            (*lfs).lookahead.start = 0;
+            (*lfs).lookahead.size = 0;
+            (*lfs).lookahead.next = 0;
+            (*lfs).lookahead.ckpoint = (*lfs).block_count;
+        });
+    }
+
     /// Number of blocks in use as the board's `os.statvfs` counts them
     /// (one per `lfs_fs_traverse` callback).
     pub fn used_blocks(&mut self) -> Result<u32, Error> {

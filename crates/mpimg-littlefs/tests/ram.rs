@@ -303,3 +303,51 @@ fn traverse_visits_every_used_block() {
     // 3 data blocks of 4096 bytes need 4 littlefs blocks (CTZ pointers take room).
     assert_eq!(seen.len(), 2 + 4);
 }
+
+/// Blocks in use, sorted, each once.
+fn used(fs: &mut Filesystem<&mut Ram>) -> Vec<u32> {
+    let mut seen = Vec::new();
+    fs.traverse(&mut |b| seen.push(b)).unwrap();
+    seen.sort_unstable();
+    seen.dedup();
+    seen
+}
+
+#[test]
+fn allocate_from_start_packs_new_blocks_at_the_start() {
+    let files = |fs: &mut Filesystem<&mut Ram>| {
+        for i in 0..5u8 {
+            fs.write_file(format!("f{i}"), &vec![i; 5000], &[]).unwrap();
+        }
+    };
+    // As mounted, littlefs starts at seed % block_count: not at the start.
+    let mut ram = Ram::new(512);
+    Filesystem::format(&mut ram, &cfg(512)).unwrap();
+    let mut fs = Filesystem::mount(&mut ram, &cfg(512)).unwrap();
+    files(&mut fs);
+    let scattered = used(&mut fs);
+    assert_eq!(scattered, [0, 1].into_iter().chain(37..47).collect::<Vec<u32>>());
+    fs.unmount().0.unwrap();
+
+    let mut ram = Ram::new(512);
+    Filesystem::format(&mut ram, &cfg(512)).unwrap();
+    let mut fs = Filesystem::mount(&mut ram, &cfg(512)).unwrap();
+    fs.allocate_from_start();
+    files(&mut fs);
+    assert_eq!(used(&mut fs), (0..12).collect::<Vec<u32>>());
+    // A freed block is reused first by the next mount that asks for it.
+    fs.remove("f1").unwrap();
+    fs.unmount().0.unwrap();
+    let mut fs = Filesystem::mount(&mut ram, &cfg(512)).unwrap();
+    fs.allocate_from_start();
+    fs.write_file("g", &[7; 100], &[]).unwrap();
+    fs.write_file("h", &[8; 5000], &[]).unwrap();
+    let packed = used(&mut fs);
+    assert_eq!(packed, (0..12).collect::<Vec<u32>>());
+    // Nothing on disk pins the start: a plain mount still works and allocates.
+    fs.unmount().0.unwrap();
+    let mut fs = Filesystem::mount(&mut ram, &cfg(512)).unwrap();
+    fs.write_file("i", &[9; 5000], &[]).unwrap();
+    assert_eq!(fs.read_file("h").unwrap(), vec![8; 5000]);
+    assert_eq!(used(&mut fs).len(), 14);
+}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::flash::FlashError;
+use crate::flash::{io_reason, FlashError};
 use crate::format::csv::CsvError;
 use crate::format::image::ImageError;
 use crate::format::otadata::OtaError;
@@ -238,6 +238,30 @@ pub enum Error {
         /// The device's chip.
         device: &'static str,
     },
+    /// The pieces of a build do not make a firmware image.
+    #[error(transparent)]
+    Assemble(#[from] crate::ops::assemble::AssembleError),
+    /// A build's `flasher_args.json` that cannot be used.
+    #[error("{}: {source}", path.display())]
+    FlasherArgs {
+        /// The json file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: crate::format::flasher_args::FlasherArgsError,
+    },
+    /// An Intel HEX or UF2 file that does not hold a firmware image.
+    #[error("'{}': {source}", path.display())]
+    Decode {
+        /// The file, as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: crate::ops::file_format::DecodeError,
+    },
+    /// `SOURCE_DATE_EPOCH` is set to something that is not decimal seconds.
+    #[error(transparent)]
+    SourceDateEpoch(#[from] crate::fs::time::BadSourceDateEpoch),
     /// A firmware image longer than the device's flash.
     #[error("the firmware ({len} bytes from {offset:#x}) does not fit the device's {}MB flash", flash_size >> 20)]
     FirmwareTooBig {
@@ -248,13 +272,4 @@ pub enum Error {
         /// The device's flash size in bytes.
         flash_size: u32,
     },
-}
-
-/// The reason of an I/O error as people say it.
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
 }

@@ -7,8 +7,12 @@
 
 mod util;
 
+/// Assembling an image from a build directory's pieces (`flasher_args.json`).
+mod assemble;
 /// Bad input on the command line: one clear error line each.
 mod bad_input;
+/// Reproducible and compact bakes: SOURCE_DATE_EPOCH, packed littlefs.
+mod bake;
 /// Every chip's image recognised; esp-sim devices of the newer chips.
 mod chips;
 /// Output files byte for byte against mp-image-tool-esp32 0.1.1.
@@ -39,11 +43,15 @@ mod fs_interop_fat;
 mod fs_interop_littlefs;
 /// Every `--fs` command on littlefs.
 mod fs_littlefs;
+/// Intel HEX and UF2 firmware files.
+mod image_formats;
 /// Every option on every real image.
 mod options_real;
 /// Every option on synthetic images built by the tests.
 mod options_synthetic;
 /// What goes to stdout and stderr, `--json` on failure, tables after edits, edits that change nothing.
 mod output;
+/// Builds, reproducible and compact bakes, HEX and UF2 through the command line.
+mod pipelines;
 /// Sparse reads, backup and clone, `--fs sync`, several boards at once (esp-sim).
 mod scale;

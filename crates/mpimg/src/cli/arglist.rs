@@ -5,7 +5,8 @@
 //! Also renders each list back the way mp-image-tool-esp32 does, because its
 //! output file names embed them (`-resize=vfs`, `-add=vfs2=fat=3145728=1048576`).
 
-use mpimg::format::size::{parse_size, SizeError};
+use mpimg::format::size::{parse_int, parse_size, SizeError};
+use mpimg::ops::assemble::Piece;
 use mpimg::ops::layout::PartSpec;
 
 /// A malformed option value.
@@ -24,6 +25,12 @@ pub enum ArgError {
     #[error("invalid partition '{item}': use NAME, NAME=SIZE, NAME=SUBTYPE:SIZE or NAME:SUBTYPE:OFFSET:SIZE")]
     BadPartSpec {
         /// The item, fields joined by `:`.
+        item: String,
+    },
+    /// An `--assemble` item whose offset is not a number.
+    #[error("invalid --assemble item '{item}': use OFFSET=FILE[,OFFSET=FILE...] with a hex or decimal flash offset")]
+    BadPiece {
+        /// The item.
         item: String,
     },
     /// A `NAME=VALUE` item without both.
@@ -109,6 +116,23 @@ pub fn parse_pairs(arg: &str, option: &'static str) -> Result<Vec<(String, Strin
         .collect()
 }
 
+/// Parse `OFFSET=FILE` items (`--assemble`): flash offsets (hex or decimal)
+/// and file names as given (relative to the current directory).
+pub fn parse_pieces(arg: &str) -> Result<Vec<Piece>, ArgError> {
+    parse_pairs(arg, "--assemble")
+        .map_err(|e| match e {
+            ArgError::BadPair { item, .. } => ArgError::BadPiece { item },
+            other => other,
+        })?
+        .into_iter()
+        .map(|(offset, file)| {
+            let bad = || ArgError::BadPiece { item: format!("{offset}={file}") };
+            let offset = parse_int(&offset).and_then(|v| u32::try_from(v).ok()).ok_or_else(bad)?;
+            Ok(Piece { offset, path: file.into() })
+        })
+        .collect()
+}
+
 /// Parse a list of names (`--delete`, `--erase`).
 pub fn parse_names(arg: &str) -> Vec<String> {
     split_items(arg).into_iter().filter_map(|f| f.into_iter().next()).filter(|s| !s.is_empty()).collect()
@@ -150,6 +174,17 @@ mod tests {
         );
         assert_eq!(parse_pairs("vfs", "--rename"), Err(ArgError::BadPair { option: "--rename", item: "vfs".into() }));
         assert_eq!(parse_names("phy_init, nvs"), vec!["phy_init", "nvs"]);
+        let piece = |offset: u32, f: &str| Piece { offset, path: f.into() };
+        assert_eq!(
+            parse_pieces("0x1000=bootloader/bootloader.bin, 32768:pt.bin,0x10000=C:\\mp.bin").unwrap(),
+            vec![piece(0x1000, "bootloader/bootloader.bin"), piece(0x8000, "pt.bin"), piece(0x10000, "C:\\mp.bin")]
+        );
+        assert_eq!(parse_pieces("boot=b.bin"), Err(ArgError::BadPiece { item: "boot=b.bin".into() }));
+        assert_eq!(parse_pieces("0x0"), Err(ArgError::BadPiece { item: "0x0".into() }));
+        assert_eq!(
+            ArgError::BadPiece { item: "x=y".into() }.to_string(),
+            "invalid --assemble item 'x=y': use OFFSET=FILE[,OFFSET=FILE...] with a hex or decimal flash offset"
+        );
         assert_eq!(render_items(&split_items("phy_init,nvs")), "phy_init,nvs");
         assert_eq!(render_items(&split_items("factory=fw.bin")), "factory=fw.bin");
     }

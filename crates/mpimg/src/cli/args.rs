@@ -23,11 +23,26 @@ rm PATH..., rename OLD NEW, mkfs [PART] [fat], df [PART...], info [PART...], gro
 sync [--delete] [--checksum] [--exclude GLOB]... SRC [DEST] (the directory SRC's contents into DEST, \
 writing only files that differ in size or time, or with --checksum in content; --delete removes \
 what is only in DEST; sync's options come before SRC). \
-A path may start with a partition name: vfs2:/data."
+A path may start with a partition name: vfs2:/data. \
+\n\n  FILENAME may also be a build directory (or its flasher_args.json): its pieces are assembled into \
+one firmware first (--assemble OFFSET=FILE,... names them instead). Intel HEX and UF2 files are read \
+like .bin files; -o x.hex or -o x.uf2 (or --format) writes them. With SOURCE_DATE_EPOCH set, every \
+time written into a filesystem is that time. \
+\n\n  Several boards: FILENAME and --flash take a list of ports (u0,u1,u2) or all (every serial port \
+whose ESP loader answers; $MPIMG_PORTS narrows where to look): the run goes to each in parallel, \
+and a summary (port, MAC, OK or FAILED, bytes on the wire, time) ends it."
 )]
 pub struct Args {
-    /// The firmware file (.bin, .app-bin) or serial device (/dev/ttyUSB0, COM3, u0, a0, c0).
-    pub filename: String,
+    /// The firmware file (.bin, .hex, .uf2, .app-bin), a build directory (or
+    /// its flasher_args.json), or a serial device (/dev/ttyUSB0, COM3, u0, a0, c0).
+    #[arg(required_unless_present = "assemble")]
+    pub filename: Option<String>,
+    /// Assemble the firmware from pieces instead of FILENAME: OFFSET=FILE,...
+    #[arg(long, value_name = "OFFSET=FILE,...", conflicts_with = "filename")]
+    pub assemble: Option<String>,
+    /// Output firmware format: bin, hex (Intel HEX) or uf2 (default: from the output file's extension).
+    #[arg(long, value_name = "bin|hex|uf2", value_parser = ["bin", "hex", "uf2"])]
+    pub format: Option<String>,
     /// Output firmware filename (named after the input and the edits if not given).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<String>,
@@ -168,6 +183,8 @@ fn is_known_option(word: &str) -> bool {
         "--json",
         "--to-csv",
         "--in-place",
+        "--assemble",
+        "--format",
         "--help",
         "--version",
     ];

@@ -11,6 +11,7 @@ use std::time::Instant;
 use mpimg::flash::device::{serial_ports, BarGroup};
 use mpimg::flash::DeviceFlash;
 use mpimg::format::chip::Chip;
+use mpimg::fs::time::with_time_source;
 use mpimg::ops::flash_image::{write_image, FlashReport};
 use mpimg::Error;
 
@@ -118,7 +119,8 @@ pub fn run_boards(req: &Request, boards: &Boards, rep: &mut Reporter, g: &mut Ga
         let mut bg = Gathered::default();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let mut brep = Reporter::new(&mut out, &mut err, req.show, one.product());
-        let done = run_device(&one, &b.port, &mut brep, &mut bg).and_then(|()| {
+        let run = with_time_source(req.time, || run_device(&one, &b.port, &mut brep, &mut bg));
+        let done = run.and_then(|()| {
             brep.finish(&mut bg)?;
             match bg.failed {
                 true => Err(CliError::CheckFailed),

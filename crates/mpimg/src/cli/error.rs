@@ -64,6 +64,9 @@ pub enum CliError {
         "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"
     )]
     FlashFromDevice,
+    /// `--in-place` on a build directory or `--assemble`: there is no firmware file to change.
+    #[error("--in-place changes a firmware file, and a build has none: write the assembled firmware with -o FILE")]
+    InPlaceBuild,
     /// Writing to stdout or stderr failed.
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),

@@ -63,6 +63,24 @@ pub fn basename(input: &str) -> String {
     Path::new(input).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| input.to_string())
 }
 
+/// The base of output names for a build whose `flasher_args.json` is `json`:
+/// its directory's name as a `.bin` file (`build-ESP32_GENERIC.bin`).
+pub fn build_basename(json: &Path) -> String {
+    let dir = json.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(
+        || std::env::current_dir().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())),
+        |d| d.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())),
+    );
+    format!("{}.bin", dir.unwrap_or_else(|| "firmware".into()))
+}
+
+/// `name` with its extension replaced by `ext` (or `ext` appended).
+pub fn with_extension(name: &str, ext: &str) -> String {
+    match name.rfind('.') {
+        Some(i) if i > 0 => format!("{}.{ext}", &name[..i]),
+        _ => format!("{name}.{ext}"),
+    }
+}
+
 /// Insert `suffix` before the last extension of `name` (or append it).
 /// Path separators in the suffix (from `--write NAME=dir/file`) become `_`, so
 /// the output stays in the current directory.
@@ -96,5 +114,12 @@ mod tests {
         assert_eq!(app_bin_name("ESP32_GENERIC-20240602-v1.23.0.bin"), "ESP32_GENERIC-20240602-v1.23.0.app-bin");
         assert_eq!(app_bin_name("dump.img"), "dump.img.app-bin");
         assert_eq!(basename("/x/y/fw.bin"), "fw.bin");
+        assert_eq!(with_extension("fw-8MB.bin", "hex"), "fw-8MB.hex");
+        assert_eq!(with_extension("firmware", "uf2"), "firmware.uf2");
+        let dir = tempfile::tempdir().unwrap();
+        let build = dir.path().join("build-ESP32_GENERIC");
+        std::fs::create_dir(&build).unwrap();
+        assert_eq!(build_basename(&build.join("flasher_args.json")), "build-ESP32_GENERIC.bin");
+        assert_eq!(build_basename(&build.join(".").join("flasher_args.json")), "build-ESP32_GENERIC.bin");
     }
 }

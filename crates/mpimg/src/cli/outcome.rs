@@ -6,8 +6,10 @@ use serde::Serialize;
 use mpimg::flash::device::{DeviceFacts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::FsRunReport;
+use mpimg::ops::assemble::Assembled;
 use mpimg::ops::backup::Backup;
 use mpimg::ops::check::ImageCheck;
+use mpimg::ops::file_format::FileFormat;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
 use mpimg::ops::plan::Edit;
@@ -17,8 +19,14 @@ use mpimg::ops::update::UpdateReport;
 /// What a run did, rendered as the `result` of `--json`.
 #[derive(Debug, Default, Serialize)]
 pub struct RunResult {
+    /// The firmware assembled from a build's pieces (a build directory or `--assemble`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assembled: Option<Assembled>,
     /// The firmware file written (None: no edit).
     pub output: Option<String>,
+    /// How it is encoded: `bin`, `hex` or `uf2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<FileFormat>,
     /// The partitions after an edit, as the board will have them (the
     /// implicit `vfs` of MicroPython ≥ 1.26 included, marked `implicit`).
     pub partitions: Option<Vec<PartitionView>>,

@@ -22,6 +22,7 @@ use serde::Serialize;
 use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::CacheStats;
+use mpimg::ops::assemble::Assembled;
 use mpimg::ops::backup::Backup;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
@@ -163,6 +164,18 @@ impl<'w> Reporter<'w> {
             ),
             None => Ok(()),
         }
+    }
+
+    /// A firmware was assembled from a build's pieces (`len` bytes from the bootloader offset).
+    pub fn assembled(&mut self, a: &Assembled, len: usize) -> Io {
+        let Some(w) = self.notes() else { return Ok(()) };
+        let pieces: Vec<String> = a.placed.iter().map(|p| format!("{:#x} {}", p.offset, p.path.display())).collect();
+        let (chip, at) = (a.chip.name, a.chip.bootloader_offset);
+        writeln!(w, "Assembled an {chip} firmware ({len} bytes from {at:#x}) from {}", pieces.join(", "))?;
+        if a.header_changed {
+            writeln!(w, "Flash settings written into the bootloader header (SHA-256 renewed)")?;
+        }
+        Ok(())
     }
 
     /// `-x` wrote the app image.

@@ -3,19 +3,23 @@
 //! output goes, and one [`Mode`]. Everything the command line can get wrong
 //! is found here, before a file is opened or a port touched.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mpimg::flash::device::bars_allowed;
 use mpimg::flash::DeviceOptions;
 use mpimg::format::csv::parse_csv_bytes;
+use mpimg::fs::time::TimeSource;
 use mpimg::fs::FsCommand;
+use mpimg::ops::assemble::{flasher_args_path, Recipe};
+use mpimg::ops::file_format::FileFormat;
+use mpimg::ops::firmware::read_recipe;
 use mpimg::ops::layout::Preset;
 use mpimg::ops::plan::{Layout, TableEdits};
 
-use super::arglist::{parse_names, parse_pairs, parse_part_list};
+use super::arglist::{parse_names, parse_pairs, parse_part_list, parse_pieces};
 use super::args::Args;
 use super::error::CliError;
-use super::naming::{app_bin_name, basename, edit_suffix, with_suffix};
+use super::naming::{app_bin_name, basename, build_basename, edit_suffix, with_extension, with_suffix};
 use super::port::{expand_device, is_board_list, is_device, Boards};
 
 /// What the run works on.
@@ -27,6 +31,9 @@ pub enum Target {
     Device(String),
     /// Several boards (`u0,u1`, or `all`): the same run on each, in parallel.
     Boards(Boards),
+    /// A firmware to assemble from a build's pieces (its `flasher_args.json`,
+    /// or `--assemble`), then to work on as a firmware file.
+    Build(Recipe),
 }
 
 /// What kind of run it is, from the options given.
@@ -124,6 +131,10 @@ pub struct Request {
     pub backup: Option<PathBuf>,
     /// The firmware file written (files; None: nothing to write).
     pub output: Option<PathBuf>,
+    /// How the output firmware file is encoded (`--format`, else its extension).
+    pub output_format: FileFormat,
+    /// Where the times written into filesystems come from (`SOURCE_DATE_EPOCH` or the clock).
+    pub time: TimeSource,
     /// The output is the input file itself (`--in-place`).
     pub in_place: bool,
     /// The run writes a firmware (a new file, the file itself, or the device's table).
@@ -138,43 +149,30 @@ impl Request {
     /// Check and type `args`.
     ///
     /// Errors: malformed option values ([`CliError::Arg`]), a `--fs`
-    /// command that does not parse, a CSV file that cannot be read or is not
-    /// valid, options for devices only on a file ([`CliError::DeviceOnly`]),
-    /// and `--flash` from a device ([`CliError::FlashFromDevice`]).
+    /// command that does not parse, a CSV file or `flasher_args.json` that
+    /// cannot be read or is not valid, an invalid `SOURCE_DATE_EPOCH`,
+    /// options for devices only on a file ([`CliError::DeviceOnly`]),
+    /// `--flash` from a device ([`CliError::FlashFromDevice`]), and
+    /// `--in-place` on a build ([`CliError::InPlaceBuild`]).
     pub fn from_args(args: &Args) -> Result<Request, CliError> {
-        let target = if is_board_list(&args.filename) {
-            match Boards::parse(&args.filename) {
-                Boards::Ports(p) if p.len() == 1 => Target::Device(p[0].clone()),
-                b => Target::Boards(b),
-            }
-        } else if is_device(&args.filename) {
-            Target::Device(expand_device(&args.filename))
-        } else {
-            Target::File(PathBuf::from(&args.filename))
-        };
+        let time = TimeSource::from_env().map_err(mpimg::Error::from)?;
+        let (target, source, base) = target_of(args)?;
         check_target(args, &target)?;
         let edits = table_edits(args)?;
         let fs =
             args.fs.iter().map(|c| FsCommand::parse(c)).collect::<Result<Vec<_>, _>>().map_err(mpimg::Error::from)?;
         let fs_changes = fs.iter().any(FsCommand::modifies_flash);
         let suffix = edit_suffix(args, &edits.resize, &edits.add, fs_changes);
-        let writes_firmware = !suffix.is_empty() || args.output.is_some() || args.in_place;
-        let base = basename(&args.filename);
-        // A device is changed in place: no output file.
-        let output = match &target {
-            Target::File(path) if writes_firmware && args.in_place => Some(path.clone()),
-            Target::File(_) if writes_firmware => {
-                Some(PathBuf::from(args.output.clone().unwrap_or_else(|| with_suffix(&base, &suffix))))
-            }
-            _ => None,
-        };
+        // `--format` asks for a file in that format, edited or not (a conversion).
+        let writes_firmware = !suffix.is_empty() || args.output.is_some() || args.in_place || args.format.is_some();
+        let (output, output_format) = output_of(args, &target, &base, &suffix, writes_firmware);
         let pairs = |arg: &Option<String>, option| -> Result<Vec<(String, PathBuf)>, CliError> {
             let list = arg.as_deref().map(|a| parse_pairs(a, option)).transpose()?.unwrap_or_default();
             Ok(list.into_iter().map(|(name, file)| (name, PathBuf::from(file))).collect())
         };
         Ok(Request {
             target,
-            source: args.filename.clone(),
+            source,
             edits,
             erase: args.erase.as_deref().map(parse_names).unwrap_or_default(),
             erase_fs: args.erase_fs.as_deref().map(parse_names).unwrap_or_default(),
@@ -197,6 +195,8 @@ impl Request {
             erase_rest: args.erase_rest,
             backup: args.backup.as_ref().map(PathBuf::from),
             output,
+            output_format,
+            time,
             in_place: args.in_place,
             writes_firmware,
             device: DeviceOptions {
@@ -258,12 +258,56 @@ impl Request {
     }
 }
 
+/// What FILENAME (or `--assemble`) names, the source as reported, and the
+/// base of output file names. A build's `flasher_args.json` is read here.
+fn target_of(args: &Args) -> Result<(Target, String, String), CliError> {
+    if let Some(list) = &args.assemble {
+        let recipe = Recipe { pieces: parse_pieces(list)?, ..Recipe::default() };
+        return Ok((Target::Build(recipe), "(--assemble)".into(), "firmware.bin".into()));
+    }
+    let filename = args.filename.clone().unwrap_or_default();
+    if is_board_list(&filename) {
+        let target = match Boards::parse(&filename) {
+            Boards::Ports(p) if p.len() == 1 => Target::Device(p[0].clone()),
+            b => Target::Boards(b),
+        };
+        return Ok((target, filename.clone(), basename(&filename)));
+    }
+    if is_device(&filename) {
+        return Ok((Target::Device(expand_device(&filename)), filename.clone(), basename(&filename)));
+    }
+    match flasher_args_path(Path::new(&filename)) {
+        Some(json) => Ok((Target::Build(read_recipe(&json)?), filename, build_basename(&json))),
+        None => Ok((Target::File(PathBuf::from(&filename)), filename.clone(), basename(&filename))),
+    }
+}
+
+/// The output firmware file and its format: `--in-place` the input itself,
+/// else `-o`, else the input's name with the edits' suffix (a device is
+/// changed in place: no file). `--format` sets the format (and the default
+/// name's extension); else the file's extension does.
+fn output_of(args: &Args, target: &Target, base: &str, suffix: &str, writes: bool) -> (Option<PathBuf>, FileFormat) {
+    let asked = args.format.as_deref().and_then(FileFormat::from_name);
+    let output = match target {
+        Target::File(path) if writes && args.in_place => Some(path.clone()),
+        Target::File(_) | Target::Build(_) if writes => Some(PathBuf::from(match (&args.output, asked) {
+            (Some(o), _) => o.clone(),
+            (None, Some(f)) => with_extension(&with_suffix(base, suffix), f.extension()),
+            (None, None) => with_suffix(base, suffix),
+        })),
+        _ => None,
+    };
+    let format = asked.or_else(|| output.as_deref().map(FileFormat::from_path)).unwrap_or(FileFormat::Bin);
+    (output, format)
+}
+
 /// Options that need the other kind of target.
 fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
     match target {
+        Target::Build(_) if args.in_place => Err(CliError::InPlaceBuild),
         Target::File(_) if args.erase_fs.is_some() => Err(CliError::DeviceOnly { option: "--erase-fs" }),
         Target::File(_) if args.ota_update.is_some() => Err(CliError::DeviceOnly { option: "--ota-update" }),
-        Target::File(_) if args.backup.is_some() => Err(CliError::DeviceOnly { option: "--backup" }),
+        Target::File(_) | Target::Build(_) if args.backup.is_some() => Err(CliError::DeviceOnly { option: "--backup" }),
         _ if args.erase_rest && args.flash.is_none() => {
             Err(CliError::Needs { option: "--erase-rest", needs: "--flash" })
         }

@@ -1,12 +1,17 @@
 //! One run of mpimg: on a file (a firmware, edited in memory and written out
 //! at the end, so an error anywhere leaves no output behind; or an app image,
-//! shown and checked), or on a device (see [`super::device`]).
+//! shown and checked), on a firmware assembled from a build's pieces (then as
+//! on a file), or on a device (see [`super::device`]). Every time written into
+//! a filesystem comes from the request's time source (`SOURCE_DATE_EPOCH`).
 
 use std::path::Path;
 
 use mpimg::flash::{FileFlash, Flash};
+use mpimg::fs::time::with_time_source;
+use mpimg::ops::assemble::Recipe;
 use mpimg::ops::check::check_image;
-use mpimg::ops::firmware::{open_path, Firmware, Opened};
+use mpimg::ops::file_format::FileFormat;
+use mpimg::ops::firmware::{assemble_files, open_bytes, open_path, Firmware, Opened};
 use mpimg::ops::flash_image::flash_image;
 use mpimg::ops::inspect::summarize_app;
 use mpimg::ops::region::{Region, RegionKind};
@@ -24,15 +29,28 @@ use super::steps::Session;
 /// error report uses too). Returns the exit code of a run that did not fail:
 /// 1 when an image check failed, else 0.
 pub fn run(req: &Request, rep: &mut Reporter, g: &mut Gathered) -> Result<i32, CliError> {
-    match &req.target {
-        Target::Device(port) => run_device(req, port, rep, g)?,
-        Target::Boards(boards) => run_boards(req, boards, rep, g)?,
+    with_time_source(req.time, || match &req.target {
+        Target::Device(port) => run_device(req, port, rep, g),
         Target::File(path) => match open_path(path)? {
-            Opened::App(data) => run_app(req, data.as_slice(), rep, g)?,
-            Opened::Firmware(fw) => run_file(req, *fw, rep, g)?,
+            Opened::App(data) => run_app(req, data.as_slice(), rep, g),
+            Opened::Firmware(fw) => run_file(req, *fw, rep, g),
         },
-    }
+        Target::Build(recipe) => run_build(req, recipe, rep, g),
+        Target::Boards(boards) => run_boards(req, boards, rep, g),
+    })?;
     Ok(i32::from(g.failed))
+}
+
+/// A build: its pieces joined into one firmware, then as a firmware file.
+fn run_build(req: &Request, recipe: &Recipe, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
+    let mut assembled = assemble_files(recipe)?;
+    let bytes = std::mem::take(&mut assembled.bytes);
+    rep.assembled(&assembled, bytes.len())?;
+    g.result.assembled = Some(assembled);
+    match open_bytes(bytes)? {
+        Opened::Firmware(fw) => run_file(req, *fw, rep, g),
+        Opened::App(_) => Err(mpimg::Error::AppImageOnly { what: "assemble".into() }.into()),
+    }
 }
 
 /// A firmware file: the steps, then the output file, then `--flash`.
@@ -43,8 +61,9 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
         return Ok(());
     }
     if let Some(path) = &req.output {
-        save(&s.fw, path, req.in_place, s.rep)?;
+        save(&mut s.fw, path, req.in_place, req.output_format, s.rep)?;
         s.g.result.output = Some(path.display().to_string());
+        s.g.result.format = Some(req.output_format);
     }
     match req.flash_to.as_ref().map(|b| (b, b.single())) {
         Some((_, Some(port))) => {
@@ -58,11 +77,20 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
     Ok(())
 }
 
-/// Write the output firmware: a new file, or only the changes into the input (`--in-place`).
-fn save(fw: &Firmware<FileFlash>, path: &Path, in_place: bool, rep: &mut Reporter) -> Result<(), CliError> {
+/// Write the output firmware: a new file in `format`, or only the changes
+/// into the input (`--in-place` on a raw file; a HEX or UF2 file is written
+/// anew, its records depending on the whole image).
+fn save(
+    fw: &mut Firmware<FileFlash>,
+    path: &Path,
+    in_place: bool,
+    format: FileFormat,
+    rep: &mut Reporter,
+) -> Result<(), CliError> {
     let cannot = |source| Error::Write { path: path.into(), source };
-    let n = if in_place { fw.flash.save_in_place(path).map_err(cannot)? } else { fw.save(path)? };
-    rep.saved(&path.display().to_string(), n, in_place)?;
+    let patch = in_place && format == FileFormat::Bin;
+    let n = if patch { fw.flash.save_in_place(path).map_err(cannot)? } else { fw.save_as(path, format)? };
+    rep.saved(&path.display().to_string(), n, patch)?;
     Ok(())
 }
 

@@ -169,3 +169,13 @@ pub fn check_erase_alignment(offset: u32, len: u32) -> Result<(), FlashError> {
 pub fn align_up(n: u32, align: u32) -> u32 {
     n.div_ceil(align) * align
 }
+
+/// The reason of an I/O error as people say it (`no such file`), for
+/// messages about files on this computer.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

@@ -54,12 +54,22 @@ pub struct BlockCache<'f> {
     stats: CacheStats,
     /// `None` while writes are allowed, else the read-only command running.
     read_only: Option<String>,
+    /// Flash offset the flash must hold data up to after a flush, erased
+    /// blocks included (see [`BlockCache::cover`]).
+    cover: u32,
 }
 
 impl<'f> BlockCache<'f> {
     /// An empty cache over `flash`.
     pub fn new(flash: &'f mut dyn Flash) -> Self {
-        BlockCache { flash, blocks: Vec::new(), dirty: BTreeSet::new(), stats: CacheStats::default(), read_only: None }
+        BlockCache {
+            flash,
+            blocks: Vec::new(),
+            dirty: BTreeSet::new(),
+            stats: CacheStats::default(),
+            read_only: None,
+            cover: 0,
+        }
     }
 
     fn cached(&self, idx: u32) -> Option<&[u8]> {
@@ -191,12 +201,27 @@ impl<'f> BlockCache<'f> {
         Ok(())
     }
 
+    /// Ask that after the next flush the flash holds data up to flash offset
+    /// `end`, erased blocks included: a firmware file whose data ends earlier
+    /// is extended with 0xFF (a device holds all its flash already).
+    ///
+    /// Why: a file ends at its last non-blank byte, but a filesystem can use
+    /// a blank block, e.g. the unwritten half of a littlefs metadata pair. If
+    /// the file stopped before it, flashing the file would leave whatever the
+    /// board had there, and a stale metadata block from an earlier filesystem
+    /// can outrank the new half (littlefs picks the higher revision).
+    pub fn cover(&mut self, end: u32) {
+        self.cover = self.cover.max(end);
+    }
+
     /// Write every dirty block to the flash: each run of neighbouring dirty
     /// blocks is erased, then its blocks that are not blank are written
-    /// (blank ones are already blank after the erase). Returns whether
-    /// anything was written. On error the blocks not yet flushed stay dirty.
+    /// (blank ones are already blank after the erase); then a file is
+    /// extended as [`BlockCache::cover`] asked. Returns whether anything was
+    /// written. On error the blocks not yet flushed stay dirty.
     pub fn flush(&mut self) -> Result<bool, FsError> {
         if self.dirty.is_empty() {
+            self.cover = 0;
             return Ok(false);
         }
         let dirty: Vec<u32> = self.dirty.iter().copied().collect();
@@ -228,11 +253,17 @@ impl<'f> BlockCache<'f> {
                 self.dirty.remove(b);
             }
         }
+        if self.cover > self.flash.data_end() {
+            // One erased byte at the end: a file fills the gap before it with 0xFF.
+            self.flash.write(self.cover - 1, &[0xFF])?;
+        }
+        self.cover = 0;
         Ok(true)
     }
 
     /// Forget every unflushed change (the cached copies of those blocks too).
     pub fn discard(&mut self) {
+        self.cover = 0;
         for b in std::mem::take(&mut self.dirty) {
             if let Some(slot) = self.blocks.get_mut(b as usize) {
                 *slot = None;
@@ -359,6 +390,31 @@ mod tests {
             c.erase(0x10, 0x1000).unwrap_err().to_string(),
             "erase at 0x10 (+0x1000) is not aligned to 4 KB sectors"
         );
+    }
+
+    #[test]
+    fn cover_extends_a_file_over_erased_blocks_on_flush_only() {
+        let mut f = FileFlash::new(vec![0u8; 0x1000], 0x1000, 0x40_0000);
+        let mut c = BlockCache::new(&mut f);
+        c.erase(0x3000, 0x3000).unwrap();
+        c.write(0x3000, b"data").unwrap();
+        c.cover(0x5000);
+        c.flush().unwrap();
+        // Nothing dirty: no flush, and a cover asked then is dropped.
+        c.cover(0x9000);
+        assert!(!c.flush().unwrap());
+        c.write(0x1000, &[1]).unwrap();
+        c.cover(0x4000); // already covered: nothing to add
+        c.flush().unwrap();
+        c.write(0x1000, &[2]).unwrap();
+        c.cover(0x7000);
+        c.discard();
+        assert!(!c.flush().unwrap());
+        drop(c);
+        let b = f.bytes();
+        assert_eq!(b.len(), 0x4000);
+        assert_eq!((b[0], &b[0x2000..0x2004]), (1, &b"data"[..]));
+        assert!(b[0x1000..0x2000].iter().chain(&b[0x2004..]).all(|&x| x == 0xFF));
     }
 
     #[test]

@@ -207,6 +207,9 @@ pub enum FsError {
     /// The flash under the filesystem failed.
     #[error(transparent)]
     Flash(#[from] FlashError),
+    /// `SOURCE_DATE_EPOCH` is set to something that is not decimal seconds.
+    #[error(transparent)]
+    SourceDateEpoch(#[from] super::time::BadSourceDateEpoch),
 }
 
 impl FsError {

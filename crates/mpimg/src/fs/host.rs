@@ -31,20 +31,19 @@ pub fn kind(path: &Path) -> Result<HostKind, FsError> {
     })
 }
 
-/// A local file's contents and modification time (ns since 1970).
+/// A local file's contents and the modification time to store for it (ns
+/// since 1970): its own, or `SOURCE_DATE_EPOCH` (see [`super::time`]).
 pub fn read_file(path: &Path) -> Result<(Vec<u8>, u64), FsError> {
     let data = fs::read(path).map_err(|e| FsError::host(path, e))?;
-    let mtime = fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_or_else(|_| super::time::now_ns(), super::time::system_time_ns);
-    Ok((data, mtime))
+    let own = fs::metadata(path).and_then(|m| m.modified()).ok();
+    Ok((data, super::time::file_time_ns(own)))
 }
 
-/// A local file's size in bytes and modification time (ns since 1970), without reading it.
+/// A local file's size in bytes and the modification time a copy of it
+/// gets (ns since 1970, see [`read_file`]), without reading it.
 pub fn stat_file(path: &Path) -> Result<(u64, u64), FsError> {
     let meta = fs::metadata(path).map_err(|e| FsError::host(path, e))?;
-    let mtime = meta.modified().map_or_else(|_| super::time::now_ns(), super::time::system_time_ns);
-    Ok((meta.len(), mtime))
+    Ok((meta.len(), super::time::file_time_ns(meta.modified().ok())))
 }
 
 /// Entries of a local directory as (name, path), sorted by name, so images

@@ -6,6 +6,11 @@
 //! mount 2.1). `mkfs` writes 2.0 and the `boot.py` of MicroPython's first boot.
 //! File times are custom attribute 1 (u64 LE nanoseconds since 1970), as
 //! MicroPython's VfsLfs2 stores them.
+//!
+//! Every mount allocates new blocks from the lowest free block up (littlefs
+//! itself starts at a pseudo-random block to spread a board's wear): a baked
+//! filesystem is packed at the start of its partition, so the image file ends
+//! right after its last block. Blocks already in use are never moved.
 
 use mpimg_littlefs::{self as lfs, Attribute, BlockDevice, Config, DeviceError, FileType, Filesystem, FsInfo};
 
@@ -112,7 +117,11 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
             });
         }
         let cfg = Config::micropython(info.block_count).with_disk_version(info.disk_version);
-        let fs = mount(dev, &cfg)?;
+        let mut fs = mount(dev, &cfg)?;
+        // New blocks go to the lowest free ones, so what mpimg writes is packed
+        // at the start of the partition and a file can end right after it
+        // (littlefs's own start is pseudo-random; see `allocate_from_start`).
+        fs.allocate_from_start();
         Ok(LfsVolume { fs, part: part.to_owned(), region, info })
     }
 
@@ -168,6 +177,24 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
             Ok(Some(8)) => Some(seconds_of_mtime(buf)),
             _ => None,
         }
+    }
+
+    /// When the partition reaches past the end of a firmware file and this
+    /// run changed something, make the file hold every block the filesystem
+    /// uses, blank ones too (see [`BlockCache::cover`]). A device holds all
+    /// its flash, so nothing is traversed there.
+    fn cover_used_blocks(&mut self) -> Result<(), FsError> {
+        let end = self.region.offset + self.region.size;
+        let cache = &self.fs.device().cache;
+        if !cache.is_dirty() || cache.flash().data_end() >= end {
+            return Ok(());
+        }
+        let mut top = 0;
+        let root = FsPath::root(&self.part);
+        self.fs.traverse(&mut |b| top = top.max(b)).map_err(|e| self.err(e, "traverse", &root))?;
+        let covered = self.region.offset + (top + 1).min(self.region.blocks()) * BLOCK_SIZE;
+        self.fs.device_mut().cache.cover(covered);
+        Ok(())
     }
 
     /// The filesystem's on-disk version as mounted.
@@ -303,12 +330,14 @@ impl Volume for LfsVolume<'_, '_> {
         Ok(old)
     }
 
-    fn finish(self: Box<Self>) -> Result<(), FsError> {
+    fn finish(mut self: Box<Self>) -> Result<(), FsError> {
+        let cover = self.cover_used_blocks();
         let part = self.part.clone();
         let (result, mut dev) = self.fs.unmount();
         if let Some(e) = dev.error.take() {
             return Err(e);
         }
+        cover?;
         result.map_err(|e| corrupt(&part, format!("unmount: {e}")))
     }
 }

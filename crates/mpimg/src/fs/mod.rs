@@ -89,7 +89,25 @@ pub fn run_fs_commands(
 /// Listings and file contents go to `out`, progress and warnings to `log`.
 /// Reading commands (ls, cat, get, df, info) never write to the flash. See
 /// the module documentation for what a failure leaves.
+///
+/// Times written come from this thread's [`time::TimeSource`] when the caller
+/// set one ([`time::with_time_source`]), else from `SOURCE_DATE_EPOCH` or the
+/// clock; an invalid `SOURCE_DATE_EPOCH` is [`FsError::SourceDateEpoch`].
 pub fn run_fs(
+    flash: &mut dyn Flash,
+    parts: &[FsPartition],
+    commands: &[FsCommand],
+    out: &mut dyn std::io::Write,
+    log: &mut dyn std::io::Write,
+) -> Result<FsRunReport, FsError> {
+    let source = match time::current_source() {
+        Some(s) => s,
+        None => time::TimeSource::from_env()?,
+    };
+    time::with_time_source(source, || run_commands(flash, parts, commands, out, log))
+}
+
+fn run_commands(
     flash: &mut dyn Flash,
     parts: &[FsPartition],
     commands: &[FsCommand],

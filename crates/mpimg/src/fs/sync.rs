@@ -4,7 +4,9 @@
 //! A file differs when its size or its modification time differs (littlefs
 //! keeps the time MicroPython-style, to the nanosecond, compared to the
 //! second; FAT keeps it to 2 seconds), or with `checksum` when its contents
-//! do (the filesystem's copy is read). Files and directories only in DEST
+//! do (the filesystem's copy is read). The time compared is the one a copy
+//! gets: with `SOURCE_DATE_EPOCH` set every copy gets that time, so only
+//! the size tells files apart, unless `checksum`. Files and directories only in DEST
 //! are removed with `delete`. Names matching an `exclude` pattern (see
 //! [`super::glob`]) are neither copied nor removed. What a sync that finds
 //! nothing to do reads is the filesystem's metadata (directories and the

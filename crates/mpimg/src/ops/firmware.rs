@@ -9,11 +9,14 @@ use crate::flash::{write_atomically, FileBytes, FileFlash, Flash};
 use crate::format::app_desc::AppDesc;
 use crate::format::banner::{find_banner, Banner};
 use crate::format::chip::Chip;
+use crate::format::flasher_args::FlasherArgs;
 use crate::format::image::{ImageHeader, HEADER_LEN, IMAGE_MAGIC};
 use crate::format::partition::{
     Partition, PartitionTable, PartitionView, TableError, SUBTYPE_FAT, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA,
 };
 use crate::fs::{Filesystem, FsPartition};
+use crate::ops::assemble::{assemble, Assembled, Recipe};
+use crate::ops::file_format::{decode, encode, FileFormat};
 
 /// Largest flash an image header can describe (128 MB): a file may grow up to it.
 pub const MAX_FLASH: u32 = 128 << 20;
@@ -91,11 +94,18 @@ pub fn open_bytes(bytes: impl Into<FileBytes>) -> Result<Opened, Error> {
 }
 
 /// Open the file at `path` (mapped, not read, until something changes it).
+/// An Intel HEX or UF2 file (known by its contents) is decoded to the image
+/// it holds first (see [`crate::ops::file_format`]).
 ///
-/// Errors: [`Error::Read`] when the file cannot be read, and those of [`open_bytes`].
+/// Errors: [`Error::Read`] when the file cannot be read, [`Error::Decode`]
+/// for a HEX or UF2 file that holds no firmware, and those of [`open_bytes`].
 pub fn open_path(path: &Path) -> Result<Opened, Error> {
     let bytes = FileBytes::open(path).map_err(|source| Error::Read { path: path.into(), source })?;
-    open_bytes(bytes)
+    match decode(bytes.as_slice()) {
+        Ok(None) => open_bytes(bytes),
+        Ok(Some(decoded)) => open_bytes(decoded.bytes),
+        Err(source) => Err(Error::Decode { path: path.into(), source }),
+    }
 }
 
 /// Explain a file that does not start with an image header.
@@ -110,6 +120,23 @@ fn not_an_image(data: &[u8]) -> Error {
         }
     }
     Error::NotAnImage { first: data[..4].iter().map(|b| format!("{b:02x}")).collect() }
+}
+
+/// The recipe in the build's `flasher_args.json` at `json` (files relative to its directory).
+///
+/// Errors: [`Error::Read`], [`Error::FlasherArgs`] for a json that cannot be
+/// used, [`Error::Assemble`] ([`AssembleError::Encrypted`](crate::ops::assemble::AssembleError::Encrypted)).
+pub fn read_recipe(json: &Path) -> Result<Recipe, Error> {
+    let text = std::fs::read_to_string(json).map_err(|source| Error::Read { path: json.into(), source })?;
+    let args = FlasherArgs::parse(&text).map_err(|source| Error::FlasherArgs { path: json.into(), source })?;
+    Ok(Recipe::from_flasher_args(&args, json.parent().unwrap_or(Path::new("")))?)
+}
+
+/// [`assemble`](crate::ops::assemble::assemble) with the files read from this computer.
+///
+/// Errors: [`Error::Assemble`].
+pub fn assemble_files(recipe: &Recipe) -> Result<Assembled, Error> {
+    Ok(assemble(recipe, &mut |p: &Path| std::fs::read(p))?)
 }
 
 impl Firmware<FileFlash> {
@@ -132,6 +159,32 @@ impl Firmware<FileFlash> {
         let path = path.as_ref();
         write_atomically(path, self.flash.bytes()).map_err(|source| Error::Write { path: path.into(), source })?;
         Ok(self.flash.bytes().len())
+    }
+
+    /// The firmware file's contents in `format`: the raw image, or Intel HEX
+    /// or UF2 carrying the regions the partition table (with the implicit
+    /// `vfs`) says mean something (see [`crate::ops::file_format`]).
+    pub fn encode(&mut self, format: FileFormat) -> Vec<u8> {
+        if format == FileFormat::Bin {
+            return self.flash.bytes().to_vec();
+        }
+        let mut parts = self.table.entries.clone();
+        parts.extend(self.implicit_vfs());
+        encode(format, self.chip, self.bootloader_offset(), self.flash.bytes(), &parts)
+    }
+
+    /// Write the firmware to `path` in `format` (atomically, as [`Firmware::save`]).
+    /// Returns the file's length in bytes.
+    ///
+    /// Errors: [`Error::Write`].
+    pub fn save_as(&mut self, path: impl AsRef<Path>, format: FileFormat) -> Result<usize, Error> {
+        if format == FileFormat::Bin {
+            return self.save(path);
+        }
+        let path = path.as_ref();
+        let data = self.encode(format);
+        write_atomically(path, &data).map_err(|source| Error::Write { path: path.into(), source })?;
+        Ok(data.len())
     }
 }
 

@@ -2,14 +2,17 @@
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
 //! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
-//! OTA ([`ota`]), backing up a whole board ([`backup`]), and flashing a whole
-//! image to a device (`flash_image`).
+//! OTA ([`ota`]), backing up a whole board ([`backup`]), flashing a whole
+//! image to a device (`flash_image`), assembling an image from a build's
+//! pieces ([`assemble`]), and firmware files as Intel HEX or UF2 ([`file_format`]).
 //!
 //! Nothing here knows the command line: operations take typed values, and
 //! their errors say what is wrong, not which option to use.
 
+pub mod assemble;
 pub mod backup;
 pub mod check;
+pub mod file_format;
 pub mod firmware;
 #[cfg(feature = "device")]
 pub mod flash_image;

@@ -7,6 +7,11 @@
   lfs_check.py make IMAGE BLOCKS DISK_VERSION SRC_DIR
       Format a filesystem of BLOCKS blocks at DISK_VERSION (e.g. 0x20000),
       copy SRC_DIR's files into it, and write IMAGE (BLOCKS * 4096 bytes).
+  lfs_check.py fill IMAGE BLOCKS COUNT SIZE
+      As a board would after flashing: IMAGE may be shorter than the
+      partition (the rest reads erased); mount it with BLOCKS blocks, write
+      COUNT more files of SIZE bytes (/more/fNNN), unmount, mount again and
+      print the dump (as `dump` does); every new file is checked.
 """
 
 import hashlib
@@ -20,6 +25,10 @@ from littlefs import LittleFS, UserContext
 def dump(image, blocks):
     buf = bytearray(open(image, "rb").read())
     fs = LittleFS(context=UserContext(buffer=buf), block_size=4096, block_count=blocks, mount=False)
+    print(json.dumps(describe(fs), sort_keys=True))
+
+
+def describe(fs):
     fs.mount()
     st = fs.fs_stat()
     out = {"disk_version": st.disk_version, "block_count": fs.block_count, "dirs": [], "files": {}}
@@ -37,6 +46,24 @@ def dump(image, blocks):
             out["files"][path] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "mtime": mtime}
     out["dirs"].sort()
     fs.unmount()
+    return out
+
+
+def fill(image, blocks, count, size):
+    buf = bytearray(open(image, "rb").read())
+    buf += b"\xff" * (blocks * 4096 - len(buf))
+    fs = LittleFS(context=UserContext(buffer=buf), block_size=4096, block_count=blocks, mount=False)
+    fs.mount()
+    fs.mkdir("more")
+    for i in range(count):
+        with fs.open("more/f%03d" % i, "wb") as fh:
+            fh.write(bytes((i + j) % 256 for j in range(size)))
+    fs.unmount()
+    fs = LittleFS(context=UserContext(buffer=buf), block_size=4096, block_count=blocks, mount=False)
+    out = describe(fs)
+    for i in range(count):
+        want = hashlib.sha256(bytes((i + j) % 256 for j in range(size))).hexdigest()
+        assert out["files"]["more/f%03d" % i]["sha256"] == want, i
     print(json.dumps(out, sort_keys=True))
 
 
@@ -63,5 +90,7 @@ if __name__ == "__main__":
         dump(sys.argv[2], int(sys.argv[3], 0))
     elif sys.argv[1] == "make":
         make(sys.argv[2], int(sys.argv[3], 0), int(sys.argv[4], 0), sys.argv[5])
+    elif sys.argv[1] == "fill":
+        fill(sys.argv[2], int(sys.argv[3], 0), int(sys.argv[4], 0), int(sys.argv[5], 0))
     else:
-        sys.exit("usage: lfs_check.py dump IMAGE BLOCKS | make IMAGE BLOCKS DISK_VERSION SRC_DIR")
+        sys.exit("usage: lfs_check.py dump IMAGE BLOCKS | make IMAGE BLOCKS DISK_VERSION SRC_DIR | fill IMAGE BLOCKS COUNT SIZE")
