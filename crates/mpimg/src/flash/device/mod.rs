@@ -147,7 +147,7 @@ impl DeviceFlash {
                 _ => runs.push((c, c + CHUNK)),
             }
         }
-        if sparse && runs.iter().any(|r| r.1 - r.0 > sparse::PROBE) {
+        if sparse && runs.iter().any(|r| r.1 - r.0 >= sparse::FINE) {
             runs = self.skip_erased(runs)?;
         }
         let total: u64 = runs.iter().map(|r| u64::from(r.1 - r.0)).sum();

@@ -13,6 +13,12 @@
 //! commands and the chip's time to hash 64 KB (about the wire time of one
 //! sector), so it pays once one sector is found erased; chunks amid data (an
 //! app image) are not refined.
+//!
+//! A shorter read of at least 4 KB (a filesystem block: littlefs fills its
+//! metadata and data blocks from the start) has its erased tail trimmed: the
+//! MD5 of its upper half is asked, and while that half is erased the lower
+//! half is split again, down to 1 KB. A full block costs one small command
+//! more; a block with 50 bytes of data is read as 1 KB instead of 4 KB.
 
 use md5::{Digest, Md5};
 
@@ -20,8 +26,13 @@ use crate::flash::SECTOR_SIZE;
 
 /// Chunk asked first; reads no longer than this are read whole.
 pub const PROBE: u32 = 0x1_0000;
-/// What a mixed chunk is refined into: one flash sector.
+/// What a mixed chunk is refined into: one flash sector; also the shortest
+/// read whose erased tail is trimmed.
 pub const FINE: u32 = SECTOR_SIZE;
+/// Tail trimming stops at reads this short.
+const TAIL_MIN: u32 = 0x400;
+/// Where tail trimming cuts: the device cache's unit.
+const ALIGN: u32 = 0x80;
 
 /// A part of a planned read: `start..end` (flash offsets), and whether it is erased.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +86,15 @@ fn probe<E>(pieces: &mut [Piece], coarse: bool, md5: &mut impl Md5Oracle<E>) -> 
 
 /// Plan the read of `lo..hi`: which pieces are erased and which to read,
 /// neighbours of a kind merged, in order. `md5(offset, len, coarse)` asks
-/// the device. A range no longer than [`PROBE`] is one piece to read, asked nothing.
+/// the device. A range shorter than [`FINE`] is one piece to read, asked
+/// nothing; one no longer than [`PROBE`] has its erased tail trimmed.
 pub fn plan<E>(lo: u32, hi: u32, mut md5: impl Md5Oracle<E>) -> Result<Vec<Piece>, E> {
-    if hi.saturating_sub(lo) <= PROBE {
+    let len = hi.saturating_sub(lo);
+    if len < FINE {
         return Ok(vec![Piece { start: lo, end: hi, erased: false }]);
+    }
+    if len <= PROBE {
+        return trim_tail(lo, hi, &mut md5);
     }
     let mut chunks = split(lo, hi, PROBE);
     probe(&mut chunks, true, &mut md5)?;
@@ -95,6 +111,23 @@ pub fn plan<E>(lo: u32, hi: u32, mut md5: impl Md5Oracle<E>) -> Result<Vec<Piece
         out.extend(fine);
     }
     Ok(merge(out))
+}
+
+/// `lo..hi` without its erased tail: halve from the top while the upper half is erased.
+fn trim_tail<E>(lo: u32, hi: u32, md5: &mut impl Md5Oracle<E>) -> Result<Vec<Piece>, E> {
+    let mut end = hi;
+    while end - lo >= 2 * TAIL_MIN {
+        let mid = lo + (end - lo) / 2 / ALIGN * ALIGN;
+        if md5(mid, end - mid, false)? != erased_md5(end - mid) {
+            break;
+        }
+        end = mid;
+    }
+    let mut out = vec![Piece { start: lo, end, erased: false }];
+    if end < hi {
+        out.push(Piece { start: end, end: hi, erased: true });
+    }
+    Ok(out)
 }
 
 fn merge(pieces: Vec<Piece>) -> Vec<Piece> {
@@ -140,10 +173,35 @@ mod tests {
     }
 
     #[test]
-    fn short_reads_ask_nothing() {
+    fn reads_under_a_sector_ask_nothing() {
         let (f, mut asked) = oracle(0x40_0000, &[]);
-        assert_eq!(run(0x1000, 0x1_1000, &f, &mut asked), vec![(0x1000, 0x1_1000, false)]);
+        assert_eq!(run(0x1000, 0x1F80, &f, &mut asked), vec![(0x1000, 0x1F80, false)]);
         assert!(asked.is_empty());
+    }
+
+    /// A block read (4 KB to 64 KB) loses its erased tail, halving from the
+    /// top down to 1 KB; a full block costs one question.
+    #[test]
+    fn erased_tails_of_short_reads_are_trimmed() {
+        let (f, mut asked) =
+            oracle(0x40_0000, &[(0x1000, 0x1034), (0x3000, 0x3527), (0x5000, 0x6000), (0x2_0000, 0x2_0034)]);
+        assert_eq!(run(0x1000, 0x2000, &f, &mut asked), vec![(0x1000, 0x1400, false), (0x1400, 0x2000, true)]);
+        assert_eq!(asked, [(0x1800, 0x800), (0x1400, 0x400)]);
+        asked.clear();
+        assert_eq!(run(0x3000, 0x4000, &f, &mut asked), vec![(0x3000, 0x3800, false), (0x3800, 0x4000, true)]);
+        assert_eq!(asked, [(0x3800, 0x800), (0x3400, 0x400)]);
+        asked.clear();
+        assert_eq!(run(0x5000, 0x6000, &f, &mut asked), vec![(0x5000, 0x6000, false)]);
+        assert_eq!(asked, [(0x5800, 0x800)]);
+        asked.clear();
+        // 64 KB erased but for its first bytes: halved down to 1 KB.
+        assert_eq!(
+            run(0x2_0000, 0x3_0000, &f, &mut asked),
+            vec![(0x2_0000, 0x2_0400, false), (0x2_0400, 0x3_0000, true)]
+        );
+        assert_eq!(asked.len(), 6);
+        asked.clear();
+        assert_eq!(run(0x7000, 0x8000, &f, &mut asked), vec![(0x7000, 0x7400, false), (0x7400, 0x8000, true)]);
     }
 
     /// A filesystem's shape: used blocks at its start and a run of files in
