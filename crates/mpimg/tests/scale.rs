@@ -377,3 +377,63 @@ fn all_boards_with_json() {
     assert_eq!(v["result"]["boards"][1]["ok"], false);
     assert!(v["result"]["boards"][1]["error"]["message"].as_str().unwrap().starts_with("no such port '/dev/pts/999'"));
 }
+
+/// `sync` on FAT (times kept to 2 seconds): a second sync of the same tree
+/// changes nothing; excluded names are neither copied nor deleted; `--delete`
+/// removes only what is in DEST alone; `--checksum` finds a change that
+/// kept size and time.
+#[test]
+fn sync_on_fat_with_excludes_delete_and_checksum() {
+    use crate::util::fs::{blank, run};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("main.py".into(), source(300, 1)),
+        ("lib/a.py".into(), source(5000, 2)),
+        ("lib/__pycache__/a.pyc".into(), source(100, 3)),
+        ("build/x.bin".into(), source(100, 4)),
+    ];
+    write_tree(&src, &files);
+    set_mtime(&src.join("main.py"), T0 + 1); // odd: FAT keeps T0
+    let s = src.to_str().unwrap();
+    let (mut flash, parts) = blank(0x10_0000, &[("vfs", 0, 0x10_0000)]);
+    run(&mut flash, &parts, &["mkfs vfs fat"]).ok();
+    let sync = format!("sync --exclude __pycache__ --exclude build/ {s} /");
+    let (report, _, log) = run(&mut flash, &parts, &[&sync]).ok();
+    assert_eq!(
+        log,
+        format!(
+            "added vfs:/lib/\nadded vfs:/lib/a.py\nadded vfs:/main.py\n\
+             sync {s} -> vfs:/: 3 added, 0 updated, 0 deleted, 0 unchanged, 2 excluded\n"
+        )
+    );
+    assert_eq!(report.sync[0].added, ["vfs:/lib/", "vfs:/lib/a.py", "vfs:/main.py"]);
+    let (report, _, log) = run(&mut flash, &parts, &[&sync]).ok();
+    assert_eq!(log, format!("sync {s} -> vfs:/: 0 added, 0 updated, 0 deleted, 2 unchanged, 2 excluded\n"));
+    assert!(!report.changed, "{:?}", report.stats);
+
+    // In DEST only: old.txt (deleted), and build/ (excluded: kept).
+    let extra = dir.path().join("old.txt");
+    std::fs::write(&extra, b"old").unwrap();
+    run(&mut flash, &parts, &["mkdir /build", &format!("put {} /", extra.display())]).ok();
+    let (_, _, log) = run(&mut flash, &parts, &[&format!("sync --delete --exclude build/ {s} /")]).ok();
+    assert_eq!(
+        log,
+        format!(
+            "added vfs:/lib/__pycache__/\nadded vfs:/lib/__pycache__/a.pyc\ndeleted vfs:/old.txt\n\
+             sync {s} -> vfs:/: 2 added, 0 updated, 1 deleted, 2 unchanged, 1 excluded\n"
+        )
+    );
+    let (_, out, _) = run(&mut flash, &parts, &["ls"]).ok();
+    assert_eq!(out, "main.py\nbuild/\nlib/\nlib/a.py\nlib/__pycache__/\nlib/__pycache__/a.pyc\n");
+
+    // Same size, same time, other bytes: only --checksum sees it.
+    std::fs::write(src.join("main.py"), source(300, 99)).unwrap();
+    set_mtime(&src.join("main.py"), T0 + 1);
+    let (_, _, log) = run(&mut flash, &parts, &[&sync]).ok();
+    assert!(log.ends_with("0 added, 0 updated, 0 deleted, 2 unchanged, 2 excluded\n"), "{log}");
+    let (_, _, log) = run(&mut flash, &parts, &[&format!("sync -c --exclude build/ {s} /")]).ok();
+    assert!(log.starts_with("updated vfs:/main.py\n"), "{log}");
+    let (_, out, _) = run(&mut flash, &parts, &["cat /main.py"]).ok();
+    assert_eq!(out.as_bytes(), source(300, 99));
+}
