@@ -13,7 +13,19 @@ fn main() {
         let path = if f == "layout.c" { format!("src/{f}") } else { format!("{dir}/{f}") };
         println!("cargo::rerun-if-changed={path}");
     }
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    // Under cargo-fuzz (which sets `--cfg fuzzing`), let the C code feed the
+    // fuzzer too: gcc cannot emit libFuzzer's edge counters, but it can trace
+    // comparisons (features with -use_value_profile=1, and the operands the
+    // mutator tries), and AddressSanitizer checks its memory accesses.
+    if std::env::var_os("CARGO_CFG_FUZZING").is_some() {
+        build.flag_if_supported("-fsanitize-coverage=trace-cmp");
+        if std::env::var("CARGO_CFG_SANITIZE").is_ok_and(|s| s.split(',').any(|x| x == "address")) {
+            build.flag("-fsanitize=address");
+        }
+    }
+    println!("cargo::rerun-if-env-changed=CARGO_CFG_FUZZING");
+    build
         .flag_if_supported("-std=c99")
         // No littlefs logging or asserts: mpimg reports errors itself, and an
         // assert would abort the process on a corrupt filesystem.

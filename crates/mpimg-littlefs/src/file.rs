@@ -155,10 +155,20 @@ impl<D: BlockDevice> File<'_, D> {
         Error::check(code).map(|n| n as usize)
     }
 
-    /// Read from the current position to the end.
+    /// Read from the current position to the end. Fails with
+    /// [`Error::Corrupt`] when the file claims more bytes than the whole
+    /// filesystem holds (only a damaged entry does).
     pub fn read_to_end(&mut self) -> Result<Vec<u8>, Error> {
-        let size = self.size()? as usize;
-        let mut out = vec![0u8; size];
+        let size = self.size()?;
+        // A damaged entry can claim up to 2 GB: no file holds more than the
+        // filesystem, and the buffer is allocated before littlefs reads.
+        // SAFETY: plain field reads of the mounted filesystem and its config.
+        let fs_bytes =
+            self.fs.call(|lfs| unsafe { u64::from((*lfs).block_count) * u64::from((*(*lfs).cfg).block_size) });
+        if u64::from(size) > fs_bytes {
+            return Err(Error::Corrupt);
+        }
+        let mut out = vec![0u8; size as usize];
         let mut done = 0;
         while done < out.len() {
             let n = self.read(&mut out[done..])?;

@@ -322,6 +322,17 @@ impl<D: BlockDevice> Filesystem<D> {
     /// littlefs's order (sorted by name). Fails with [`Error::Corrupt`] after
     /// `limit` entries, which only a damaged or crafted image reaches.
     pub fn read_dir(&mut self, path: impl AsRef<[u8]>, limit: usize) -> Result<Vec<DirEntry>, Error> {
+        self.read_dir_with_head(path, limit).map(|(_, entries)| entries)
+    }
+
+    /// [`Filesystem::read_dir`], and the directory's metadata pair (the two
+    /// blocks its entries live in; `[0, 1]` for the root): what identifies
+    /// the directory on disk, whatever path led to it.
+    pub fn read_dir_with_head(
+        &mut self,
+        path: impl AsRef<[u8]>,
+        limit: usize,
+    ) -> Result<([u32; 2], Vec<DirEntry>), Error> {
         let path = c_path(path.as_ref())?;
         let dir = NonNull::from(Box::leak(Box::new(sys::lfs_dir_t::default())));
         // SAFETY: `dir` is a fresh heap value that stays put until the guard
@@ -334,6 +345,8 @@ impl<D: BlockDevice> Filesystem<D> {
             return Err(e);
         }
         let guard = DirGuard { inner: self.inner, dir };
+        // SAFETY: `dir` is open and owned by the guard; a plain field read.
+        let head = unsafe { (*guard.dir.as_ptr()).head };
         let mut out = Vec::new();
         loop {
             let mut info = sys::lfs_info::default();
@@ -352,7 +365,7 @@ impl<D: BlockDevice> Filesystem<D> {
             out.push(entry);
         }
         drop(guard);
-        Ok(out)
+        Ok((head, out))
     }
 
     /// Create the directory `path` (its parent must exist).

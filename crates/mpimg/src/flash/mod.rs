@@ -165,9 +165,12 @@ pub fn check_erase_alignment(offset: u32, len: u32) -> Result<(), FlashError> {
     Ok(())
 }
 
-/// Round `n` up to a multiple of `align` (a power of two).
+/// Round `n` up to a multiple of `align` (a power of two). Past the last
+/// multiple below 4 GB (only offsets read from a damaged table or a CSV get
+/// there) the result is `u32::MAX`, which is no valid offset: the caller's
+/// range checks refuse it instead of a wrapped-around 0.
 pub fn align_up(n: u32, align: u32) -> u32 {
-    n.div_ceil(align) * align
+    n.checked_next_multiple_of(align).unwrap_or(u32::MAX)
 }
 
 /// The reason of an I/O error as people say it (`no such file`), for
@@ -177,5 +180,21 @@ pub fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn align_up_rounds_and_saturates_at_the_top() {
+        assert_eq!(align_up(0, SECTOR_SIZE), 0);
+        assert_eq!(align_up(1, SECTOR_SIZE), 0x1000);
+        assert_eq!(align_up(0x1000, SECTOR_SIZE), 0x1000);
+        assert_eq!(align_up(0xFFFF_0000, 0x10000), 0xFFFF_0000);
+        // Found by fuzzing: this overflowed (a panic in debug builds, 0 in release).
+        assert_eq!(align_up(0xFFFF_0001, 0x10000), u32::MAX);
+        assert_eq!(align_up(u32::MAX, SECTOR_SIZE), u32::MAX);
     }
 }

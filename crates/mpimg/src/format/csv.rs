@@ -119,7 +119,11 @@ pub fn parse_csv(text: &str) -> Result<PartitionTable, CsvError> {
         };
         let align = if ptype == TYPE_APP { APP_ALIGN } else { DATA_ALIGN };
         let offset = match fields[3] {
-            "" => crate::flash::align_up(next_offset, align),
+            "" => next_offset.checked_next_multiple_of(align).ok_or_else(|| {
+                err(format!(
+                    "no offset for '{name}' after the previous partition, which ends at {next_offset:#x}: give one"
+                ))
+            })?,
             s => u32_size(s).map_err(|m| err(format!("offset: {m}")))?,
         };
         let size = u32_size(fields[4]).map_err(|m| err(format!("size: {m}")))?;
@@ -327,6 +331,9 @@ mod tests {
             (b"\xFF\xFEn\x00v", "CSV line 1: UTF-16 text with an odd number of bytes: the file is cut short"),
             (b"\xFF\xFE\x00\xD8n\x00", "CSV line 1: invalid UTF-16 text: save the file as UTF-8"),
             (b"nvs, data, nvs, 0x9000, 0x6000 bytes\n", "CSV line 1: size: invalid size '0x6000 bytes': use a decimal or hex number with an optional suffix K, KB, M, MB or B (4096-byte blocks), e.g. 8M, 0x1f0000, 1.5M, 7B"),
+            // Found while fuzzing: an empty offset after a partition that ends at
+            // the top of the 4 GB range overflowed when aligned.
+            (b"nvs, data, nvs, 0xFFFFF000, 0x1000\nfactory, app, factory, , 0x1000\n", "CSV line 2: no offset for 'factory' after the previous partition, which ends at 0xffffffff: give one"),
         ];
         for (bytes, want) in cases {
             assert_eq!(parse_csv_bytes(bytes).unwrap_err().to_string(), *want, "{}", String::from_utf8_lossy(bytes));

@@ -211,6 +211,19 @@ pub enum OtaError {
         /// The sequence number in charge.
         seq: u32,
     },
+    /// Advancing the sequence number the way ESP-IDF does would not boot
+    /// the target (found by fuzzing: seq 0 with 3 apps stays on ota_0).
+    #[error(
+        "otadata's sequence number {seq:#x} cannot be advanced to boot ota_{target} the way ESP-IDF \
+         counts (the bootloader would still start another app): erase the otadata partition \
+         (--erase otadata) and update again"
+    )]
+    WouldNotBoot {
+        /// The sequence number in charge.
+        seq: u32,
+        /// The OTA app index (ota_N) that should boot.
+        target: usize,
+    },
 }
 
 /// The two records of an otadata partition.
@@ -306,7 +319,7 @@ impl OtaData {
     /// writes to erased otadata: sector 0, `seq = target_index + 1`. Check with
     /// `try_plan_update` when the arguments are not known to be good.
     pub fn plan_update(&self, ota_app_count: usize, target_index: usize, rollback: bool) -> (usize, OtaRecord) {
-        self.try_plan_update(ota_app_count, target_index, rollback).unwrap_or_else(|_| {
+        self.idf_plan(ota_app_count, target_index, rollback).unwrap_or_else(|_| {
             let seq = u32::try_from(target_index).map_or(u32::MAX, |t| t.saturating_add(1));
             (0, OtaRecord::new(seq, new_state(rollback)))
         })
@@ -330,7 +343,37 @@ impl OtaData {
     ///
     /// (ESP-IDF 6.0 differs in one case: when the target is already the active
     /// app it rewrites the active sector with the same sequence number.)
+    ///
+    /// IDF's arithmetic can pick a record the bootloader then passes over: from
+    /// sequence number 0 (valid, as its CRC is 0xFFFFFFFF) with a count that
+    /// is not a power of two, `(0 - 1) % count` wraps to another slot; near
+    /// 0xFFFFFFFF the sum wraps to the erased value or onto another slot.
+    /// Writing such a record would leave the board booting the old app while
+    /// saying it boots the new one, so this refuses it:
+    /// [`OtaError::SequenceExhausted`] when the sequence reached 0xFFFFFFFF,
+    /// else [`OtaError::WouldNotBoot`]. [`OtaData::plan_update`] gives what
+    /// IDF writes regardless.
     pub fn try_plan_update(
+        &self,
+        ota_app_count: usize,
+        target_index: usize,
+        rollback: bool,
+    ) -> Result<(usize, OtaRecord), OtaError> {
+        let (slot, record) = self.idf_plan(ota_app_count, target_index, rollback)?;
+        if self.with_record(slot, record).active(ota_app_count).map(|a| a.1) != Some(target_index) {
+            let seq = self.active_record().map_or(0, |i| self.records[i].seq);
+            return Err(if record.seq == u32::MAX {
+                OtaError::SequenceExhausted { seq }
+            } else {
+                OtaError::WouldNotBoot { seq, target: target_index }
+            });
+        }
+        Ok((slot, record))
+    }
+
+    /// What `esp_ota_set_boot_partition` writes (see [`OtaData::try_plan_update`]),
+    /// whether or not the bootloader then boots the target.
+    fn idf_plan(
         &self,
         ota_app_count: usize,
         target_index: usize,
@@ -640,6 +683,38 @@ mod tests {
         // Target ota_3 needs 0 + 4i >= 0xFFFFFFFD: every such value is a multiple of 4
         // below 2^32, the largest 0xFFFFFFFC; IDF would loop forever.
         assert_eq!(near.try_plan_update(4, 3, false), Err(OtaError::SequenceExhausted { seq: 0xFFFF_FFFD }));
+    }
+
+    /// Found by the `otadata` fuzz target: record 0 holds sequence number 0
+    /// (its CRC 0xFFFFFFFF reads as erased flash, so it is valid), record 1 is
+    /// erased. With 3 OTA apps IDF's loop writes seq 0 again to boot ota_2,
+    /// but `(0 - 1) % 3` is 0: the board would keep booting ota_0.
+    #[test]
+    fn plan_update_refuses_records_that_would_not_boot_the_target() {
+        let mut part = vec![0xFFu8; OTADATA_LEN];
+        part[..6].copy_from_slice(&[0x00, 0x00, 0x00, 0x00, 0x02, 0xEF]);
+        let d = OtaData::parse(&part).unwrap();
+        assert_eq!(d.active(3), Some((0, 0)));
+        // What IDF writes: seq 0 into sector 1, which ties and loses to sector 0.
+        let (slot, idf) = d.plan_update(3, 2, false);
+        assert_eq!((slot, idf.seq), (1, 0));
+        assert_eq!(d.with_record(slot, idf).active(3), Some((0, 0)));
+        let err = d.try_plan_update(3, 2, false).unwrap_err();
+        assert_eq!(err, OtaError::WouldNotBoot { seq: 0, target: 2 });
+        assert_eq!(
+            err.to_string(),
+            "otadata's sequence number 0x0 cannot be advanced to boot ota_2 the way ESP-IDF counts \
+             (the bootloader would still start another app): erase the otadata partition \
+             (--erase otadata) and update again"
+        );
+        // ota_0 and ota_1 are reachable from seq 0 (seq 1 and 2).
+        assert_eq!(d.try_plan_update(3, 0, false).map(|r| (r.0, r.1.seq)), Ok((1, 1)));
+        assert_eq!(d.try_plan_update(3, 1, false).map(|r| (r.0, r.1.seq)), Ok((1, 2)));
+        // A wrap to the erased sequence number: IDF writes 0xFFFFFFFF, which the
+        // bootloader ignores.
+        let top = data(rec(0xFFFF_FFFE, OtaState::Valid), E);
+        assert_eq!(top.plan_update(2, 0, false).1.seq, 0xFFFF_FFFF);
+        assert_eq!(top.try_plan_update(2, 0, false), Err(OtaError::SequenceExhausted { seq: 0xFFFF_FFFE }));
     }
 
     #[test]

@@ -494,10 +494,11 @@ impl PartitionTable {
                 ));
             }
             if p.is_app() && p.offset % APP_ALIGN != 0 {
-                let hint = format!(
-                    ": app partitions start on 64 KB boundaries (next one: {:#x})",
-                    crate::flash::align_up(p.offset, APP_ALIGN)
-                );
+                let next = match p.offset.checked_next_multiple_of(APP_ALIGN) {
+                    Some(n) => format!(" (next one: {n:#x})"),
+                    None => String::new(),
+                };
+                let hint = format!(": app partitions start on 64 KB boundaries{next}");
                 return Err(TableError::Misaligned { name, offset: p.offset, align: APP_ALIGN, hint });
             }
             if p.offset % DATA_ALIGN != 0 {
@@ -610,6 +611,29 @@ mod tests {
         let mut noend = good.clone();
         noend[170] = 0;
         assert_eq!(PartitionTable::parse(&noend), Err(TableError::NoEnd { count: 4 }));
+    }
+
+    /// Found by the `partition_table` fuzz target (minimised): an app entry
+    /// at 0xffffffff made the misalignment hint's "next 64 KB boundary"
+    /// overflow (a panic in debug builds, "next one: 0x0" in release).
+    #[test]
+    fn misaligned_app_near_4gb_has_no_next_boundary() {
+        let mut sector = vec![0xFFu8; 0x60];
+        sector[..0x20].copy_from_slice(&Partition::new("nvs", TYPE_DATA, 0x02, 0x9000, 0x4000, 0).to_bytes());
+        sector[0x20..0x2C].copy_from_slice(&[0xAA, 0x50, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x30, 0x00]);
+        sector[0x2C..0x40].copy_from_slice(&[
+            0xAA, 0x50, 0x02, 0x01, 0, 0xF0, 0, 0, 0, 0x10, 0, 0, b'p', b'h', b'y', b'_', b'i', 0xFF, 0xFF, 0xFF,
+        ]);
+        let t = PartitionTable::parse(&sector).unwrap();
+        assert_eq!((t.entries[1].offset, t.entries[1].size), (0xFFFF_FFFF, 0x30_FFFF));
+        assert_eq!(
+            t.check(4 << 20).unwrap_err().to_string(),
+            "partition '\u{FFFD}P\u{2}\u{1}': offset 0xffffffff is not a multiple of 0x10000: app partitions start on 64 KB boundaries"
+        );
+        // Below the last boundary the hint still names the next one.
+        let mut app = t.clone();
+        app.entries[1].offset = 0xFFFE_0001;
+        assert!(app.check(4 << 20).unwrap_err().to_string().ends_with("(next one: 0xffff0000)"));
     }
 
     #[test]

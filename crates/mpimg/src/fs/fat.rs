@@ -6,7 +6,8 @@
 //! by volume size, and it wipes the partition first, so no stale littlefs
 //! superblock in blocks 0-1 can make MicroPython try littlefs instead.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
 
@@ -36,6 +37,17 @@ pub struct FatIo<'c, 'f> {
     region: Region,
     pos: u64,
     budget: Rc<Cell<u64>>,
+    probe: Rc<Cell<Probe>>,
+}
+
+/// Where the next read starts, once armed: the first read of a directory
+/// listing is where its entries live, which identifies the directory
+/// (`fatfs` does not tell a directory's first cluster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    Off,
+    Armed,
+    Hit(u64),
 }
 
 fn cache_err(e: FsError) -> io::Error {
@@ -44,6 +56,9 @@ fn cache_err(e: FsError) -> io::Error {
 
 impl Read for FatIo<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.probe.get() == Probe::Armed {
+            self.probe.set(Probe::Hit(self.pos));
+        }
         let left = u64::from(self.region.size).saturating_sub(self.pos);
         let n = (buf.len() as u64).min(left) as usize;
         let budget = self.budget.get();
@@ -163,6 +178,10 @@ pub struct FatVolume<'c, 'f> {
     region: Region,
     boot: FatBootSector,
     budget: Rc<Cell<u64>>,
+    probe: Rc<Cell<Probe>>,
+    /// Where each directory listed since the last removal or rename has its
+    /// entries (partition offset), and its path.
+    listed: RefCell<HashMap<u64, String>>,
 }
 
 fn corrupt(part: &str, detail: impl ToString) -> FsError {
@@ -196,7 +215,8 @@ impl<'c, 'f> FatVolume<'c, 'f> {
         boot: FatBootSector,
     ) -> Result<Self, FsError> {
         let budget = Rc::new(Cell::new(Self::budget_for(region)));
-        let io = FatIo { cache, region, pos: 0, budget: budget.clone() };
+        let probe = Rc::new(Cell::new(Probe::Off));
+        let io = FatIo { cache, region, pos: 0, budget: budget.clone(), probe: probe.clone() };
         if u64::from(boot.total_sectors) * u64::from(boot.bytes_per_sector) > u64::from(region.size) {
             return Err(corrupt(
                 part,
@@ -208,7 +228,7 @@ impl<'c, 'f> FatVolume<'c, 'f> {
             Ok(ours) => ours,
             Err(e) => corrupt(part, e),
         })?;
-        Ok(FatVolume { fs, part: part.to_owned(), region, boot, budget })
+        Ok(FatVolume { fs, part: part.to_owned(), region, boot, budget, probe, listed: RefCell::default() })
     }
 
     /// Format the partition as MicroPython's `VfsFat.mkfs` does (see the module doc).
@@ -221,7 +241,7 @@ impl<'c, 'f> FatVolume<'c, 'f> {
         cache.erase(region.offset, region.blocks() * BLOCK_SIZE)?;
         let spc = oofatfs_sectors_per_cluster(sectors);
         let budget = Rc::new(Cell::new(Self::budget_for(region)));
-        let io = FatIo { cache, region, pos: 0, budget };
+        let io = FatIo { cache, region, pos: 0, budget, probe: Rc::new(Cell::new(Probe::Off)) };
         let options = FormatVolumeOptions::new()
             .bytes_per_sector(SECTOR_SIZE)
             .total_sectors(sectors)
@@ -277,8 +297,15 @@ impl<'c, 'f> FatVolume<'c, 'f> {
     }
 
     fn entries(&self, path: &FsPath) -> io::Result<Vec<Entry>> {
+        let dir = self.dir(path)?;
+        self.probe.set(Probe::Armed);
+        let mut iter = dir.iter();
+        let first = iter.next();
+        if let Probe::Hit(at) = self.probe.replace(Probe::Off) {
+            self.check_one_path(at, path)?;
+        }
         let mut out = Vec::new();
-        for e in self.dir(path)?.iter() {
+        for e in first.into_iter().chain(iter) {
             let e = e?;
             if out.len() >= MAX_DIR_ENTRIES {
                 return Err(io::Error::other(LOOPING_DIR));
@@ -293,6 +320,32 @@ impl<'c, 'f> FatVolume<'c, 'f> {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// A directory has one path. Reaching the entries of one already listed
+    /// by another path means the tree loops (a directory inside itself) or
+    /// two entries share a directory: only a damaged volume has that, and
+    /// walking on would never end (or would list the same files twice).
+    fn check_one_path(&self, at: u64, path: &FsPath) -> io::Result<()> {
+        let upper = |s: &str| s.chars().flat_map(char::to_uppercase).collect::<String>();
+        let mut listed = self.listed.borrow_mut();
+        match listed.get(&at) {
+            Some(first) if upper(first) != upper(&path.abs()) => Err(io::Error::other(corrupt(
+                &self.part,
+                format!("'{}' is the directory '{first}' again: the directory tree loops", path.abs()),
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                listed.insert(at, path.abs());
+                Ok(())
+            }
+        }
+    }
+
+    /// Forget where directories were: after a removal their space may hold
+    /// another one, after a rename they have another path.
+    fn forget_listed(&self) {
+        self.listed.borrow_mut().clear();
     }
 
     /// Copy a directory tree to a new place (fatfs cannot move a directory to
@@ -404,6 +457,7 @@ impl Volume for FatVolume<'_, '_> {
 
     fn remove(&mut self, path: &FsPath) -> Result<(), FsError> {
         self.start();
+        self.forget_listed();
         self.fs.root_dir().remove(&path.rel()).map_err(|e| self.err(e, "remove", path))
     }
 
@@ -421,6 +475,7 @@ impl Volume for FatVolume<'_, '_> {
             return self.remove_tree(from);
         }
         self.start();
+        self.forget_listed();
         let root = self.fs.root_dir();
         root.rename(&from.rel(), &root, &to.rel()).map_err(|e| self.err(e, "rename", from))
     }
@@ -483,5 +538,55 @@ mod tests {
         let d = fat_date_time(1_717_286_400 + 3_723);
         assert_eq!((d.date.year, d.date.month, d.date.day, d.time.hour, d.time.min, d.time.sec), (2024, 6, 2, 1, 2, 3));
         assert_eq!(unix_of(d), 1_717_286_400 + 3_723);
+    }
+
+    use crate::flash::Flash;
+
+    fn run(flash: &mut crate::flash::FileFlash, cmds: &[&[&str]]) -> (Result<(), FsError>, String) {
+        let parts = [crate::fs::FsPartition { name: "vfs".into(), offset: 0, size: 0x40000, implicit: false }];
+        let cmds: Vec<Vec<String>> = cmds.iter().map(|c| c.iter().map(|w| w.to_string()).collect()).collect();
+        let mut out = Vec::new();
+        let r = crate::fs::run_fs_commands(flash, &parts, &cmds, &mut out, &mut io::sink());
+        (r.map(|_| ()), String::from_utf8(out).unwrap())
+    }
+
+    /// Found by the `fat` fuzz target: `/lib` held, among its
+    /// entries, the root's entry for `LIB`, i.e. itself. Every walk went
+    /// 255 levels deep, resolving the path from the root at each level (over
+    /// ten seconds per input under the fuzzer). The same volume, made small.
+    #[test]
+    fn a_directory_inside_itself_is_a_corrupt_volume() {
+        let mut flash = crate::flash::FileFlash::new(vec![0xFF; 0x40000], 0, 0x40000);
+        run(&mut flash, &[&["mkfs", "vfs", "fat"], &["mkdir", "/lib/sub"], &["rename", "/lib/sub", "/lib/s"]])
+            .0
+            .unwrap();
+        // Directories listed again by the same path (stat lists the parent) are no loop.
+        let (r, out) =
+            run(&mut flash, &[&["ls", "-l", "/lib", "/LIB/s"], &["rm", "/lib/s"], &["mkdir", "/t"], &["ls"]]);
+        assert_eq!((r.is_ok(), out.lines().last()), (true, Some("t/")), "{r:?}");
+        let bytes = flash.bytes().to_vec();
+        let boot = FatBootSector::parse(&bytes[..0x1000]).unwrap();
+        let bps = usize::from(boot.bytes_per_sector);
+        let root = (usize::from(boot.reserved_sectors) + usize::from(boot.fats) * boot.sectors_per_fat as usize) * bps;
+        let lib = (root..root + usize::from(boot.root_entries) * 32)
+            .step_by(32)
+            .find(|&at| &bytes[at..at + 11] == b"LIB        ")
+            .unwrap();
+        let cluster = usize::from(u16::from_le_bytes([bytes[lib + 26], bytes[lib + 27]]));
+        assert_eq!(cluster, 2);
+        let lib_dir = boot.first_data_sector() as usize * bps + (cluster - 2) * boot.cluster_size() as usize;
+        // In the first free slot of `/lib`: the entry of `/lib` itself.
+        let free = (lib_dir..lib_dir + bps).step_by(32).find(|&at| bytes[at] == 0).unwrap();
+        flash.write(free as u32, &bytes[lib..lib + 32]).unwrap();
+
+        // The advice (save with --fs get, then --fs mkfs) is the command line's to add.
+        let looped = "the FAT filesystem on 'vfs' is corrupt ('/lib/LIB' is the directory '/lib' again: the \
+                      directory tree loops)";
+        let (r, out) = run(&mut flash, &[&["ls"]]);
+        assert_eq!((r.unwrap_err().to_string(), out.as_str()), (looped.to_string(), "lib/\nt/\nlib/LIB/\n"));
+        let (r, _) = run(&mut flash, &[&["mkdir", "/x"], &["rename", "/lib", "/x/lib"]]);
+        assert_eq!(r.unwrap_err().to_string(), looped);
+        let (r, _) = run(&mut flash, &[&["rm", "/lib"]]);
+        assert_eq!(r.unwrap_err().to_string(), looped);
     }
 }

@@ -12,6 +12,8 @@
 //! filesystem is packed at the start of its partition, so the image file ends
 //! right after its last block. Blocks already in use are never moved.
 
+use std::collections::HashMap;
+
 use mpimg_littlefs::{self as lfs, Attribute, BlockDevice, Config, DeviceError, FileType, Filesystem, FsInfo};
 
 use super::cache::{BlockCache, Region, BLOCK_SIZE};
@@ -88,6 +90,9 @@ pub struct LfsVolume<'c, 'f> {
     part: String,
     region: Region,
     info: FsInfo,
+    /// The metadata pair of each directory listed since the last change, and
+    /// its path (see [`LfsVolume::check_one_path`]).
+    listed: HashMap<u64, String>,
 }
 
 fn corrupt(part: &str, detail: impl ToString) -> FsError {
@@ -122,7 +127,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         // at the start of the partition and a file can end right after it
         // (littlefs's own start is pseudo-random; see `allocate_from_start`).
         fs.allocate_from_start();
-        Ok(LfsVolume { fs, part: part.to_owned(), region, info })
+        Ok(LfsVolume { fs, part: part.to_owned(), region, info, listed: HashMap::new() })
     }
 
     /// Make a new filesystem on the partition as MicroPython would, but at
@@ -197,6 +202,25 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         Ok(())
     }
 
+    /// A directory has one path. Reaching the metadata pair of one already
+    /// listed by another path means the tree loops (a directory inside itself)
+    /// or two entries share a directory: only a damaged filesystem has that,
+    /// and walking on would never end (or list the same files twice).
+    fn check_one_path(&mut self, head: [u32; 2], dir: &FsPath) -> Result<(), FsError> {
+        let key = (u64::from(head[0].min(head[1])) << 32) | u64::from(head[0].max(head[1]));
+        match self.listed.get(&key) {
+            Some(first) if *first != dir.abs() => Err(corrupt(
+                &self.part,
+                format!("'{}' is the directory '{first}' again: the directory tree loops", dir.abs()),
+            )),
+            Some(_) => Ok(()),
+            None => {
+                self.listed.insert(key, dir.abs());
+                Ok(())
+            }
+        }
+    }
+
     /// The filesystem's on-disk version as mounted.
     pub fn disk_version(&self) -> u32 {
         self.info.disk_version
@@ -228,7 +252,8 @@ impl Volume for LfsVolume<'_, '_> {
     }
 
     fn list(&mut self, dir: &FsPath, mtimes: bool) -> Result<Vec<Entry>, FsError> {
-        let raw = self.fs.read_dir(dir.abs(), DIR_LIMIT).map_err(|e| self.err(e, "list", dir))?;
+        let (head, raw) = self.fs.read_dir_with_head(dir.abs(), DIR_LIMIT).map_err(|e| self.err(e, "list", dir))?;
+        self.check_one_path(head, dir)?;
         let mut out = Vec::with_capacity(raw.len());
         for e in raw {
             let name = String::from_utf8(e.name.clone());
@@ -257,6 +282,8 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
         path.check_names()?;
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         // Remove an old copy first so its blocks can be reused for the new one.
         match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
             Ok(e) if e.file_type == FileType::Dir => return Err(FsError::IsADirectory(path.to_string())),
@@ -275,15 +302,21 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn mkdir(&mut self, path: &FsPath) -> Result<(), FsError> {
         path.check_names()?;
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         self.fs.mkdir(path.abs()).map_err(|e| self.err(e, "mkdir", path))
     }
 
     fn remove(&mut self, path: &FsPath) -> Result<(), FsError> {
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))
     }
 
     fn rename(&mut self, from: &FsPath, to: &FsPath) -> Result<(), FsError> {
         to.check_names()?;
+        // A change may move metadata pairs (compaction, relocation) or free one.
+        self.listed.clear();
         self.fs.rename(from.abs(), to.abs()).map_err(|e| self.err(e, "rename", from))
     }
 
@@ -339,5 +372,40 @@ impl Volume for LfsVolume<'_, '_> {
         }
         cover?;
         result.map_err(|e| corrupt(&part, format!("unmount: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::FileFlash;
+
+    fn run(flash: &mut FileFlash, cmds: &[&[&str]]) -> (Result<(), FsError>, String) {
+        let parts = [crate::fs::FsPartition { name: "vfs".into(), offset: 0, size: 0x10000, implicit: false }];
+        let cmds: Vec<Vec<String>> = cmds.iter().map(|c| c.iter().map(|w| w.to_string()).collect()).collect();
+        let mut out = Vec::new();
+        let r = crate::fs::run_fs_commands(flash, &parts, &cmds, &mut out, &mut std::io::sink());
+        (r.map(|_| ()), String::from_utf8(out).unwrap())
+    }
+
+    /// Listing the same directory again, or a directory whose metadata pair
+    /// was freed and reused by another after a change, is no loop.
+    #[test]
+    fn changes_between_listings_are_no_loop() {
+        let mut flash = FileFlash::new(vec![0xFF; 0x10000], 0, 0x10000);
+        let (r, out) = run(
+            &mut flash,
+            &[
+                &["mkfs"],
+                &["mkdir", "/a/b", "/c"],
+                &["ls", "/", "/a"],
+                &["rm", "/a"],
+                &["mkdir", "/d/e"],
+                &["rename", "/c", "/d/c"],
+                &["ls"],
+            ],
+        );
+        assert!(r.is_ok(), "{r:?}");
+        assert!(out.ends_with("boot.py\nd/\nd/c/\nd/e/\n"), "{out}");
     }
 }
