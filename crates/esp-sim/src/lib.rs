@@ -38,7 +38,7 @@ use std::thread::JoinHandle;
 pub use chip::Chip;
 pub use fault::{Fault, FaultPlan};
 pub use server::Ended;
-pub use stats::Stats;
+pub use stats::{Stats, Traced};
 
 /// Everything that can go wrong starting or running a simulator.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// Factory MAC in eFuse; the chip's default if None.
     pub mac: Option<[u8; 6]>,
+    /// Record every request in [`Stats::trace`].
+    pub trace: bool,
 }
 
 impl SimConfig {
@@ -101,6 +103,7 @@ impl SimConfig {
             faults: Vec::new(),
             seed: 0,
             mac: None,
+            trace: false,
         }
     }
 
@@ -138,6 +141,9 @@ impl SimConfig {
         if let Some(m) = self.mac {
             a.extend(["--mac".into(), size::format_mac(m)]);
         }
+        if self.trace {
+            a.push("--trace".into());
+        }
         a
     }
 
@@ -168,7 +174,7 @@ impl SimConfig {
             baud: device::ROM_BAUD,
             ..Stats::default()
         }));
-        let srv = server::Server::new(
+        let mut srv = server::Server::new(
             pty,
             dev,
             link::Link::new(device::ROM_BAUD, self.baud_model),
@@ -178,6 +184,7 @@ impl SimConfig {
             self.stats_file.clone(),
             stop,
         );
+        srv.trace = self.trace;
         Ok((srv, stats))
     }
 }

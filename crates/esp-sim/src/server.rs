@@ -39,6 +39,8 @@ pub struct Server {
     connected: bool,
     /// The client of this connection has sent bytes (it counts as a session).
     spoke: bool,
+    /// Record every request in the statistics' trace.
+    pub trace: bool,
 }
 
 const POLL: Duration = Duration::from_millis(20);
@@ -67,6 +69,7 @@ impl Server {
             decoder: slip::Decoder::new(),
             connected: false,
             spoke: false,
+            trace: false,
         }
     }
 
@@ -192,9 +195,9 @@ impl Server {
             s.bytes_from_host += bytes.len() as u64;
             s.wire_seconds = self.link.wire_seconds;
         });
-        for &b in bytes {
+        for (i, &b) in bytes.iter().enumerate() {
             if let Some(frame) = self.decoder.push(b) {
-                if let Some(e) = self.on_frame(frame)? {
+                if let Some(e) = self.on_frame(frame, before + i as u64 + 1)? {
                     return Ok(Some(e));
                 }
             }
@@ -224,13 +227,20 @@ impl Server {
         }
     }
 
-    fn on_frame(&mut self, mut frame: Vec<u8>) -> std::io::Result<Option<Ended>> {
+    /// Handle host frame `frame`, whose last byte was byte `end` of the host's stream.
+    fn on_frame(&mut self, mut frame: Vec<u8>, end: u64) -> std::io::Result<Option<Ended>> {
         let n = self.with_stats(|s| {
             s.frames_from_host += 1;
             s.frames_from_host
         });
         if !self.frame_fault(Dir::Rx, n, &mut frame) {
             return Ok(None);
+        }
+        if self.trace && frame.len() >= 8 && frame[0] == 0 {
+            let words =
+                frame[8..].chunks_exact(4).take(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
+            let op = crate::command::name(frame[1]);
+            self.with_stats(|s| s.trace.push(crate::stats::Traced { end, op, words }));
         }
         if let Some(ms) = self.faults.stall(n) {
             self.with_stats(|s| s.faults_fired.push(format!("stall {ms} ms before host frame {n}")));

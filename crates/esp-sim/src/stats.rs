@@ -51,6 +51,24 @@ pub struct Stats {
     pub stub_entry: Option<u32>,
     /// Faults that fired, in order ("drop rx frame 5", ...).
     pub faults_fired: Vec<String>,
+    /// With tracing on: every request the device handled, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<Traced>,
+}
+
+/// One request from the host, as a trace records it: where its frame ended
+/// in the host's byte stream (a `close:` fault at that count lets the
+/// request through and cuts what follows), its command and the first words
+/// of its data (the flash offset of FLASH_BEGIN is the fourth, of
+/// ERASE_REGION, READ_FLASH and SPI_FLASH_MD5 the first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traced {
+    /// Bytes from the host up to and including this frame's last byte.
+    pub end: u64,
+    /// The command's name (FLASH_DEFL_BEGIN, ...).
+    pub op: String,
+    /// Up to four little-endian words from the start of its data.
+    pub words: Vec<u32>,
 }
 
 impl Stats {

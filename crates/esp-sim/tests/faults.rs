@@ -177,3 +177,46 @@ fn port_closes_after_n_device_bytes() {
     let (stats, ended) = sim.stop().unwrap();
     assert_eq!((stats.bytes_to_host, ended), (30, Ended::FaultClosed));
 }
+
+/// The trace gives each request's end in the host's byte stream: a close at
+/// that count lets the request through, one byte earlier it does not.
+#[test]
+fn a_traced_request_places_a_close_exactly() {
+    let run = |spec: Option<String>| {
+        let dir = tempfile::tempdir().unwrap();
+        let flash = dir.path().join("flash.bin");
+        let mut cfg = SimConfig::new(Chip::Esp32s3, 4 << 20, &flash);
+        cfg.trace = true;
+        cfg.faults = spec.map(|s| fault::parse(&s).unwrap()).unwrap_or_default();
+        let sim = Simulator::start(cfg).unwrap();
+        let mut c = RawClient::open(sim.pty_path());
+        c.sync();
+        c.start_stub();
+        let mut answered = Vec::new();
+        for at in [0x1000u32, 0x3000, 0x5000] {
+            c.send(op::ERASE_REGION, &words(&[at, 0x1000]), 0);
+            match c.recv(Duration::from_secs(2)) {
+                Ok(Some(f)) => answered.push(status(&f, false) == [0, 0]),
+                _ => break,
+            }
+        }
+        let (stats, _) = sim.stop().unwrap();
+        (stats, answered)
+    };
+    let (stats, answered) = run(None);
+    assert_eq!(answered, [true, true, true]);
+    let erases: Vec<_> = stats.trace.iter().filter(|t| t.op == "ERASE_REGION").collect();
+    assert_eq!(
+        erases.iter().map(|t| t.words.clone()).collect::<Vec<_>>(),
+        [[0x1000, 0x1000], [0x3000, 0x1000], [0x5000, 0x1000]]
+    );
+    assert_eq!(stats.trace.last().unwrap().end, stats.bytes_from_host);
+    assert!(stats.trace.windows(2).all(|w| w[0].end < w[1].end));
+    // Through the second erase: it is done (and counted), the third never arrives.
+    let (cut, _) = run(Some(format!("close:{}", erases[1].end)));
+    assert_eq!(cut.commands.get("ERASE_REGION"), Some(&2));
+    assert_eq!(cut.trace.last(), Some(erases[1]));
+    // One byte earlier: the second is cut off.
+    let (cut, _) = run(Some(format!("close:{}", erases[1].end - 1)));
+    assert_eq!(cut.commands.get("ERASE_REGION"), Some(&1));
+}

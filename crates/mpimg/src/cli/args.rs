@@ -1,5 +1,6 @@
 //! The command line: the same options, with the same meanings, as
-//! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`).
+//! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`,
+//! `--discard-fs`, `--keep-backup`, `--backup-dir`).
 
 use std::ffi::OsString;
 
@@ -138,6 +139,18 @@ pub struct Args {
     /// Modify the given firmware file itself instead of writing a new one.
     #[arg(long)]
     pub in_place: bool,
+    /// Let a table edit drop the files of a filesystem partition it deletes
+    /// or re-types (without it, such an edit is refused).
+    #[arg(long)]
+    pub discard_fs: bool,
+    /// Devices: keep the host backup of the files a table edit moves after
+    /// the edit finished (renamed to end in -done.bin) instead of removing it.
+    #[arg(long)]
+    pub keep_backup: bool,
+    /// Devices: where the host backup of the files a table edit moves is kept
+    /// (default: the current directory); a re-run looks for it there.
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<String>,
     /// Filesystem commands (filled in from the `--fs` groups, see [`split_fs`]).
     #[arg(skip)]
     pub fs: Vec<Vec<String>>,
@@ -185,6 +198,9 @@ fn is_known_option(word: &str) -> bool {
         "--in-place",
         "--assemble",
         "--format",
+        "--discard-fs",
+        "--keep-backup",
+        "--backup-dir",
         "--help",
         "--version",
     ];

@@ -8,6 +8,8 @@ use mpimg::format::partition::PartitionView;
 use mpimg::fs::FsRunReport;
 use mpimg::ops::assemble::Assembled;
 use mpimg::ops::backup::Backup;
+use mpimg::ops::carry::job::BackupFate;
+use mpimg::ops::carry::Carried;
 use mpimg::ops::check::ImageCheck;
 use mpimg::ops::file_format::FileFormat;
 use mpimg::ops::flash_image::FlashReport;
@@ -35,9 +37,14 @@ pub struct RunResult {
     pub edits: Vec<Edit>,
     /// What committing the edit did.
     pub update: Option<UpdateReport>,
-    /// What `--backup` wrote.
+    /// What `--backup FILE` wrote (the whole board).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup: Option<BackedUp>,
+    pub backed_up: Option<BackedUp>,
+    /// What a table edit did with each filesystem partition it touched.
+    pub filesystems: Vec<Carried>,
+    /// Devices: the host backup of the files a table edit carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupReport>,
     /// The app image file written (`-x`).
     pub extracted: Option<String>,
     /// Files written by `--read`.
@@ -113,6 +120,36 @@ pub struct BoardResult {
     /// Its own run's document (`mpimg PORTS --json`): what the run on that one board gives.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<serde_json::Value>,
+}
+
+/// The host backup of a table edit on a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupReport {
+    /// Where it is (or was).
+    pub path: String,
+    /// When the interrupted edit this run finished made it (None: this run made it).
+    pub resumed: Option<String>,
+    /// `pending` (the edit has not finished: a re-run finishes it), `removed`, or `kept` (then `path` is where).
+    pub state: &'static str,
+}
+
+impl BackupReport {
+    /// A backup saved (or found) for an edit not yet finished.
+    pub fn pending(path: &str, resumed: Option<String>) -> Self {
+        BackupReport { path: path.to_owned(), resumed, state: "pending" }
+    }
+
+    /// The edit finished: what became of the backup.
+    pub fn finished(&mut self, fate: &BackupFate) {
+        match fate {
+            BackupFate::Removed(_) => self.state = "removed",
+            BackupFate::Kept(at) => {
+                self.state = "kept";
+                self.path = at.clone();
+            }
+            BackupFate::None => {}
+        }
+    }
 }
 
 /// Everything gathered so far: what an error report keeps too.

@@ -24,6 +24,8 @@ use mpimg::format::partition::PartitionView;
 use mpimg::fs::CacheStats;
 use mpimg::ops::assemble::Assembled;
 use mpimg::ops::backup::Backup;
+use mpimg::ops::carry::job::{made_at, BackupFate, Pending};
+use mpimg::ops::carry::Carried;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
 use mpimg::ops::plan::{Edit, EditKind};
@@ -211,14 +213,60 @@ impl<'w> Reporter<'w> {
         Ok(())
     }
 
-    /// Filesystem partitions that grew and were kept.
-    pub fn grown(&mut self, names: &[String]) -> Io {
-        for g in names {
+    /// What a table edit did with each filesystem partition it touched, one line each.
+    pub fn carried(&mut self, parts: &[Carried]) -> Io {
+        match self.notes() {
+            Some(w) => parts.iter().try_for_each(|c| writeln!(w, "{}", text::carried_line(c))),
+            None => Ok(()),
+        }
+    }
+
+    /// Backups found that this run does not use: damaged ones, and (when the
+    /// run does not write, which it would refuse) this board's from an edit
+    /// that did not finish.
+    pub fn pending_backups(&mut self, damaged: &[(String, String)], others: &[Pending], writes: bool) -> Io {
+        for (at, why) in damaged {
+            self.warning(&format!("the backup {at} cannot be read ({why}); it is left as it is"))?;
+        }
+        if writes {
+            return Ok(());
+        }
+        for p in others {
             self.warning(&format!(
-                "filesystem partition '{g}' grew and was kept: MicroPython will not mount it until it fills the partition; run --fs grow {g}"
+                "a table edit on this board made on {} did not finish: its backup of the files is {}; run that edit again to finish it",
+                made_at(&p.backup),
+                p.location
             ))?;
         }
         Ok(())
+    }
+
+    /// This run finishes an interrupted table edit from its backup.
+    pub fn resuming(&mut self, at: &str, made: &str) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "Finishing the table edit begun on {made}: the files come from its backup {at}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The backup of the files to carry is saved (before anything on the board is erased).
+    pub fn backup_saved(&mut self, at: &str) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Saved the files to carry in {at}: if this run is cut off, the same command run again finishes it"
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// What became of the backup once the edit finished.
+    pub fn backup_done(&mut self, fate: &BackupFate) -> Io {
+        match (self.notes(), fate) {
+            (Some(w), BackupFate::Removed(at)) => writeln!(w, "Removed the backup {at}: the files read back as saved"),
+            (Some(w), BackupFate::Kept(at)) => writeln!(w, "Kept the backup as {at}"),
+            _ => Ok(()),
+        }
     }
 
     /// App partitions left without an app by an edit (devices).

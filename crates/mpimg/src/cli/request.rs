@@ -137,6 +137,12 @@ pub struct Request {
     pub time: TimeSource,
     /// The output is the input file itself (`--in-place`).
     pub in_place: bool,
+    /// A table edit may drop the files of a filesystem partition it deletes or re-types (`--discard-fs`).
+    pub discard_fs: bool,
+    /// Devices: where host backups of carried files are kept.
+    pub backup_dir: PathBuf,
+    /// Devices: keep a backup after its edit finished.
+    pub keep_backup: bool,
     /// The run writes a firmware (a new file, the file itself, or the device's table).
     pub writes_firmware: bool,
     /// How to connect to devices.
@@ -198,6 +204,9 @@ impl Request {
             output_format,
             time,
             in_place: args.in_place,
+            discard_fs: args.discard_fs,
+            backup_dir: PathBuf::from(args.backup_dir.as_deref().unwrap_or(".")),
+            keep_backup: args.keep_backup,
             writes_firmware,
             device: DeviceOptions {
                 baud: args.baud,
@@ -307,6 +316,8 @@ fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
         Target::Build(_) if args.in_place => Err(CliError::InPlaceBuild),
         Target::File(_) if args.erase_fs.is_some() => Err(CliError::DeviceOnly { option: "--erase-fs" }),
         Target::File(_) if args.ota_update.is_some() => Err(CliError::DeviceOnly { option: "--ota-update" }),
+        Target::File(_) if args.keep_backup => Err(CliError::DeviceOnly { option: "--keep-backup" }),
+        Target::File(_) if args.backup_dir.is_some() => Err(CliError::DeviceOnly { option: "--backup-dir" }),
         Target::File(_) | Target::Build(_) if args.backup.is_some() => Err(CliError::DeviceOnly { option: "--backup" }),
         _ if args.erase_rest && args.flash.is_none() => {
             Err(CliError::Needs { option: "--erase-rest", needs: "--flash" })

@@ -55,7 +55,7 @@ fn run_build(req: &Request, recipe: &Recipe, rep: &mut Reporter, g: &mut Gathere
 
 /// A firmware file: the steps, then the output file, then `--flash`.
 fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
-    let mut s = Session { req, fw, rep, g, warnings: Vec::new() };
+    let mut s = Session { req, fw, rep, g, warnings: Vec::new(), backup: None };
     s.run()?;
     if req.extract_app.is_some() {
         return Ok(());

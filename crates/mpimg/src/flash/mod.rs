@@ -142,6 +142,14 @@ pub trait Flash {
         None
     }
 
+    /// Whether the flash holds exactly `data` at `offset`, checked where the
+    /// bytes are: a device hashes the range itself (only the MD5 crosses the
+    /// link, and no cached copy stands in for the flash); other backends
+    /// compare what [`Flash::read`] gives.
+    fn holds(&mut self, offset: u32, data: &[u8]) -> Result<bool, FlashError> {
+        Ok(self.read_vec(offset, u32::try_from(data.len()).unwrap_or(u32::MAX))? == data)
+    }
+
     /// Read `len` bytes at `offset` into a new vector.
     fn read_vec(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, FlashError> {
         let mut buf = vec![0u8; len as usize];

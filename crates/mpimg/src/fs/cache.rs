@@ -269,6 +269,15 @@ impl<'f> BlockCache<'f> {
         Ok(true)
     }
 
+    /// The unflushed changes as (flash offset, block) pairs in offset order,
+    /// taken out of the cache, which then holds (and, once read again, sees)
+    /// the flash as it is: changes worked out now, to be written later.
+    pub fn take_changes(&mut self) -> Vec<(u32, Vec<u8>)> {
+        let out = self.dirty.iter().map(|&b| (b * BLOCK_SIZE, self.cached(b).unwrap_or(&[]).to_vec())).collect();
+        self.discard();
+        out
+    }
+
     /// Forget every unflushed change (the cached copies of those blocks too).
     pub fn discard(&mut self) {
         self.cover = 0;
@@ -438,6 +447,26 @@ mod tests {
         c.write(0x1000, &[5u8; 0x1000]).unwrap(); // cached now and the same
         c.write(0x2008, &[5u8; 8]).unwrap();
         assert!(!c.is_dirty());
+        assert!(!c.flush().unwrap());
+    }
+
+    #[test]
+    fn changes_are_taken_out_and_the_flash_left_as_it_was() {
+        let mut f = FileFlash::new(vec![5u8; 0x3000], 0, 0x40_0000);
+        let mut c = BlockCache::new(&mut f);
+        c.write(0x1004, &[1, 2]).unwrap();
+        c.erase(0x2000, 0x1000).unwrap();
+        let changes = c.take_changes();
+        assert_eq!(
+            changes.iter().map(|(o, d)| (*o, d.len())).collect::<Vec<_>>(),
+            vec![(0x1000, 0x1000), (0x2000, 0x1000)]
+        );
+        assert_eq!(&changes[0].1[..8], &[5, 5, 5, 5, 1, 2, 5, 5]);
+        assert!(changes[1].1.iter().all(|&b| b == 0xFF));
+        assert!(!c.is_dirty());
+        let mut b = [0u8; 2];
+        c.read(0x1004, &mut b).unwrap();
+        assert_eq!(b, [5, 5]);
         assert!(!c.flush().unwrap());
     }
 

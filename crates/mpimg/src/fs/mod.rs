@@ -30,6 +30,7 @@ pub mod path;
 mod run;
 pub mod sync;
 pub mod time;
+pub mod tree;
 pub mod volume;
 
 use std::collections::BTreeSet;

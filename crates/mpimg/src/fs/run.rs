@@ -14,11 +14,13 @@ use super::lfs::LfsVolume;
 use super::path::{parse_paths, FsPath};
 use super::sync::{sync, SyncReport};
 use super::time::{now_ns, Civil};
-use super::volume::{makedirs, Entry, Volume, MAX_DEPTH};
+use super::volume::{makedirs, Entry, Volume};
 use super::{FsError, FsPartition};
 
 /// The partition a bare path refers to.
 pub const DEFAULT_PARTITION: &str = "vfs";
+/// Deeper directory trees than this are taken for a loop in a damaged image.
+pub(crate) use super::volume::MAX_DEPTH;
 
 /// Where command output and progress go, and what was changed.
 pub struct Io<'a> {
@@ -63,11 +65,12 @@ fn region(cache: &BlockCache, part: &FsPartition) -> Result<Region, FsError> {
     Ok(Region { offset: part.offset, size: part.size })
 }
 
-/// Detect and mount the filesystem of `part`.
-pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result<Box<dyn Volume + 'c>, FsError> {
+/// The range of `part` (checked against the flash) and what its first
+/// blocks hold. A partition under two blocks holds nothing.
+pub(crate) fn detect_partition(cache: &mut BlockCache, part: &FsPartition) -> Result<(Region, Detected), FsError> {
     let region = region(cache, part)?;
     if region.blocks() < 2 {
-        return Err(FsError::NoFilesystem(part.name.clone()));
+        return Ok((region, Detected::Nothing));
     }
     let mut b0 = vec![0u8; BLOCK_SIZE as usize];
     let mut b1 = vec![0u8; BLOCK_SIZE as usize];
@@ -76,7 +79,13 @@ pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result
     if !super::detect::has_lfs_magic(&b0) {
         cache.read(region.offset + BLOCK_SIZE, &mut b1)?;
     }
-    Ok(match detect(&b0, &b1) {
+    Ok((region, detect(&b0, &b1)))
+}
+
+/// Detect and mount the filesystem of `part`.
+pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result<Box<dyn Volume + 'c>, FsError> {
+    let (region, found) = detect_partition(cache, part)?;
+    Ok(match found {
         Detected::Littlefs => Box::new(LfsVolume::mount(cache, &part.name, region)?),
         Detected::Fat(boot) => Box::new(FatVolume::mount(cache, &part.name, region, boot)?),
         Detected::Nothing => return Err(FsError::NoFilesystem(part.name.clone())),

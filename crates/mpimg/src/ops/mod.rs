@@ -1,6 +1,7 @@
 //! Operations written once over the flash abstraction: opening a firmware
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
-//! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
+//! edits ([`layout`], planned by [`plan`], committed by [`update`], keeping
+//! the files of the filesystems they move with [`carry`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
 //! OTA ([`ota`]), backing up a whole board ([`backup`]), flashing a whole
 //! image to a device (`flash_image`), assembling an image from a build's
@@ -11,6 +12,7 @@
 
 pub mod assemble;
 pub mod backup;
+pub mod carry;
 pub mod check;
 pub mod file_format;
 pub mod firmware;

@@ -13,6 +13,8 @@ use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::format::size::flash_label as mb;
 use mpimg::format::size::human;
+use mpimg::fs::tree::TreeStats;
+use mpimg::ops::carry::{Action, Carried};
 use mpimg::ops::check::ImageCheck;
 use mpimg::ops::summary::{AppSummary, ImageSummary, Summary};
 
@@ -319,4 +321,49 @@ pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Resu
         writeln!(out, "Check '{}' at {:#x}: {what}", c.name, img.offset)?;
     }
     Ok(())
+}
+
+/// Bytes as people read them: `139 bytes`, `412 kB` (1024 bytes).
+fn amount(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{} kB", (bytes + 512) / 1024)
+    }
+}
+
+fn files(stats: Option<&TreeStats>) -> String {
+    let Some(stats) = stats else { return String::new() };
+    let s = if stats.files == 1 { "" } else { "s" };
+    format!("{} file{s} ({})", stats.files, amount(stats.bytes))
+}
+
+/// What a table edit did with one filesystem partition, as one line:
+/// `Kept 37 files (412 kB) of 'vfs': moved to 0x410000, 0x3f0000 bytes`.
+pub fn carried_line(c: &Carried) -> String {
+    let name = &c.partition;
+    let what = files(c.contents.as_ref());
+    let to = c.to.unwrap_or(c.from);
+    match c.action {
+        Action::Unchanged => {
+            let renamed = match &c.new_name {
+                Some(n) if n != name => format!(", now named '{n}'"),
+                _ => String::new(),
+            };
+            format!("Kept '{name}' ({}) as it was, at {:#x}, {:#x} bytes{renamed}", c.filesystem, to.offset, to.size)
+        }
+        Action::Grown => format!("Kept {what} of '{name}': {} grown in place to {:#x} bytes", c.filesystem, to.size),
+        Action::KeptSize => format!(
+            "Kept {what} of '{name}': the partition grew to {:#x} bytes, the {} volume stays {:#x} bytes",
+            to.size, c.filesystem, c.fs_size
+        ),
+        Action::Recreated if to.offset == c.from.offset => {
+            format!("Kept {what} of '{name}': shrunk to {:#x} bytes", to.size)
+        }
+        Action::Recreated => format!("Kept {what} of '{name}': moved to {:#x}, {:#x} bytes", to.offset, to.size),
+        Action::Discarded => {
+            let why = if c.new_name.is_some() { "re-typed" } else { "deleted" };
+            format!("Discarded {what} of '{name}' ({why}, --discard-fs)")
+        }
+    }
 }

@@ -439,6 +439,16 @@ impl Flash for DeviceFlash {
         self.write_aligned(lo, &buf).map_err(dev)
     }
 
+    fn holds(&mut self, offset: u32, data: &[u8]) -> Result<bool, FlashError> {
+        let len = self.check(offset, data.len())?;
+        let want: [u8; 16] = Md5::digest(data).into();
+        let mut got = self.link.md5(offset, len);
+        if got.is_err() && self.link.recover() {
+            got = self.link.md5(offset, len);
+        }
+        Ok(got.map_err(dev)? == want)
+    }
+
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
         check_erase_alignment(offset, len)?;
         self.check(offset, len as usize)?;
