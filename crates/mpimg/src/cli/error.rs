@@ -29,6 +29,37 @@ pub enum CliError {
         /// The option.
         option: &'static str,
     },
+    /// An option that only means something with another.
+    #[error("{option} only works with {needs}")]
+    Needs {
+        /// The option given.
+        option: &'static str,
+        /// The option it needs.
+        needs: &'static str,
+    },
+    /// An option that writes a file on this computer, with several boards.
+    #[error("{option} writes a file on this computer: give one board, not several")]
+    OneBoard {
+        /// The option.
+        option: &'static str,
+    },
+    /// Some boards of a run on several failed (each is named in the summary).
+    #[error("{} of {total} boards failed: {}", failed.len(), failed.join(", "))]
+    BoardsFailed {
+        /// The ports of the boards that failed.
+        failed: Vec<String>,
+        /// How many boards the run went to.
+        total: usize,
+    },
+    /// A board's `--check-app` found an invalid image (in a run on several boards).
+    #[error("an image check failed (--check-app)")]
+    CheckFailed,
+    /// `all` found no board.
+    #[error("no ESP loader answered on any serial port (looked at: {})", if looked.is_empty() { "none found".to_string() } else { looked.join(", ") })]
+    NoBoards {
+        /// The ports tried.
+        looked: Vec<String>,
+    },
     /// `--flash` given with a device as FILENAME.
     #[error(
         "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"
@@ -294,7 +325,7 @@ mod tests {
             (line(Error::NotDataPartition { name: "factory".into() }), "'factory' is not a data partition: --erase-fs erases the start of a filesystem partition (e.g. vfs)"),
             (line(Error::NoOtaPartitions), "the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota"),
             (line(Error::WrongChip { firmware: "esp32", port: "/dev/pts/3".into(), device: "esp32s3" }), "the firmware is for esp32 but the device on /dev/pts/3 is an esp32s3: use a firmware for esp32s3"),
-            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow"),
+            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow, sync"),
             (line(FsError::Usage { cmd: "cat", msg: "needs a file".into() }), "--fs cat: needs a file"),
             (line(FsError::NoPartition("vfs3".into())), "no partition 'vfs3' in the partition table; run mpimg on the image without options to list its partitions"),
             (line(FsError::NoFilesystem("vfs2".into())), "no littlefs or FAT filesystem on 'vfs2'; create one with --fs mkfs vfs2"),

@@ -10,6 +10,7 @@ use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::run_fs;
+use mpimg::ops::backup::backup;
 use mpimg::ops::carry::backup::Board;
 use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups};
 use mpimg::ops::carry::store::DirStore;
@@ -25,7 +26,7 @@ use mpimg::ops::{ota, EditError};
 use mpimg::Error;
 
 use super::error::CliError;
-use super::outcome::{BackupReport, Gathered};
+use super::outcome::{BackedUp, BackupReport, Gathered};
 use super::report::Reporter;
 use super::request::{CsvOut, Request};
 
@@ -80,6 +81,7 @@ impl<F: Flash> Session<'_, '_, F> {
     /// `--read` are written at the end, so an error leaves none behind.
     pub fn run(&mut self) -> Step {
         self.inspect()?;
+        self.backup()?;
         if let Some(path) = &self.req.extract_app {
             return self.extract_app(path);
         }
@@ -109,6 +111,17 @@ impl<F: Flash> Session<'_, '_, F> {
         check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
         self.g.summary = Some(summary);
+        Ok(())
+    }
+
+    /// `--backup`: the whole flash, before anything changes it, to a firmware file.
+    fn backup(&mut self) -> Step {
+        let Some(path) = &self.req.backup else { return Ok(()) };
+        let (backup, data) = backup(&mut self.fw)?;
+        write_file(path, &data)?;
+        let file = path.display().to_string();
+        self.rep.backed_up(&file, &backup)?;
+        self.g.result.backed_up = Some(BackedUp { file, backup });
         Ok(())
     }
 

@@ -1,6 +1,17 @@
 //! Flashing a whole firmware image (a firmware file's bytes, bootloader offset
 //! on) to a device: written, the rest of the partition it ends in erased (no
 //! stale app bytes after a shorter image), verified.
+//!
+//! What a clone is: a backup (`ops::backup`) holds the flash from the
+//! bootloader offset to its last sector with data; the source board is erased
+//! past that. Flashing it with `erase_rest` also erases the target from the
+//! end of the image to the end of its flash (sectors already erased are found
+//! by their MD5 and left alone), so from the bootloader offset on the target
+//! holds exactly what the source did. Below the bootloader offset (the first
+//! 4 KB or 8 KB on chips whose bootloader is not at 0) nothing is read or
+//! written. Without `erase_rest` only the partition the image ends in is
+//! cleared: the partitions after it (a filesystem kept across a firmware
+//! update) stay as they were.
 
 use serde::Serialize;
 
@@ -16,11 +27,14 @@ use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
 pub struct FlashReport {
     /// The device's port.
     pub port: String,
+    /// The device's MAC address, if it told.
+    pub mac: Option<String>,
     /// Flash offset the image was written at (the chip's bootloader offset).
     pub offset: u32,
     /// Length of the image in bytes.
     pub bytes: u32,
-    /// Flash offset up to which the device was erased after the image (the end of the partition it ends in).
+    /// Flash offset up to which the device was erased after the image (the
+    /// end of the partition it ends in, or with `erase_rest` of the flash).
     pub erased_to: u32,
     /// Sectors written, erased and found unchanged.
     pub sectors: SectorCounts,
@@ -42,18 +56,36 @@ pub struct HeaderMismatch {
 }
 
 /// Connect to the device on `port` with `options` and flash `image` (a
-/// firmware for `chip`, from its bootloader offset on).
+/// firmware for `chip`, from its bootloader offset on); with `erase_rest`,
+/// erase the flash past it to the end (see the module documentation).
 ///
-/// Errors: [`Error::Device`] when connecting fails, [`Error::WrongChip`] for a
-/// device of another chip, [`Error::FirmwareTooBig`] for an image longer than
-/// its flash, [`Error::Flash`] when writing fails.
+/// Errors: [`Error::Device`] when connecting fails, and those of [`write_image`].
 pub fn flash_image(
     port: &str,
     options: DeviceOptions,
     image: &[u8],
     chip: &'static Chip,
+    erase_rest: bool,
 ) -> Result<FlashReport, Error> {
     let mut d = DeviceFlash::open(port, options)?;
+    let report = write_image(&mut d, image, chip, erase_rest)?;
+    d.close();
+    Ok(report)
+}
+
+/// Flash `image` (a firmware for `chip`, from its bootloader offset on) to
+/// the connected device `d`; with `erase_rest`, erase the flash past it to
+/// the end (see the module documentation).
+///
+/// Errors: [`Error::WrongChip`] for a device of another chip,
+/// [`Error::FirmwareTooBig`] for an image longer than its flash,
+/// [`Error::Flash`] when writing fails.
+pub fn write_image(
+    d: &mut DeviceFlash,
+    image: &[u8],
+    chip: &'static Chip,
+    erase_rest: bool,
+) -> Result<FlashReport, Error> {
     if d.chip().name != chip.name {
         return Err(Error::WrongChip { firmware: chip.name, port: d.facts().port.clone(), device: d.chip().name });
     }
@@ -80,19 +112,19 @@ pub fn flash_image(
         .and_then(|t| t.entries.iter().find(|p| p.offset < end && end <= p.end()).map(|p| p.end()))
         .unwrap_or(padded_end)
         .max(padded_end);
+    let part_end = if erase_rest { d.data_end() } else { part_end };
     d.write(bl, &data)?;
     if part_end > padded_end {
         d.erase(padded_end, part_end - padded_end)?;
     }
-    let report = FlashReport {
+    Ok(FlashReport {
         port: d.facts().port.clone(),
+        mac: d.facts().mac.clone(),
         offset: bl,
         bytes: image.len() as u32,
         erased_to: part_end,
         sectors: d.counts.clone(),
         header_mismatch,
         wire: d.wire().clone(),
-    };
-    d.close();
-    Ok(report)
+    })
 }
