@@ -28,6 +28,7 @@ pub mod slip;
 pub mod spi_flash;
 pub mod stats;
 pub mod stub;
+pub mod timing;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

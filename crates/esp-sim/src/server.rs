@@ -259,6 +259,7 @@ impl Server {
         for o in outs {
             match o {
                 Out::SetBaud(b) => self.link.baud = b,
+                Out::Busy(t) => self.link.busy(t),
                 Out::Frame(payload) => {
                     if let Some(e) = self.send_frame(payload)? {
                         return Ok(Some(e));

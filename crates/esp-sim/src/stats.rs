@@ -25,6 +25,11 @@ pub struct Stats {
     /// Time the traffic so far takes on a real UART (10 bits per byte at
     /// the baud rate in force for each byte), whether or not it is paced.
     pub wire_seconds: f64,
+    /// Time the chip spent working before answering (hashing for
+    /// SPI_FLASH_MD5, see `timing`), modelled whether or not it is paced;
+    /// with `--baud-model` replies wait for it.
+    #[serde(default)]
+    pub device_seconds: f64,
     /// Wall time from the first byte from a host to the last byte handled.
     pub active_seconds: f64,
     /// The device's baud rate now.

@@ -560,3 +560,25 @@ fn an_esp32p4_firmware_written_at_0x0_is_moved_to_0x2000() {
     fix_and_recheck(&d, &want, "bootloader-offset", &[]);
     assert_same_flash(&d.bytes(), &flash_image(&fw, 0x2000, 4 * MB));
 }
+
+#[test]
+fn several_boards_are_each_fitted_to_their_own_flash() {
+    let Some(fw) = firmware(S3_8MB) else { return };
+    let file = read(&fw);
+    let small = start("esp32s3", 4 * MB, None, vec![]);
+    let large = start("esp32s3", 8 * MB, None, vec![]);
+    let ports = format!("{},{}", small.port(), large.port());
+    let r = mpimg(small.dir.path(), &[fw.to_str().unwrap(), "--flash", &ports]);
+    ok(&r);
+    // Each board's block says what was done to it: the 4 MB one was fitted.
+    assert!(r.err.contains("Fitted to the 4MB flash: -f 4M --resize vfs=0\n"), "{}", r.err);
+    assert_eq!(r.err.matches("Fitted").count(), 1, "{}", r.err);
+    // The 8 MB board holds the image as given; the 4 MB one, the fitted image.
+    assert_same_flash(&large.bytes(), &flash_image(&file, 0, 8 * MB));
+    let now = small.bytes();
+    assert_eq!(now[3] >> 4, 2, "4 MB in the header");
+    assert_eq!(table_of(&now, 0).end(), 0x400000);
+    assert_eq!(parse_image(&now[..0x8000]).unwrap().hash_ok(), Some(true));
+    assert_diagnoses(&small, &[], 0);
+    assert_diagnoses(&large, &[], 0);
+}

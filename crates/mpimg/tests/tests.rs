@@ -67,3 +67,5 @@ mod options_synthetic;
 mod output;
 /// Builds, reproducible and compact bakes, HEX and UF2 through the command line.
 mod pipelines;
+/// Sparse reads, backup and clone, `--fs sync`, several boards at once (esp-sim).
+mod scale;

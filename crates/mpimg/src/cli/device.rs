@@ -55,6 +55,7 @@ pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathere
     if run.is_ok() && req.mode() == Mode::Inspect {
         fs_usage(&mut s.fw, s.rep)?;
     }
+    s.g.wire = Some(s.fw.flash.wire().clone());
     s.rep.wire(s.fw.flash.wire(), &s.fw.flash.counts)?;
     run
 }

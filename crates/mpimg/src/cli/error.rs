@@ -29,11 +29,36 @@ pub enum CliError {
         /// The option.
         option: &'static str,
     },
-    /// An option that only means something with `--flash`.
-    #[error("{option} goes with --flash DEVICE (it says how a firmware file is flashed)")]
-    FlashOnly {
+    /// An option that only means something with another.
+    #[error("{option} only works with {needs}")]
+    Needs {
+        /// The option given.
+        option: &'static str,
+        /// The option it needs.
+        needs: &'static str,
+    },
+    /// An option that writes a file on this computer, with several boards.
+    #[error("{option} writes a file on this computer: give one board, not several")]
+    OneBoard {
         /// The option.
         option: &'static str,
+    },
+    /// Some boards of a run on several failed (each is named in the summary).
+    #[error("{} of {total} boards failed: {}", failed.len(), failed.join(", "))]
+    BoardsFailed {
+        /// The ports of the boards that failed.
+        failed: Vec<String>,
+        /// How many boards the run went to.
+        total: usize,
+    },
+    /// A board's `--check-app` found an invalid image (in a run on several boards).
+    #[error("an image check failed (--check-app)")]
+    CheckFailed,
+    /// `all` found no board.
+    #[error("no ESP loader answered on any serial port (looked at: {})", if looked.is_empty() { "none found".to_string() } else { looked.join(", ") })]
+    NoBoards {
+        /// The ports tried.
+        looked: Vec<String>,
     },
     /// `--flash` given with a device as FILENAME.
     #[error(
@@ -316,7 +341,7 @@ mod tests {
             (line(Error::Misplaced { offset: 0x1000, found: 0, chip: "esp32" }), "no bootloader at 0x1000, but one for esp32 at 0x0: the firmware was written at the wrong offset: move it where the chip starts it with --fit (a firmware for another chip: flash the right one with --flash)"),
             (line(Error::ChipRevision { why: "needs esp32c3 revision v0.3 or later".into(), port: "/dev/pts/3".into(), chip: "esp32c3", revision: "v0.0".into() }), "the firmware needs esp32c3 revision v0.3 or later, but the esp32c3 on /dev/pts/3 is revision v0.0: it would not start; use a firmware built for this chip revision"),
             (line(mpimg::ops::fit::FitError::NoFit { flash_size: 4 << 20, parts: vec![("factory".into(), 0x10000, 0x800000)] }), "the table does not fit the 4MB flash: 'factory' (0x10000..0x800000) ends past its end (0x400000); a fit only resizes the last partition, and only a filesystem partition; give it a layout for this flash (-f SIZE --table ota|default|original), or (with --flash) write it as it is with --no-fit"),
-            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow"),
+            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow, sync"),
             (line(FsError::Usage { cmd: "cat", msg: "needs a file".into() }), "--fs cat: needs a file"),
             (line(FsError::NoPartition("vfs3".into())), "no partition 'vfs3' in the partition table; run mpimg on the image without options to list its partitions"),
             (line(FsError::NoFilesystem("vfs2".into())), "no littlefs or FAT filesystem on 'vfs2'; create one with --fs mkfs vfs2"),

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use mpimg::format::size::flash_label;
+use mpimg::fs::probe::disk_version_name;
 use mpimg::ops::diagnose::{Code, Diagnosis, Fix, Severity};
 use mpimg::ops::fit::Fit;
 
@@ -75,6 +77,23 @@ pub fn fit_options(fit: &Fit) -> String {
         v.push(format!("--resize {}=0", quote(&r.name)));
     }
     v.join(" ")
+}
+
+/// The line that says what a fit changed: the options it amounts to, and
+/// what no option does (`Fitted to the 4MB flash: -f 4M --resize vfs=0`).
+pub fn fitted_line(fit: &Fit) -> String {
+    let mut what: Vec<String> = Vec::new();
+    let options = fit_options(fit);
+    if !options.is_empty() {
+        what.push(options);
+    }
+    if fit.renew_digest {
+        what.push("renewed the bootloader's SHA-256".into());
+    }
+    if let Some(v) = fit.lfs_version {
+        what.push(format!("littlefs made again at on-disk version {}", disk_version_name(v)));
+    }
+    format!("Fitted to the {} flash: {}", flash_label(fit.flash_size), what.join("; "))
 }
 
 /// A flash size as `-f` takes it: `4M`, `512K`, else hex bytes.

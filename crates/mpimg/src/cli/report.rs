@@ -21,10 +21,9 @@ use serde::Serialize;
 
 use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
 use mpimg::format::partition::PartitionView;
-use mpimg::format::size::flash_label as mb;
-use mpimg::fs::probe::disk_version_name;
 use mpimg::fs::CacheStats;
 use mpimg::ops::assemble::Assembled;
+use mpimg::ops::backup::Backup;
 use mpimg::ops::carry::job::{made_at, BackupFate, Pending};
 use mpimg::ops::carry::Carried;
 use mpimg::ops::diagnose::Severity;
@@ -36,8 +35,8 @@ use mpimg::ops::plan::{Edit, EditKind};
 use mpimg::ops::summary::Summary;
 
 use super::error::{shown, shown_warning, CliError};
-use super::fix::DiagnosisView;
-use super::outcome::{Gathered, RunResult};
+use super::fix::{fitted_line, DiagnosisView};
+use super::outcome::{BoardResult, ErrorView, Gathered, RunResult};
 use super::request::{Product, Show};
 
 /// Where and how a run's output goes.
@@ -53,15 +52,9 @@ pub struct Reporter<'w> {
 }
 
 #[derive(Serialize)]
-struct JsonError {
-    message: String,
-    fix: Option<String>,
-}
-
-#[derive(Serialize)]
 struct JsonDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<JsonError>,
+    error: Option<ErrorView>,
     #[serde(flatten)]
     summary: Option<&'a Summary>,
     diagnoses: &'a [DiagnosisView],
@@ -106,6 +99,39 @@ impl<'w> Reporter<'w> {
         }
     }
 
+    /// Whether the run's product is the JSON document.
+    pub fn is_json(&self) -> bool {
+        self.show.json
+    }
+
+    /// A note on what was done (stderr; not with `-q` or `--json`).
+    pub fn note(&mut self, text: &str) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "{text}"),
+            None => Ok(()),
+        }
+    }
+
+    /// What one board of several printed (its stdout and stderr), as a block
+    /// on stderr headed by its port. With `--json` it is in the document.
+    pub fn board_output(&mut self, port: &str, out: &[u8], err: &[u8]) -> Io {
+        if self.show.json || (out.is_empty() && err.is_empty()) {
+            return Ok(());
+        }
+        writeln!(self.err, "== {port} ==")?;
+        self.err.write_all(out)?;
+        self.err.write_all(err)
+    }
+
+    /// The summary of a run on several boards.
+    pub fn boards(&mut self, boards: &[BoardResult]) -> Io {
+        let fancy = self.fancy;
+        match self.report() {
+            Some(w) => text::print_boards(w, boards, fancy),
+            None => Ok(()),
+        }
+    }
+
     /// The device connected to.
     pub fn device(&mut self, facts: &DeviceFacts) -> Io {
         match self.report() {
@@ -130,6 +156,21 @@ impl<'w> Reporter<'w> {
             }
         }
         Ok(())
+    }
+
+    /// `--backup` wrote the flash to a file.
+    pub fn backed_up(&mut self, file: &str, b: &Backup) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Backed up flash {:#x}..{:#x} to {file} ({} bytes; erased from there to the end of the {} flash)",
+                b.offset,
+                b.end,
+                b.len(),
+                mpimg::format::size::flash_label(b.flash_size)
+            ),
+            None => Ok(()),
+        }
     }
 
     /// A firmware was assembled from a build's pieces (`len` bytes from the bootloader offset).
@@ -337,19 +378,11 @@ impl<'w> Reporter<'w> {
 
     /// A fit changed the firmware: one line with the options it amounts to,
     /// and what no option does.
-    pub fn fitted(&mut self, fit: &Fit, options: &str) -> Io {
-        let Some(w) = self.notes() else { return Ok(()) };
-        let mut what: Vec<String> = Vec::new();
-        if !options.is_empty() {
-            what.push(options.to_string());
+    pub fn fitted(&mut self, fit: &Fit) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "{}", fitted_line(fit)),
+            None => Ok(()),
         }
-        if fit.renew_digest {
-            what.push("renewed the bootloader's SHA-256".into());
-        }
-        if let Some(v) = fit.lfs_version {
-            what.push(format!("littlefs made again at on-disk version {}", disk_version_name(v)));
-        }
-        writeln!(w, "Fitted to the {} flash: {}", mb(fit.flash_size), what.join("; "))
     }
 
     /// A firmware written at the wrong offset was moved where the chip starts it.
@@ -398,13 +431,13 @@ impl<'w> Reporter<'w> {
         let shown = shown(e);
         if self.show.json {
             g.result.warnings.append(&mut self.warnings);
-            return self.json(Some(JsonError { message: shown.message, fix: shown.fix }), g);
+            return self.json(Some(ErrorView { message: shown.message, fix: shown.fix }), g);
         }
         let _ = self.out.flush();
         writeln!(self.err, "error: {shown}")
     }
 
-    fn json(&mut self, error: Option<JsonError>, g: &Gathered) -> Io {
+    fn json(&mut self, error: Option<ErrorView>, g: &Gathered) -> Io {
         let doc = JsonDoc { error, summary: g.summary.as_ref(), diagnoses: &g.diagnoses, result: &g.result };
         let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
         writeln!(self.out, "{text}")?;
@@ -425,7 +458,7 @@ pub fn usage_error(e: &clap::Error, json: bool, out: &mut dyn Write) -> i32 {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
     let fix = lines.collect::<Vec<_>>().join(" ");
-    let error = JsonError { message, fix: (!fix.is_empty()).then_some(fix) };
+    let error = ErrorView { message, fix: (!fix.is_empty()).then_some(fix) };
     let doc = JsonDoc { error: Some(error), summary: None, diagnoses: &[], result: &RunResult::default() };
     if let Ok(text) = serde_json::to_string_pretty(&doc) {
         let _ = writeln!(out, "{text}");

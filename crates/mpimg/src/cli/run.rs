@@ -12,11 +12,12 @@ use mpimg::ops::assemble::Recipe;
 use mpimg::ops::check::check_image;
 use mpimg::ops::file_format::FileFormat;
 use mpimg::ops::firmware::{assemble_files, open_bytes, open_path, Firmware, Opened};
-use mpimg::ops::flash_image::{board_of, check_board, flash_image};
+use mpimg::ops::flash_image::{board_of, check_board, write_image};
 use mpimg::ops::inspect::summarize_app;
 use mpimg::ops::region::{Region, RegionKind};
 use mpimg::Error;
 
+use super::boards::{flash_boards, run_boards};
 use super::device::run_device;
 use super::error::CliError;
 use super::outcome::Gathered;
@@ -35,6 +36,7 @@ pub fn run(req: &Request, rep: &mut Reporter, g: &mut Gathered) -> Result<i32, C
             Opened::Firmware(fw) => run_file(req, *fw, rep, g),
         },
         Target::Build(recipe) => run_build(req, recipe, rep, g),
+        Target::Boards(boards) => run_boards(req, boards, rep, g),
     })?;
     Ok(i32::from(g.failed))
 }
@@ -56,7 +58,7 @@ fn run_build(req: &Request, recipe: &Recipe, rep: &mut Reporter, g: &mut Gathere
 /// (another chip, another chip revision) is refused before anything else,
 /// and the steps fit the firmware to its flash; once flashed, the board is diagnosed.
 fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
-    let mut device = match &req.flash_to {
+    let mut device = match req.flash_to.as_ref().and_then(|b| b.single()) {
         Some(port) => {
             let d = DeviceFlash::open(port, req.device.clone()).map_err(Error::from)?;
             check_board(&d, fw.chip, &fw.header)?;
@@ -76,10 +78,15 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
         s.g.result.output = Some(path.display().to_string());
         s.g.result.format = Some(req.output_format);
     }
-    if let Some(d) = device.as_mut() {
-        let r = flash_image(d, s.fw.flash.bytes(), s.fw.chip)?;
-        s.rep.flashed(&r)?;
-        s.g.result.flashed = Some(r);
+    match (device.as_mut(), &req.flash_to) {
+        (Some(d), _) => {
+            let r = write_image(d, s.fw.flash.bytes(), s.fw.chip, req.erase_rest)?;
+            s.rep.flashed(&r)?;
+            s.g.result.flashed = Some(r);
+        }
+        // Several boards: each its own fit, its own result in the summary.
+        (None, Some(boards)) => return flash_boards(req, boards, s.fw.flash.bytes(), s.fw.chip, s.rep, s.g),
+        (None, None) => {}
     }
     s.diagnose()
 }

@@ -10,6 +10,7 @@ use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::run_fs;
+use mpimg::ops::backup::backup;
 use mpimg::ops::carry::backup::Board as BackupBoard;
 use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups, Change};
 use mpimg::ops::carry::store::DirStore;
@@ -27,7 +28,7 @@ use mpimg::Error;
 
 use super::error::CliError;
 use super::fix::{fit_options, view, DiagnosisView};
-use super::outcome::{BackupReport, FitReport, Gathered};
+use super::outcome::{BackedUp, BackupReport, FitReport, Gathered};
 use super::report::Reporter;
 use super::request::{CsvOut, FitMode, Mode, Request, Target};
 
@@ -82,6 +83,7 @@ impl<F: Flash> Session<'_, '_, F> {
     /// `--read` are written at the end, so an error leaves none behind.
     pub fn run(&mut self) -> Step {
         self.inspect()?;
+        self.backup()?;
         if let Some(path) = &self.req.extract_app {
             return self.extract_app(path);
         }
@@ -123,8 +125,9 @@ impl<F: Flash> Session<'_, '_, F> {
     /// What the diagnoses are about, as the fix commands name it: the port
     /// flashed to, the device, the file written, or the file as given.
     fn subject(&self) -> String {
-        match (&self.req.flash_to, &self.req.target, &self.req.output) {
-            (Some(port), _, _) | (None, Target::Device(port), _) => port.clone(),
+        match (self.req.flash_to.as_ref().and_then(|b| b.single()), &self.req.target, &self.req.output) {
+            (Some(port), _, _) => port.to_string(),
+            (None, Target::Device(port), _) => port.clone(),
             (None, _, Some(out)) => out.display().to_string(),
             _ => self.req.source.clone(),
         }
@@ -138,6 +141,17 @@ impl<F: Flash> Session<'_, '_, F> {
         check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
         self.g.summary = Some(summary);
+        Ok(())
+    }
+
+    /// `--backup`: the whole flash, before anything changes it, to a firmware file.
+    fn backup(&mut self) -> Step {
+        let Some(path) = &self.req.backup else { return Ok(()) };
+        let (backup, data) = backup(&mut self.fw)?;
+        write_file(path, &data)?;
+        let file = path.display().to_string();
+        self.rep.backed_up(&file, &backup)?;
+        self.g.result.backed_up = Some(BackedUp { file, backup });
         Ok(())
     }
 
@@ -162,7 +176,7 @@ impl<F: Flash> Session<'_, '_, F> {
         }
         if let Some(fit) = fit {
             let options = fit_options(&fit);
-            self.rep.fitted(&fit, &options)?;
+            self.rep.fitted(&fit)?;
             self.g.result.fit = Some(FitReport { fit, options });
         }
         let mut backups = self.backup.as_mut().map(HostBackup::backups);

@@ -112,6 +112,13 @@ pub trait Flash {
     /// Read `buf.len()` bytes at `offset`. Bytes past [`Flash::data_end`] read as 0xFF.
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;
 
+    /// Read like [`Flash::read`], for bytes known to hold data (an image
+    /// whose length its headers give): a device reads them as they are,
+    /// without first asking which parts are erased. The default reads.
+    fn read_dense(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.read(offset, buf)
+    }
+
     /// Replace the bytes at `offset` with `data` (any alignment; a device backend
     /// erases and reprograms the sectors it touches, preserving the rest).
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError>;
@@ -147,6 +154,13 @@ pub trait Flash {
     fn read_vec(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, FlashError> {
         let mut buf = vec![0u8; len as usize];
         self.read(offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Read `len` bytes known to hold data (see [`Flash::read_dense`]) into a new vector.
+    fn read_vec_dense(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, FlashError> {
+        let mut buf = vec![0u8; len as usize];
+        self.read_dense(offset, &mut buf)?;
         Ok(buf)
     }
 }

@@ -172,15 +172,23 @@ impl<'f> BlockCache<'f> {
             let idx = pos / BLOCK_SIZE;
             let at = (pos % BLOCK_SIZE) as usize;
             let n = (BS - at).min(data.len() - done);
-            if n == BS {
-                self.insert(idx, data[done..done + BS].into());
+            let new = &data[done..done + n];
+            // Bytes written over the same bytes change nothing (FAT rewrites
+            // its sectors as they are): the block does not become dirty.
+            let same = self.cached(idx).is_some_and(|blk| blk[at..at + n] == *new);
+            if same {
+            } else if n == BS {
+                self.insert(idx, new.into());
+                self.dirty.insert(idx);
             } else {
                 self.load(idx, idx)?;
                 if let Some(Some(blk)) = self.blocks.get_mut(idx as usize) {
-                    blk[at..at + n].copy_from_slice(&data[done..done + n]);
+                    if blk[at..at + n] != *new {
+                        blk[at..at + n].copy_from_slice(new);
+                        self.dirty.insert(idx);
+                    }
                 }
             }
-            self.dirty.insert(idx);
             done += n;
             pos += n as u32;
         }
@@ -424,6 +432,22 @@ mod tests {
         assert_eq!(b.len(), 0x4000);
         assert_eq!((b[0], &b[0x2000..0x2004]), (1, &b"data"[..]));
         assert!(b[0x1000..0x2000].iter().chain(&b[0x2004..]).all(|&x| x == 0xFF));
+    }
+
+    #[test]
+    fn writing_the_same_bytes_changes_nothing() {
+        let mut f = FileFlash::new(vec![5u8; 0x3000], 0, 0x40_0000);
+        let mut c = BlockCache::new(&mut f);
+        c.write(0x10, &[5, 5, 5]).unwrap();
+        c.write(0x1000, &[5u8; 0x1000]).unwrap(); // a whole block, not cached yet: dirty
+        c.write(0x2000, &[5u8; 0x10]).unwrap();
+        assert!(c.is_dirty());
+        assert!(c.flush().unwrap());
+        assert_eq!(c.stats().blocks_written, 1, "only the whole block written blind");
+        c.write(0x1000, &[5u8; 0x1000]).unwrap(); // cached now and the same
+        c.write(0x2008, &[5u8; 8]).unwrap();
+        assert!(!c.is_dirty());
+        assert!(!c.flush().unwrap());
     }
 
     #[test]

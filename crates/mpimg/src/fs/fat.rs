@@ -430,6 +430,10 @@ impl Volume for FatVolume<'_, '_> {
         Ok(data)
     }
 
+    fn mtime_resolution(&self) -> i64 {
+        2
+    }
+
     fn read_file_with_mtime(&mut self, path: &FsPath) -> Result<(Vec<u8>, Option<i64>), FsError> {
         Ok((self.read_file(path)?, None))
     }

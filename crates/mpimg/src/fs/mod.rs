@@ -22,12 +22,14 @@ pub mod command;
 pub mod detect;
 mod error;
 pub mod fat;
+pub mod glob;
 mod handle;
 mod host;
 pub mod lfs;
 pub mod path;
 pub mod probe;
 mod run;
+pub mod sync;
 pub mod time;
 pub mod tree;
 pub mod volume;
@@ -67,6 +69,9 @@ pub struct FsRunReport {
     pub partitions_changed: Vec<String>,
     /// Flash traffic of the run.
     pub stats: CacheStats,
+    /// What each `sync` did, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<sync::SyncReport>,
 }
 
 /// Run `commands` (each `[cmd, args...]`, in order) on the filesystems of
@@ -112,7 +117,7 @@ fn run_commands(
     log: &mut dyn std::io::Write,
 ) -> Result<FsRunReport, FsError> {
     let mut cache = BlockCache::new(flash);
-    let mut io = run::Io { out, log, changed: BTreeSet::new() };
+    let mut io = run::Io { out, log, changed: BTreeSet::new(), syncs: Vec::new() };
     for cmd in commands {
         cache.set_read_only(if cmd.modifies_flash() { None } else { Some(cmd.name()) });
         if let Err(e) = run::execute(&mut cache, parts, &mut io, cmd) {
@@ -122,5 +127,10 @@ fn run_commands(
     }
     cache.set_read_only(None);
     let changed = cache.flush()?;
-    Ok(FsRunReport { changed, partitions_changed: io.changed.into_iter().collect(), stats: cache.stats() })
+    Ok(FsRunReport {
+        changed,
+        partitions_changed: io.changed.into_iter().collect(),
+        stats: cache.stats(),
+        sync: io.syncs,
+    })
 }

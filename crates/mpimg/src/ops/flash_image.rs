@@ -1,7 +1,18 @@
 //! Flashing a whole firmware image (a firmware file's bytes, bootloader offset
 //! on) to a device: checked against the board first (its chip, its chip
-//! revision, its flash size), then written, the rest of the partition it ends
-//! in erased (no stale app bytes after a shorter image), verified.
+//! revision), then written, the rest of the partition it ends in erased (no
+//! stale app bytes after a shorter image), verified.
+//!
+//! What a clone is: a backup (`ops::backup`) holds the flash from the
+//! bootloader offset to its last sector with data; the source board is erased
+//! past that. Flashing it with `erase_rest` also erases the target from the
+//! end of the image to the end of its flash (sectors already erased are found
+//! by their MD5 and left alone), so from the bootloader offset on the target
+//! holds exactly what the source did. Below the bootloader offset (the first
+//! 4 KB or 8 KB on chips whose bootloader is not at 0) nothing is read or
+//! written. Without `erase_rest` only the partition the image ends in is
+//! cleared: the partitions after it (a filesystem kept across a firmware
+//! update) stay as they were.
 
 use serde::Serialize;
 
@@ -13,18 +24,20 @@ use crate::format::image::ImageHeader;
 
 use super::diagnose::images::revision_problem;
 use super::diagnose::{parse_revision, revision_name, Board};
-use super::place::write_image;
 
 /// What flashing a firmware did.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlashReport {
     /// The device's port.
     pub port: String,
+    /// The device's MAC address, if it told.
+    pub mac: Option<String>,
     /// Flash offset the image was written at (the chip's bootloader offset).
     pub offset: u32,
     /// Length of the image in bytes.
     pub bytes: u32,
-    /// Flash offset up to which the device was erased after the image (the end of the partition it ends in).
+    /// Flash offset up to which the device was erased after the image (the
+    /// end of the partition it ends in, or with `erase_rest` of the flash).
     pub erased_to: u32,
     /// Sectors written, erased and found unchanged.
     pub sectors: SectorCounts,
@@ -64,19 +77,29 @@ pub fn check_board(d: &DeviceFlash, chip: &'static Chip, header: &ImageHeader) -
 }
 
 /// Flash `image` (a firmware for `chip`, from its bootloader offset on) to
-/// the device `d`, already checked with [`check_board`].
+/// the connected device `d`, after [`check_board`]; with `erase_rest`, erase
+/// the flash past it to the end (see the module documentation).
 ///
-/// Errors: [`Error::FirmwareTooBig`] for an image longer than its flash,
-/// [`Error::Flash`] when writing fails.
-pub fn flash_image(d: &mut DeviceFlash, image: &[u8], chip: &'static Chip) -> Result<FlashReport, Error> {
+/// Errors: those of [`check_board`], [`Error::FirmwareTooBig`] for an image
+/// longer than its flash, [`Error::Flash`] when writing fails.
+pub fn write_image(
+    d: &mut DeviceFlash,
+    image: &[u8],
+    chip: &'static Chip,
+    erase_rest: bool,
+) -> Result<FlashReport, Error> {
+    if let Ok(header) = ImageHeader::parse(image) {
+        check_board(d, chip, &header)?;
+    }
     let bl = chip.bootloader_offset;
     let end = u64::from(bl) + image.len() as u64;
     if end > u64::from(d.data_end()) {
         return Err(Error::FirmwareTooBig { len: image.len(), offset: bl, flash_size: d.data_end() });
     }
-    let erased_to = write_image(d, bl, image)?;
+    let erased_to = super::place::write_image(d, bl, image, erase_rest)?;
     Ok(FlashReport {
         port: d.facts().port.clone(),
+        mac: d.facts().mac.clone(),
         offset: bl,
         bytes: image.len() as u32,
         erased_to,

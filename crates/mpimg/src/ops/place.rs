@@ -24,10 +24,11 @@ pub const BOOTLOADER_OFFSETS: [u32; 3] = [0x0, 0x1000, 0x2000];
 
 /// Write `image` (a firmware from the bootloader offset `at` on) to `flash`:
 /// its last sector padded with 0xFF, then the partition the image ends in
-/// erased to its end. Returns the flash offset erased to.
+/// erased to its end (with `erase_rest`, the whole flash after the image).
+/// Returns the flash offset erased to.
 ///
 /// Errors: flash errors.
-pub fn write_image(flash: &mut dyn Flash, at: u32, image: &[u8]) -> Result<u32, Error> {
+pub fn write_image(flash: &mut dyn Flash, at: u32, image: &[u8], erase_rest: bool) -> Result<u32, Error> {
     let end = at + image.len() as u32;
     let padded_end = align_up(end, SECTOR_SIZE).min(flash.data_end());
     let mut data = image.to_vec();
@@ -37,6 +38,7 @@ pub fn write_image(flash: &mut dyn Flash, at: u32, image: &[u8]) -> Result<u32, 
         .unwrap_or(padded_end)
         .max(padded_end)
         .min(flash.data_end());
+    let part_end = if erase_rest { flash.data_end() } else { part_end };
     flash.write(at, &data)?;
     if part_end > padded_end {
         flash.erase(padded_end, part_end - padded_end)?;
@@ -116,7 +118,7 @@ pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Mo
         }
     }
     let image = flash.read_vec(from, len)?;
-    let erased_to = write_image(flash, to, &image)?;
+    let erased_to = write_image(flash, to, &image, false)?;
     // What is left of the old copy: before the new one, or past its end.
     if from < to {
         flash.erase(from, to - from)?;

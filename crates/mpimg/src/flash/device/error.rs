@@ -86,3 +86,13 @@ pub enum DeviceError {
         cause: Box<DeviceError>,
     },
 }
+
+impl DeviceError {
+    /// Whether the port has no ESP loader behind it at all (it does not
+    /// exist, cannot be opened, or nothing answered the sync), as opposed to
+    /// a board that answered and then failed: what looking for boards on
+    /// every port skips.
+    pub fn is_not_a_board(&self) -> bool {
+        matches!(self, DeviceError::NoSuchPort { .. } | DeviceError::Open { .. } | DeviceError::NoLoader { .. })
+    }
+}

@@ -112,6 +112,17 @@ fn usb_info(port: &str) -> UsbPortInfo {
         .unwrap_or(none)
 }
 
+/// The serial ports of this computer by name (`/dev/ttyUSB0`, `COM3`),
+/// sorted: where a run on every board looks for them. Empty when the system
+/// cannot list them.
+pub fn serial_ports() -> Vec<String> {
+    let mut v: Vec<String> =
+        serialport::available_ports().map(|ps| ps.into_iter().map(|p| p.port_name).collect()).unwrap_or_default();
+    v.sort();
+    v.dedup();
+    v
+}
+
 impl Link {
     /// Connect to the loader on `port`, start the stub and switch to `baud`
     /// (or the fastest lower standard rate that works).

@@ -5,10 +5,12 @@ use crate::error::Error;
 use crate::flash::Flash;
 use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 use crate::fs::probe::{probe, Probe};
+use crate::ops::carry::job::{finish, plan_change, prepare};
 use crate::ops::diagnose::images::{image_state, ImageState};
-use crate::ops::firmware::Firmware;
+use crate::ops::firmware::{open_bytes, Firmware, Opened};
 use crate::ops::layout::PartSpec;
 use crate::ops::plan::{plan, TableEdits};
+use crate::ops::walk::walk_image;
 
 use super::{is_fs_partition, plan_fit, Fit};
 
@@ -95,4 +97,32 @@ fn lfs_version_for_app<F: Flash>(fw: &mut Firmware<F>) -> Option<u32> {
         .iter()
         .any(|p| matches!(probe(&mut fw.flash, p), Probe::Littlefs { disk_version, .. } if disk_version > LFS_2_0));
     newer.then_some(LFS_2_0)
+}
+
+/// Fit a whole firmware image (a firmware file's bytes) to a board's flash
+/// of `goal.target` bytes, as `--flash` fits it: the same edits, planned and
+/// committed on a copy in memory, the files of a resized filesystem carried
+/// along. Returns the image to write and what the fit changed (the image as
+/// given when nothing needed fitting).
+///
+/// Errors: [`Error::Fit`] when no fit places it, and those of opening the
+/// image, planning and carrying.
+pub fn fit_image(image: &[u8], goal: FitGoal) -> Result<(Vec<u8>, Fit), Error> {
+    let Opened::Firmware(mut fw) = open_bytes(image.to_vec())? else {
+        return Err(Error::AppImageOnly { what: "fit".into() });
+    };
+    let app_size =
+        fw.table.first_app().cloned().and_then(|p| walk_image(&mut fw.flash, p.offset, p.size)).map_or(0, |w| w.1);
+    let none = TableEdits::default();
+    let (edits, fit) = fit_edits(&mut fw, &none, goal, app_size)?;
+    if fit.is_empty() {
+        return Ok((image.to_vec(), fit));
+    }
+    let mut change = plan_change(&mut fw, &edits, app_size, None)?;
+    change.plan.renew_digest = fit.renew_digest;
+    change.plan.lfs_version = fit.lfs_version;
+    change.plan.check_fits(Some(goal.target), edits.flash_size, true)?;
+    let prepared = prepare(&mut fw, change, false, None)?;
+    finish(&mut fw, &prepared, None)?;
+    Ok((fw.flash.bytes().to_vec(), fit))
 }

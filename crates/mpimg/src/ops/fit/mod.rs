@@ -13,7 +13,7 @@
 
 mod edits;
 
-pub use edits::{fit_edits, whole_fit_edits, FitGoal};
+pub use edits::{fit_edits, fit_image, whole_fit_edits, FitGoal};
 
 use serde::Serialize;
 use thiserror::Error;
