@@ -582,3 +582,80 @@ fn several_boards_are_each_fitted_to_their_own_flash() {
     assert_diagnoses(&small, &[], 0);
     assert_diagnoses(&large, &[], 0);
 }
+
+/// The C3 v1.27 image (no vfs in its table: MicroPython makes one at boot
+/// from the end of the table to the end of the flash), for revision v0.0
+/// chips, with an 8 MB header and files in that implicit vfs (6 MB).
+fn v127_for_8mb_with_files(work: &Path) -> Option<(Vec<u8>, Files)> {
+    let c3 = firmware("ESP32_GENERIC_C3-20251209-v1.27.0.bin")?;
+    std::fs::write(work.join("c3.bin"), c3_for_any_revision(&read(&c3))).unwrap();
+    let src = work.join("bake-src");
+    let mut files = baked_files(&src);
+    let o = crate::util::run_mpimg_env(
+        work,
+        &[
+            "c3.bin",
+            "-f",
+            "8M",
+            "--fs",
+            "mkfs",
+            "--fs",
+            "put",
+            "bake-src/main.py",
+            "bake-src/lib",
+            "bake-src/empty.txt",
+            "/",
+            "-o",
+            "c3-8mb.bin",
+        ],
+        &[("SOURCE_DATE_EPOCH", crate::util::diag::EPOCH)],
+    );
+    assert!(o.status.success(), "{}", crate::util::text(&o.stderr));
+    files.push(("boot.py".into(), mpimg::fs::lfs::BOOT_PY.as_bytes().to_vec()));
+    files.sort();
+    Some((read(&work.join("c3-8mb.bin")), files))
+}
+
+#[test]
+fn an_implicit_vfs_made_for_8mb_is_fitted_to_a_4mb_board_with_its_files() {
+    let work = tempfile::tempdir().unwrap();
+    let Some((image, files)) = v127_for_8mb_with_files(work.path()) else { return };
+    let path = work.path().join("c3-8mb.bin");
+    // Flashed as it is: the header says 8 MB, and the littlefs in the
+    // implicit vfs counts 1536 blocks where the board has 512.
+    let d = start("esp32c3", 4 * MB, None, vec![]);
+    let port = d.port();
+    ok(&mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &port, "--no-fit"]));
+    assert_same_flash(&d.bytes(), &flash_image(&image, 0, 4 * MB));
+    let fix = format!("mpimg {port} --fit");
+    let want = [
+        diag(
+            "flash-size-mismatch",
+            "error",
+            "the bootloader header says the flash is 8MB but the board has 4MB: the app stops at start-up, finding less flash than its header claims",
+            Some(&fix),
+        ),
+        diag(
+            "fs-size-mismatch",
+            "error",
+            "the littlefs in 'vfs' has 1536 blocks (0x600000 bytes) but its partition 512 (0x200000 bytes): MicroPython will not mount it",
+            Some(&fix),
+        ),
+    ];
+    assert_diagnoses(&d, &want, 1);
+    let err = fix_and_recheck(&d, &want, "fs-size-mismatch", &[]);
+    assert!(
+        err.starts_with("Fitted to the 4MB flash: -f 4M; the filesystem in 'vfs' made again at its partition's size\n"),
+        "{err}"
+    );
+    assert!(err.contains("\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
+    assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+    // Flashed without --no-fit, the same image is fitted on the way.
+    let d = start("esp32c3", 4 * MB, None, vec![]);
+    let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
+    ok(&r);
+    assert!(r.err.starts_with("Fitted to the 4MB flash: -f 4M\n"), "{}", r.err);
+    assert!(r.err.contains("\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\n"), "{}", r.err);
+    assert_diagnoses(&d, &[], 0);
+    assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+}

@@ -431,3 +431,34 @@ fn fit_on_a_file_grows_it_to_the_size_given() {
     assert_eq!(table_of(&after, 0x1000).entries[3].end(), 0x1000000);
     assert_files(&after, 0x200000 - 0x1000, 0xe00000, &files);
 }
+
+#[test]
+fn a_filesystem_larger_than_a_partition_that_cannot_grow_is_made_again_at_its_size() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = bake(d, &fw, "baked.bin");
+    // vfs cut to 1 MB behind its 2 MB littlefs, and another partition right after it.
+    let mut b = read(&d.join("baked.bin"));
+    let mut t = table_of(&b, 0x1000).entries;
+    t[3].size = 0x100000;
+    t.push(Partition::new("data", 1, 0x80, 0x300000, 0x100000, 0));
+    set_table(&mut b, 0x1000, t);
+    std::fs::write(d.join("boxed.bin"), &b).unwrap();
+    let want = [diag(
+        "fs-size-mismatch",
+        "error",
+        "the littlefs in 'vfs' has 512 blocks (0x200000 bytes) but its partition 256 (0x100000 bytes): MicroPython will not mount it",
+        Some("mpimg boxed.bin --fit"),
+    )];
+    assert_diagnoses(d, "boxed.bin", &want, 1);
+    let r = run_fix(d, &fix_of(&want, "fs-size-mismatch"), &[]);
+    assert!(
+        r.err.starts_with("Fitted to the 4MB flash: the filesystem in 'vfs' made again at its partition's size\nKept 5 files (73 kB) of 'vfs': shrunk to 0x100000 bytes\n"),
+        "{}",
+        r.err
+    );
+    let out = written(d, &r);
+    assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
+    assert_files(&read(&out), 0x200000 - 0x1000, 0x100000, &files);
+}

@@ -93,6 +93,9 @@ pub fn fitted_line(fit: &Fit) -> String {
     if let Some(v) = fit.lfs_version {
         what.push(format!("littlefs made again at on-disk version {}", disk_version_name(v)));
     }
+    for name in &fit.refit {
+        what.push(format!("the filesystem in '{name}' made again at its partition's size"));
+    }
     format!("Fitted to the {} flash: {}", flash_label(fit.flash_size), what.join("; "))
 }
 
@@ -139,6 +142,7 @@ mod tests {
             resize: Some(Resized { name: "vfs".into(), offset: 0x200000, from: 0x600000, to: 0x200000 }),
             renew_digest: false,
             lfs_version: None,
+            refit: Vec::new(),
         };
         assert_eq!(fit_options(&fit), "-f 4M --resize vfs=0");
         assert_eq!(fit_options(&Fit { resize: None, ..fit.clone() }), "-f 4M");

@@ -243,7 +243,7 @@ impl<F: Flash> Session<'_, '_, F> {
         };
         let writes = commit || change.resumes.is_some();
         change.plan.renew_digest = fit.as_ref().is_some_and(|f| f.renew_digest);
-        change.plan.lfs_version = fit.as_ref().and_then(|f| f.lfs_version);
+        change.plan.repairs = fit.as_ref().map(Fit::repairs).unwrap_or_default();
         if !(self.req.mode() == Mode::Flash && self.req.fit == FitMode::NoFit) {
             let board = self.board.as_ref().map(|b| b.flash_size);
             change.plan.check_fits(board, edits.flash_size, writes || self.req.mode() == Mode::Flash)?;

@@ -195,9 +195,10 @@ pub struct Plan {
     /// Write the bootloader header even if it is unchanged, renewing its
     /// SHA-256 (a fit of a header changed without renewing it).
     pub renew_digest: bool,
-    /// The newest littlefs on-disk version the app reads: a newer littlefs
-    /// is made again at it (a fit for MicroPython up to v1.21, which reads 2.0 only).
-    pub lfs_version: Option<u32>,
+    /// Filesystems the board cannot mount, made again when the plan is
+    /// committed (a fit: a littlefs newer than MicroPython up to v1.21
+    /// reads, a filesystem larger than its partition).
+    pub repairs: crate::ops::carry::Repairs,
 }
 
 /// Plan `edits` on `fw`, whose first app image is `app_image_size` bytes long.
@@ -214,7 +215,7 @@ pub fn plan<F: Flash>(fw: &mut Firmware<F>, edits: &TableEdits, app_image_size: 
         edits: Vec::new(),
         warnings: Vec::new(),
         renew_digest: false,
-        lfs_version: None,
+        repairs: crate::ops::carry::Repairs::default(),
     };
     if let Some(size) = edits.flash_size {
         p.header.set_flash_size(size)?;

@@ -47,26 +47,38 @@ fn fs_part(s: &Slot) -> FsPartition {
 /// a filesystem whose partition is deleted or re-typed (or that cannot be
 /// read) is dropped instead of refused.
 pub fn plan(flash: &mut dyn Flash, old: &Layout, new: &Layout, discard: bool) -> Result<CarryPlan, CarryError> {
-    plan_within(flash, old, new, discard, None)
+    plan_within(flash, old, new, discard, Repairs::default())
 }
 
-/// [`plan`], with every littlefs kept at on-disk version `max_version` or
-/// older (0x0002_0000 for 2.0: what MicroPython up to v1.21 reads): a newer
-/// one is made again at that version, where it is or where it goes, even
-/// when the edit leaves its partition as it is.
+/// What a plan repairs besides carrying the files through a table change,
+/// in partitions the change touches and those it leaves as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Repairs {
+    /// Every littlefs newer than this on-disk version is made again at it
+    /// (0x0002_0000 for 2.0: what MicroPython up to v1.21 reads).
+    pub max_lfs_version: Option<u32>,
+    /// A filesystem larger than its partition (the partition shrank without
+    /// it, or is cut by the end of the flash) is made again at the
+    /// partition's size from what it holds.
+    pub refit: bool,
+}
+
+/// [`plan`], with `repairs`: filesystems the board cannot mount are made
+/// again, even where the edit leaves their partition as it is.
 pub fn plan_within(
     flash: &mut dyn Flash,
     old: &Layout,
     new: &Layout,
     discard: bool,
-    max_version: Option<u32>,
+    repairs: Repairs,
 ) -> Result<CarryPlan, CarryError> {
     let mut cache = BlockCache::new(flash);
     let mut out = CarryPlan::default();
+    let max_version = repairs.max_lfs_version;
     for (o, n) in old.slots.iter().zip(match_slots(old, new)) {
         let n = n.map(|j| &new.slots[j]);
         let untouched = n.is_some_and(|n| n == o);
-        if o.ptype != crate::format::partition::TYPE_DATA || (untouched && max_version.is_none()) {
+        if o.ptype != crate::format::partition::TYPE_DATA || (untouched && repairs == Repairs::default()) {
             continue; // not data, or untouched by the edit
         }
         let in_table = o;
@@ -97,13 +109,17 @@ pub fn plan_within(
             (TreeKind::Littlefs { disk_version }, Some(max)) if *disk_version > max => Some(max),
             _ => None,
         };
-        if untouched && too_new.is_none() {
+        // A filesystem larger than its partition, read as what it spans.
+        let larger = spanning || read_as.size > in_table.size;
+        if untouched && too_new.is_none() && !(repairs.refit && larger) {
             continue;
         }
         let how = How { discard, downgrade: too_new, spanning };
+        let span = Place { offset: o.offset, size: found.fs_size.max(o.size), implicit: o.implicit };
         let mut part = plan_one(&mut cache, o, n, found, how, &mut out.keep)?;
-        // Reported where the table had it, whatever span it was read as.
-        part.carried.from = Place::of(in_table);
+        // Reported where the table had it, whatever span it was read as; a
+        // filesystem made again in its own partition, as the span it had.
+        part.carried.from = if untouched && too_new.is_none() { span } else { Place::of(in_table) };
         out.parts.push(part);
     }
     Ok(out)

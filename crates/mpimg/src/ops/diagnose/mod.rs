@@ -111,8 +111,9 @@ pub enum Fix {
     /// Fit the firmware to the board (`--fit`): put it at the chip's
     /// bootloader offset, set the header's flash size to the board's, make the
     /// last filesystem partition end at the end of the flash (files kept),
-    /// renew a bootloader digest a header edit left stale, and make a littlefs
-    /// the app cannot read again at on-disk version 2.0 (files kept).
+    /// renew a bootloader digest a header edit left stale, and make again a
+    /// littlefs the app cannot read (at on-disk version 2.0) and a filesystem
+    /// larger than its partition (at its size), files kept.
     Fit,
     /// Grow the littlefs in `part` to fill its partition.
     GrowFs {

@@ -148,15 +148,16 @@ fn littlefs_size<F: Flash>(fw: &Firmware<F>, part: &FsPartition, block_count: u3
 }
 
 /// Give a partition back the size of its filesystem, when the space after it
-/// is free (up to the next partition and the end of the flash).
+/// is free (up to the next partition and the end of the flash); else make the
+/// filesystem again at the partition's size (`--fit`).
 fn resize_back<F: Flash>(fw: &Firmware<F>, part: &FsPartition, bytes: u64, limit: u32) -> Option<Fix> {
-    if part.implicit {
-        return None;
-    }
     let end = u64::from(part.offset) + bytes;
     let next = fw.table.entries.iter().filter(|p| p.offset > part.offset).map(|p| p.offset).min().unwrap_or(limit);
-    let size = u32::try_from(bytes).ok()?;
-    (end <= u64::from(next.min(limit))).then(|| Fix::Resize { part: part.name.clone(), size })
+    let room = !part.implicit && end <= u64::from(next.min(limit));
+    match u32::try_from(bytes) {
+        Ok(size) if room => Some(Fix::Resize { part: part.name.clone(), size }),
+        _ => Some(Fix::Fit),
+    }
 }
 
 /// A MicroPython release up to v1.21 (littlefs 2.5 and older: on-disk 2.0

@@ -55,6 +55,7 @@ pub fn fit_edits<F: Flash>(
         let state = image_state(&mut fw.flash, bl, TABLE_OFFSET - bl, true);
         fit.renew_digest = matches!(state, ImageState::Image { digest_only: true, .. });
         fit.lfs_version = lfs_version_for_app(fw);
+        fit.refit = larger_than_partition(fw);
     }
     let mut merged = edits.clone();
     if let Some(size) = fit.header {
@@ -79,6 +80,25 @@ pub fn whole_fit_edits(table: &PartitionTable, edits: &TableEdits, goal: FitGoal
         whole.resize.push(PartSpec::sized(&last.name(), 0));
     }
     whole
+}
+
+/// The filesystems of `fw` that span more than their partition (as the
+/// board has them: MicroPython ≥ 1.26's implicit `vfs` to the end of a
+/// device's flash).
+fn larger_than_partition<F: Flash>(fw: &mut Firmware<F>) -> Vec<String> {
+    let parts = fw.fs_partitions();
+    parts
+        .iter()
+        .filter(|p| {
+            let span = match probe(&mut fw.flash, p) {
+                Probe::Littlefs { block_count, .. } => u64::from(block_count) * 4096,
+                Probe::Fat { bytes } => bytes,
+                _ => 0,
+            };
+            span > u64::from(p.size)
+        })
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 /// littlefs's on-disk version 2.0.
@@ -120,7 +140,7 @@ pub fn fit_image(image: &[u8], goal: FitGoal) -> Result<(Vec<u8>, Fit), Error> {
     }
     let mut change = plan_change(&mut fw, &edits, app_size, None)?;
     change.plan.renew_digest = fit.renew_digest;
-    change.plan.lfs_version = fit.lfs_version;
+    change.plan.repairs = fit.repairs();
     change.plan.check_fits(Some(goal.target), edits.flash_size, true)?;
     let prepared = prepare(&mut fw, change, false, None)?;
     finish(&mut fw, &prepared, None)?;

@@ -37,12 +37,23 @@ pub struct Fit {
     /// Every littlefs newer than this on-disk version is made again at it
     /// (0x0002_0000: 2.0, for an app whose MicroPython reads no other).
     pub lfs_version: Option<u32>,
+    /// Filesystems larger than their partition, made again at its size.
+    pub refit: Vec<String>,
 }
 
 impl Fit {
+    /// What committing the fit repairs in the filesystems (see [`crate::ops::carry::Repairs`]).
+    pub fn repairs(&self) -> crate::ops::carry::Repairs {
+        crate::ops::carry::Repairs { max_lfs_version: self.lfs_version, refit: !self.refit.is_empty() }
+    }
+
     /// Whether the fit changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.header.is_none() && self.resize.is_none() && !self.renew_digest && self.lfs_version.is_none()
+        self.header.is_none()
+            && self.resize.is_none()
+            && !self.renew_digest
+            && self.lfs_version.is_none()
+            && self.refit.is_empty()
     }
 }
 
