@@ -462,3 +462,21 @@ fn a_filesystem_larger_than_a_partition_that_cannot_grow_is_made_again_at_its_si
     assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
     assert_files(&read(&out), 0x200000 - 0x1000, 0x100000, &files);
 }
+
+#[test]
+fn fit_on_a_firmware_that_fits_changes_nothing_and_says_so() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(&fw, d.join("fw.bin")).unwrap();
+    let r = mpimg(d, &["fw.bin", "--fit"]);
+    ok(&r);
+    assert_eq!(
+        r.err,
+        format!(
+            "warning: --fit changed nothing: the firmware fits the 4MB flash as it is\nWrote fw-fit.bin ({} bytes)\n",
+            read(&fw).len()
+        )
+    );
+    assert_eq!(read(&d.join("fw-fit.bin")), read(&fw));
+}

@@ -9,6 +9,7 @@ use mpimg::flash::{write_atomically, Flash};
 use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
+use mpimg::format::size::flash_label as mb;
 use mpimg::fs::run_fs;
 use mpimg::ops::backup::backup;
 use mpimg::ops::carry::backup::Board as BackupBoard;
@@ -231,17 +232,25 @@ impl<F: Flash> Session<'_, '_, F> {
             // A fit cut off on a device: nothing is left to fit, but its backup may be.
             edits = whole_fit_edits(&self.fw.table, &self.req.edits, g);
         }
-        if !commit && self.backup.is_none() {
-            return Ok(None);
-        }
         let mut backups = self.backup.as_mut().map(HostBackup::backups);
-        let mut change = match plan_change(&mut self.fw, &edits, app_size, backups.as_mut()) {
-            Ok(c) => c,
-            // Planning no edit fails only on a table that breaks a rule: the diagnoses say which.
-            Err(_) if !commit => return Ok(None),
-            Err(e) => return Err(e.into()),
+        // A run that commits nothing plans only to find a host backup to finish.
+        let planned = if !commit && backups.is_none() {
+            None
+        } else {
+            match plan_change(&mut self.fw, &edits, app_size, backups.as_mut()) {
+                Ok(c) => Some(c),
+                // Planning no edit fails only on a table that breaks a rule: the diagnoses say which.
+                Err(_) if !commit => None,
+                Err(e) => return Err(e.into()),
+            }
         };
-        let writes = commit || change.resumes.is_some();
+        let resumes = planned.as_ref().is_some_and(|c| c.resumes.is_some());
+        if let (Some(g), None, false, FitMode::Fit) = (goal, &fit, resumes, self.req.fit) {
+            self.rep
+                .warning(&format!("--fit changed nothing: the firmware fits the {} flash as it is", mb(g.target)))?;
+        }
+        let Some(mut change) = planned else { return Ok(None) };
+        let writes = commit || resumes;
         change.plan.renew_digest = fit.as_ref().is_some_and(|f| f.renew_digest);
         change.plan.repairs = fit.as_ref().map(Fit::repairs).unwrap_or_default();
         if !(self.req.mode() == Mode::Flash && self.req.fit == FitMode::NoFit) {
