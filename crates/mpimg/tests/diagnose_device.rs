@@ -659,3 +659,108 @@ fn an_implicit_vfs_made_for_8mb_is_fitted_to_a_4mb_board_with_its_files() {
     assert_diagnoses(&d, &[], 0);
     assert_files(&d.bytes(), 0x200000, 0x200000, &files);
 }
+
+/// A fault of the v1.23 esp32 image (files in its vfs) on a board: what
+/// `mpimg PORT --check-app --json` diagnoses (the message's start: a checksum
+/// message ends with the bytes), and the fix (run with the release image for
+/// `FIRMWARE.bin`).
+struct ImageFault {
+    what: &'static str,
+    edit: fn(&mut Vec<u8>),
+    code: &'static str,
+    message: &'static str,
+    fix: &'static str,
+}
+
+#[test]
+fn image_faults_on_a_board_are_fixed_by_the_printed_command() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let s3 = firmware(S3_4MB);
+    let cases = [
+        ImageFault {
+            what: "an erased app",
+            edit: |b| b[0xf000..0x1ff000].fill(0xFF),
+            code: "no-app",
+            message: "'factory', the app partition the bootloader starts with, holds no app image: no app boots",
+            fix: "mpimg FIRMWARE.bin --flash PORT",
+        },
+        ImageFault {
+            what: "a bootloader whose checksum fails",
+            edit: |b| {
+                let info = parse_image(b).unwrap();
+                b[info.hashed_len - 1] ^= 0x55;
+            },
+            code: "bootloader-invalid",
+            message: "the bootloader at 0x1000 does not load: its segment checksum fails",
+            fix: "mpimg FIRMWARE.bin --flash PORT",
+        },
+    ];
+    for c in cases {
+        let Some((d, files)) = baked_esp32(c.edit) else { return };
+        let port = d.port();
+        let r = mpimg(d.dir.path(), &[&port, "--check-app", "--json"]);
+        assert_eq!(r.code, 1, "{}", c.what);
+        let v: Value = serde_json::from_str(&r.out).unwrap();
+        let list = v["diagnoses"].as_array().unwrap().clone();
+        assert_eq!(list.len(), 1, "{}: {list:?}", c.what);
+        assert_eq!(
+            (list[0]["code"].as_str(), list[0]["severity"].as_str()),
+            (Some(c.code), Some("error")),
+            "{}",
+            c.what
+        );
+        assert!(list[0]["message"].as_str().unwrap().starts_with(c.message), "{}: {}", c.what, list[0]["message"]);
+        assert_eq!(list[0]["fix"], c.fix.replace("PORT", &port), "{}", c.what);
+        ok(&run_fix(d.dir.path(), list[0]["fix"].as_str().unwrap(), &[("FIRMWARE.bin", fw.to_str().unwrap())]));
+        let r = mpimg(d.dir.path(), &[&port, "--check-app", "--json"]);
+        assert_eq!(r.code, 0, "{}: {}", c.what, r.out);
+        assert_eq!(serde_json::from_str::<Value>(&r.out).unwrap()["diagnoses"], serde_json::json!([]), "{}", c.what);
+        assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+    }
+    // The app of another chip: the S3's app in the esp32's factory partition.
+    let Some(s3) = s3 else { return };
+    let s3_app = read(&s3)[0x10000..].to_vec();
+    let Some((d, files)) = baked_esp32(|b| {
+        b[0xf000..0x1ff000].fill(0xFF);
+        b[0xf000..0xf000 + s3_app.len()].copy_from_slice(&s3_app);
+    }) else {
+        return;
+    };
+    let want = [diag(
+        "app-chip-mismatch",
+        "error",
+        "the app in 'factory' is built for esp32s3 but the bootloader for esp32",
+        Some(&format!("mpimg FIRMWARE.bin --flash {}", d.port())),
+    )];
+    assert_diagnoses(&d, &want, 1);
+    fix_and_recheck(&d, &want, "app-chip-mismatch", &[("FIRMWARE.bin", fw.to_str().unwrap())]);
+    assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+}
+
+#[test]
+fn otadata_selecting_an_invalid_slot_on_a_board_is_found_by_check_app_and_erased() {
+    let Some(fw) = firmware(ESP32_OTA) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let mut b = read(&work.path().join("baked.bin"));
+    b[0xc000..0xc020].copy_from_slice(&OtaRecord::new(2, OtaState::Valid).to_bytes());
+    let app = parse_image(&b[0xf000..]).unwrap().total_len;
+    let copy = b[0xf000..0xf000 + app].to_vec();
+    b[0x18f000..0x18f000 + app].copy_from_slice(&copy);
+    let info = parse_image(&b[0x18f000..]).unwrap();
+    b[0x18f000 + info.hashed_len - 1] ^= 0x55;
+    let d = board("esp32", &flash_image(&b, 0x1000, 4 * MB));
+    let port = d.port();
+    // Without --check-app only headers are read: ota_1's image looks whole.
+    assert_diagnoses(&d, &[], 0);
+    let r = mpimg(d.dir.path(), &[&port, "--check-app", "--json"]);
+    let v: Value = serde_json::from_str(&r.out).unwrap();
+    let list = v["diagnoses"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!((list[0]["code"].as_str(), list[0]["severity"].as_str()), (Some("ota-invalid-slot"), Some("warning")));
+    assert_eq!(list[0]["fix"], format!("mpimg {port} --erase otadata"));
+    ok(&run_fix(d.dir.path(), list[0]["fix"].as_str().unwrap(), &[]));
+    let r = mpimg(d.dir.path(), &[&port, "--check-app", "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&r.out).unwrap()["diagnoses"], serde_json::json!([]));
+    assert_files(&d.bytes(), 0x310000, 0xf0000, &files);
+}
