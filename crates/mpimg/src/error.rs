@@ -35,6 +35,9 @@ pub enum Error {
     /// A table edit could not be made.
     #[error(transparent)]
     Edit(#[from] EditError),
+    /// A firmware could not be fitted to a flash size.
+    #[error(transparent)]
+    Fit(#[from] crate::ops::fit::FitError),
     /// A filesystem operation failed.
     #[error(transparent)]
     Fs(#[from] FsError),
@@ -139,6 +142,18 @@ pub enum Error {
         /// Flash offset of the bootloader.
         offset: u32,
     },
+    /// No bootloader where the chip starts one, but one at another offset.
+    #[error(
+        "no bootloader at {offset:#x}, but one for {chip} at {found:#x}: the firmware was written at the wrong offset"
+    )]
+    Misplaced {
+        /// Flash offset the chip starts its bootloader from.
+        offset: u32,
+        /// Flash offset the bootloader was found at.
+        found: u32,
+        /// The chip its header names.
+        chip: &'static str,
+    },
     /// Flash at the bootloader offset that is not an image (a device with foreign contents).
     #[error("no bootloader found at {offset:#x}")]
     NotABootloader {
@@ -241,6 +256,18 @@ pub enum Error {
         port: String,
         /// The device's chip.
         device: &'static str,
+    },
+    /// A firmware about to be flashed to a device whose chip revision it does not run on.
+    #[error("the firmware {why}, but the {chip} on {port} is revision {revision}: it would not start")]
+    ChipRevision {
+        /// What the image's header asks (`needs esp32c3 revision v0.3 or later`).
+        why: String,
+        /// The device's port.
+        port: String,
+        /// The chip.
+        chip: &'static str,
+        /// The device's revision (`v0.0`).
+        revision: String,
     },
     /// The pieces of a build do not make a firmware image.
     #[error(transparent)]

@@ -106,3 +106,46 @@ fn re_typed_and_unreadable_filesystems_are_refused_or_discarded() {
     let (mut flash, _) = blank(4 * MB, &[]);
     assert!(plan(&mut flash, &old, &moved, false).unwrap().parts.is_empty());
 }
+
+#[test]
+fn a_littlefs_larger_than_its_partition_is_planned_from_its_own_span() {
+    // The 1 MB littlefs, its partition shrunk to 512 KB behind its back.
+    let (mut flash, _) = flash_with_files();
+    let old = layout(&[FACTORY, ("vfs", TYPE_DATA, SUBTYPE_FAT, 0x100000, 0x80000)]);
+    // The partition gets its size back: the filesystem is left as it is.
+    let back = layout(&[FACTORY, ("vfs", TYPE_DATA, SUBTYPE_FAT, 0x100000, 0x100000)]);
+    let p = plan(&mut flash, &old, &back, false).unwrap();
+    let c = &p.parts[0].carried;
+    assert_eq!((c.action, p.keep.clone()), (Action::Unchanged, vec![0x100000]));
+    assert_eq!(c.from, Place { offset: 0x100000, size: 0x80000, implicit: false }, "where the table had it");
+    // Moved elsewhere: made again from the whole of it.
+    let moved = layout(&[FACTORY, ("vfs", TYPE_DATA, SUBTYPE_FAT, 0x200000, 0x80000)]);
+    let p = plan(&mut flash, &old, &moved, false).unwrap();
+    assert_eq!((p.parts[0].carried.action, p.parts[0].carried.contents.map(|s| s.files)), (Action::Recreated, Some(4)));
+    recreate(&mut flash, &p).unwrap();
+    verify(&mut flash, &p).unwrap();
+}
+
+#[test]
+fn a_littlefs_past_the_end_of_the_flash_is_made_again_from_what_the_flash_holds() {
+    // A table for 8 MB on a 4 MB flash: vfs (0x300000..0x700000) is cut by the
+    // flash's end, its littlefs (4 MB, files at its start) counts blocks the
+    // flash does not have.
+    let mut flash = FileFlash::new(vec![0xFF; 8 * MB as usize], 0, 8 * MB);
+    let parts = [part("vfs", 0x300000, 0x400000)];
+    let host = tempfile::tempdir().unwrap();
+    make_tree(host.path());
+    let src = host.path().join("lib");
+    run(&mut flash, &parts, &["mkfs", &format!("put {} /", src.display())]).ok();
+    let mut small = FileFlash::new(flash.bytes()[..4 * MB as usize].to_vec(), 0, 4 * MB);
+    let old = layout(&[FACTORY, ("vfs", TYPE_DATA, SUBTYPE_FAT, 0x300000, 0x400000)]);
+    let new = layout(&[FACTORY, ("vfs", TYPE_DATA, SUBTYPE_FAT, 0x300000, 0x100000)]);
+    let p = plan(&mut small, &old, &new, false).unwrap();
+    let c = &p.parts[0].carried;
+    assert_eq!((c.action, c.contents.map(|s| s.files)), (Action::Recreated, Some(4)));
+    assert_eq!(c.from, Place { offset: 0x300000, size: 0x400000, implicit: false });
+    recreate(&mut small, &p).unwrap();
+    verify(&mut small, &p).unwrap();
+    let (_, out, _) = run(&mut small, &[part("vfs", 0x300000, 0x100000)], &["ls"]).ok();
+    assert!(out.starts_with("boot.py\nlib/\nlib/util.py\n"), "{out}");
+}

@@ -203,17 +203,22 @@ fn flash_warns_about_the_header_flash_size_and_refuses_app_images() {
     ok(&r);
     let file = std::fs::read(&path).unwrap();
     let err: Vec<&str> = r.err.lines().collect();
-    assert_eq!(
-        err[0],
-        "warning: the firmware's header says the flash is 4MB but the device has 8MB: change it with -f 8M"
-    );
-    // What was flashed is a note on stderr (stdout carries the report of the file).
+    // What was flashed is a note on stderr (stdout carries the report of the
+    // file), then the board as flashed is diagnosed.
     assert!(
-        err[1].starts_with(&format!("Flashed {} bytes to {} at 0x1000, erased to 0x200000 (", file.len(), d.port())),
+        err[0].starts_with(&format!("Flashed {} bytes to {} at 0x1000, erased to 0x200000 (", file.len(), d.port())),
         "{}",
         r.err
     );
-    assert_eq!(err.len(), 2, "{}", r.err);
+    assert_eq!(
+        err[1..],
+        [
+            "warning[flash-size-mismatch]: the bootloader header says the flash is 4MB but the board has 8MB: MicroPython uses only the first 4MB of it",
+            &format!("  fix: mpimg {} --fit", d.port())
+        ],
+        "{}",
+        r.err
+    );
     assert!(r.out.starts_with("Firmware file "), "{}", r.out);
     assert_same_flash(&d.bytes(), &flash_image(&file, 0x1000, 8 << 20));
     // An app image has no bootloader or table to flash.

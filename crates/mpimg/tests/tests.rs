@@ -35,6 +35,10 @@ mod device_fs;
 mod device_options;
 /// `--ota-update` and `--flash DEVICE`.
 mod device_ota_flash;
+/// Diagnoses of esp-sim boards, and `--flash` fitting a firmware to a board.
+mod diagnose_device;
+/// Diagnoses of firmware files: each fault, its fix run verbatim, the files kept.
+mod diagnose_file;
 /// The binary formats on the real firmware images.
 mod formats;
 /// The block cache under real filesystem commands.

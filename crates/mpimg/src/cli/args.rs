@@ -116,6 +116,15 @@ pub struct Args {
     /// Flash the firmware (with this run's edits) to a serial-attached device.
     #[arg(long, value_name = "DEVICE")]
     pub flash: Option<String>,
+    /// Fit the firmware to the board's flash: put it at the chip's bootloader
+    /// offset, set the header's flash size, make the last filesystem partition
+    /// end at the end of the flash (files kept); with --flash, also grow a
+    /// firmware made for a smaller flash. On a file, fits to -f (or its header).
+    #[arg(long, conflicts_with = "no_fit")]
+    pub fit: bool,
+    /// With --flash: write the firmware exactly as given, even when it does not fit the board.
+    #[arg(long)]
+    pub no_fit: bool,
     /// With --flash: also erase the device's flash past the image to its end,
     /// so the board holds exactly the image (a clone of a --backup).
     #[arg(long)]
@@ -188,6 +197,8 @@ fn is_known_option(word: &str) -> bool {
         "--read",
         "--write",
         "--flash",
+        "--fit",
+        "--no-fit",
         "--erase-rest",
         "--backup",
         "--trimblocks",

@@ -6,21 +6,26 @@
 //! done; the product is the summary (port, MAC, OK or error, bytes on the
 //! wire, time), and the run fails if any board failed.
 
+use std::borrow::Cow;
+use std::io::Write;
 use std::time::Instant;
 
 use mpimg::flash::device::{serial_ports, BarGroup};
 use mpimg::flash::DeviceFlash;
 use mpimg::format::chip::Chip;
+use mpimg::format::image::ImageHeader;
 use mpimg::fs::time::with_time_source;
-use mpimg::ops::flash_image::{write_image, FlashReport};
+use mpimg::ops::fit::{fit_image, Fit, FitGoal};
+use mpimg::ops::flash_image::{check_board, write_image, FlashReport};
 use mpimg::Error;
 
 use super::device::run_device;
 use super::error::{shown, CliError};
+use super::fix::fitted_line;
 use super::outcome::{BoardResult, ErrorView, Gathered};
 use super::port::Boards;
 use super::report::Reporter;
-use super::request::{Request, Target};
+use super::request::{FitMode, Request, Target};
 
 /// What one board's thread brings back.
 struct Board {
@@ -161,7 +166,12 @@ pub fn flash_boards(
             Err(e) => return b.failed(&CliError::Lib(Error::Device(e)), looking),
         };
         b.mac = d.facts().mac.clone();
-        match write_image(&mut d, image, chip, req.erase_rest) {
+        match fitted(req, &d, image, chip).and_then(|(img, fit)| {
+            if let Some(fit) = fit {
+                let _ = writeln!(b.err, "{}", fitted_line(&fit));
+            }
+            write_image(&mut d, &img, chip, req.erase_rest)
+        }) {
             Ok(r) => b.flashed = Some(r),
             Err(e) => b.failed(&CliError::Lib(e), false),
         }
@@ -169,6 +179,28 @@ pub fn flash_boards(
         d.close();
     });
     finish(results, ports, rep, g)
+}
+
+/// `image` fitted to the board on `d`, as `--flash` to one board fits it
+/// (unless `--no-fit`, or `-f` set the size; `--fit` also grows it), once the
+/// board is known to start it; and what the fit changed, if anything.
+fn fitted<'i>(
+    req: &Request,
+    d: &DeviceFlash,
+    image: &'i [u8],
+    chip: &'static Chip,
+) -> Result<(Cow<'i, [u8]>, Option<Fit>), Error> {
+    if let Ok(header) = ImageHeader::parse(image) {
+        check_board(d, chip, &header)?;
+    }
+    let target = d.facts().flash_size;
+    let goal = match req.fit {
+        FitMode::Fit => FitGoal { target, grow: true, repair: false },
+        FitMode::Auto if req.edits.flash_size.is_none() => FitGoal { target, grow: false, repair: false },
+        _ => return Ok((Cow::Borrowed(image), None)),
+    };
+    let (img, fit) = fit_image(image, goal)?;
+    Ok(if fit.is_empty() { (Cow::Borrowed(image), None) } else { (Cow::Owned(img), Some(fit)) })
 }
 
 /// Show each board's output and the summary; the run fails if a board did.

@@ -1,42 +1,57 @@
-//! A run on a serial-attached device: connect once, open the firmware in its
-//! flash, warn where the firmware and the device disagree, and run the same
-//! steps as on a file (edits go to the device as they are made). Inspecting
-//! a device ends with its filesystem's usage.
+//! A run on a serial-attached device: connect once, find the firmware in its
+//! flash (where the chip starts it, or, written at the wrong offset,
+//! elsewhere: diagnosed, and moved by `--fit`), and run the same steps as on
+//! a file (edits go to the device as they are made). Inspecting a device
+//! ends with its filesystem's usage.
 
-use mpimg::flash::device::DeviceFacts;
-use mpimg::flash::DeviceFlash;
-use mpimg::format::chip::Chip;
-use mpimg::format::size::flash_label as mb;
+use mpimg::flash::{DeviceFlash, Flash};
+use mpimg::format::image::{ImageHeader, HEADER_LEN};
 use mpimg::fs::time::now_ns;
 use mpimg::fs::{run_fs, FsCommand, DEFAULT_PARTITION};
-use mpimg::ops::carry::backup::Board;
+use mpimg::ops::carry::backup::Board as BackupBoard;
 use mpimg::ops::carry::store::DirStore;
+use mpimg::ops::diagnose::{misplaced, Board};
 use mpimg::ops::firmware::Firmware;
+use mpimg::ops::flash_image::board_of;
+use mpimg::ops::place::{find_misplaced, move_firmware, Misplaced};
+use mpimg::Error;
 
 use super::error::{shown, CliError};
+use super::fix::view;
 use super::outcome::Gathered;
 use super::report::Reporter;
-use super::request::{Mode, Request};
+use super::request::{FitMode, Mode, Request};
 use super::steps::{HostBackup, Session};
 
 /// Run `req` on the device on `port`.
 pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
-    let fw = Firmware::open_device(port, req.device.clone())?;
-    let facts = fw.flash.facts().clone();
+    let mut flash = DeviceFlash::open(port, req.device.clone()).map_err(Error::from)?;
+    let facts = flash.facts().clone();
     rep.device(&facts)?;
     g.result.device = Some(facts.clone());
-    // -f in this run sets the size: no warning about the old one.
-    let header_size = fw.header.flash_size().filter(|_| req.edits.flash_size.is_none());
-    let bootloader_chip = Chip::by_image_id(fw.header.chip_id).map(|c| c.name);
-    let warnings = mismatches(&facts, bootloader_chip, header_size);
+    let board = board_of(&flash);
+    if let Some(m) = misplaced_firmware(&mut flash)? {
+        if req.fit != FitMode::Fit || m.chip.name != board.chip.name {
+            return report_misplaced(req, port, &board, &m, rep, g);
+        }
+        let moved = move_firmware(&mut flash, board.chip, m.offset)?;
+        rep.moved(&moved)?;
+        g.result.moved = Some(moved);
+    }
+    let chip = flash.chip();
+    let offset = chip.bootloader_offset;
+    let fw = match Firmware::open(flash, chip) {
+        Err(Error::Image(source)) => Err(Error::NotABootloader { offset, source }),
+        other => other,
+    }?;
     let backup = HostBackup {
         store: DirStore::new(&req.backup_dir),
-        board: Board { port: facts.port.clone(), mac: facts.mac.clone() },
+        board: BackupBoard { port: facts.port.clone(), mac: facts.mac.clone() },
         now: now_ns() / 1_000_000_000,
         keep: req.keep_backup,
     };
-    let mut s = Session { req, fw, rep, g, warnings, backup: Some(backup) };
-    let run = s.run();
+    let mut s = Session { req, fw, rep, g, board: Some(board), backup: Some(backup) };
+    let run = s.run().and_then(|()| if req.extract_app.is_some() { Ok(()) } else { s.diagnose() });
     if run.is_ok() && req.mode() == Mode::Inspect {
         fs_usage(&mut s.fw, s.rep)?;
     }
@@ -45,24 +60,34 @@ pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathere
     run
 }
 
-/// Where the firmware in flash and the device itself disagree.
-fn mismatches(facts: &DeviceFacts, bootloader_chip: Option<&str>, header_size: Option<u32>) -> Vec<String> {
-    let mut w = Vec::new();
-    if let Some(size) = header_size.filter(|&s| s != facts.flash_size) {
-        w.push(format!(
-            "the bootloader header says the flash is {} but the device has {}: set it with -f {}",
-            mb(size),
-            mb(facts.flash_size),
-            mb(facts.flash_size).trim_end_matches('B')
-        ));
+/// A bootloader at another offset than the chip's, when there is none at the chip's own.
+fn misplaced_firmware(flash: &mut DeviceFlash) -> Result<Option<Misplaced>, CliError> {
+    let chip = flash.chip();
+    let head = flash.read_vec(chip.bootloader_offset, HEADER_LEN as u32).map_err(Error::from)?;
+    if ImageHeader::parse(&head).is_ok() {
+        return Ok(None);
     }
-    if let Some(c) = bootloader_chip.filter(|&c| c != facts.chip) {
-        w.push(format!(
-            "the bootloader is built for {c} but the device is an {}: flash a firmware for {} with --flash",
-            facts.chip, facts.chip
-        ));
+    Ok(find_misplaced(flash, chip)?)
+}
+
+/// A firmware that is not where the chip starts it: the diagnosis (and the
+/// fix), then an inspection ends, failed; any other run stops with the error.
+fn report_misplaced(
+    req: &Request,
+    port: &str,
+    board: &Board,
+    m: &Misplaced,
+    rep: &mut Reporter,
+    g: &mut Gathered,
+) -> Result<(), CliError> {
+    let d = view(&misplaced(board, m), port);
+    rep.diagnoses(std::slice::from_ref(&d))?;
+    g.diagnoses.push(d);
+    if matches!(req.mode(), Mode::Inspect | Mode::Check) {
+        g.failed = true;
+        return Ok(());
     }
-    w
+    Err(Error::Misplaced { offset: board.chip.bootloader_offset, found: m.offset, chip: m.chip.name }.into())
 }
 
 /// Filesystem usage, as `--fs df` shows it (the filesystem layer reads only

@@ -193,6 +193,19 @@ fn shown_lib(e: &Error) -> Shown {
             ": ",
             format!("set the flash size with -f {}M and fit the table to it (e.g. --resize vfs=0)", device >> 20),
         ),
+        Error::Misplaced { .. } => with(
+            m,
+            ": ",
+            "move it where the chip starts it with --fit (a firmware for another chip: flash the right one with --flash)"
+                .into(),
+        ),
+        Error::ChipRevision { .. } => with(m, "; ", "use a firmware built for this chip revision".into()),
+        Error::Fit(_) => with(
+            m,
+            "; ",
+            "give it a layout for this flash (-f SIZE --table ota|default|original), or (with --flash) write it as it is with --no-fit"
+                .into(),
+        ),
         Error::NoBootloader { .. } | Error::NotABootloader { .. } => {
             with(m, ": ", "flash a firmware with --flash".into())
         }
@@ -325,6 +338,9 @@ mod tests {
             (line(Error::NotDataPartition { name: "factory".into() }), "'factory' is not a data partition: --erase-fs erases the start of a filesystem partition (e.g. vfs)"),
             (line(Error::NoOtaPartitions), "the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota"),
             (line(Error::WrongChip { firmware: "esp32", port: "/dev/pts/3".into(), device: "esp32s3" }), "the firmware is for esp32 but the device on /dev/pts/3 is an esp32s3: use a firmware for esp32s3"),
+            (line(Error::Misplaced { offset: 0x1000, found: 0, chip: "esp32" }), "no bootloader at 0x1000, but one for esp32 at 0x0: the firmware was written at the wrong offset: move it where the chip starts it with --fit (a firmware for another chip: flash the right one with --flash)"),
+            (line(Error::ChipRevision { why: "needs esp32c3 revision v0.3 or later".into(), port: "/dev/pts/3".into(), chip: "esp32c3", revision: "v0.0".into() }), "the firmware needs esp32c3 revision v0.3 or later, but the esp32c3 on /dev/pts/3 is revision v0.0: it would not start; use a firmware built for this chip revision"),
+            (line(mpimg::ops::fit::FitError::NoFit { flash_size: 4 << 20, parts: vec![("factory".into(), 0x10000, 0x800000)] }), "the table does not fit the 4MB flash: 'factory' (0x10000..0x800000) ends past its end (0x400000); a fit only resizes the last partition, and only a filesystem partition; give it a layout for this flash (-f SIZE --table ota|default|original), or (with --flash) write it as it is with --no-fit"),
             (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow, sync"),
             (line(FsError::Usage { cmd: "cat", msg: "needs a file".into() }), "--fs cat: needs a file"),
             (line(FsError::NoPartition("vfs3".into())), "no partition 'vfs3' in the partition table; run mpimg on the image without options to list its partitions"),

@@ -14,6 +14,7 @@ pub mod args;
 pub mod boards;
 pub mod device;
 pub mod error;
+pub mod fix;
 pub mod naming;
 pub mod outcome;
 pub mod port;

@@ -20,6 +20,9 @@ pub fn edit_suffix(args: &Args, resize: &[PartSpec], add: &[PartSpec], fs_change
     if let Some(size) = args.flash_size {
         s += &format!("-{}MB", size >> 20);
     }
+    if args.fit && args.flash.is_none() {
+        s += "-fit";
+    }
     if args.from_csv.is_some() {
         s += "-CSV";
     }

@@ -12,11 +12,15 @@ use mpimg::ops::carry::job::BackupFate;
 use mpimg::ops::carry::Carried;
 use mpimg::ops::check::ImageCheck;
 use mpimg::ops::file_format::FileFormat;
+use mpimg::ops::fit::Fit;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
+use mpimg::ops::place::Moved;
 use mpimg::ops::plan::Edit;
 use mpimg::ops::summary::Summary;
 use mpimg::ops::update::UpdateReport;
+
+use super::fix::DiagnosisView;
 
 /// What a run did, rendered as the `result` of `--json`.
 #[derive(Debug, Default, Serialize)]
@@ -32,6 +36,12 @@ pub struct RunResult {
     /// The partitions after an edit, as the board will have them (the
     /// implicit `vfs` of MicroPython ≥ 1.26 included, marked `implicit`).
     pub partitions: Option<Vec<PartitionView>>,
+    /// A firmware moved to the chip's bootloader offset (`--fit` on a device whose firmware was written elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Moved>,
+    /// What fitting the firmware to the flash changed (`--fit`, or `--flash` of a firmware that did not fit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitReport>,
     /// The table edits made, in order (an edit that changed nothing says why).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<Edit>,
@@ -122,6 +132,16 @@ pub struct BoardResult {
     pub run: Option<serde_json::Value>,
 }
 
+/// What a fit changed, and the options it amounts to.
+#[derive(Debug, Serialize)]
+pub struct FitReport {
+    /// The changes.
+    #[serde(flatten)]
+    pub fit: Fit,
+    /// The same as options (`-f 4M --resize vfs=0`).
+    pub options: String,
+}
+
 /// The host backup of a table edit on a device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupReport {
@@ -159,6 +179,8 @@ pub struct Gathered {
     pub summary: Option<Summary>,
     /// What was done.
     pub result: RunResult,
+    /// The problems found, each with the command that fixes it.
+    pub diagnoses: Vec<DiagnosisView>,
     /// An image check failed: the exit code is 1.
     pub failed: bool,
     /// What a device run put on the link (kept on failure too).

@@ -26,12 +26,16 @@ use mpimg::ops::assemble::Assembled;
 use mpimg::ops::backup::Backup;
 use mpimg::ops::carry::job::{made_at, BackupFate, Pending};
 use mpimg::ops::carry::Carried;
+use mpimg::ops::diagnose::Severity;
+use mpimg::ops::fit::Fit;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
+use mpimg::ops::place::Moved;
 use mpimg::ops::plan::{Edit, EditKind};
 use mpimg::ops::summary::Summary;
 
 use super::error::{shown, shown_warning, CliError};
+use super::fix::{fitted_line, DiagnosisView};
 use super::outcome::{BoardResult, ErrorView, Gathered, RunResult};
 use super::request::{Product, Show};
 
@@ -53,6 +57,7 @@ struct JsonDoc<'a> {
     error: Option<ErrorView>,
     #[serde(flatten)]
     summary: Option<&'a Summary>,
+    diagnoses: &'a [DiagnosisView],
     result: &'a RunResult,
 }
 
@@ -340,20 +345,53 @@ impl<'w> Reporter<'w> {
 
     /// `--flash` wrote the firmware to a device.
     pub fn flashed(&mut self, r: &FlashReport) -> Io {
-        if let Some(m) = r.header_mismatch {
-            self.warning(&format!(
-                "the firmware's header says the flash is {}MB but the device has {}MB: change it with -f {}M",
-                m.header >> 20,
-                m.device >> 20,
-                m.device >> 20
-            ))?;
-        }
         self.wire(&r.wire, &r.sectors)?;
         match self.notes() {
             Some(w) => writeln!(
                 w,
                 "Flashed {} bytes to {} at {:#x}, erased to {:#x} ({} sectors written, {} unchanged, {} erased)",
                 r.bytes, r.port, r.offset, r.erased_to, r.sectors.written, r.sectors.unchanged, r.sectors.erased
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// The problems found, each with the command that fixes it: on stderr
+    /// (`error[code]: message` and `  fix: command`), or in the JSON document.
+    pub fn diagnoses(&mut self, list: &[DiagnosisView]) -> Io {
+        if self.show.quiet || self.show.json {
+            return Ok(());
+        }
+        for d in list {
+            let severity = match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            writeln!(self.err, "{severity}[{}]: {}", d.code, d.message)?;
+            match &d.fix {
+                Some(fix) => writeln!(self.err, "  fix: {fix}")?,
+                None => writeln!(self.err, "  fix: none that mpimg can make")?,
+            }
+        }
+        Ok(())
+    }
+
+    /// A fit changed the firmware: one line with the options it amounts to,
+    /// and what no option does.
+    pub fn fitted(&mut self, fit: &Fit) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "{}", fitted_line(fit)),
+            None => Ok(()),
+        }
+    }
+
+    /// A firmware written at the wrong offset was moved where the chip starts it.
+    pub fn moved(&mut self, m: &Moved) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Moved the firmware from {:#x} to {:#x} ({} bytes: bootloader, table and apps), erased to {:#x}",
+                m.from, m.to, m.bytes, m.erased_to
             ),
             None => Ok(()),
         }
@@ -400,7 +438,7 @@ impl<'w> Reporter<'w> {
     }
 
     fn json(&mut self, error: Option<ErrorView>, g: &Gathered) -> Io {
-        let doc = JsonDoc { error, summary: g.summary.as_ref(), result: &g.result };
+        let doc = JsonDoc { error, summary: g.summary.as_ref(), diagnoses: &g.diagnoses, result: &g.result };
         let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
         writeln!(self.out, "{text}")?;
         self.out.flush()
@@ -421,7 +459,7 @@ pub fn usage_error(e: &clap::Error, json: bool, out: &mut dyn Write) -> i32 {
     let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
     let fix = lines.collect::<Vec<_>>().join(" ");
     let error = ErrorView { message, fix: (!fix.is_empty()).then_some(fix) };
-    let doc = JsonDoc { error: Some(error), summary: None, result: &RunResult::default() };
+    let doc = JsonDoc { error: Some(error), summary: None, diagnoses: &[], result: &RunResult::default() };
     if let Ok(text) = serde_json::to_string_pretty(&doc) {
         let _ = writeln!(out, "{text}");
     }

@@ -57,6 +57,17 @@ pub enum Mode {
     Backup,
 }
 
+/// Whether the run fits the firmware to the board's flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FitMode {
+    /// With `--flash`: fit a firmware that does not fit the board (shrink only).
+    Auto,
+    /// `--fit`: fit it, growing too (to `-f`, the board's flash, or a file's header).
+    Fit,
+    /// `--no-fit`: write the firmware exactly as given.
+    NoFit,
+}
+
 /// Where a table written as CSV goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsvOut {
@@ -129,6 +140,8 @@ pub struct Request {
     pub erase_rest: bool,
     /// `--backup FILE`: the device's whole flash to this file (before any change).
     pub backup: Option<PathBuf>,
+    /// Whether to fit the firmware to the flash.
+    pub fit: FitMode,
     /// The firmware file written (files; None: nothing to write).
     pub output: Option<PathBuf>,
     /// How the output firmware file is encoded (`--format`, else its extension).
@@ -200,6 +213,13 @@ impl Request {
             flash_to: args.flash.as_deref().map(Boards::parse),
             erase_rest: args.erase_rest,
             backup: args.backup.as_ref().map(PathBuf::from),
+            fit: if args.fit {
+                FitMode::Fit
+            } else if args.no_fit {
+                FitMode::NoFit
+            } else {
+                FitMode::Auto
+            },
             output,
             output_format,
             time,
@@ -322,6 +342,7 @@ fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
         _ if args.erase_rest && args.flash.is_none() => {
             Err(CliError::Needs { option: "--erase-rest", needs: "--flash" })
         }
+        _ if args.no_fit && args.flash.is_none() => Err(CliError::Needs { option: "--no-fit", needs: "--flash" }),
         Target::Device(_) | Target::Boards(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
         Target::Boards(_) => match one_board_option(args) {
             Some(option) => Err(CliError::OneBoard { option }),
@@ -464,5 +485,18 @@ mod tests {
             Target::Boards(Boards::Ports(vec!["/dev/ttyUSB0".into(), "/dev/ttyACM1".into()]))
         );
         assert_eq!(req(&["mpimg", "fw.bin", "--flash", "all"]).unwrap().flash_to, Some(Boards::All));
+        assert_eq!(e(&["mpimg", "fw.bin", "--no-fit"]), "--no-fit only works with --flash");
+        let fit = |w: &[&str]| req(w).unwrap().fit;
+        assert_eq!(fit(&["mpimg", "fw.bin", "--flash", "u0"]), FitMode::Auto);
+        assert_eq!(fit(&["mpimg", "fw.bin", "--flash", "u0", "--no-fit"]), FitMode::NoFit);
+        assert_eq!(fit(&["mpimg", "u0", "--fit"]), FitMode::Fit);
+        // --fit on a file writes a file named for it; with --flash it is about the board.
+        assert_eq!(req(&["mpimg", "fw.bin", "--fit"]).unwrap().output, Some(PathBuf::from("fw-fit.bin")));
+        assert_eq!(
+            req(&["mpimg", "fw.bin", "-f", "16M", "--fit"]).unwrap().output,
+            Some(PathBuf::from("fw-16MB-fit.bin"))
+        );
+        assert_eq!(req(&["mpimg", "fw.bin", "--fit", "--flash", "u0"]).unwrap().output, None);
+        assert_eq!(req(&["mpimg", "u0", "--fit"]).unwrap().mode(), Mode::Edit);
     }
 }

@@ -6,13 +6,13 @@
 
 use std::path::Path;
 
-use mpimg::flash::{FileFlash, Flash};
+use mpimg::flash::{DeviceFlash, FileFlash, Flash};
 use mpimg::fs::time::with_time_source;
 use mpimg::ops::assemble::Recipe;
 use mpimg::ops::check::check_image;
 use mpimg::ops::file_format::FileFormat;
 use mpimg::ops::firmware::{assemble_files, open_bytes, open_path, Firmware, Opened};
-use mpimg::ops::flash_image::flash_image;
+use mpimg::ops::flash_image::{board_of, check_board, write_image};
 use mpimg::ops::inspect::summarize_app;
 use mpimg::ops::region::{Region, RegionKind};
 use mpimg::Error;
@@ -53,9 +53,22 @@ fn run_build(req: &Request, recipe: &Recipe, rep: &mut Reporter, g: &mut Gathere
     }
 }
 
-/// A firmware file: the steps, then the output file, then `--flash`.
+/// A firmware file: the steps, then the output file, then `--flash`. With
+/// `--flash` the device is connected to first: a firmware it would not start
+/// (another chip, another chip revision) is refused before anything else,
+/// and the steps fit the firmware to its flash; once flashed, the board is diagnosed.
 fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
-    let mut s = Session { req, fw, rep, g, warnings: Vec::new(), backup: None };
+    let mut device = match req.flash_to.as_ref().and_then(|b| b.single()) {
+        Some(port) => {
+            let d = DeviceFlash::open(port, req.device.clone()).map_err(Error::from)?;
+            check_board(&d, fw.chip, &fw.header)?;
+            g.result.device = Some(d.facts().clone());
+            Some(d)
+        }
+        None => None,
+    };
+    let board = device.as_ref().map(board_of);
+    let mut s = Session { req, fw, rep, g, board, backup: None };
     s.run()?;
     if req.extract_app.is_some() {
         return Ok(());
@@ -65,16 +78,17 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
         s.g.result.output = Some(path.display().to_string());
         s.g.result.format = Some(req.output_format);
     }
-    match req.flash_to.as_ref().map(|b| (b, b.single())) {
-        Some((_, Some(port))) => {
-            let r = flash_image(port, req.device.clone(), s.fw.flash.bytes(), s.fw.chip, req.erase_rest)?;
+    match (device.as_mut(), &req.flash_to) {
+        (Some(d), _) => {
+            let r = write_image(d, s.fw.flash.bytes(), s.fw.chip, req.erase_rest)?;
             s.rep.flashed(&r)?;
             s.g.result.flashed = Some(r);
         }
-        Some((boards, None)) => flash_boards(req, boards, s.fw.flash.bytes(), s.fw.chip, s.rep, s.g)?,
-        None => {}
+        // Several boards: each its own fit, its own result in the summary.
+        (None, Some(boards)) => return flash_boards(req, boards, s.fw.flash.bytes(), s.fw.chip, s.rep, s.g),
+        (None, None) => {}
     }
-    Ok(())
+    s.diagnose()
 }
 
 /// Write the output firmware: a new file in `format`, or only the changes

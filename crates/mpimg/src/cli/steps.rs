@@ -9,26 +9,29 @@ use mpimg::flash::{write_atomically, Flash};
 use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
+use mpimg::format::size::flash_label as mb;
 use mpimg::fs::run_fs;
 use mpimg::ops::backup::backup;
-use mpimg::ops::carry::backup::Board;
-use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups};
+use mpimg::ops::carry::backup::Board as BackupBoard;
+use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups, Change};
 use mpimg::ops::carry::store::DirStore;
 use mpimg::ops::check::check_all;
+use mpimg::ops::diagnose::{diagnose, Board, Depth, Severity};
 use mpimg::ops::firmware::Firmware;
+use mpimg::ops::fit::{fit_edits, whole_fit_edits, Fit, FitGoal};
 use mpimg::ops::inspect::{check_complete, extract_app, summarize};
 use mpimg::ops::partition_io::{erase_region, read_region, trim_blocks, write_region};
 use mpimg::ops::region::{find_region, Region, RegionKind};
-use mpimg::ops::summary::Warning;
 use mpimg::ops::update::DATA_ERASE_LEN;
 use mpimg::ops::walk::apps_without_image;
 use mpimg::ops::{ota, EditError};
 use mpimg::Error;
 
 use super::error::CliError;
-use super::outcome::{BackedUp, BackupReport, Gathered};
+use super::fix::{fit_options, view, DiagnosisView};
+use super::outcome::{BackedUp, BackupReport, FitReport, Gathered};
 use super::report::Reporter;
-use super::request::{CsvOut, Request};
+use super::request::{CsvOut, FitMode, Mode, Request, Target};
 
 /// One run on one firmware.
 pub struct Session<'a, 'w, F: Flash> {
@@ -40,8 +43,8 @@ pub struct Session<'a, 'w, F: Flash> {
     pub rep: &'a mut Reporter<'w>,
     /// What was found and done so far.
     pub g: &'a mut Gathered,
-    /// Warnings the caller found (a device that disagrees with its firmware), shown with the summary's.
-    pub warnings: Vec<String>,
+    /// The board the firmware is on (a device) or is flashed to (`--flash`).
+    pub board: Option<Board>,
     /// Devices: where the files a table edit moves are backed up on this computer.
     pub backup: Option<HostBackup>,
 }
@@ -51,7 +54,7 @@ pub struct HostBackup {
     /// The directory they are kept in.
     pub store: DirStore,
     /// The board.
-    pub board: Board,
+    pub board: BackupBoard,
     /// Now, seconds since 1970.
     pub now: u64,
     /// `--keep-backup`.
@@ -102,12 +105,40 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
+    /// Diagnose the firmware as the run leaves it (the file written, the
+    /// device, the board flashed): each problem with the command that fixes
+    /// it. An inspection or check that finds an error fails (exit code 1).
+    pub fn diagnose(&mut self) -> Step {
+        let slow = self.fw.flash.reads_are_slow();
+        let depth = Depth { verify: !slow || self.req.check_app };
+        let found = diagnose(&mut self.fw, self.board.as_ref(), depth);
+        let subject = self.subject();
+        let views: Vec<DiagnosisView> = found.iter().map(|d| view(d, &subject)).collect();
+        self.rep.diagnoses(&views)?;
+        if matches!(self.req.mode(), Mode::Inspect | Mode::Check) && found.iter().any(|d| d.severity == Severity::Error)
+        {
+            self.g.failed = true;
+        }
+        self.g.diagnoses = views;
+        Ok(())
+    }
+
+    /// What the diagnoses are about, as the fix commands name it: the port
+    /// flashed to, the device, the file written, or the file as given.
+    fn subject(&self) -> String {
+        match (self.req.flash_to.as_ref().and_then(|b| b.single()), &self.req.target, &self.req.output) {
+            (Some(port), _, _) => port.to_string(),
+            (None, Target::Device(port), _) => port.clone(),
+            (None, _, Some(out)) => out.display().to_string(),
+            _ => self.req.source.clone(),
+        }
+    }
+
     /// Summarise the firmware (a firmware file cut short inside its app is refused).
     fn inspect(&mut self) -> Step {
         // Hashing the app is most of an inspection's cost: skip it when nothing shows it.
         let verify = !self.req.show.quiet || self.req.show.json;
-        let mut summary = summarize(&mut self.fw, &self.req.source, verify);
-        summary.warnings.extend(self.warnings.drain(..).map(Warning::Note));
+        let summary = summarize(&mut self.fw, &self.req.source, verify);
         check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
         self.g.summary = Some(summary);
@@ -134,21 +165,22 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
-    /// Plan the table and header edits (or find the interrupted one this run
-    /// finishes), and commit them when the run writes a firmware, carrying the
-    /// files along (on a device, with a host backup saved before anything is erased).
+    /// Plan the table and header edits, with the fit when the run fits (or
+    /// find the interrupted edit this run finishes), and commit them when the
+    /// run writes a firmware, carrying the files along (on a device, with a
+    /// host backup saved before anything is erased).
     fn edit(&mut self) -> Step {
         let app_size = self.g.summary.as_ref().and_then(|s| s.app.as_ref()).and_then(|a| a.image.size).unwrap_or(0);
-        let mut backups = self.backup.as_mut().map(HostBackup::backups);
-        let change = plan_change(&mut self.fw, &self.req.edits, app_size, backups.as_mut())?;
-        change.plan.check_fits(self.fw.flash.detected_size(), self.req.edits.flash_size, self.req.writes_firmware)?;
-        self.rep.pending_backups(&change.damaged, &change.others, self.req.writes_firmware)?;
-        if !self.req.writes_firmware {
-            return Ok(());
-        }
+        let Some((change, fit)) = self.planned_change(app_size)? else { return Ok(()) };
         if let Some(p) = &change.resumes {
             self.rep.resuming(&p.location, &made_at(&p.backup))?;
         }
+        if let Some(fit) = fit {
+            let options = fit_options(&fit);
+            self.rep.fitted(&fit)?;
+            self.g.result.fit = Some(FitReport { fit, options });
+        }
+        let mut backups = self.backup.as_mut().map(HostBackup::backups);
         // Every read and check of the filesystems the edit moves comes before the first write.
         let prepared = prepare(&mut self.fw, change, self.req.discard_fs, backups.as_mut())?;
         let plan = &prepared.plan;
@@ -178,6 +210,72 @@ impl<F: Flash> Session<'_, '_, F> {
             self.rep.apps_without_image(&empty)?;
         }
         Ok(())
+    }
+
+    /// This run's change: the user's edits, with the fit when it fits (see
+    /// [`Session::fit_goal`]), planned (an interrupted edit found in a host
+    /// backup is resumed) and checked against the board. None when nothing is
+    /// committed: the run only looks, or a fit found nothing to change.
+    fn planned_change(&mut self, app_size: u32) -> Result<Option<(Change, Option<Fit>)>, CliError> {
+        let goal = self.fit_goal();
+        let (mut edits, fit) = match goal {
+            Some(g) => {
+                let (e, f) = fit_edits(&mut self.fw, &self.req.edits, g, app_size)?;
+                (e, Some(f).filter(|f| !f.is_empty()))
+            }
+            None => (self.req.edits.clone(), None),
+        };
+        // What the user asked is committed, and what a fit changes.
+        let fit_only = self.req.fit == FitMode::Fit && self.req.edits.is_empty();
+        let commit = fit.is_some() || (self.req.writes_firmware && !fit_only);
+        if let (Some(g), None, Some(_)) = (goal, &fit, &self.backup) {
+            // A fit cut off on a device: nothing is left to fit, but its backup may be.
+            edits = whole_fit_edits(&self.fw.table, &self.req.edits, g);
+        }
+        let mut backups = self.backup.as_mut().map(HostBackup::backups);
+        // A run that commits nothing plans only to find a host backup to finish.
+        let planned = if !commit && backups.is_none() {
+            None
+        } else {
+            match plan_change(&mut self.fw, &edits, app_size, backups.as_mut()) {
+                Ok(c) => Some(c),
+                // Planning no edit fails only on a table that breaks a rule: the diagnoses say which.
+                Err(_) if !commit => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let resumes = planned.as_ref().is_some_and(|c| c.resumes.is_some());
+        if let (Some(g), None, false, FitMode::Fit) = (goal, &fit, resumes, self.req.fit) {
+            self.rep
+                .warning(&format!("--fit changed nothing: the firmware fits the {} flash as it is", mb(g.target)))?;
+        }
+        let Some(mut change) = planned else { return Ok(None) };
+        let writes = commit || resumes;
+        change.plan.renew_digest = fit.as_ref().is_some_and(|f| f.renew_digest);
+        change.plan.repairs = fit.as_ref().map(Fit::repairs).unwrap_or_default();
+        if !(self.req.mode() == Mode::Flash && self.req.fit == FitMode::NoFit) {
+            let board = self.board.as_ref().map(|b| b.flash_size);
+            change.plan.check_fits(board, edits.flash_size, writes || self.req.mode() == Mode::Flash)?;
+        }
+        self.rep.pending_backups(&change.damaged, &change.others, writes)?;
+        Ok(writes.then_some((change, fit)))
+    }
+
+    /// Whether and how this run fits the firmware: `--fit` to `-f`, else the
+    /// board's flash, else (a file) the header's size; `--flash` (unless
+    /// `--no-fit`, or `-f` says the size) to the board's flash when it does not fit.
+    fn fit_goal(&self) -> Option<FitGoal> {
+        let board = self.board.as_ref().map(|b| b.flash_size);
+        match self.req.fit {
+            FitMode::Fit => {
+                let target = self.req.edits.flash_size.or(board).unwrap_or(self.fw.flash_size());
+                Some(FitGoal { target, grow: true, repair: true })
+            }
+            FitMode::Auto if self.req.mode() == Mode::Flash && self.req.edits.flash_size.is_none() => {
+                board.map(|target| FitGoal { target, grow: false, repair: false })
+            }
+            _ => None,
+        }
     }
 
     fn region(&self, name: &str) -> Result<Region, Error> {

@@ -25,6 +25,18 @@ pub struct Banner {
     pub is_release: bool,
 }
 
+impl Banner {
+    /// The release's major and minor number (`v1.24.1` is (1, 24)); None for
+    /// a custom build (a git hash, or a tag with more after it).
+    pub fn release(&self) -> Option<(u32, u32)> {
+        if !self.is_release {
+            return None;
+        }
+        let mut nums = self.version.trim_start_matches('v').split('.').map(|n| n.parse::<u32>().ok());
+        Some((nums.next()??, nums.next()??))
+    }
+}
+
 /// Find the first banner in `app` (the bytes of an app image, or any bytes).
 ///
 /// The image also holds other strings starting with "MicroPython " (help

@@ -101,7 +101,23 @@ fn corrupt(part: &str, detail: impl ToString) -> FsError {
 
 impl<'c, 'f> LfsVolume<'c, 'f> {
     /// Mount the littlefs filesystem of partition `part`, keeping its on-disk version.
+    ///
+    /// Errors: [`FsError::FsLargerThanPartition`] when its superblock counts
+    /// more blocks than the partition has; [`FsError::Corrupt`] when it does not mount.
     pub fn mount(cache: &'c mut BlockCache<'f>, part: &str, region: Region) -> Result<Self, FsError> {
+        Self::mount_with(cache, part, region, false)
+    }
+
+    /// [`LfsVolume::mount`], also when the filesystem counts more blocks than
+    /// `region` holds (a partition cut short by the end of the flash, or
+    /// shrunk without its filesystem): for reading what it holds. A block
+    /// past the region reads as an error, so only a filesystem whose used
+    /// blocks all lie within the region reads whole.
+    pub fn mount_spanning(cache: &'c mut BlockCache<'f>, part: &str, region: Region) -> Result<Self, FsError> {
+        Self::mount_with(cache, part, region, true)
+    }
+
+    fn mount_with(cache: &'c mut BlockCache<'f>, part: &str, region: Region, spanning: bool) -> Result<Self, FsError> {
         let dev = LfsDev::new(cache, region);
         let mount = |dev: LfsDev<'c, 'f>, cfg: &Config| {
             Filesystem::mount(dev, cfg)
@@ -114,7 +130,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         if info.block_size != BLOCK_SIZE {
             return Err(corrupt(part, format!("block size {} instead of {BLOCK_SIZE}", info.block_size)));
         }
-        if info.block_count > region.blocks() {
+        if info.block_count > region.blocks() && !spanning {
             return Err(FsError::FsLargerThanPartition {
                 part: part.to_owned(),
                 fs_blocks: info.block_count,

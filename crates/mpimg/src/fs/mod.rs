@@ -27,6 +27,7 @@ mod handle;
 mod host;
 pub mod lfs;
 pub mod path;
+pub mod probe;
 mod run;
 pub mod sync;
 pub mod time;

@@ -388,11 +388,5 @@ fn has_vfs(table: &PartitionTable) -> bool {
 /// Whether a MicroPython version creates the implicit `vfs` (v1.26 and later;
 /// custom builds without a release number are assumed recent).
 pub fn creates_implicit_vfs(banner: &Banner) -> bool {
-    if !banner.is_release {
-        return true;
-    }
-    let mut nums = banner.version.trim_start_matches('v').split(['.', '-']).map(|n| n.parse::<u32>().unwrap_or(0));
-    let major = nums.next().unwrap_or(0);
-    let minor = nums.next().unwrap_or(0);
-    (major, minor) >= (1, 26)
+    banner.release().is_none_or(|v| v >= (1, 26))
 }

@@ -1,5 +1,6 @@
 //! Flashing a whole firmware image (a firmware file's bytes, bootloader offset
-//! on) to a device: written, the rest of the partition it ends in erased (no
+//! on) to a device: checked against the board first (its chip, its chip
+//! revision), then written, the rest of the partition it ends in erased (no
 //! stale app bytes after a shorter image), verified.
 //!
 //! What a clone is: a backup (`ops::backup`) holds the flash from the
@@ -17,10 +18,12 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::flash::device::{SectorCounts, WireStats};
-use crate::flash::{align_up, DeviceFlash, DeviceOptions, Flash, SECTOR_SIZE};
+use crate::flash::{DeviceFlash, Flash};
 use crate::format::chip::Chip;
 use crate::format::image::ImageHeader;
-use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
+
+use super::diagnose::images::revision_problem;
+use super::diagnose::{parse_revision, revision_name, Board};
 
 /// What flashing a firmware did.
 #[derive(Debug, Clone, Serialize)]
@@ -38,93 +41,69 @@ pub struct FlashReport {
     pub erased_to: u32,
     /// Sectors written, erased and found unchanged.
     pub sectors: SectorCounts,
-    /// The flash size in the image's bootloader header, when it differs from the device's.
-    #[serde(skip)]
-    pub header_mismatch: Option<HeaderMismatch>,
     /// What went over the link.
     #[serde(skip)]
     pub wire: WireStats,
 }
 
-/// A bootloader header's flash size that is not the device's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeaderMismatch {
-    /// The flash size in the image's header, in bytes.
-    pub header: u32,
-    /// The device's flash size, in bytes.
-    pub device: u32,
+/// The board on the other end of `d`, as a diagnosis sees it.
+pub fn board_of(d: &DeviceFlash) -> Board {
+    Board {
+        chip: d.chip(),
+        revision: d.facts().revision.as_deref().and_then(parse_revision),
+        flash_size: d.facts().flash_size,
+    }
 }
 
-/// Connect to the device on `port` with `options` and flash `image` (a
-/// firmware for `chip`, from its bootloader offset on); with `erase_rest`,
-/// erase the flash past it to the end (see the module documentation).
+/// Refuse a firmware for `chip` whose bootloader header is `header` that
+/// the board on `d` would not start: another chip, or a chip revision the
+/// image does not run on. Nothing is written.
 ///
-/// Errors: [`Error::Device`] when connecting fails, and those of [`write_image`].
-pub fn flash_image(
-    port: &str,
-    options: DeviceOptions,
-    image: &[u8],
-    chip: &'static Chip,
-    erase_rest: bool,
-) -> Result<FlashReport, Error> {
-    let mut d = DeviceFlash::open(port, options)?;
-    let report = write_image(&mut d, image, chip, erase_rest)?;
-    d.close();
-    Ok(report)
+/// Errors: [`Error::WrongChip`], [`Error::ChipRevision`].
+pub fn check_board(d: &DeviceFlash, chip: &'static Chip, header: &ImageHeader) -> Result<(), Error> {
+    if d.chip().name != chip.name {
+        return Err(Error::WrongChip { firmware: chip.name, port: d.facts().port.clone(), device: d.chip().name });
+    }
+    let board = board_of(d);
+    if let Some(why) = board.revision.and_then(|r| revision_problem(header, r)) {
+        return Err(Error::ChipRevision {
+            why,
+            port: d.facts().port.clone(),
+            chip: chip.name,
+            revision: board.revision.map(revision_name).unwrap_or_default(),
+        });
+    }
+    Ok(())
 }
 
 /// Flash `image` (a firmware for `chip`, from its bootloader offset on) to
-/// the connected device `d`; with `erase_rest`, erase the flash past it to
-/// the end (see the module documentation).
+/// the connected device `d`, after [`check_board`]; with `erase_rest`, erase
+/// the flash past it to the end (see the module documentation).
 ///
-/// Errors: [`Error::WrongChip`] for a device of another chip,
-/// [`Error::FirmwareTooBig`] for an image longer than its flash,
-/// [`Error::Flash`] when writing fails.
+/// Errors: those of [`check_board`], [`Error::FirmwareTooBig`] for an image
+/// longer than its flash, [`Error::Flash`] when writing fails.
 pub fn write_image(
     d: &mut DeviceFlash,
     image: &[u8],
     chip: &'static Chip,
     erase_rest: bool,
 ) -> Result<FlashReport, Error> {
-    if d.chip().name != chip.name {
-        return Err(Error::WrongChip { firmware: chip.name, port: d.facts().port.clone(), device: d.chip().name });
+    if let Ok(header) = ImageHeader::parse(image) {
+        check_board(d, chip, &header)?;
     }
     let bl = chip.bootloader_offset;
-    let end = bl + image.len() as u32;
-    if end > d.data_end() {
+    let end = u64::from(bl) + image.len() as u64;
+    if end > u64::from(d.data_end()) {
         return Err(Error::FirmwareTooBig { len: image.len(), offset: bl, flash_size: d.data_end() });
     }
-    let device = d.facts().flash_size;
-    let header_mismatch = ImageHeader::parse(image)
-        .ok()
-        .and_then(|h| h.flash_size())
-        .filter(|&s| s != device)
-        .map(|header| HeaderMismatch { header, device });
-    // The image's last sector is padded with 0xFF, then the partition it
-    // ends in is erased to its end, so no old data follows the new image.
-    let padded_end = align_up(end, SECTOR_SIZE).min(d.data_end());
-    let mut data = image.to_vec();
-    data.resize((padded_end - bl) as usize, 0xFF);
-    let table_at = (TABLE_OFFSET - bl) as usize;
-    let part_end = image
-        .get(table_at..table_at + TABLE_SIZE)
-        .and_then(|t| PartitionTable::parse(t).ok())
-        .and_then(|t| t.entries.iter().find(|p| p.offset < end && end <= p.end()).map(|p| p.end()))
-        .unwrap_or(padded_end)
-        .max(padded_end);
-    let part_end = if erase_rest { d.data_end() } else { part_end };
-    d.write(bl, &data)?;
-    if part_end > padded_end {
-        d.erase(padded_end, part_end - padded_end)?;
-    }
+    let erased_to = super::place::write_image(d, bl, image, erase_rest)?;
     Ok(FlashReport {
         port: d.facts().port.clone(),
         mac: d.facts().mac.clone(),
         offset: bl,
         bytes: image.len() as u32,
-        erased_to: part_end,
+        erased_to,
         sectors: d.counts.clone(),
-        header_mismatch,
         wire: d.wire().clone(),
     })
 }

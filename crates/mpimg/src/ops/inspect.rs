@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::flash::Flash;
 use crate::format::bootloader_desc::BootloaderDesc;
 use crate::format::image::{parse_image, ImageHeader};
-use crate::format::partition::Partition;
+use crate::format::partition::{Partition, TableError};
 
 use super::firmware::Firmware;
 use super::partition_io::trim_blocks;
@@ -21,9 +21,14 @@ use super::summary::{app_summary, image_summary, Summary, Warning};
 pub fn read_app<F: Flash>(fw: &mut Firmware<F>) -> Option<(Partition, Cow<'_, [u8]>)> {
     let p = fw.table.first_app()?.clone();
     let r = Region::of(&p);
-    let len = fw.flash.stored_len(r.offset, r.size);
+    let mut len = fw.flash.stored_len(r.offset, r.size);
     if len == 0 {
         return None;
+    }
+    // An image longer than its partition (a diagnosis): read all of it the file holds.
+    let reach = fw.flash.capacity().saturating_sub(r.offset);
+    if let Some((_, total, _)) = super::walk::walk_image(&mut fw.flash, r.offset, reach).filter(|w| w.1 > r.size) {
+        len = fw.flash.stored_len(r.offset, total);
     }
     if fw.flash.peek(r.offset, len).is_some() {
         return fw.flash.peek(r.offset, len).map(|d| (p, Cow::Borrowed(d)));
@@ -71,23 +76,11 @@ pub fn summarize<F: Flash>(fw: &mut Firmware<F>, source: &str, verify: bool) -> 
         _ => read_app(fw).map(|(p, data)| app_summary(p.offset, &data, Some(&p), verify)),
     };
     let partitions = fw.partitions();
-    let mut warnings: Vec<Warning> = fw.table_error.iter().cloned().map(Warning::Table).collect();
+    // Problems with the images, and a table past the end of the flash, are
+    // diagnoses (see super::diagnose), each with its fix; what is left here is odd but legal.
+    let table_error = fw.table_error.iter().filter(|e| !matches!(e, TableError::PastFlashEnd { .. }));
+    let mut warnings: Vec<Warning> = table_error.cloned().map(Warning::Table).collect();
     warnings.extend(fw.table_warnings.iter().cloned().map(Warning::Note));
-    if let Some(p) = &bootloader.problem {
-        warnings.push(Warning::Note(format!("bootloader: {p}")));
-    }
-    if let Some(a) = &app {
-        if let Some(p) = &a.image.problem {
-            warnings.push(Warning::Note(format!("app in '{}': {p}", a.partition.as_deref().unwrap_or("?"))));
-        }
-        if a.image.chip.as_deref().is_some_and(|c| c != fw.chip.name) {
-            warnings.push(Warning::Note(format!(
-                "the app is built for {} but the bootloader for {}",
-                a.image.chip.as_deref().unwrap_or("?"),
-                fw.chip.name
-            )));
-        }
-    }
     Summary {
         source: source.to_string(),
         kind: if fw.flash.detected_size().is_some() { "device" } else { "firmware" },

@@ -4,8 +4,10 @@
 //! the files of the filesystems they move with [`carry`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
 //! OTA ([`ota`]), backing up a whole board ([`backup`]), flashing a whole
-//! image to a device (`flash_image`), assembling an image from a build's
-//! pieces ([`assemble`]), and firmware files as Intel HEX or UF2 ([`file_format`]).
+//! image to a device (`flash_image`), where a firmware sits in flash
+//! ([`place`]), diagnoses with their fixes ([`diagnose`]), fitting a firmware
+//! to a flash size ([`fit`]), assembling an image from a build's pieces
+//! ([`assemble`]), and firmware files as Intel HEX or UF2 ([`file_format`]).
 //!
 //! Nothing here knows the command line: operations take typed values, and
 //! their errors say what is wrong, not which option to use.
@@ -14,14 +16,17 @@ pub mod assemble;
 pub mod backup;
 pub mod carry;
 pub mod check;
+pub mod diagnose;
 pub mod file_format;
 pub mod firmware;
+pub mod fit;
 #[cfg(feature = "device")]
 pub mod flash_image;
 pub mod inspect;
 pub mod layout;
 pub mod ota;
 pub mod partition_io;
+pub mod place;
 pub mod plan;
 pub mod region;
 pub mod summary;

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::flash::{Flash, SECTOR_SIZE};
-use crate::format::otadata::{BootTarget, OtaData, OTADATA_LEN, OTA_RECORD_LEN};
+use crate::format::otadata::{BootTarget, OtaData, OtaState, OTADATA_LEN, OTADATA_SECTOR_LEN, OTA_RECORD_LEN};
 use crate::format::partition::{Partition, PartitionTable, SUBTYPE_OTA, TYPE_DATA};
 
 use super::partition_io::write_region;
@@ -53,9 +53,18 @@ fn ota_layout(table: &PartitionTable) -> Option<(Partition, Vec<Partition>)> {
     Some((otadata, apps))
 }
 
+/// The two records of `otadata`: only the record at the start of each
+/// sector is read (on a device, 64 bytes rather than 8 KB).
 fn read_otadata(flash: &mut dyn Flash, otadata: &Partition) -> Result<OtaData, Error> {
-    let len = otadata.size.min(OTADATA_LEN as u32);
-    let bytes = flash.read_vec(otadata.offset, len)?;
+    let second = OTADATA_SECTOR_LEN as u32;
+    if otadata.size < second + OTA_RECORD_LEN as u32 {
+        // Too short for the second record: the parse says so.
+        let len = otadata.size.min(OTADATA_LEN as u32);
+        return Ok(OtaData::parse(&flash.read_vec(otadata.offset, len)?)?);
+    }
+    let mut bytes = vec![0xFF; OTADATA_SECTOR_LEN + OTA_RECORD_LEN];
+    flash.read(otadata.offset, &mut bytes[..OTA_RECORD_LEN])?;
+    flash.read(otadata.offset + second, &mut bytes[OTADATA_SECTOR_LEN..])?;
     Ok(OtaData::parse(&bytes)?)
 }
 
@@ -82,6 +91,67 @@ pub fn ota_status(flash: &mut dyn Flash, table: &PartitionTable) -> Result<Optio
         seq: active.map(|r| r.seq),
         state: active.map(|r| r.ota_state().to_string()),
     }))
+}
+
+/// The app partitions in the order the bootloader tries them, and what chose the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootOrder {
+    /// From the app the bootloader starts with, each one it falls back to in turn.
+    pub apps: Vec<Partition>,
+    /// The otadata record in charge chose the first app: its sequence number
+    /// (None: no valid record, or no otadata; the bootloader starts with
+    /// factory, else ota_0).
+    pub selected_by: Option<u32>,
+    /// The otadata partition, if the table has one.
+    pub otadata: Option<Partition>,
+}
+
+/// The order in which the bootloader tries the app partitions
+/// (`bootloader_utility_load_boot_image`): the one otadata selects (or
+/// factory, else ota_0), then down through the lower OTA apps to factory,
+/// then up through the higher OTA apps. An app that does not load is skipped.
+///
+/// Errors: flash errors, and [`Error::Ota`] for an otadata partition too short to hold its records.
+pub fn boot_order(flash: &mut dyn Flash, table: &PartitionTable) -> Result<BootOrder, Error> {
+    let factory = table.entries.iter().find(|p| p.is_app() && p.subtype == 0).cloned();
+    let (otadata, apps) = match ota_layout(table) {
+        Some((o, a)) => (Some(o), a),
+        None => {
+            let mut apps = Vec::new();
+            while let Some(p) = table.entries.iter().find(|p| p.ota_index() == Some(apps.len())) {
+                apps.push(p.clone());
+            }
+            (None, apps)
+        }
+    };
+    let (start, selected_by) = match &otadata {
+        Some(o) if !apps.is_empty() => {
+            let data = read_otadata(flash, o)?;
+            // MicroPython's bootloaders are built with rollback enabled.
+            match data.boot_target(apps.len(), factory.is_some(), true) {
+                BootTarget::Ota(k) => {
+                    let mut adjusted = data.clone();
+                    for r in adjusted.records.iter_mut().filter(|r| r.ota_state() == OtaState::PendingVerify) {
+                        r.state = OtaState::Aborted.to_u32();
+                    }
+                    (Some(k), adjusted.active_record().map(|i| data.records[i].seq))
+                }
+                BootTarget::Factory => (None, None),
+            }
+        }
+        _ if factory.is_none() && !apps.is_empty() => (Some(0), None),
+        _ => (None, None),
+    };
+    let mut order = Vec::new();
+    if let Some(k) = start {
+        order.extend(apps[..=k].iter().rev().cloned());
+    }
+    order.extend(factory);
+    order.extend(apps[start.map_or(0, |k| k + 1)..].iter().cloned());
+    if order.is_empty() {
+        order.extend(table.first_app().cloned());
+    }
+    Ok(BootOrder { apps: order, selected_by, otadata })
 }
 
 /// Write `app` to the next OTA partition and make it boot next.
@@ -131,6 +201,27 @@ mod tests {
             ],
             ..PartitionTable::default()
         }
+    }
+
+    #[test]
+    fn boot_order_follows_the_bootloader() {
+        let t = table();
+        let mut f = FileFlash::new(vec![0xFF; 0x30000], 0, 0x40_0000);
+        let names = |o: &BootOrder| o.apps.iter().map(Partition::name).collect::<Vec<_>>();
+        let o = boot_order(&mut f, &t).unwrap();
+        assert_eq!((names(&o), o.selected_by), (vec!["ota_0".to_string(), "ota_1".into()], None));
+        f.write(0xd000, &OtaRecord::new(2, OtaState::Valid).to_bytes()).unwrap();
+        let o = boot_order(&mut f, &t).unwrap();
+        assert_eq!((names(&o), o.selected_by), (vec!["ota_1".to_string(), "ota_0".into()], Some(2)));
+        // A factory app comes after the lower OTA apps, before the higher ones.
+        let mut t3 = t.clone();
+        t3.entries.insert(1, Partition::new("factory", 0, 0, 0x30000, 0x10000, 0));
+        t3.entries.push(Partition::new("ota_2", 0, 0x12, 0x40000, 0x10000, 0));
+        let o = boot_order(&mut f, &t3).unwrap();
+        assert_eq!(names(&o), ["ota_1", "ota_0", "factory", "ota_2"]);
+        // No otadata: factory, then the OTA apps.
+        let t4 = PartitionTable { entries: t3.entries[1..].to_vec(), ..PartitionTable::default() };
+        assert_eq!(names(&boot_order(&mut f, &t4).unwrap()), ["factory", "ota_0", "ota_1", "ota_2"]);
     }
 
     #[test]

@@ -192,6 +192,13 @@ pub struct Plan {
     pub edits: Vec<Edit>,
     /// What is legal but odd about the new table.
     pub warnings: Vec<String>,
+    /// Write the bootloader header even if it is unchanged, renewing its
+    /// SHA-256 (a fit of a header changed without renewing it).
+    pub renew_digest: bool,
+    /// Filesystems the board cannot mount, made again when the plan is
+    /// committed (a fit: a littlefs newer than MicroPython up to v1.21
+    /// reads, a filesystem larger than its partition).
+    pub repairs: crate::ops::carry::Repairs,
 }
 
 /// Plan `edits` on `fw`, whose first app image is `app_image_size` bytes long.
@@ -207,6 +214,8 @@ pub fn plan<F: Flash>(fw: &mut Firmware<F>, edits: &TableEdits, app_image_size: 
         flash_size: fw.flash_size(),
         edits: Vec::new(),
         warnings: Vec::new(),
+        renew_digest: false,
+        repairs: crate::ops::carry::Repairs::default(),
     };
     if let Some(size) = edits.flash_size {
         p.header.set_flash_size(size)?;

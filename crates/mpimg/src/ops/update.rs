@@ -44,7 +44,7 @@ pub fn commit<F: Flash>(
 ) -> Result<(UpdateReport, Vec<Carried>), Error> {
     let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table, &carry.keep)?;
     let mut report = UpdateReport { erased, ..UpdateReport::default() };
-    if plan.header != fw.header {
+    if plan.header != fw.header || plan.renew_digest {
         let offset = fw.bootloader_offset();
         write_bootloader_header(&mut fw.flash, offset, &plan.header)?;
         report.bootloader_rewritten = true;

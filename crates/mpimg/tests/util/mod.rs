@@ -5,6 +5,7 @@
 //! [`synth`] builds firmware byte by byte, [`fs`] runs `--fs` commands through
 //! the library, [`sim`] starts esp-sim devices.
 
+pub mod diag;
 pub mod fs;
 pub mod sim;
 pub mod synth;

@@ -357,6 +357,7 @@ pub fn carried_line(c: &Carried) -> String {
             "Kept {what} of '{name}': the partition grew to {:#x} bytes, the {} volume stays {:#x} bytes",
             to.size, c.filesystem, c.fs_size
         ),
+        Action::Recreated if to == c.from => format!("Kept {what} of '{name}': made again as {}", c.filesystem),
         Action::Recreated if to.offset == c.from.offset => {
             format!("Kept {what} of '{name}': shrunk to {:#x} bytes", to.size)
         }

@@ -238,11 +238,34 @@ fn detect_part(cache: &mut BlockCache, part: &FsPartition) -> Result<(Region, De
 /// Which filesystem `part` holds and what is in it; `None` when it holds
 /// none (blank, or something else). Reads the directories, not the files.
 pub fn survey(cache: &mut BlockCache, part: &FsPartition) -> Result<Option<Survey>, FsError> {
+    survey_with(cache, part, false)
+}
+
+/// [`survey`] of a littlefs that counts more blocks than `part` holds (see
+/// [`LfsVolume::mount_spanning`]): what it holds, read from the blocks that are there.
+pub fn survey_spanning(cache: &mut BlockCache, part: &FsPartition) -> Result<Option<Survey>, FsError> {
+    survey_with(cache, part, true)
+}
+
+fn mount_lfs<'c, 'f>(
+    cache: &'c mut BlockCache<'f>,
+    part: &FsPartition,
+    region: Region,
+    spanning: bool,
+) -> Result<LfsVolume<'c, 'f>, FsError> {
+    if spanning {
+        LfsVolume::mount_spanning(cache, &part.name, region)
+    } else {
+        LfsVolume::mount(cache, &part.name, region)
+    }
+}
+
+fn survey_with(cache: &mut BlockCache, part: &FsPartition, spanning: bool) -> Result<Option<Survey>, FsError> {
     let (region, found) = detect_part(cache, part)?;
     Ok(Some(match found {
         Detected::Nothing => return Ok(None),
         Detected::Littlefs => {
-            let mut vol = LfsVolume::mount(cache, &part.name, region)?;
+            let mut vol = mount_lfs(cache, part, region, spanning)?;
             let r = lfs::survey(&mut vol);
             Box::new(vol).finish_after(r)?
         }
@@ -258,11 +281,20 @@ pub fn survey(cache: &mut BlockCache, part: &FsPartition) -> Result<Option<Surve
 
 /// Read the whole tree of `part` (an error if it holds no filesystem).
 pub fn read(cache: &mut BlockCache, part: &FsPartition) -> Result<Tree, FsError> {
+    read_with(cache, part, false)
+}
+
+/// [`read`] of a littlefs that counts more blocks than `part` holds (see [`survey_spanning`]).
+pub fn read_spanning(cache: &mut BlockCache, part: &FsPartition) -> Result<Tree, FsError> {
+    read_with(cache, part, true)
+}
+
+fn read_with(cache: &mut BlockCache, part: &FsPartition, spanning: bool) -> Result<Tree, FsError> {
     let (region, found) = detect_part(cache, part)?;
     match found {
         Detected::Nothing => Err(FsError::NoFilesystem(part.name.clone())),
         Detected::Littlefs => {
-            let mut vol = LfsVolume::mount(cache, &part.name, region)?;
+            let mut vol = mount_lfs(cache, part, region, spanning)?;
             let r = lfs::read(&mut vol);
             Box::new(vol).finish_after(r)
         }

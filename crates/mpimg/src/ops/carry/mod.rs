@@ -49,7 +49,7 @@ use crate::Error;
 
 pub use apply::{recreate, verify};
 pub use error::CarryError;
-pub use plan::plan;
+pub use plan::{plan, plan_within, Repairs};
 
 /// One partition of a table (with the implicit `vfs`, which is in none).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,11 +110,11 @@ pub fn layouts<F: Flash>(fw: &mut Firmware<F>, new: &PartitionTable, new_flash_s
 ///
 /// Errors: [`Error::Carry`] when a filesystem would be lost or does not fit, and flash errors.
 pub fn plan_edit<F: Flash>(fw: &mut Firmware<F>, edit: &Plan, discard: bool) -> Result<CarryPlan, Error> {
-    if edit.table == fw.table && edit.flash_size == fw.flash_size() {
+    if edit.table == fw.table && edit.flash_size == fw.flash_size() && edit.repairs == Repairs::default() {
         return Ok(CarryPlan::default());
     }
     let (old, new) = layouts(fw, &edit.table, edit.flash_size);
-    Ok(plan(&mut fw.flash, &old, &new, discard)?)
+    Ok(plan_within(&mut fw.flash, &old, &new, discard, edit.repairs)?)
 }
 
 /// Data subtypes ESP-IDF components own and format as their own (ota, phy,

@@ -3,8 +3,10 @@
 
 use crate::flash::{FileFlash, Flash};
 use crate::format::partition::subtype_name;
+use crate::fs::cache::BLOCK_SIZE;
+use crate::fs::probe::{probe_cached, Probe};
 use crate::fs::tree::build::{build, is_no_room, smallest_size, Built};
-use crate::fs::tree::{read, survey, Survey, Tree, TreeKind};
+use crate::fs::tree::{read, read_spanning, survey, survey_spanning, Survey, Tree, TreeKind};
 use crate::fs::{open_volume, BlockCache, FsError, FsPartition};
 
 use super::{files, holds_a_filesystem, Action, Carried, CarryError, CarryPlan, Layout, PartPlan, Place, Slot, Writes};
@@ -45,15 +47,44 @@ fn fs_part(s: &Slot) -> FsPartition {
 /// a filesystem whose partition is deleted or re-typed (or that cannot be
 /// read) is dropped instead of refused.
 pub fn plan(flash: &mut dyn Flash, old: &Layout, new: &Layout, discard: bool) -> Result<CarryPlan, CarryError> {
+    plan_within(flash, old, new, discard, Repairs::default())
+}
+
+/// What a plan repairs besides carrying the files through a table change,
+/// in partitions the change touches and those it leaves as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Repairs {
+    /// Every littlefs newer than this on-disk version is made again at it
+    /// (0x0002_0000 for 2.0: what MicroPython up to v1.21 reads).
+    pub max_lfs_version: Option<u32>,
+    /// A filesystem larger than its partition (the partition shrank without
+    /// it, or is cut by the end of the flash) is made again at the
+    /// partition's size from what it holds.
+    pub refit: bool,
+}
+
+/// [`plan`], with `repairs`: filesystems the board cannot mount are made
+/// again, even where the edit leaves their partition as it is.
+pub fn plan_within(
+    flash: &mut dyn Flash,
+    old: &Layout,
+    new: &Layout,
+    discard: bool,
+    repairs: Repairs,
+) -> Result<CarryPlan, CarryError> {
     let mut cache = BlockCache::new(flash);
     let mut out = CarryPlan::default();
+    let max_version = repairs.max_lfs_version;
     for (o, n) in old.slots.iter().zip(match_slots(old, new)) {
         let n = n.map(|j| &new.slots[j]);
-        if o.ptype != crate::format::partition::TYPE_DATA || n.is_some_and(|n| n == o) {
+        let untouched = n.is_some_and(|n| n == o);
+        if o.ptype != crate::format::partition::TYPE_DATA || (untouched && repairs == Repairs::default()) {
             continue; // not data, or untouched by the edit
         }
-        let part = fs_part(o);
-        let found = match survey(&mut cache, &part) {
+        let in_table = o;
+        let (read_as, found, spanning) = survey_old(&mut cache, o);
+        let o = &read_as;
+        let found = match found {
             Ok(Some(s)) => s,
             Ok(None) | Err(FsError::PartitionPastFlash { .. }) => continue, // nothing to keep
             Err(e @ FsError::Flash(_)) => return Err(e.into()),
@@ -74,9 +105,63 @@ pub fn plan(flash: &mut dyn Flash, old: &Layout, new: &Layout, discard: bool) ->
                 });
             }
         };
-        out.parts.push(plan_one(&mut cache, o, n, found, discard, &mut out.keep)?);
+        let too_new = match (&found.kind, max_version) {
+            (TreeKind::Littlefs { disk_version }, Some(max)) if *disk_version > max => Some(max),
+            _ => None,
+        };
+        // A filesystem larger than its partition, read as what it spans.
+        let larger = spanning || read_as.size > in_table.size;
+        if untouched && too_new.is_none() && !(repairs.refit && larger) {
+            continue;
+        }
+        let how = How { discard, downgrade: too_new, spanning };
+        let span = Place { offset: o.offset, size: found.fs_size.max(o.size), implicit: o.implicit };
+        let mut part = plan_one(&mut cache, o, n, found, how, &mut out.keep)?;
+        // Reported where the table had it, whatever span it was read as; a
+        // filesystem made again in its own partition, as the span it had.
+        part.carried.from = if untouched && too_new.is_none() { span } else { Place::of(in_table) };
+        out.parts.push(part);
     }
     Ok(out)
+}
+
+/// Survey the filesystem of old slot `o`, read as what it spans: `o` cut at
+/// the end of the flash (a table for a larger flash than the board's), then
+/// widened to a filesystem larger than its partition (the partition shrank
+/// without it, or was cut) where the flash holds that much; a littlefs that
+/// spans past the flash is read as far as the flash goes (`spanning`: it can
+/// only be made again, from what is there).
+fn survey_old(cache: &mut BlockCache, o: &Slot) -> (Slot, Result<Option<Survey>, FsError>, bool) {
+    let capacity = cache.flash().capacity();
+    let mut o = o.clone();
+    if o.offset < capacity && o.offset.saturating_add(o.size) > capacity {
+        o.size = (capacity - o.offset) / BLOCK_SIZE * BLOCK_SIZE;
+    }
+    let (span, lfs) = match probe_cached(cache, &fs_part(&o)) {
+        Probe::Littlefs { block_count, .. } => (u64::from(block_count) * u64::from(BLOCK_SIZE), true),
+        Probe::Fat { bytes } => (bytes, false),
+        _ => (0, false),
+    };
+    if span > u64::from(o.size) {
+        match u32::try_from(span) {
+            Ok(span) if u64::from(o.offset) + u64::from(span) <= u64::from(capacity) => o.size = span,
+            _ if lfs => return (o.clone(), survey_spanning(cache, &fs_part(&o)), true),
+            _ => {}
+        }
+    }
+    let found = survey(cache, &fs_part(&o));
+    (o, found, false)
+}
+
+/// How a filesystem is planned: `discard` (see [`plan`]); `downgrade`: a
+/// littlefs made again at that older on-disk version; `spanning`: a littlefs
+/// that counts more blocks than the flash holds of it, which can only be made
+/// again from what it holds.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    discard: bool,
+    downgrade: Option<u32>,
+    spanning: bool,
 }
 
 /// What kind of filesystem a mount error is about.
@@ -108,14 +193,17 @@ fn carried(
     }
 }
 
+/// What happens to the filesystem `found` in `o`, going to `n`, planned as `how` says.
 fn plan_one(
     cache: &mut BlockCache,
     o: &Slot,
     n: Option<&Slot>,
     found: Survey,
-    discard: bool,
+    how: How,
     keep: &mut Vec<u32>,
 ) -> Result<PartPlan, CarryError> {
+    let How { discard, downgrade, spanning } = how;
+    let as_it_is = downgrade.is_none() && !spanning;
     let part = |action, fs_size| carried(o, n, found.describe.clone(), action, Some(&found), fs_size);
     let lost = |how: String| {
         if discard {
@@ -139,10 +227,10 @@ fn plan_one(
         return lost(format!("re-types it as {to}"));
     }
     keep.push(n.offset);
-    if n.offset == o.offset && n.size == o.size {
+    if n.offset == o.offset && n.size == o.size && as_it_is {
         return Ok(PartPlan { carried: part(Action::Unchanged, found.fs_size), tree: None, writes: Writes::None });
     }
-    if n.offset == o.offset && n.size > o.size {
+    if n.offset == o.offset && n.size > o.size && as_it_is {
         return Ok(match found.kind {
             TreeKind::Littlefs { .. } => {
                 let writes = grow(cache, n, &found)?;
@@ -153,7 +241,12 @@ fn plan_one(
             }
         });
     }
-    let tree = read(cache, &fs_part(o))?;
+    let mut tree = if spanning { read_spanning(cache, &fs_part(o))? } else { read(cache, &fs_part(o))? };
+    let mut describe = found.describe.clone();
+    if let Some(disk_version) = downgrade {
+        tree.kind = TreeKind::Littlefs { disk_version };
+        describe = tree.kind.describe();
+    }
     let built = match build(&tree, &o.name, n.size) {
         Ok(b) => b,
         Err(e) if is_no_room(&e) => {
@@ -171,7 +264,8 @@ fn plan_one(
     };
     check_copy(&o.name, &tree, &built, n.size)?;
     let writes = Writes::Image { offset: n.offset, size: n.size, built };
-    Ok(PartPlan { carried: part(Action::Recreated, n.size), tree: Some(tree), writes })
+    let carried = carried(o, Some(n), describe, Action::Recreated, Some(&found), n.size);
+    Ok(PartPlan { carried, tree: Some(tree), writes })
 }
 
 /// Grow the littlefs of `found` to fill `n` in the cache, check it, and take

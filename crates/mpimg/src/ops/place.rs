@@ -1,0 +1,193 @@
+//! Where a whole firmware image sits in flash: written at the chip's
+//! bootloader offset (the rest of the partition it ends in erased, so no
+//! stale bytes follow a shorter image), and found when it was written
+//! somewhere else (an esp32 image at 0x0 instead of 0x1000, an esp32s3 image
+//! at 0x1000 instead of 0x0, a c5/p4 image not at 0x2000), then moved.
+//!
+//! A firmware image is the flash from the bootloader offset on: its table
+//! names flash offsets as they are when the image sits where it belongs, so
+//! an image written `d` bytes away has its table at `0x8000 + d` and each app
+//! at the partition's offset `+ d`.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::flash::{align_up, Flash, SECTOR_SIZE};
+use crate::format::chip::Chip;
+use crate::format::image::{ImageHeader, HEADER_LEN};
+use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
+
+use super::walk::walk_image;
+
+/// Every flash offset a chip starts its bootloader from (see [`Chip::bootloader_offset`]).
+pub const BOOTLOADER_OFFSETS: [u32; 3] = [0x0, 0x1000, 0x2000];
+
+/// Write `image` (a firmware from the bootloader offset `at` on) to `flash`:
+/// its last sector padded with 0xFF, then the partition the image ends in
+/// erased to its end (with `erase_rest`, the whole flash after the image).
+/// Returns the flash offset erased to.
+///
+/// Errors: flash errors.
+pub fn write_image(flash: &mut dyn Flash, at: u32, image: &[u8], erase_rest: bool) -> Result<u32, Error> {
+    let end = at + image.len() as u32;
+    let padded_end = align_up(end, SECTOR_SIZE).min(flash.data_end());
+    let mut data = image.to_vec();
+    data.resize((padded_end - at) as usize, 0xFF);
+    let part_end = table_in(image, at)
+        .and_then(|t| t.entries.iter().find(|p| p.offset < end && end <= p.end()).map(|p| p.end()))
+        .unwrap_or(padded_end)
+        .max(padded_end)
+        .min(flash.data_end());
+    let part_end = if erase_rest { flash.data_end() } else { part_end };
+    flash.write(at, &data)?;
+    if part_end > padded_end {
+        flash.erase(padded_end, part_end - padded_end)?;
+    }
+    Ok(part_end)
+}
+
+/// The partition table inside a firmware image that starts at flash offset `at`.
+fn table_in(image: &[u8], at: u32) -> Option<PartitionTable> {
+    let from = TABLE_OFFSET.checked_sub(at)? as usize;
+    image.get(from..from + TABLE_SIZE).and_then(|t| PartitionTable::parse(t).ok())
+}
+
+/// A bootloader image found at another offset than the chip's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Misplaced {
+    /// The flash offset it was found at.
+    pub offset: u32,
+    /// The chip its header names.
+    #[serde(serialize_with = "chip_name")]
+    pub chip: &'static Chip,
+}
+
+fn chip_name<S: serde::Serializer>(c: &&'static Chip, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.name)
+}
+
+/// Look for a bootloader image at each offset a chip can start one from,
+/// other than `chip`'s own: an image header naming a known chip whose
+/// segments end before the partition table would (for a firmware placed
+/// there). The first found, lowest offset first.
+///
+/// Errors: flash errors.
+pub fn find_misplaced(flash: &mut dyn Flash, chip: &Chip) -> Result<Option<Misplaced>, Error> {
+    for offset in BOOTLOADER_OFFSETS.into_iter().filter(|&o| o != chip.bootloader_offset) {
+        let head = flash.read_vec(offset, HEADER_LEN as u32)?;
+        let Some(found) = ImageHeader::parse(&head).ok().and_then(|h| h.chip()) else { continue };
+        if walk_image(flash, offset, TABLE_OFFSET).is_some() {
+            return Ok(Some(Misplaced { offset, chip: found }));
+        }
+    }
+    Ok(None)
+}
+
+/// What moving a firmware did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Moved {
+    /// Where it was.
+    pub from: u32,
+    /// Where it is now (the chip's bootloader offset).
+    pub to: u32,
+    /// Bytes moved: the bootloader through the end of the last app image.
+    pub bytes: u32,
+    /// Flash offset erased to after it.
+    pub erased_to: u32,
+}
+
+/// Move the firmware whose bootloader is at `from` to `chip`'s bootloader
+/// offset: the bootloader, the table and each app image are read (all of it
+/// first, before anything is written), written where they belong, and the
+/// flash the old copy held that the new one does not cover is erased.
+///
+/// Errors: [`Error::Table`] when there is no partition table where the
+/// misplaced firmware has it, and flash errors.
+pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Moved, Error> {
+    let to = chip.bootloader_offset;
+    let limit = flash.data_end();
+    // Where `offset` of the firmware's own table lies in flash now (None: off the flash).
+    let shifted = |offset: u32| (offset.checked_add(from)?.checked_sub(to)).filter(|&o| o < limit);
+    let at = shifted(TABLE_OFFSET).ok_or(crate::format::partition::TableError::Missing)?;
+    let table = PartitionTable::parse(&flash.read_vec(at, TABLE_SIZE as u32)?)?;
+    let mut len = TABLE_OFFSET + TABLE_SIZE as u32 - to;
+    for p in table.entries.iter().filter(|p| p.is_app()) {
+        let Some(start) = shifted(p.offset) else { continue };
+        if let Some((_, n, _)) = walk_image(flash, start, p.size.min(limit - start)) {
+            len = len.max(start + n - from);
+        }
+    }
+    let image = flash.read_vec(from, len)?;
+    let erased_to = write_image(flash, to, &image, false)?;
+    // What is left of the old copy: before the new one, or past its end.
+    if from < to {
+        flash.erase(from, to - from)?;
+    }
+    let old_end = align_up(from + len, SECTOR_SIZE).min(limit);
+    if old_end > erased_to {
+        flash.erase(erased_to, old_end - erased_to)?;
+    }
+    Ok(Moved { from, to, bytes: len, erased_to })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::FileFlash;
+    use crate::format::image::testimg;
+    use crate::format::partition::Partition;
+
+    /// A firmware for `chip_id` from offset `bl`: bootloader, table, one app at 0x10000.
+    fn firmware(chip_id: u16, bl: u32) -> Vec<u8> {
+        let mut img = vec![0xFF; (0x10000 - bl) as usize];
+        let boot = testimg::sample(chip_id);
+        img[..boot.len()].copy_from_slice(&boot);
+        let table = PartitionTable {
+            entries: vec![
+                Partition::new("nvs", 1, 2, 0x9000, 0x6000, 0),
+                Partition::new("factory", 0, 0, 0x10000, 0x10000, 0),
+            ],
+            ..PartitionTable::default()
+        };
+        let t = (TABLE_OFFSET - bl) as usize;
+        img[t..t + TABLE_SIZE].copy_from_slice(&table.to_bytes().unwrap());
+        img.extend_from_slice(&testimg::sample(chip_id));
+        img
+    }
+
+    #[test]
+    fn an_esp32_firmware_at_0x0_is_found_and_moved_to_0x1000() {
+        let esp32 = Chip::by_name("esp32").unwrap();
+        let fw = firmware(0, 0x1000);
+        let mut flash = vec![0xFF; 0x40000];
+        flash[..fw.len()].copy_from_slice(&fw);
+        let mut f = FileFlash::new(flash, 0, 0x40000);
+        let m = find_misplaced(&mut f, esp32).unwrap().unwrap();
+        assert_eq!((m.offset, m.chip.name), (0, "esp32"));
+        let moved = move_firmware(&mut f, esp32, 0).unwrap();
+        assert_eq!((moved.from, moved.to, moved.bytes as usize), (0, 0x1000, fw.len()));
+        // Where it belongs, byte for byte; the factory partition after the
+        // image erased; the sector before it erased.
+        assert_eq!(&f.bytes()[0x1000..0x1000 + fw.len()], &fw[..]);
+        assert_eq!(moved.erased_to, 0x20000);
+        assert!(f.bytes()[..0x1000].iter().all(|&b| b == 0xFF));
+        assert!(f.bytes()[0x1000 + fw.len()..0x20000].iter().all(|&b| b == 0xFF));
+        assert_eq!(find_misplaced(&mut f, esp32).unwrap(), None);
+    }
+
+    #[test]
+    fn an_esp32s3_firmware_at_0x1000_is_moved_to_0x0() {
+        let s3 = Chip::by_name("esp32s3").unwrap();
+        let fw = firmware(9, 0);
+        let mut flash = vec![0xFF; 0x40000];
+        flash[0x1000..0x1000 + fw.len()].copy_from_slice(&fw);
+        let mut f = FileFlash::new(flash, 0, 0x40000);
+        assert_eq!(find_misplaced(&mut f, s3).unwrap().map(|m| m.offset), Some(0x1000));
+        let moved = move_firmware(&mut f, s3, 0x1000).unwrap();
+        assert_eq!((moved.to, moved.bytes as usize), (0, fw.len()));
+        assert_eq!(&f.bytes()[..fw.len()], &fw[..]);
+        // The old copy's tail past the new end is erased.
+        assert!(f.bytes()[fw.len()..0x40000].iter().all(|&b| b == 0xFF));
+        assert_eq!(find_misplaced(&mut f, s3).unwrap(), None);
+    }
+}
