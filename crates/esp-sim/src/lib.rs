@@ -37,7 +37,7 @@ use std::thread::JoinHandle;
 pub use chip::Chip;
 pub use fault::{Fault, FaultPlan};
 pub use server::Ended;
-pub use stats::Stats;
+pub use stats::{FlashChange, Stats};
 
 /// Everything that can go wrong starting or running a simulator.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,9 @@ pub struct SimConfig {
     pub seed: u64,
     /// Factory MAC in eFuse; the chip's default if None.
     pub mac: Option<[u8; 6]>,
+    /// Record every host frame that changes the flash in the statistics
+    /// (`Stats::flash_changes`), to place faults at chosen writes.
+    pub trace_flash: bool,
 }
 
 impl SimConfig {
@@ -100,6 +103,7 @@ impl SimConfig {
             faults: Vec::new(),
             seed: 0,
             mac: None,
+            trace_flash: false,
         }
     }
 
@@ -137,6 +141,9 @@ impl SimConfig {
         if let Some(m) = self.mac {
             a.extend(["--mac".into(), size::format_mac(m)]);
         }
+        if self.trace_flash {
+            a.push("--trace-flash".into());
+        }
         a
     }
 
@@ -167,7 +174,7 @@ impl SimConfig {
             baud: device::ROM_BAUD,
             ..Stats::default()
         }));
-        let srv = server::Server::new(
+        let mut srv = server::Server::new(
             pty,
             dev,
             link::Link::new(device::ROM_BAUD, self.baud_model),
@@ -177,6 +184,7 @@ impl SimConfig {
             self.stats_file.clone(),
             stop,
         );
+        srv.trace_flash = self.trace_flash;
         Ok((srv, stats))
     }
 }

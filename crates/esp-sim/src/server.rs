@@ -13,7 +13,7 @@ use crate::fault::{Dir, FaultPlan, FrameFault};
 use crate::link::Link;
 use crate::pty::Pty;
 use crate::slip;
-use crate::stats::Stats;
+use crate::stats::{FlashChange, Stats};
 
 /// Why serving ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct Server {
     pub stats: Arc<Mutex<Stats>>,
     pub stats_file: Option<PathBuf>,
     pub stop: Arc<AtomicBool>,
+    /// Record each host frame that changes the flash (`Stats::flash_changes`).
+    pub trace_flash: bool,
     decoder: slip::Decoder,
     connected: bool,
     /// The client of this connection has sent bytes (it counts as a session).
@@ -64,6 +66,7 @@ impl Server {
             stats,
             stats_file,
             stop,
+            trace_flash: false,
             decoder: slip::Decoder::new(),
             connected: false,
             spoke: false,
@@ -192,9 +195,9 @@ impl Server {
             s.bytes_from_host += bytes.len() as u64;
             s.wire_seconds = self.link.wire_seconds;
         });
-        for &b in bytes {
+        for (i, &b) in bytes.iter().enumerate() {
             if let Some(frame) = self.decoder.push(b) {
-                if let Some(e) = self.on_frame(frame)? {
+                if let Some(e) = self.on_frame(frame, before + i as u64 + 1)? {
                     return Ok(Some(e));
                 }
             }
@@ -224,7 +227,8 @@ impl Server {
         }
     }
 
-    fn on_frame(&mut self, mut frame: Vec<u8>) -> std::io::Result<Option<Ended>> {
+    /// Handle one frame from the host, whose last byte is byte `end_byte` of the host's stream.
+    fn on_frame(&mut self, mut frame: Vec<u8>, end_byte: u64) -> std::io::Result<Option<Ended>> {
         let n = self.with_stats(|s| {
             s.frames_from_host += 1;
             s.frames_from_host
@@ -244,7 +248,12 @@ impl Server {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            dispatch::handle(&mut self.device, &frame, &mut g)
+            let outs = dispatch::handle(&mut self.device, &frame, &mut g);
+            if let (Some(range), true) = (self.device.flash.take_touched(), self.trace_flash) {
+                let command = frame.get(1).map_or_else(String::new, |&op| crate::command::name(op));
+                g.flash_changes.push(FlashChange { end_byte, frame: n, command, range });
+            }
+            outs
         };
         for o in outs {
             match o {

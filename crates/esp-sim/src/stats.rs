@@ -46,6 +46,25 @@ pub struct Stats {
     pub stub_entry: Option<u32>,
     /// Faults that fired, in order ("drop rx frame 5", ...).
     pub faults_fired: Vec<String>,
+    /// With `--trace-flash`: every host frame that changed the flash, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flash_changes: Vec<FlashChange>,
+}
+
+/// One host frame that erased or programmed flash: where it ended in the
+/// host's byte stream, so a `close:` fault can be placed just before or
+/// after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashChange {
+    /// Bytes from the host up to and including the frame's last byte (a
+    /// `close:` at this count lets the frame through; one less stops it).
+    pub end_byte: u64,
+    /// Host frame number (1-based, as `drop:`/`corrupt:`/`stall:` count).
+    pub frame: u64,
+    /// The command (`FLASH_DEFL_DATA`, `ERASE_REGION`, ...).
+    pub command: String,
+    /// The flash range it erased or programmed (start, end exclusive).
+    pub range: (u32, u32),
 }
 
 impl Stats {

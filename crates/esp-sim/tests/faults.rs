@@ -177,3 +177,30 @@ fn port_closes_after_n_device_bytes() {
     let (stats, ended) = sim.stop().unwrap();
     assert_eq!((stats.bytes_to_host, ended), (30, Ended::FaultClosed));
 }
+
+#[test]
+fn flash_changes_are_traced_with_their_place_in_the_host_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let flash = dir.path().join("flash.bin");
+    let mut cfg = SimConfig::new(Chip::Esp32s3, 4 << 20, &flash);
+    cfg.trace_flash = true;
+    let sim = Simulator::start(cfg).unwrap();
+    let mut c = RawClient::open(sim.pty_path());
+    let data = common::noise(0x1000, 7);
+    assert_eq!(stub_write_block(&mut c, &data), [0, 0]);
+    let after_write = sim.stats().bytes_from_host;
+    assert_eq!(status(&c.command(op::ERASE_REGION, &words(&[0x20000, 0x2000]), 0), false), [0, 0]);
+    let stats = sim.stats();
+    let ch = &stats.flash_changes;
+    assert_eq!(ch.len(), 2, "{ch:?}");
+    // FLASH_DATA is host frame 6 and the last one before the erase.
+    assert_eq!((ch[0].frame, ch[0].command.as_str(), ch[0].range), (6, "FLASH_DATA", (0x10000, 0x11000)));
+    assert_eq!(ch[0].end_byte, after_write);
+    assert_eq!((ch[1].frame, ch[1].command.as_str(), ch[1].range), (7, "ERASE_REGION", (0x20000, 0x22000)));
+    assert_eq!(ch[1].end_byte, stats.bytes_from_host);
+    // Off by default.
+    let (_d, _f, plain) = start("", 0);
+    let mut c = RawClient::open(plain.pty_path());
+    assert_eq!(stub_write_block(&mut c, &data), [0, 0]);
+    assert!(plain.stats().flash_changes.is_empty());
+}
