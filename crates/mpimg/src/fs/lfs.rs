@@ -21,6 +21,24 @@ use super::path::FsPath;
 use super::volume::{Entry, Usage, Volume};
 use super::FsError;
 
+/// Tell the cache which blocks the filesystem uses before this command
+/// changes anything, so it keeps littlefs's write order when it flushes (see
+/// [`BlockCache::protect`]). If the walk fails (a damaged filesystem), every
+/// block of the partition is protected: each change then goes out in the
+/// order it was made. A flash error is returned.
+fn protect_used_blocks(fs: &mut Filesystem<LfsDev<'_, '_>>, region: Region) -> Result<(), FsError> {
+    let first = region.offset / BLOCK_SIZE;
+    let mut used = Vec::new();
+    if fs.traverse(&mut |b| used.push(first + b)).is_err() {
+        if let Some(e) = fs.device_mut().error.take() {
+            return Err(e);
+        }
+        used = (first..first + region.blocks()).collect();
+    }
+    fs.device_mut().cache.protect(used);
+    Ok(())
+}
+
 /// MicroPython's attribute type for a file's modification time.
 pub const ATTR_MTIME: u8 = 1;
 
@@ -127,6 +145,9 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         // at the start of the partition and a file can end right after it
         // (littlefs's own start is pseudo-random; see `allocate_from_start`).
         fs.allocate_from_start();
+        if fs.device().cache.is_writable() {
+            protect_used_blocks(&mut fs, region)?;
+        }
         Ok(LfsVolume { fs, part: part.to_owned(), region, info, listed: HashMap::new() })
     }
 
@@ -284,14 +305,27 @@ impl Volume for LfsVolume<'_, '_> {
         path.check_names()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
-        // Remove an old copy first so its blocks can be reused for the new one.
-        match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
+        let exists = match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
             Ok(e) if e.file_type == FileType::Dir => return Err(FsError::IsADirectory(path.to_string())),
-            Ok(_) => self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))?,
-            Err(_) => {}
-        }
+            Ok(_) => true,
+            Err(_) => false,
+        };
         let attrs = [Attribute { kind: ATTR_MTIME, value: mtime_ns.to_le_bytes().to_vec() }];
-        if let Err(e) = self.fs.write_file(path.abs(), data, &attrs) {
+        // An old copy stays until the new one is complete: littlefs commits a
+        // file when it is closed, so a device cut off half way holds one or
+        // the other. Only when both do not fit is the old one removed first
+        // (its blocks are then reused for the new one).
+        let first = self.fs.write_file(path.abs(), data, &attrs);
+        let retry = match first {
+            Ok(()) => return Ok(()),
+            Err(lfs::Error::NoSpace) if exists => {
+                self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))?;
+                self.fs.write_file(path.abs(), data, &attrs)
+            }
+            Err(e) if exists => return Err(self.err(e, "write", path)),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = retry {
             let err = self.err(e, "write", path);
             // Leave no truncated file behind (littlefs may have created it).
             let _ = self.fs.remove(path.abs());
