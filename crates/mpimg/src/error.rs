@@ -41,6 +41,16 @@ pub enum Error {
     /// The otadata partition could not be read, or an OTA update planned.
     #[error(transparent)]
     Ota(#[from] OtaError),
+    /// A device write cut off half way (or not verified), with what that
+    /// leaves on the board: whether it still starts, and why not.
+    #[cfg(feature = "device")]
+    #[error("{source}. {leaves}")]
+    Interrupted {
+        /// The device's report: what was and was not written.
+        source: crate::flash::device::DeviceError,
+        /// What the board is left with.
+        leaves: CutLeaves,
+    },
     /// Connecting to a device failed (the flash errors of a connected device are [`Error::Flash`]).
     #[cfg(feature = "device")]
     #[error(transparent)]
@@ -272,4 +282,36 @@ pub enum Error {
         /// The device's flash size in bytes.
         flash_size: u32,
     },
+}
+
+/// The state of a board whose device write was cut off, as
+/// [`Error::Interrupted`] says it (see [`crate::ops::cut`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CutLeaves {
+    /// `--flash` before its bootloader: the app, table and otadata may be
+    /// part old, part new (or, on a blank board, there is no bootloader).
+    FirmwareIncomplete,
+    /// `--flash` writing its bootloader in one transfer: the old one (or
+    /// none) is still there if the transfer did not land.
+    BootloaderNotYet,
+    /// A bootloader written in several transfers, cut between them.
+    BootloaderTorn,
+    /// An OTA update cut before it selected the new app.
+    CurrentAppStarts,
+}
+
+impl std::fmt::Display for CutLeaves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CutLeaves::FirmwareIncomplete => {
+                "The board may not start until then: its app, partition table and bootloader are not all the new ones yet"
+            }
+            CutLeaves::BootloaderNotYet => {
+                "The board may not start until then: its bootloader may still be the old one (a blank board has none)"
+            }
+            CutLeaves::BootloaderTorn => "The board may not start until then: its bootloader may be half written",
+            CutLeaves::CurrentAppStarts => "Until then the board starts the app it started before",
+        })
+    }
 }

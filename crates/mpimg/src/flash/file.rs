@@ -199,6 +199,30 @@ impl Flash for FileFlash {
         Ok(())
     }
 
+    /// Nothing reaches the disk before the file is saved, so any write is
+    /// whole already: only the bytes that differ are changed (and an
+    /// in-place save writes only those).
+    fn write_whole(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        let (lo, hi) = self.range(offset, data.len())?;
+        if hi > self.data.len() {
+            return self.write(offset, data);
+        }
+        let old = self.data.as_slice()[lo..hi].to_vec();
+        let mut i = 0;
+        while i < data.len() {
+            if old[i] == data[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < data.len() && old[i] != data[i] {
+                i += 1;
+            }
+            self.write(offset + start as u32, &data[start..i])?;
+        }
+        Ok(())
+    }
+
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
         check_erase_alignment(offset, len)?;
         let (lo, hi) = self.range(offset, len as usize)?;

@@ -119,6 +119,24 @@ pub trait Flash {
     /// Set `len` bytes at `offset` to 0xFF; both must be multiples of [`SECTOR_SIZE`].
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError>;
 
+    /// Like [`Flash::write`], as one piece: a device sends every sector the
+    /// range touches in one compressed transfer (none skipped as unchanged
+    /// on its own), so that a link cut off half way leaves all of it or none
+    /// of it when the transfer fits one frame of the loader (16 KB
+    /// compressed: a bootloader does). What a cut left is in the device's
+    /// error (`DeviceError::Interrupted`, its `torn`). A file needs nothing
+    /// of this (nothing reaches the disk before it is saved).
+    fn write_whole(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        self.write(offset, data)
+    }
+
+    /// Whether the flash holds `data` at `offset` (a device compares MD5
+    /// digests instead of reading the bytes).
+    fn holds(&mut self, offset: u32, data: &[u8]) -> Result<bool, FlashError> {
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        Ok(self.read_vec(offset, len)? == data)
+    }
+
     /// Drop everything stored from `offset` on, if this backend stores less than
     /// the whole flash: a file is shortened to `offset` (what lies past its end
     /// reads as erased). Returns false when the backend cannot (a device), and

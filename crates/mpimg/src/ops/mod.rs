@@ -2,7 +2,8 @@
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
 //! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
-//! OTA ([`ota`]), flashing a whole image to a device (`flash_image`),
+//! OTA ([`ota`]), flashing a whole image to a device (`flash_image`), what a
+//! device write cut off half way leaves ([`cut`]),
 //! assembling an image from a build's pieces ([`assemble`]), and firmware
 //! files as Intel HEX or UF2 ([`file_format`]).
 //!
@@ -11,6 +12,7 @@
 
 pub mod assemble;
 pub mod check;
+pub mod cut;
 pub mod file_format;
 pub mod firmware;
 #[cfg(feature = "device")]

@@ -2,13 +2,20 @@
 //! the flash size changed, with its appended SHA-256 recomputed), and erasing
 //! the first blocks of data partitions that moved or changed so MicroPython
 //! does not mount stale contents.
+//!
+//! On a device the order matters if the link fails half way: data first (the
+//! old table still stands), then the bootloader, whose header and digest
+//! change together in one transfer (a bootloader with the new header and the
+//! old digest, or the reverse, does not start), then the table. A table that
+//! did not change is not written.
 
-use crate::flash::Flash;
+use crate::flash::{align_up, Flash, SECTOR_SIZE};
 use crate::format::image::{parse_image, rehash, ImageHeader, HEADER_LEN};
 use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 
 use crate::error::Error;
 
+use super::cut::{leaving, CutLeaves};
 use super::firmware::Firmware;
 use super::plan::Plan;
 
@@ -28,24 +35,32 @@ pub struct UpdateReport {
 
 /// Write `plan` to the firmware's flash and make it the firmware's table and
 /// header: data partitions that changed are erased first, then the bootloader
-/// header (when it changed) and the table are written. Erasing first means
-/// that if a device's link fails in between, the old table still stands and
-/// running the same edit again redoes it all.
+/// header (when it changed) and the table (when it changed) are written.
+/// Erasing first means that if a device's link fails in between, the old
+/// table still stands and running the same edit again redoes it all.
+///
+/// Errors: flash errors; [`Error::Interrupted`] when a device's link fails
+/// while the bootloader may be half written (it needs several transfers).
 pub fn commit<F: Flash>(fw: &mut Firmware<F>, plan: &Plan) -> Result<UpdateReport, Error> {
     let mut report = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
     if plan.header != fw.header {
         let offset = fw.bootloader_offset();
-        write_bootloader_header(&mut fw.flash, offset, &plan.header)?;
+        let r = write_bootloader_header(&mut fw.flash, offset, &plan.header);
+        leaving(r, |torn| torn.then_some(CutLeaves::BootloaderTorn))?;
         report.bootloader_rewritten = true;
     }
-    write_table(&mut fw.flash, &plan.table)?;
+    if plan.table != fw.table {
+        write_table(&mut fw.flash, &plan.table)?;
+    }
     fw.table = plan.table.clone();
     fw.header = plan.header.clone();
     Ok(report)
 }
 
 /// Rewrite the bootloader's image header (byte 3 carries the flash size) and
-/// its appended SHA-256. Only the header and digest bytes change.
+/// its appended SHA-256. Only the header and digest bytes change, but the
+/// bootloader is written as one piece ([`Flash::write_whole`]): on a device
+/// header and digest land together or not at all.
 pub fn write_bootloader_header(
     flash: &mut dyn Flash,
     bootloader_offset: u32,
@@ -56,12 +71,8 @@ pub fn write_bootloader_header(
     image[..HEADER_LEN].copy_from_slice(&header.to_bytes());
     rehash(&mut image)?;
     let info = parse_image(&image)?;
-    // Digest first: if a device's link fails in between, the header still
-    // holds the old size, so running the edit again rewrites both.
-    if info.sha_stored.is_some() {
-        flash.write(bootloader_offset + info.hashed_len as u32, &image[info.hashed_len..info.total_len])?;
-    }
-    flash.write(bootloader_offset, &image[..HEADER_LEN])?;
+    let whole = (align_up(bootloader_offset + info.total_len as u32, SECTOR_SIZE) - bootloader_offset) as usize;
+    flash.write_whole(bootloader_offset, &image[..whole.min(image.len())])?;
     Ok(())
 }
 
