@@ -27,6 +27,9 @@ mod device_fs;
 mod device_options;
 /// `--ota-update` and `--flash DEVICE`.
 mod device_ota_flash;
+/// Every device write cut off at points spread over its bytes: the board
+/// starts, and the same command run again completes it.
+mod fault_matrix;
 /// The binary formats on the real firmware images.
 mod formats;
 /// The block cache under real filesystem commands.
