@@ -1,7 +1,9 @@
 //! Compiles the vendored C littlefs with the flags MicroPython's ports and
 //! littlefs2-sys's `multiversion` feature use, plus a tiny C file that
 //! reports the struct layouts the C compiler chose (checked against the
-//! pre-generated Rust bindings by this crate's tests).
+//! pre-generated Rust bindings by this crate's tests). `lfs.c` is compiled
+//! through `src/attrs.c`, which includes it to list an entry's attributes
+//! with littlefs's internal helpers.
 //!
 //! Why no bindgen here: bindgen needs libclang at build time, a large extra
 //! install on Windows and macOS. The bindings are generated once by
@@ -9,8 +11,8 @@
 
 fn main() {
     let dir = "littlefs";
-    for f in ["lfs.c", "lfs.h", "lfs_util.c", "lfs_util.h", "layout.c"] {
-        let path = if f == "layout.c" { format!("src/{f}") } else { format!("{dir}/{f}") };
+    for f in ["lfs.c", "lfs.h", "lfs_util.c", "lfs_util.h", "layout.c", "attrs.c"] {
+        let path = if f == "layout.c" || f == "attrs.c" { format!("src/{f}") } else { format!("{dir}/{f}") };
         println!("cargo::rerun-if-changed={path}");
     }
     let mut build = cc::Build::new();
@@ -38,7 +40,7 @@ fn main() {
         // Write on-disk version 2.0 or 2.1 as asked (MicroPython <= 1.21 reads only 2.0).
         .define("LFS_MULTIVERSION", None)
         .include(dir)
-        .file(format!("{dir}/lfs.c"))
+        .file("src/attrs.c")
         .file(format!("{dir}/lfs_util.c"))
         .file("src/layout.c")
         .warnings(false)

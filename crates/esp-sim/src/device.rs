@@ -20,6 +20,8 @@ pub enum Out {
     Frame(Vec<u8>),
     /// Switch the device UART to this baud rate (after the frames before it).
     SetBaud(u32),
+    /// The chip works this many seconds before what follows (see [`crate::timing`]).
+    Busy(std::time::Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +181,11 @@ impl Device {
                 };
                 vec![self.reply(op::GET_SECURITY_INFO, 0, &outcome)]
             }
-            op::SPI_FLASH_MD5 => vec![self.md5(req)],
+            op::SPI_FLASH_MD5 => {
+                // The reply comes once the chip has read and hashed the region.
+                let busy = req.word(1).map_or(std::time::Duration::ZERO, crate::timing::md5_time);
+                vec![Out::Busy(busy), self.md5(req)]
+            }
             _ => return None,
         };
         Some(out)

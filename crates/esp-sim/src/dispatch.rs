@@ -49,8 +49,9 @@ pub fn handle(dev: &mut Device, frame: &[u8], stats: &mut Stats) -> Vec<Out> {
     stats.baud = dev.baud;
     stats.baud_changes.extend(out.iter().filter_map(|o| match o {
         Out::SetBaud(b) => Some(*b),
-        Out::Frame(_) => None,
+        Out::Frame(_) | Out::Busy(_) => None,
     }));
+    stats.device_seconds += out.iter().map(|o| if let Out::Busy(t) = o { t.as_secs_f64() } else { 0.0 }).sum::<f64>();
     let c = dev.flash.counters;
     stats.sectors_erased = c.sectors_erased;
     stats.sectors_written = c.sectors_written;

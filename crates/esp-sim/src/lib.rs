@@ -28,6 +28,7 @@ pub mod slip;
 pub mod spi_flash;
 pub mod stats;
 pub mod stub;
+pub mod timing;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +38,7 @@ use std::thread::JoinHandle;
 pub use chip::Chip;
 pub use fault::{Fault, FaultPlan};
 pub use server::Ended;
-pub use stats::{FlashChange, Stats};
+pub use stats::{Stats, Traced};
 
 /// Everything that can go wrong starting or running a simulator.
 #[derive(Debug, thiserror::Error)]
@@ -83,9 +84,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// Factory MAC in eFuse; the chip's default if None.
     pub mac: Option<[u8; 6]>,
-    /// Record every host frame that changes the flash in the statistics
-    /// (`Stats::flash_changes`), to place faults at chosen writes.
-    pub trace_flash: bool,
+    /// Record every request in [`Stats::trace`].
+    pub trace: bool,
 }
 
 impl SimConfig {
@@ -103,7 +103,7 @@ impl SimConfig {
             faults: Vec::new(),
             seed: 0,
             mac: None,
-            trace_flash: false,
+            trace: false,
         }
     }
 
@@ -141,8 +141,8 @@ impl SimConfig {
         if let Some(m) = self.mac {
             a.extend(["--mac".into(), size::format_mac(m)]);
         }
-        if self.trace_flash {
-            a.push("--trace-flash".into());
+        if self.trace {
+            a.push("--trace".into());
         }
         a
     }
@@ -184,7 +184,7 @@ impl SimConfig {
             self.stats_file.clone(),
             stop,
         );
-        srv.trace_flash = self.trace_flash;
+        srv.trace = self.trace;
         Ok((srv, stats))
     }
 }

@@ -81,6 +81,17 @@ impl Link {
         }
     }
 
+    /// The chip works for `t` before answering: with pacing, nothing goes
+    /// out until then (the time is the chip's, not the wire's).
+    pub fn busy(&mut self, t: Duration) {
+        if self.paced && !t.is_zero() {
+            let until = self.rx_done.max(Instant::now()) + t;
+            self.tx_done = self.tx_done.max(until);
+            sleep_until(until);
+        }
+        self.touch();
+    }
+
     /// A frame is about to go out: it starts when the line is free, or now.
     pub fn frame_start(&mut self) {
         self.tx_done = self.tx_done.max(Instant::now());

@@ -47,9 +47,9 @@ struct Args {
     /// Factory MAC address in eFuse.
     #[arg(long, value_parser = size::parse_mac)]
     mac: Option<[u8; 6]>,
-    /// List every host frame that changes the flash in the statistics (flash_changes).
+    /// Record every request (where its frame ends in the host's bytes, its command, its first words) in the statistics.
     #[arg(long)]
-    trace_flash: bool,
+    trace: bool,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     cfg.faults = a.fault.into_iter().flatten().collect();
     cfg.seed = a.seed;
     cfg.mac = a.mac;
-    cfg.trace_flash = a.trace_flash;
+    cfg.trace = a.trace;
 
     // The loop polls a flag; the handlers only set it, and the statistics
     // are written by the loop on its way out.

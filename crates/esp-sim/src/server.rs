@@ -13,7 +13,7 @@ use crate::fault::{Dir, FaultPlan, FrameFault};
 use crate::link::Link;
 use crate::pty::Pty;
 use crate::slip;
-use crate::stats::{FlashChange, Stats};
+use crate::stats::Stats;
 
 /// Why serving ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +35,12 @@ pub struct Server {
     pub stats: Arc<Mutex<Stats>>,
     pub stats_file: Option<PathBuf>,
     pub stop: Arc<AtomicBool>,
-    /// Record each host frame that changes the flash (`Stats::flash_changes`).
-    pub trace_flash: bool,
     decoder: slip::Decoder,
     connected: bool,
     /// The client of this connection has sent bytes (it counts as a session).
     spoke: bool,
+    /// Record every request in the statistics' trace.
+    pub trace: bool,
 }
 
 const POLL: Duration = Duration::from_millis(20);
@@ -66,10 +66,10 @@ impl Server {
             stats,
             stats_file,
             stop,
-            trace_flash: false,
             decoder: slip::Decoder::new(),
             connected: false,
             spoke: false,
+            trace: false,
         }
     }
 
@@ -227,14 +227,20 @@ impl Server {
         }
     }
 
-    /// Handle one frame from the host, whose last byte is byte `end_byte` of the host's stream.
-    fn on_frame(&mut self, mut frame: Vec<u8>, end_byte: u64) -> std::io::Result<Option<Ended>> {
+    /// Handle host frame `frame`, whose last byte was byte `end` of the host's stream.
+    fn on_frame(&mut self, mut frame: Vec<u8>, end: u64) -> std::io::Result<Option<Ended>> {
         let n = self.with_stats(|s| {
             s.frames_from_host += 1;
             s.frames_from_host
         });
         if !self.frame_fault(Dir::Rx, n, &mut frame) {
             return Ok(None);
+        }
+        if self.trace && frame.len() >= 8 && frame[0] == 0 {
+            let words =
+                frame[8..].chunks_exact(4).take(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
+            let op = crate::command::name(frame[1]);
+            self.with_stats(|s| s.trace.push(crate::stats::Traced { end, op, words, frame: n, flash: None }));
         }
         if let Some(ms) = self.faults.stall(n) {
             self.with_stats(|s| s.faults_fired.push(format!("stall {ms} ms before host frame {n}")));
@@ -249,15 +255,18 @@ impl Server {
                 Err(p) => p.into_inner(),
             };
             let outs = dispatch::handle(&mut self.device, &frame, &mut g);
-            if let (Some(range), true) = (self.device.flash.take_touched(), self.trace_flash) {
-                let command = frame.get(1).map_or_else(String::new, |&op| crate::command::name(op));
-                g.flash_changes.push(FlashChange { end_byte, frame: n, command, range });
+            let touched = self.device.flash.take_touched();
+            if let (Some(range), true, Some(last)) = (touched, self.trace, g.trace.last_mut()) {
+                if last.frame == n {
+                    last.flash = Some(range);
+                }
             }
             outs
         };
         for o in outs {
             match o {
                 Out::SetBaud(b) => self.link.baud = b,
+                Out::Busy(t) => self.link.busy(t),
                 Out::Frame(payload) => {
                     if let Some(e) = self.send_frame(payload)? {
                         return Ok(Some(e));

@@ -25,6 +25,11 @@ pub struct Stats {
     /// Time the traffic so far takes on a real UART (10 bits per byte at
     /// the baud rate in force for each byte), whether or not it is paced.
     pub wire_seconds: f64,
+    /// Time the chip spent working before answering (hashing for
+    /// SPI_FLASH_MD5, see `timing`), modelled whether or not it is paced;
+    /// with `--baud-model` replies wait for it.
+    #[serde(default)]
+    pub device_seconds: f64,
     /// Wall time from the first byte from a host to the last byte handled.
     pub active_seconds: f64,
     /// The device's baud rate now.
@@ -46,25 +51,31 @@ pub struct Stats {
     pub stub_entry: Option<u32>,
     /// Faults that fired, in order ("drop rx frame 5", ...).
     pub faults_fired: Vec<String>,
-    /// With `--trace-flash`: every host frame that changed the flash, in order.
+    /// With tracing on: every request the device handled, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub flash_changes: Vec<FlashChange>,
+    pub trace: Vec<Traced>,
 }
 
-/// One host frame that erased or programmed flash: where it ended in the
-/// host's byte stream, so a `close:` fault can be placed just before or
-/// after it.
+/// One request from the host, as a trace records it: where its frame ended
+/// in the host's byte stream (a `close:` fault at that count lets the
+/// request through and cuts what follows), its command and the first words
+/// of its data (the flash offset of FLASH_BEGIN is the fourth, of
+/// ERASE_REGION, READ_FLASH and SPI_FLASH_MD5 the first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FlashChange {
-    /// Bytes from the host up to and including the frame's last byte (a
-    /// `close:` at this count lets the frame through; one less stops it).
-    pub end_byte: u64,
-    /// Host frame number (1-based, as `drop:`/`corrupt:`/`stall:` count).
+pub struct Traced {
+    /// Bytes from the host up to and including this frame's last byte.
+    pub end: u64,
+    /// The command's name (FLASH_DEFL_BEGIN, ...).
+    pub op: String,
+    /// Up to four little-endian words from the start of its data.
+    pub words: Vec<u32>,
+    /// Its host frame number (1-based, as `drop:`, `corrupt:` and `stall:` count them).
+    #[serde(default)]
     pub frame: u64,
-    /// The command (`FLASH_DEFL_DATA`, `ERASE_REGION`, ...).
-    pub command: String,
-    /// The flash range it erased or programmed (start, end exclusive).
-    pub range: (u32, u32),
+    /// The flash range it erased or programmed (start, end exclusive), if
+    /// any: a compressed FLASH_DEFL_DATA says nothing of where it lands.
+    #[serde(default)]
+    pub flash: Option<(u32, u32)>,
 }
 
 impl Stats {

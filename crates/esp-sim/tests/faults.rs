@@ -178,29 +178,55 @@ fn port_closes_after_n_device_bytes() {
     assert_eq!((stats.bytes_to_host, ended), (30, Ended::FaultClosed));
 }
 
+/// The trace gives each request's end in the host's byte stream: a close at
+/// that count lets the request through, one byte earlier it does not.
 #[test]
-fn flash_changes_are_traced_with_their_place_in_the_host_stream() {
-    let dir = tempfile::tempdir().unwrap();
-    let flash = dir.path().join("flash.bin");
-    let mut cfg = SimConfig::new(Chip::Esp32s3, 4 << 20, &flash);
-    cfg.trace_flash = true;
-    let sim = Simulator::start(cfg).unwrap();
-    let mut c = RawClient::open(sim.pty_path());
-    let data = common::noise(0x1000, 7);
-    assert_eq!(stub_write_block(&mut c, &data), [0, 0]);
-    let after_write = sim.stats().bytes_from_host;
-    assert_eq!(status(&c.command(op::ERASE_REGION, &words(&[0x20000, 0x2000]), 0), false), [0, 0]);
-    let stats = sim.stats();
-    let ch = &stats.flash_changes;
-    assert_eq!(ch.len(), 2, "{ch:?}");
-    // FLASH_DATA is host frame 6 and the last one before the erase.
-    assert_eq!((ch[0].frame, ch[0].command.as_str(), ch[0].range), (6, "FLASH_DATA", (0x10000, 0x11000)));
-    assert_eq!(ch[0].end_byte, after_write);
-    assert_eq!((ch[1].frame, ch[1].command.as_str(), ch[1].range), (7, "ERASE_REGION", (0x20000, 0x22000)));
-    assert_eq!(ch[1].end_byte, stats.bytes_from_host);
-    // Off by default.
-    let (_d, _f, plain) = start("", 0);
-    let mut c = RawClient::open(plain.pty_path());
-    assert_eq!(stub_write_block(&mut c, &data), [0, 0]);
-    assert!(plain.stats().flash_changes.is_empty());
+fn a_traced_request_places_a_close_exactly() {
+    let run = |spec: Option<String>| {
+        let dir = tempfile::tempdir().unwrap();
+        let flash = dir.path().join("flash.bin");
+        let mut cfg = SimConfig::new(Chip::Esp32s3, 4 << 20, &flash);
+        cfg.trace = true;
+        cfg.faults = spec.map(|s| fault::parse(&s).unwrap()).unwrap_or_default();
+        let sim = Simulator::start(cfg).unwrap();
+        let mut c = RawClient::open(sim.pty_path());
+        c.sync();
+        c.start_stub();
+        let mut answered = Vec::new();
+        for at in [0x1000u32, 0x3000, 0x5000] {
+            c.send(op::ERASE_REGION, &words(&[at, 0x1000]), 0);
+            match c.recv(Duration::from_secs(2)) {
+                Ok(Some(f)) => answered.push(status(&f, false) == [0, 0]),
+                _ => break,
+            }
+        }
+        let (stats, _) = sim.stop().unwrap();
+        (stats, answered)
+    };
+    let (stats, answered) = run(None);
+    assert_eq!(answered, [true, true, true]);
+    let erases: Vec<_> = stats.trace.iter().filter(|t| t.op == "ERASE_REGION").collect();
+    assert_eq!(
+        erases.iter().map(|t| t.words.clone()).collect::<Vec<_>>(),
+        [[0x1000, 0x1000], [0x3000, 0x1000], [0x5000, 0x1000]]
+    );
+    assert_eq!(stats.trace.last().unwrap().end, stats.bytes_from_host);
+    assert!(stats.trace.windows(2).all(|w| w[0].end < w[1].end));
+    // Each request's host frame number, and what it did to the flash.
+    assert_eq!(
+        stats.trace.iter().map(|t| t.frame).collect::<Vec<_>>(),
+        (1..=stats.trace.len() as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        erases.iter().map(|t| t.flash).collect::<Vec<_>>(),
+        [Some((0x1000, 0x2000)), Some((0x3000, 0x4000)), Some((0x5000, 0x6000))]
+    );
+    assert!(stats.trace.iter().filter(|t| t.op != "ERASE_REGION").all(|t| t.flash.is_none()));
+    // Through the second erase: it is done (and counted), the third never arrives.
+    let (cut, _) = run(Some(format!("close:{}", erases[1].end)));
+    assert_eq!(cut.commands.get("ERASE_REGION"), Some(&2));
+    assert_eq!(cut.trace.last(), Some(erases[1]));
+    // One byte earlier: the second is cut off.
+    let (cut, _) = run(Some(format!("close:{}", erases[1].end - 1)));
+    assert_eq!(cut.commands.get("ERASE_REGION"), Some(&1));
 }

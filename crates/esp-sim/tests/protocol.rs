@@ -274,3 +274,26 @@ fn p4_flash_is_off_until_the_host_powers_it() {
     assert_eq!(status(&c.command(op::ERASE_REGION, &words(&[0x1000, 0x1000]), 0), false), [0xC4, 0]);
     assert_eq!(&std::fs::read(&flash).unwrap()[0x1000..0x1004], &[1, 2, 3, 4]);
 }
+
+/// The chip hashes for SPI_FLASH_MD5 at 2 MB/s (see `timing`): with the baud
+/// model, the reply to an MD5 of 1 MB comes half a second later, and the
+/// time is counted as the device's, not the wire's.
+#[test]
+fn md5_takes_the_chips_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SimConfig::new(Chip::Esp32, 4 << 20, dir.path().join("flash.bin"));
+    cfg.baud_model = true;
+    let sim = Simulator::start(cfg).unwrap();
+    let mut c = RawClient::open(sim.pty_path());
+    c.sync();
+    c.start_stub();
+    let t = std::time::Instant::now();
+    let f = c.command(op::SPI_FLASH_MD5, &words(&[0, 1_000_000, 0, 0]), 0);
+    let took = t.elapsed();
+    assert_eq!(status(&f, false), [0, 0]);
+    // 0.5 s of hashing; the 68 bytes of request and reply add ~6 ms at 115200.
+    assert!(took >= Duration::from_millis(500) && took < Duration::from_millis(700), "{took:?}");
+    let (stats, _) = sim.stop().unwrap();
+    assert!((stats.device_seconds - 0.5).abs() < 1e-9, "{}", stats.device_seconds);
+    assert!(stats.wire_seconds < 0.5, "{}", stats.wire_seconds);
+}

@@ -20,6 +20,30 @@
 
 include!("bindings.rs");
 
+/// Called by [`mpimg_lfs_list_attrs`] once per user attribute: its type, and
+/// `size` bytes of value at `value` (valid only during the call). A non-zero
+/// return stops the listing and is returned from it.
+pub type mpimg_lfs_attr_cb = ::core::option::Option<
+    unsafe extern "C" fn(
+        data: *mut ::core::ffi::c_void,
+        type_: u8,
+        value: *const ::core::ffi::c_void,
+        size: lfs_size_t,
+    ) -> ::core::ffi::c_int,
+>;
+
+extern "C" {
+    /// Every user attribute of the file or directory at `path` (the root's
+    /// too), each passed to `cb` with `data`, in one pass over the entry's
+    /// metadata log (`src/attrs.c`). Returns 0 or a negative `lfs_error`.
+    pub fn mpimg_lfs_list_attrs(
+        lfs: *mut lfs_t,
+        path: *const ::core::ffi::c_char,
+        cb: mpimg_lfs_attr_cb,
+        data: *mut ::core::ffi::c_void,
+    ) -> ::core::ffi::c_int;
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

@@ -17,7 +17,7 @@ use std::ptr::{addr_of, addr_of_mut, NonNull};
 use mpimg_littlefs_sys as sys;
 
 use crate::device::{erase_cb, prog_cb, read_cb, sync_cb, Hooks};
-use crate::types::{DirEntry, FileType, FsInfo};
+use crate::types::{Attribute, DirEntry, FileType, FsInfo};
 use crate::{BlockDevice, Config, Error};
 
 /// Everything littlefs holds pointers into, kept at one fixed heap address.
@@ -420,6 +420,42 @@ impl<D: BlockDevice> Filesystem<D> {
         // SAFETY: `value` is valid for `size` bytes of reading during the call.
         let code = self.call(|lfs| unsafe { sys::lfs_setattr(lfs, path.as_ptr(), kind, ptr, size) });
         Error::check(code).map(|_| ())
+    }
+
+    /// Every custom attribute of the file or directory at `path` (the root
+    /// `/` too), sorted by type, with its exact stored value. One path lookup
+    /// and one pass over the entry's metadata, where asking
+    /// [`Filesystem::getattr`] for each of the 256 types would take 256 of each.
+    pub fn attrs(&mut self, path: impl AsRef<[u8]>) -> Result<Vec<Attribute>, Error> {
+        struct State {
+            out: Vec<Attribute>,
+            panic: Option<Box<dyn std::any::Any + Send>>,
+        }
+        unsafe extern "C" fn cb(data: *mut c_void, kind: u8, value: *const c_void, size: sys::lfs_size_t) -> c_int {
+            // SAFETY: `data` is the `State` passed below, alive and otherwise
+            // unreferenced during the call; `value` holds `size` readable bytes.
+            let state = unsafe { &mut *(data as *mut State) };
+            let bytes = unsafe { std::slice::from_raw_parts(value as *const u8, size as usize) };
+            match catch_unwind(AssertUnwindSafe(|| state.out.push(Attribute { kind, value: bytes.to_vec() }))) {
+                Ok(()) => 0,
+                Err(p) => {
+                    state.panic = Some(p);
+                    sys::lfs_error_LFS_ERR_IO
+                }
+            }
+        }
+        let path = c_path(path.as_ref())?;
+        let mut state = State { out: Vec::new(), panic: None };
+        let data = &mut state as *mut State as *mut c_void;
+        // SAFETY: NUL-terminated path; `cb` matches the callback type and only
+        // uses `data` as above.
+        let code = self.call(|lfs| unsafe { sys::mpimg_lfs_list_attrs(lfs, path.as_ptr(), Some(cb), data) });
+        if let Some(p) = state.panic.take() {
+            resume_unwind(p);
+        }
+        Error::check(code)?;
+        state.out.sort_by_key(|a| a.kind);
+        Ok(state.out)
     }
 
     /// Remove custom attribute `kind` of `path`.

@@ -351,3 +351,60 @@ fn allocate_from_start_packs_new_blocks_at_the_start() {
     assert_eq!(fs.read_file("h").unwrap(), vec![8; 5000]);
     assert_eq!(used(&mut fs).len(), 14);
 }
+
+/// Every attribute of `path` the slow way: one `getattr` per type.
+fn attrs_by_getattr<D: BlockDevice>(fs: &mut Filesystem<D>, path: &str) -> Vec<Attribute> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; mpimg_littlefs::ATTR_MAX];
+    for kind in 0..=255u8 {
+        if let Some(n) = fs.getattr(path, kind, &mut buf).unwrap() {
+            out.push(Attribute { kind, value: buf[..n].to_vec() });
+        }
+    }
+    out
+}
+
+#[test]
+fn attrs_lists_every_type_exactly_through_splices_renames_and_compaction() {
+    let mut ram = Ram::new(64);
+    Filesystem::format(&mut ram, &cfg(64)).unwrap();
+    let mut fs = Filesystem::mount(&mut ram, &cfg(64)).unwrap();
+    let a = |kind: u8, value: &[u8]| Attribute { kind, value: value.to_vec() };
+    fs.mkdir("d").unwrap();
+    // Siblings created before and after (lower and higher ids) shift ids in the log.
+    fs.write_file("d/m.py", b"m", &[a(1, &7u64.to_le_bytes())]).unwrap();
+    fs.write_file("d/b.py", b"b", &[a(1, &[1, 2, 3, 0, 0]), a(0, &[]), a(255, &[9; 1022])]).unwrap();
+    fs.write_file("d/a.py", b"a", &[]).unwrap();
+    fs.setattr("d/m.py", 42, b"tag").unwrap();
+    fs.setattr("d/m.py", 42, b"tag2").unwrap();
+    fs.setattr("d/m.py", 43, b"gone").unwrap();
+    fs.removeattr("d/m.py", 43).unwrap();
+    fs.setattr("d", 5, b"dir attr").unwrap();
+    fs.setattr("/", 6, b"root attr").unwrap();
+    fs.remove("d/a.py").unwrap();
+    fs.write_file("d/z.py", b"z", &[a(1, &8u64.to_le_bytes())]).unwrap();
+    fs.rename("d/b.py", "d/c.py").unwrap();
+    let want_m = vec![a(1, &7u64.to_le_bytes()), a(42, b"tag2")];
+    let want_c = vec![a(0, &[]), a(1, &[1, 2, 3, 0, 0]), a(255, &[9; 1022])];
+    let check = |fs: &mut Filesystem<&mut Ram>| {
+        for (path, want) in [
+            ("d/m.py", want_m.clone()),
+            ("d/c.py", want_c.clone()),
+            ("d/z.py", vec![a(1, &8u64.to_le_bytes())]),
+            ("d", vec![a(5, b"dir attr")]),
+            ("/", vec![a(6, b"root attr")]),
+        ] {
+            assert_eq!(fs.attrs(path).unwrap(), want, "{path}");
+            assert_eq!(attrs_by_getattr(fs, path), want, "{path} by getattr");
+        }
+    };
+    check(&mut fs);
+    // Rewrite one file until its directory's log compacts (block_cycles and size).
+    for i in 0..300u32 {
+        fs.setattr("d/z.py", 1, &u64::from(i).to_le_bytes()).unwrap();
+    }
+    fs.setattr("d/z.py", 1, &8u64.to_le_bytes()).unwrap();
+    check(&mut fs);
+    assert_eq!(fs.attrs("nope"), Err(Error::NoEntry));
+    fs.unmount().0.unwrap();
+}

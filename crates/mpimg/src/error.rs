@@ -38,6 +38,10 @@ pub enum Error {
     /// A filesystem operation failed.
     #[error(transparent)]
     Fs(#[from] FsError),
+    /// A table edit cannot keep the files of a filesystem it moves, or keeping them failed.
+    /// Boxed: it carries filesystem errors and counts, and would make every `Result` large.
+    #[error(transparent)]
+    Carry(Box<crate::ops::carry::CarryError>),
     /// The otadata partition could not be read, or an OTA update planned.
     #[error(transparent)]
     Ota(#[from] OtaError),
@@ -313,5 +317,11 @@ impl std::fmt::Display for CutLeaves {
             CutLeaves::BootloaderTorn => "The board may not start until then: its bootloader may be half written",
             CutLeaves::CurrentAppStarts => "Until then the board starts the app it started before",
         })
+    }
+}
+
+impl From<crate::ops::carry::CarryError> for Error {
+    fn from(e: crate::ops::carry::CarryError) -> Self {
+        Error::Carry(Box::new(e))
     }
 }

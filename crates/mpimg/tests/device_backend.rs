@@ -6,7 +6,7 @@ use mpimg::flash::device::DeviceError;
 use mpimg::flash::{DeviceFlash, DeviceOptions, Flash, FlashError};
 
 fn opts() -> DeviceOptions {
-    DeviceOptions { baud: 921_600, reset: true, progress: false }
+    DeviceOptions::default()
 }
 
 fn round_trip(chip: &str, fw_name: &str, flash_size: u32) {

@@ -85,8 +85,9 @@ fn same_as_file(d: &Dev, chip: &str, path: &Path, args: &[&str]) -> Run {
 fn table_edits(chip: &str, fw: &str) {
     let Some((d, _, path)) = device(chip, fw, 8 << 20) else { return };
     let r = same_as_file(&d, chip, &path, &["-f", "8M", "--resize", "vfs=0"]);
-    // The 4 MB esp32 image's vfs grows in place and is kept; the s3 image's fills 8 MB already.
-    assert_eq!(r.err.contains("filesystem partition 'vfs' grew and was kept"), chip == "esp32", "{}", r.err);
+    // The esp32 image's vfs grows in place, the s3 image's fills 8 MB already;
+    // neither holds a filesystem on the board, so there is nothing to keep or say.
+    assert!(!r.err.contains("warning: filesystem") && !r.err.contains("Kept"), "{}\n{}", r.out, r.err);
     assert!(!r.err.contains("the bootloader header says"), "{}", r.err);
     // Then an OTA layout: data partitions that moved are erased, ota_1 has no app yet.
     let r = same_as_file(&d, chip, &path, &["-f", "8M", "--table", "ota"]);

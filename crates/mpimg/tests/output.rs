@@ -83,7 +83,7 @@ fn the_report_is_the_product_and_notes_go_to_stderr() {
         err,
         format!(
             "Setting flash size in the bootloader header to 8MB\nResized 'vfs' to 0x600000 bytes\n\
-             warning: filesystem partition 'vfs' grew and was kept: MicroPython will not mount it until it fills the partition; run --fs grow vfs\n\
+             Kept 2 files (154 bytes) of 'vfs': littlefs 2.0 grown in place to 0x600000 bytes\n\
              Wrote out.bin ({len} bytes)\n"
         )
     );

@@ -13,12 +13,20 @@ mod assemble;
 mod bad_input;
 /// Reproducible and compact bakes: SOURCE_DATE_EPOCH, packed littlefs.
 mod bake;
+/// Table edits keep the files of the filesystems they move, grow or shrink (firmware files).
+mod carry;
+/// The carrying edit with a backup in memory, cut after every sector it writes, finished by a re-run.
+mod carry_job;
+/// The carry operations on a synthetic flash: planning, matching, refusals, read-back.
+mod carry_plan;
 /// Every chip's image recognised; esp-sim devices of the newer chips.
 mod chips;
 /// Output files byte for byte against mp-image-tool-esp32 0.1.1.
 mod compat;
 /// The device backend (`DeviceFlash`) against esp-sim.
 mod device_backend;
+/// Table edits on esp-sim boards keep the files, whatever point a cut link comes at.
+mod device_carry;
 /// Link faults during device runs.
 mod device_faults;
 /// `--fs` on esp-sim devices.
@@ -46,6 +54,8 @@ mod fs_interop_fat;
 mod fs_interop_littlefs;
 /// Every `--fs` command on littlefs.
 mod fs_littlefs;
+/// Whole filesystem trees: read, made again at another size, compared.
+mod fs_tree;
 /// Intel HEX and UF2 firmware files.
 mod image_formats;
 /// Every option on every real image.
@@ -56,3 +66,5 @@ mod options_synthetic;
 mod output;
 /// Builds, reproducible and compact bakes, HEX and UF2 through the command line.
 mod pipelines;
+/// Sparse reads, backup and clone, `--fs sync`, several boards at once (esp-sim).
+mod scale;

@@ -1,5 +1,6 @@
 //! The command line: the same options, with the same meanings, as
-//! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`).
+//! mp-image-tool-esp32, plus mpimg's own (`--json`, `--to-csv`, `--in-place`,
+//! `--discard-fs`, `--keep-backup`, `--backup-dir`).
 
 use std::ffi::OsString;
 
@@ -19,12 +20,18 @@ B (4096-byte blocks); fractions such as 1.5M work. Edits of a firmware file go t
 \n\n  --fs CMD [ARGS...]  work on files in the vfs (or another) filesystem partition; \
 takes the words after it up to the next option or `--` (`--fs ls /lib -- fw.bin`); repeatable. \
 Commands: ls [-l] [PATH...], cat FILE, get SRC... [DEST], put SRC... DEST, mkdir PATH, \
-rm PATH..., rename OLD NEW, mkfs [PART] [fat], df [PART...], info [PART...], grow [PART [BLOCKS]]. \
+rm PATH..., rename OLD NEW, mkfs [PART] [fat], df [PART...], info [PART...], grow [PART [BLOCKS]], \
+sync [--delete] [--checksum] [--exclude GLOB]... SRC [DEST] (the directory SRC's contents into DEST, \
+writing only files that differ in size or time, or with --checksum in content; --delete removes \
+what is only in DEST; sync's options come before SRC). \
 A path may start with a partition name: vfs2:/data. \
 \n\n  FILENAME may also be a build directory (or its flasher_args.json): its pieces are assembled into \
 one firmware first (--assemble OFFSET=FILE,... names them instead). Intel HEX and UF2 files are read \
 like .bin files; -o x.hex or -o x.uf2 (or --format) writes them. With SOURCE_DATE_EPOCH set, every \
-time written into a filesystem is that time."
+time written into a filesystem is that time. \
+\n\n  Several boards: FILENAME and --flash take a list of ports (u0,u1,u2) or all (every serial port \
+whose ESP loader answers; $MPIMG_PORTS narrows where to look): the run goes to each in parallel, \
+and a summary (port, MAC, OK or FAILED, bytes on the wire, time) ends it."
 )]
 pub struct Args {
     /// The firmware file (.bin, .hex, .uf2, .app-bin), a build directory (or
@@ -109,6 +116,14 @@ pub struct Args {
     /// Flash the firmware (with this run's edits) to a serial-attached device.
     #[arg(long, value_name = "DEVICE")]
     pub flash: Option<String>,
+    /// With --flash: also erase the device's flash past the image to its end,
+    /// so the board holds exactly the image (a clone of a --backup).
+    #[arg(long)]
+    pub erase_rest: bool,
+    /// Back up the device's whole flash (bootloader offset to the last used
+    /// sector) to a firmware file.
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<String>,
     /// Remove trailing blank 4096-byte blocks from --read and --extract-app data.
     #[arg(long)]
     pub trimblocks: bool,
@@ -124,6 +139,18 @@ pub struct Args {
     /// Modify the given firmware file itself instead of writing a new one.
     #[arg(long)]
     pub in_place: bool,
+    /// Let a table edit drop the files of a filesystem partition it deletes
+    /// or re-types (without it, such an edit is refused).
+    #[arg(long)]
+    pub discard_fs: bool,
+    /// Devices: keep the host backup of the files a table edit moves after
+    /// the edit finished (renamed to end in -done.bin) instead of removing it.
+    #[arg(long)]
+    pub keep_backup: bool,
+    /// Devices: where the host backup of the files a table edit moves is kept
+    /// (default: the current directory); a re-run looks for it there.
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<String>,
     /// Filesystem commands (filled in from the `--fs` groups, see [`split_fs`]).
     #[arg(skip)]
     pub fs: Vec<Vec<String>>,
@@ -161,6 +188,8 @@ fn is_known_option(word: &str) -> bool {
         "--read",
         "--write",
         "--flash",
+        "--erase-rest",
+        "--backup",
         "--trimblocks",
         "--trim",
         "--fs",
@@ -169,6 +198,9 @@ fn is_known_option(word: &str) -> bool {
         "--in-place",
         "--assemble",
         "--format",
+        "--discard-fs",
+        "--keep-backup",
+        "--backup-dir",
         "--help",
         "--version",
     ];
@@ -180,6 +212,12 @@ fn is_known_option(word: &str) -> bool {
 
 /// Take the `--fs CMD ARGS...` groups out of the arguments: each runs to the
 /// next known option or `--` (which is dropped). `ls -l` keeps its `-l`.
+///
+/// `sync` has options of its own, and one of them has the name of an mpimg
+/// option (`--delete`): right after `sync`, before SRC, `--delete`,
+/// `--checksum` (`-c`) and `--exclude GLOB` (`--exclude=GLOB`) belong to it
+/// (`--fs sync --delete --exclude '*.pyc' src/ /`); after SRC, `--delete`
+/// is mpimg's again.
 pub fn split_fs(argv: Vec<OsString>) -> (Vec<OsString>, Vec<Vec<String>>) {
     let mut rest = Vec::new();
     let mut groups = Vec::new();
@@ -189,18 +227,31 @@ pub fn split_fs(argv: Vec<OsString>) -> (Vec<OsString>, Vec<Vec<String>>) {
             rest.push(a);
             continue;
         }
-        let mut group = Vec::new();
+        let mut group: Vec<String> = Vec::new();
+        // Between `sync` and its SRC: where sync's options are.
+        let mut sync_options = false;
         while let Some(w) = it.peek() {
-            let s = w.to_string_lossy();
+            let s = w.to_string_lossy().into_owned();
             if s == "--" {
                 it.next();
                 break;
             }
-            if is_known_option(&s) {
+            let own = sync_options
+                && (matches!(s.as_str(), "--delete" | "--checksum" | "-c" | "--exclude")
+                    || s.starts_with("--exclude="));
+            if !own && is_known_option(&s) {
                 break;
             }
-            group.push(s.into_owned());
             it.next();
+            sync_options = if group.is_empty() { s == "sync" } else { own };
+            if own && s == "--exclude" {
+                // Its pattern, whatever it looks like.
+                let pattern = it.next().map(|p| p.to_string_lossy().into_owned());
+                group.push(s);
+                group.extend(pattern);
+                continue;
+            }
+            group.push(s);
         }
         groups.push(group);
     }
@@ -231,6 +282,37 @@ mod tests {
         let (rest, fs) = split_fs(os(&["mpimg", "--fs", "put", "a", "/", "--", "fw.bin"]));
         assert_eq!(rest, os(&["mpimg", "fw.bin"]));
         assert_eq!(fs, vec![vec!["put", "a", "/"]]);
+    }
+
+    #[test]
+    fn sync_keeps_its_options_before_src() {
+        let (rest, fs) = split_fs(os(&[
+            "mpimg",
+            "fw.bin",
+            "--fs",
+            "sync",
+            "--delete",
+            "--exclude",
+            "-f*",
+            "--checksum",
+            "--exclude=*.pyc",
+            "src/",
+            "/",
+            "--delete",
+            "vfs2",
+        ]));
+        assert_eq!(rest, os(&["mpimg", "fw.bin", "--delete", "vfs2"]));
+        assert_eq!(
+            fs,
+            vec![vec!["sync", "--delete", "--exclude", "-f*", "--checksum", "--exclude=*.pyc", "src/", "/"]]
+        );
+        // Other commands end at --delete, as before.
+        let (rest, fs) = split_fs(os(&["mpimg", "fw.bin", "--fs", "put", "--delete", "x"]));
+        assert_eq!(rest, os(&["mpimg", "fw.bin", "--delete", "x"]));
+        assert_eq!(fs, vec![vec!["put"]]);
+        let (rest, fs) = split_fs(os(&["mpimg", "fw.bin", "--fs", "sync", "-c", "src", "--", "-q"]));
+        assert_eq!(rest, os(&["mpimg", "fw.bin", "-q"]));
+        assert_eq!(fs, vec![vec!["sync", "-c", "src"]]);
     }
 
     #[test]

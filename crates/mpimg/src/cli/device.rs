@@ -7,14 +7,17 @@ use mpimg::flash::device::DeviceFacts;
 use mpimg::flash::DeviceFlash;
 use mpimg::format::chip::Chip;
 use mpimg::format::size::flash_label as mb;
+use mpimg::fs::time::now_ns;
 use mpimg::fs::{run_fs, FsCommand, DEFAULT_PARTITION};
+use mpimg::ops::carry::backup::Board;
+use mpimg::ops::carry::store::DirStore;
 use mpimg::ops::firmware::Firmware;
 
 use super::error::{shown, CliError};
 use super::outcome::Gathered;
 use super::report::Reporter;
 use super::request::{Mode, Request};
-use super::steps::Session;
+use super::steps::{HostBackup, Session};
 
 /// Run `req` on the device on `port`.
 pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
@@ -26,11 +29,18 @@ pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathere
     let header_size = fw.header.flash_size().filter(|_| req.edits.flash_size.is_none());
     let bootloader_chip = Chip::by_image_id(fw.header.chip_id).map(|c| c.name);
     let warnings = mismatches(&facts, bootloader_chip, header_size);
-    let mut s = Session { req, fw, rep, g, warnings };
+    let backup = HostBackup {
+        store: DirStore::new(&req.backup_dir),
+        board: Board { port: facts.port.clone(), mac: facts.mac.clone() },
+        now: now_ns() / 1_000_000_000,
+        keep: req.keep_backup,
+    };
+    let mut s = Session { req, fw, rep, g, warnings, backup: Some(backup) };
     let run = s.run();
     if run.is_ok() && req.mode() == Mode::Inspect {
         fs_usage(&mut s.fw, s.rep)?;
     }
+    s.g.wire = Some(s.fw.flash.wire().clone());
     s.rep.wire(s.fw.flash.wire(), &s.fw.flash.counts)?;
     run
 }

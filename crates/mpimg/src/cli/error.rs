@@ -7,6 +7,7 @@ use std::fmt;
 
 use mpimg::format::partition::TableError;
 use mpimg::fs::{FsError, COMMANDS};
+use mpimg::ops::carry::CarryError;
 use mpimg::ops::summary::Warning;
 use mpimg::ops::EditError;
 use mpimg::Error;
@@ -28,6 +29,37 @@ pub enum CliError {
         /// The option.
         option: &'static str,
     },
+    /// An option that only means something with another.
+    #[error("{option} only works with {needs}")]
+    Needs {
+        /// The option given.
+        option: &'static str,
+        /// The option it needs.
+        needs: &'static str,
+    },
+    /// An option that writes a file on this computer, with several boards.
+    #[error("{option} writes a file on this computer: give one board, not several")]
+    OneBoard {
+        /// The option.
+        option: &'static str,
+    },
+    /// Some boards of a run on several failed (each is named in the summary).
+    #[error("{} of {total} boards failed: {}", failed.len(), failed.join(", "))]
+    BoardsFailed {
+        /// The ports of the boards that failed.
+        failed: Vec<String>,
+        /// How many boards the run went to.
+        total: usize,
+    },
+    /// A board's `--check-app` found an invalid image (in a run on several boards).
+    #[error("an image check failed (--check-app)")]
+    CheckFailed,
+    /// `all` found no board.
+    #[error("no ESP loader answered on any serial port (looked at: {})", if looked.is_empty() { "none found".to_string() } else { looked.join(", ") })]
+    NoBoards {
+        /// The ports tried.
+        looked: Vec<String>,
+    },
     /// `--flash` given with a device as FILENAME.
     #[error(
         "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0"
@@ -36,6 +68,15 @@ pub enum CliError {
     /// `--in-place` on a build directory or `--assemble`: there is no firmware file to change.
     #[error("--in-place changes a firmware file, and a build has none: write the assembled firmware with -o FILE")]
     InPlaceBuild,
+    /// A table edit on a device failed after its backup was saved: the files are in it.
+    #[error("{source}")]
+    AfterBackup {
+        /// What failed.
+        #[source]
+        source: Box<CliError>,
+        /// Where the backup is.
+        backup: String,
+    },
     /// Writing to stdout or stderr failed.
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
@@ -48,6 +89,14 @@ impl From<std::io::Error> for CliError {
 }
 
 impl CliError {
+    /// `e`, which a table edit with a backup at `backup` (if any) failed with.
+    pub fn after_backup(e: impl Into<CliError>, backup: Option<&str>) -> CliError {
+        match backup {
+            Some(at) => CliError::AfterBackup { source: Box::new(e.into()), backup: at.to_owned() },
+            None => e.into(),
+        }
+    }
+
     /// Whether the error is a closed stdout (`mpimg ... | head`): not a
     /// failure of the run, which then ends quietly, as ripgrep does.
     pub fn is_broken_pipe(&self) -> bool {
@@ -92,6 +141,16 @@ fn in_parens(message: String, fix: String) -> Shown {
 pub fn shown(e: &CliError) -> Shown {
     match e {
         CliError::Lib(e) => shown_lib(e),
+        CliError::AfterBackup { source, backup } => {
+            let inner = shown(source);
+            let more =
+                format!("the files are safe in the backup {backup}: the same command run again finishes the edit");
+            let fix = match inner.fix {
+                Some(f) => format!("{f}. {}{}", more[..1].to_uppercase(), &more[1..]),
+                None => more,
+            };
+            with(inner.message, "; ", fix)
+        }
         other => plain(other.to_string()),
     }
 }
@@ -110,6 +169,7 @@ fn shown_lib(e: &Error) -> Shown {
         Error::Table(t) | Error::Edit(EditError::Table(t)) => shown_table(t),
         Error::Edit(e) => shown_edit(e),
         Error::Fs(e) => shown_fs(e),
+        Error::Carry(e) => shown_carry(e),
         Error::AppImageOnly { .. } => with(
             m,
             "; ",
@@ -196,9 +256,41 @@ fn shown_fs(e: &FsError) -> Shown {
         FsError::NoSpace { part, .. } => with(
             m,
             ". ",
-            format!("Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, then --fs grow {part})"),
+            format!("Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, which grows a littlefs with it)"),
         ),
         FsError::CrossPartitionRename { .. } => with(m, "; ", "copy with --fs get and --fs put instead".into()),
+        _ => plain(m),
+    }
+}
+
+fn shown_carry(e: &CarryError) -> Shown {
+    let m = e.to_string();
+    match e {
+        CarryError::WouldLose { name, .. } => with(
+            m,
+            ". ",
+            format!("Copy them out first (--fs get {name}:/ DIR), then run the edit again with --discard-fs"),
+        ),
+        CarryError::DoesNotFit { .. } => with(
+            m,
+            "; ",
+            "choose a layout that leaves it that much, or first remove files (--fs rm) in a run of their own".into(),
+        ),
+        CarryError::Unreadable { .. } => {
+            with(m, ": ", "save what you can with --fs get, then run the edit again with --discard-fs".into())
+        }
+        CarryError::Verify { .. } => with(m, "; ", "a firmware file is left as it was (no output is written)".into()),
+        CarryError::OtherChange { .. } => with(
+            m,
+            ": ",
+            "run that edit again (the same options) to finish it and put the files back; to give them up, move the backup out of the backup directory".into(),
+        ),
+        CarryError::TableChanged { .. } => with(
+            m,
+            ": ",
+            "the files are in that backup; to edit the board anyway, move the backup out of the backup directory".into(),
+        ),
+        CarryError::Fs(e) => shown_fs(e),
         _ => plain(m),
     }
 }
@@ -233,13 +325,13 @@ mod tests {
             (line(Error::NotDataPartition { name: "factory".into() }), "'factory' is not a data partition: --erase-fs erases the start of a filesystem partition (e.g. vfs)"),
             (line(Error::NoOtaPartitions), "the partition table has no otadata and OTA app partitions (ota_0, ota_1): change it first, e.g. --table ota"),
             (line(Error::WrongChip { firmware: "esp32", port: "/dev/pts/3".into(), device: "esp32s3" }), "the firmware is for esp32 but the device on /dev/pts/3 is an esp32s3: use a firmware for esp32s3"),
-            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow"),
+            (line(FsError::UnknownCommand("frobnicate".into())), "unknown --fs command 'frobnicate'; use one of: ls, cat, get, put, mkdir, rm, rename, mkfs, df, info, grow, sync"),
             (line(FsError::Usage { cmd: "cat", msg: "needs a file".into() }), "--fs cat: needs a file"),
             (line(FsError::NoPartition("vfs3".into())), "no partition 'vfs3' in the partition table; run mpimg on the image without options to list its partitions"),
             (line(FsError::NoFilesystem("vfs2".into())), "no littlefs or FAT filesystem on 'vfs2'; create one with --fs mkfs vfs2"),
             (line(FsError::Corrupt { part: "vfs".into(), kind: "littlefs", detail: "mount: corrupted filesystem".into() }), "the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem); save what you can with --fs get, then recreate it with --fs mkfs vfs"),
             (line(FsError::NotFound("vfs:/nope.py".into())), "'vfs:/nope.py': no such file or directory (list the filesystem with --fs ls)"),
-            (line(FsError::NoSpace { part: "vfs".into(), path: "/big.bin".into() }), "no space left on 'vfs' while writing '/big.bin'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize vfs=SIZE, then --fs grow vfs)"),
+            (line(FsError::NoSpace { part: "vfs".into(), path: "/big.bin".into() }), "no space left on 'vfs' while writing '/big.bin'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize vfs=SIZE, which grows a littlefs with it)"),
             (line(FsError::CrossPartitionRename { from: "vfs:/boot.py".into(), to: "vfs2:/boot.py".into() }), "cannot rename across partitions ('vfs:/boot.py' to 'vfs2:/boot.py'); copy with --fs get and --fs put instead"),
             (line(FsError::GrowPastPartition { part: "vfs".into(), blocks: 1000, part_blocks: 512 }), "--fs grow vfs: 1000 blocks do not fit in the partition (512 blocks); enlarge it with --resize first"),
             (line(FsError::GrowShrink { part: "vfs".into(), now: 512, asked: 100 }), "--fs grow vfs: littlefs cannot shrink (512 blocks now, 100 asked)"),
@@ -248,6 +340,32 @@ mod tests {
         for (got, want) in cases {
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn carry_errors_name_their_fix() {
+        let carry = |e: CarryError| line(Error::from(e));
+        let at = "mpimg-backup-ttyUSB0-240ac4000001-20251129T101500Z.bin";
+        let made = "2025-11-29 10:15:00 UTC";
+        assert_eq!(
+            carry(CarryError::OtherChange { location: at.into(), made: made.into() }),
+            format!("a table edit on this board made on {made} did not finish: its backup of the files is {at}, and this run asks for another change: run that edit again (the same options) to finish it and put the files back; to give them up, move the backup out of the backup directory")
+        );
+        assert_eq!(
+            carry(CarryError::WouldLose { name: "vfs".into(), filesystem: "FAT12".into(), files: "3 files (2 kB)".into(), how: "deletes the partition".into() }),
+            "partition 'vfs' holds 3 files (2 kB) in a FAT12 filesystem, and this edit deletes the partition: the files would be lost. Copy them out first (--fs get vfs:/ DIR), then run the edit again with --discard-fs"
+        );
+        let cut = CliError::after_backup(Error::NoAppPartition, Some(at));
+        assert_eq!(
+            shown(&cut).to_string(),
+            format!("the partition table has no app partition; the files are safe in the backup {at}: the same command run again finishes the edit")
+        );
+        let cut = CliError::after_backup(Error::NoOtaPartitions, Some(at));
+        assert_eq!(
+            shown(&cut).fix.unwrap(),
+            format!("change it first, e.g. --table ota. The files are safe in the backup {at}: the same command run again finishes the edit")
+        );
+        assert!(matches!(CliError::after_backup(Error::Empty, None), CliError::Lib(Error::Empty)));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod arglist;
 pub mod args;
+pub mod boards;
 pub mod device;
 pub mod error;
 pub mod naming;

@@ -3,10 +3,13 @@
 
 use serde::Serialize;
 
-use mpimg::flash::device::DeviceFacts;
+use mpimg::flash::device::{DeviceFacts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::FsRunReport;
 use mpimg::ops::assemble::Assembled;
+use mpimg::ops::backup::Backup;
+use mpimg::ops::carry::job::BackupFate;
+use mpimg::ops::carry::Carried;
 use mpimg::ops::check::ImageCheck;
 use mpimg::ops::file_format::FileFormat;
 use mpimg::ops::flash_image::FlashReport;
@@ -34,6 +37,14 @@ pub struct RunResult {
     pub edits: Vec<Edit>,
     /// What committing the edit did.
     pub update: Option<UpdateReport>,
+    /// What `--backup FILE` wrote (the whole board).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backed_up: Option<BackedUp>,
+    /// What a table edit did with each filesystem partition it touched.
+    pub filesystems: Vec<Carried>,
+    /// Devices: the host backup of the files a table edit carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupReport>,
     /// The app image file written (`-x`).
     pub extracted: Option<String>,
     /// Files written by `--read`.
@@ -71,6 +82,74 @@ pub struct RunResult {
     /// Warnings raised while running (those found while inspecting are the summary's).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// A run on several boards: what each did, in the order of their ports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub boards: Vec<BoardResult>,
+}
+
+/// An error as the JSON document carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorView {
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it, if mpimg knows.
+    pub fix: Option<String>,
+}
+
+/// One board of a run on several.
+#[derive(Debug, Serialize)]
+pub struct BoardResult {
+    /// Its port.
+    pub port: String,
+    /// Its MAC address (None when it was not reached).
+    pub mac: Option<String>,
+    /// Whether it did all that was asked.
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<ErrorView>,
+    /// The error as one line of text (message and fix), for the summary.
+    #[serde(skip)]
+    pub error_line: Option<String>,
+    /// Bytes on the wire, both ways (mpimg's commands and data).
+    pub bytes: u64,
+    /// Wall time of its run, connecting included.
+    pub seconds: f64,
+    /// What `--flash` did to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flashed: Option<FlashReport>,
+    /// Its own run's document (`mpimg PORTS --json`): what the run on that one board gives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<serde_json::Value>,
+}
+
+/// The host backup of a table edit on a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupReport {
+    /// Where it is (or was).
+    pub path: String,
+    /// When the interrupted edit this run finished made it (None: this run made it).
+    pub resumed: Option<String>,
+    /// `pending` (the edit has not finished: a re-run finishes it), `removed`, or `kept` (then `path` is where).
+    pub state: &'static str,
+}
+
+impl BackupReport {
+    /// A backup saved (or found) for an edit not yet finished.
+    pub fn pending(path: &str, resumed: Option<String>) -> Self {
+        BackupReport { path: path.to_owned(), resumed, state: "pending" }
+    }
+
+    /// The edit finished: what became of the backup.
+    pub fn finished(&mut self, fate: &BackupFate) {
+        match fate {
+            BackupFate::Removed(_) => self.state = "removed",
+            BackupFate::Kept(at) => {
+                self.state = "kept";
+                self.path = at.clone();
+            }
+            BackupFate::None => {}
+        }
+    }
 }
 
 /// Everything gathered so far: what an error report keeps too.
@@ -82,4 +161,16 @@ pub struct Gathered {
     pub result: RunResult,
     /// An image check failed: the exit code is 1.
     pub failed: bool,
+    /// What a device run put on the link (kept on failure too).
+    pub wire: Option<WireStats>,
+}
+
+/// A backup written (`--backup`).
+#[derive(Debug, Serialize)]
+pub struct BackedUp {
+    /// The file.
+    pub file: String,
+    /// What it holds.
+    #[serde(flatten)]
+    pub backup: Backup,
 }

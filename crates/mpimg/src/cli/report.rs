@@ -23,13 +23,16 @@ use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::CacheStats;
 use mpimg::ops::assemble::Assembled;
+use mpimg::ops::backup::Backup;
+use mpimg::ops::carry::job::{made_at, BackupFate, Pending};
+use mpimg::ops::carry::Carried;
 use mpimg::ops::flash_image::FlashReport;
 use mpimg::ops::ota::{OtaReport, OtaStatus};
 use mpimg::ops::plan::{Edit, EditKind};
 use mpimg::ops::summary::Summary;
 
 use super::error::{shown, shown_warning, CliError};
-use super::outcome::{Gathered, RunResult};
+use super::outcome::{BoardResult, ErrorView, Gathered, RunResult};
 use super::request::{Product, Show};
 
 /// Where and how a run's output goes.
@@ -45,15 +48,9 @@ pub struct Reporter<'w> {
 }
 
 #[derive(Serialize)]
-struct JsonError {
-    message: String,
-    fix: Option<String>,
-}
-
-#[derive(Serialize)]
 struct JsonDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<JsonError>,
+    error: Option<ErrorView>,
     #[serde(flatten)]
     summary: Option<&'a Summary>,
     result: &'a RunResult,
@@ -97,6 +94,39 @@ impl<'w> Reporter<'w> {
         }
     }
 
+    /// Whether the run's product is the JSON document.
+    pub fn is_json(&self) -> bool {
+        self.show.json
+    }
+
+    /// A note on what was done (stderr; not with `-q` or `--json`).
+    pub fn note(&mut self, text: &str) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "{text}"),
+            None => Ok(()),
+        }
+    }
+
+    /// What one board of several printed (its stdout and stderr), as a block
+    /// on stderr headed by its port. With `--json` it is in the document.
+    pub fn board_output(&mut self, port: &str, out: &[u8], err: &[u8]) -> Io {
+        if self.show.json || (out.is_empty() && err.is_empty()) {
+            return Ok(());
+        }
+        writeln!(self.err, "== {port} ==")?;
+        self.err.write_all(out)?;
+        self.err.write_all(err)
+    }
+
+    /// The summary of a run on several boards.
+    pub fn boards(&mut self, boards: &[BoardResult]) -> Io {
+        let fancy = self.fancy;
+        match self.report() {
+            Some(w) => text::print_boards(w, boards, fancy),
+            None => Ok(()),
+        }
+    }
+
     /// The device connected to.
     pub fn device(&mut self, facts: &DeviceFacts) -> Io {
         match self.report() {
@@ -121,6 +151,21 @@ impl<'w> Reporter<'w> {
             }
         }
         Ok(())
+    }
+
+    /// `--backup` wrote the flash to a file.
+    pub fn backed_up(&mut self, file: &str, b: &Backup) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Backed up flash {:#x}..{:#x} to {file} ({} bytes; erased from there to the end of the {} flash)",
+                b.offset,
+                b.end,
+                b.len(),
+                mpimg::format::size::flash_label(b.flash_size)
+            ),
+            None => Ok(()),
+        }
     }
 
     /// A firmware was assembled from a build's pieces (`len` bytes from the bootloader offset).
@@ -168,14 +213,60 @@ impl<'w> Reporter<'w> {
         Ok(())
     }
 
-    /// Filesystem partitions that grew and were kept.
-    pub fn grown(&mut self, names: &[String]) -> Io {
-        for g in names {
+    /// What a table edit did with each filesystem partition it touched, one line each.
+    pub fn carried(&mut self, parts: &[Carried]) -> Io {
+        match self.notes() {
+            Some(w) => parts.iter().try_for_each(|c| writeln!(w, "{}", text::carried_line(c))),
+            None => Ok(()),
+        }
+    }
+
+    /// Backups found that this run does not use: damaged ones, and (when the
+    /// run does not write, which it would refuse) this board's from an edit
+    /// that did not finish.
+    pub fn pending_backups(&mut self, damaged: &[(String, String)], others: &[Pending], writes: bool) -> Io {
+        for (at, why) in damaged {
+            self.warning(&format!("the backup {at} cannot be read ({why}); it is left as it is"))?;
+        }
+        if writes {
+            return Ok(());
+        }
+        for p in others {
             self.warning(&format!(
-                "filesystem partition '{g}' grew and was kept: MicroPython will not mount it until it fills the partition; run --fs grow {g}"
+                "a table edit on this board made on {} did not finish: its backup of the files is {}; run that edit again to finish it",
+                made_at(&p.backup),
+                p.location
             ))?;
         }
         Ok(())
+    }
+
+    /// This run finishes an interrupted table edit from its backup.
+    pub fn resuming(&mut self, at: &str, made: &str) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(w, "Finishing the table edit begun on {made}: the files come from its backup {at}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The backup of the files to carry is saved (before anything on the board is erased).
+    pub fn backup_saved(&mut self, at: &str) -> Io {
+        match self.notes() {
+            Some(w) => writeln!(
+                w,
+                "Saved the files to carry in {at}: if this run is cut off, the same command run again finishes it"
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// What became of the backup once the edit finished.
+    pub fn backup_done(&mut self, fate: &BackupFate) -> Io {
+        match (self.notes(), fate) {
+            (Some(w), BackupFate::Removed(at)) => writeln!(w, "Removed the backup {at}: the files read back as saved"),
+            (Some(w), BackupFate::Kept(at)) => writeln!(w, "Kept the backup as {at}"),
+            _ => Ok(()),
+        }
     }
 
     /// App partitions left without an app by an edit (devices).
@@ -307,13 +398,13 @@ impl<'w> Reporter<'w> {
         let shown = shown(e);
         if self.show.json {
             g.result.warnings.append(&mut self.warnings);
-            return self.json(Some(JsonError { message: shown.message, fix: shown.fix }), g);
+            return self.json(Some(ErrorView { message: shown.message, fix: shown.fix }), g);
         }
         let _ = self.out.flush();
         writeln!(self.err, "error: {shown}")
     }
 
-    fn json(&mut self, error: Option<JsonError>, g: &Gathered) -> Io {
+    fn json(&mut self, error: Option<ErrorView>, g: &Gathered) -> Io {
         let doc = JsonDoc { error, summary: g.summary.as_ref(), result: &g.result };
         let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
         writeln!(self.out, "{text}")?;
@@ -334,7 +425,7 @@ pub fn usage_error(e: &clap::Error, json: bool, out: &mut dyn Write) -> i32 {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
     let fix = lines.collect::<Vec<_>>().join(" ");
-    let error = JsonError { message, fix: (!fix.is_empty()).then_some(fix) };
+    let error = ErrorView { message, fix: (!fix.is_empty()).then_some(fix) };
     let doc = JsonDoc { error: Some(error), summary: None, result: &RunResult::default() };
     if let Ok(text) = serde_json::to_string_pretty(&doc) {
         let _ = writeln!(out, "{text}");

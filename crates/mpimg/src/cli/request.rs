@@ -20,7 +20,7 @@ use super::arglist::{parse_names, parse_pairs, parse_part_list, parse_pieces};
 use super::args::Args;
 use super::error::CliError;
 use super::naming::{app_bin_name, basename, build_basename, edit_suffix, with_extension, with_suffix};
-use super::port::{expand_device, is_device};
+use super::port::{expand_device, is_board_list, is_device, Boards};
 
 /// What the run works on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub enum Target {
     File(PathBuf),
     /// A serial port (short names expanded: `u0` is `/dev/ttyUSB0`).
     Device(String),
+    /// Several boards (`u0,u1`, or `all`): the same run on each, in parallel.
+    Boards(Boards),
     /// A firmware to assemble from a build's pieces (its `flasher_args.json`,
     /// or `--assemble`), then to work on as a firmware file.
     Build(Recipe),
@@ -51,6 +53,8 @@ pub enum Mode {
     Flash,
     /// Edits, reads, writes or erases.
     Edit,
+    /// Only `--backup` (devices): the whole flash to a file.
+    Backup,
 }
 
 /// Where a table written as CSV goes.
@@ -118,8 +122,13 @@ pub struct Request {
     pub fs: Vec<FsCommand>,
     /// The table as CSV.
     pub to_csv: Option<CsvOut>,
-    /// `--flash DEVICE`: the port to flash the firmware file to.
-    pub flash_to: Option<String>,
+    /// `--flash DEVICE`: the boards to flash the firmware file to (one
+    /// port, a list, or `all`).
+    pub flash_to: Option<Boards>,
+    /// `--erase-rest`: flashing erases the device past the image to the end of its flash.
+    pub erase_rest: bool,
+    /// `--backup FILE`: the device's whole flash to this file (before any change).
+    pub backup: Option<PathBuf>,
     /// The firmware file written (files; None: nothing to write).
     pub output: Option<PathBuf>,
     /// How the output firmware file is encoded (`--format`, else its extension).
@@ -128,6 +137,12 @@ pub struct Request {
     pub time: TimeSource,
     /// The output is the input file itself (`--in-place`).
     pub in_place: bool,
+    /// A table edit may drop the files of a filesystem partition it deletes or re-types (`--discard-fs`).
+    pub discard_fs: bool,
+    /// Devices: where host backups of carried files are kept.
+    pub backup_dir: PathBuf,
+    /// Devices: keep a backup after its edit finished.
+    pub keep_backup: bool,
     /// The run writes a firmware (a new file, the file itself, or the device's table).
     pub writes_firmware: bool,
     /// How to connect to devices.
@@ -182,13 +197,23 @@ impl Request {
                 .to_csv
                 .as_deref()
                 .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
-            flash_to: args.flash.as_deref().map(expand_device),
+            flash_to: args.flash.as_deref().map(Boards::parse),
+            erase_rest: args.erase_rest,
+            backup: args.backup.as_ref().map(PathBuf::from),
             output,
             output_format,
             time,
             in_place: args.in_place,
+            discard_fs: args.discard_fs,
+            backup_dir: PathBuf::from(args.backup_dir.as_deref().unwrap_or(".")),
+            keep_backup: args.keep_backup,
             writes_firmware,
-            device: DeviceOptions { baud: args.baud, reset: !args.no_reset, progress: bars_allowed(args.quiet) },
+            device: DeviceOptions {
+                baud: args.baud,
+                reset: !args.no_reset,
+                progress: bars_allowed(args.quiet),
+                bars: None,
+            },
             show: Show { json: args.json, quiet: args.quiet, debug: args.debug },
         })
     }
@@ -208,6 +233,8 @@ impl Request {
             || self.to_csv.is_some()
         {
             Mode::Edit
+        } else if self.backup.is_some() {
+            Mode::Backup
         } else if !self.fs.is_empty() {
             Mode::Fs
         } else if self.check_app {
@@ -221,6 +248,9 @@ impl Request {
     pub fn product(&self) -> Product {
         if self.show.json {
             Product::Json
+        } else if matches!(self.target, Target::Boards(_)) {
+            // Several boards: the summary; each board's own output goes to stderr.
+            Product::Report
         } else if self.fs.iter().any(FsCommand::prints) || self.to_csv == Some(CsvOut::Stdout) {
             Product::Data
         } else {
@@ -245,6 +275,13 @@ fn target_of(args: &Args) -> Result<(Target, String, String), CliError> {
         return Ok((Target::Build(recipe), "(--assemble)".into(), "firmware.bin".into()));
     }
     let filename = args.filename.clone().unwrap_or_default();
+    if is_board_list(&filename) {
+        let target = match Boards::parse(&filename) {
+            Boards::Ports(p) if p.len() == 1 => Target::Device(p[0].clone()),
+            b => Target::Boards(b),
+        };
+        return Ok((target, filename.clone(), basename(&filename)));
+    }
     if is_device(&filename) {
         return Ok((Target::Device(expand_device(&filename)), filename.clone(), basename(&filename)));
     }
@@ -279,9 +316,34 @@ fn check_target(args: &Args, target: &Target) -> Result<(), CliError> {
         Target::Build(_) if args.in_place => Err(CliError::InPlaceBuild),
         Target::File(_) if args.erase_fs.is_some() => Err(CliError::DeviceOnly { option: "--erase-fs" }),
         Target::File(_) if args.ota_update.is_some() => Err(CliError::DeviceOnly { option: "--ota-update" }),
-        Target::Device(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
+        Target::File(_) if args.keep_backup => Err(CliError::DeviceOnly { option: "--keep-backup" }),
+        Target::File(_) if args.backup_dir.is_some() => Err(CliError::DeviceOnly { option: "--backup-dir" }),
+        Target::File(_) | Target::Build(_) if args.backup.is_some() => Err(CliError::DeviceOnly { option: "--backup" }),
+        _ if args.erase_rest && args.flash.is_none() => {
+            Err(CliError::Needs { option: "--erase-rest", needs: "--flash" })
+        }
+        Target::Device(_) | Target::Boards(_) if args.flash.is_some() => Err(CliError::FlashFromDevice),
+        Target::Boards(_) => match one_board_option(args) {
+            Some(option) => Err(CliError::OneBoard { option }),
+            None => Ok(()),
+        },
         _ => Ok(()),
     }
+}
+
+/// An option that writes a file on this computer, which several boards
+/// would each overwrite.
+fn one_board_option(args: &Args) -> Option<&'static str> {
+    let fs_get = args.fs.iter().any(|c| c.first().is_some_and(|w| w == "get"));
+    [
+        (args.backup.is_some(), "--backup"),
+        (args.read.is_some(), "--read"),
+        (args.extract_app, "-x"),
+        (args.to_csv.as_deref().is_some_and(|f| f != "-"), "--to-csv FILE"),
+        (fs_get, "--fs get"),
+    ]
+    .into_iter()
+    .find_map(|(given, option)| given.then_some(option))
 }
 
 /// The table and header edits, typed; a CSV file is read and parsed here.
@@ -337,10 +399,13 @@ mod tests {
         assert_eq!(mode(&["--fs", "mkfs"]), Mode::Edit, "a changing --fs command writes a firmware");
         assert_eq!(mode(&["-x", "-f", "8M"]), Mode::ExtractApp);
         assert_eq!(mode(&["--flash", "u0"]), Mode::Flash);
+        assert_eq!(mode(&["--flash", "u0,u1"]), Mode::Flash);
         assert_eq!(mode(&["-f", "8M"]), Mode::Edit);
         assert_eq!(mode(&["--read", "nvs=n.bin"]), Mode::Edit);
         assert_eq!(mode(&["-o", "x.bin"]), Mode::Edit);
         assert_eq!(req(&["mpimg", "u0", "--ota-update", "a.bin"]).unwrap().mode(), Mode::OtaUpdate);
+        assert_eq!(req(&["mpimg", "u0", "--backup", "b.bin"]).unwrap().mode(), Mode::Backup);
+        assert_eq!(req(&["mpimg", "u0", "--backup", "b.bin", "-f", "8M"]).unwrap().mode(), Mode::Edit);
     }
 
     #[test]
@@ -380,5 +445,24 @@ mod tests {
         );
         assert_eq!(e(&["mpimg", "u0", "--flash", "u1"]), "--flash writes a firmware file to a device: give the firmware file as FILENAME, e.g. mpimg fw.bin --flash u0");
         assert_eq!(e(&["mpimg", "fw.bin", "--fs", "cat"]), "cat: needs a file");
+        assert_eq!(
+            e(&["mpimg", "fw.bin", "--backup", "b.bin"]),
+            "--backup needs a serial-attached device (e.g. /dev/ttyUSB0 or u0), not a firmware file"
+        );
+        assert_eq!(e(&["mpimg", "fw.bin", "--erase-rest"]), "--erase-rest only works with --flash");
+        assert_eq!(
+            e(&["mpimg", "u0,u1", "--read", "vfs=v.bin"]),
+            "--read writes a file on this computer: give one board, not several"
+        );
+        assert_eq!(
+            e(&["mpimg", "all", "--fs", "get", "/", "out"]),
+            "--fs get writes a file on this computer: give one board, not several"
+        );
+        assert_eq!(req(&["mpimg", "u0,u0"]).unwrap().target, Target::Device("/dev/ttyUSB0".into()));
+        assert_eq!(
+            req(&["mpimg", "u0,a1", "--fs", "ls"]).unwrap().target,
+            Target::Boards(Boards::Ports(vec!["/dev/ttyUSB0".into(), "/dev/ttyACM1".into()]))
+        );
+        assert_eq!(req(&["mpimg", "fw.bin", "--flash", "all"]).unwrap().flash_to, Some(Boards::All));
     }
 }

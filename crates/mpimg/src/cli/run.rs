@@ -17,6 +17,7 @@ use mpimg::ops::inspect::summarize_app;
 use mpimg::ops::region::{Region, RegionKind};
 use mpimg::Error;
 
+use super::boards::{flash_boards, run_boards};
 use super::device::run_device;
 use super::error::CliError;
 use super::outcome::Gathered;
@@ -35,6 +36,7 @@ pub fn run(req: &Request, rep: &mut Reporter, g: &mut Gathered) -> Result<i32, C
             Opened::Firmware(fw) => run_file(req, *fw, rep, g),
         },
         Target::Build(recipe) => run_build(req, recipe, rep, g),
+        Target::Boards(boards) => run_boards(req, boards, rep, g),
     })?;
     Ok(i32::from(g.failed))
 }
@@ -53,7 +55,7 @@ fn run_build(req: &Request, recipe: &Recipe, rep: &mut Reporter, g: &mut Gathere
 
 /// A firmware file: the steps, then the output file, then `--flash`.
 fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut Gathered) -> Result<(), CliError> {
-    let mut s = Session { req, fw, rep, g, warnings: Vec::new() };
+    let mut s = Session { req, fw, rep, g, warnings: Vec::new(), backup: None };
     s.run()?;
     if req.extract_app.is_some() {
         return Ok(());
@@ -63,10 +65,14 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
         s.g.result.output = Some(path.display().to_string());
         s.g.result.format = Some(req.output_format);
     }
-    if let Some(port) = &req.flash_to {
-        let r = flash_image(port, req.device.clone(), s.fw.flash.bytes(), s.fw.chip)?;
-        s.rep.flashed(&r)?;
-        s.g.result.flashed = Some(r);
+    match req.flash_to.as_ref().map(|b| (b, b.single())) {
+        Some((_, Some(port))) => {
+            let r = flash_image(port, req.device.clone(), s.fw.flash.bytes(), s.fw.chip, req.erase_rest)?;
+            s.rep.flashed(&r)?;
+            s.g.result.flashed = Some(r);
+        }
+        Some((boards, None)) => flash_boards(req, boards, s.fw.flash.bytes(), s.fw.chip, s.rep, s.g)?,
+        None => {}
     }
     Ok(())
 }

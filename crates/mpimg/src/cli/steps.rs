@@ -10,20 +10,23 @@ use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::fs::run_fs;
+use mpimg::ops::backup::backup;
+use mpimg::ops::carry::backup::Board;
+use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups};
+use mpimg::ops::carry::store::DirStore;
 use mpimg::ops::check::check_all;
 use mpimg::ops::firmware::Firmware;
 use mpimg::ops::inspect::{check_complete, extract_app, summarize};
 use mpimg::ops::partition_io::{erase_region, read_region, trim_blocks, write_region};
-use mpimg::ops::plan::plan;
 use mpimg::ops::region::{find_region, Region, RegionKind};
 use mpimg::ops::summary::Warning;
-use mpimg::ops::update::{commit, DATA_ERASE_LEN};
+use mpimg::ops::update::DATA_ERASE_LEN;
 use mpimg::ops::walk::apps_without_image;
 use mpimg::ops::{ota, EditError};
 use mpimg::Error;
 
 use super::error::CliError;
-use super::outcome::Gathered;
+use super::outcome::{BackedUp, BackupReport, Gathered};
 use super::report::Reporter;
 use super::request::{CsvOut, Request};
 
@@ -39,6 +42,26 @@ pub struct Session<'a, 'w, F: Flash> {
     pub g: &'a mut Gathered,
     /// Warnings the caller found (a device that disagrees with its firmware), shown with the summary's.
     pub warnings: Vec<String>,
+    /// Devices: where the files a table edit moves are backed up on this computer.
+    pub backup: Option<HostBackup>,
+}
+
+/// The host backups of a run on a device (see [`mpimg::ops::carry::job`]).
+pub struct HostBackup {
+    /// The directory they are kept in.
+    pub store: DirStore,
+    /// The board.
+    pub board: Board,
+    /// Now, seconds since 1970.
+    pub now: u64,
+    /// `--keep-backup`.
+    pub keep: bool,
+}
+
+impl HostBackup {
+    fn backups(&mut self) -> Backups<'_> {
+        Backups { store: &mut self.store, board: self.board.clone(), now: self.now, keep: self.keep }
+    }
 }
 
 type Step = Result<(), CliError>;
@@ -58,6 +81,7 @@ impl<F: Flash> Session<'_, '_, F> {
     /// `--read` are written at the end, so an error leaves none behind.
     pub fn run(&mut self) -> Step {
         self.inspect()?;
+        self.backup()?;
         if let Some(path) = &self.req.extract_app {
             return self.extract_app(path);
         }
@@ -90,6 +114,17 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
+    /// `--backup`: the whole flash, before anything changes it, to a firmware file.
+    fn backup(&mut self) -> Step {
+        let Some(path) = &self.req.backup else { return Ok(()) };
+        let (backup, data) = backup(&mut self.fw)?;
+        write_file(path, &data)?;
+        let file = path.display().to_string();
+        self.rep.backed_up(&file, &backup)?;
+        self.g.result.backed_up = Some(BackedUp { file, backup });
+        Ok(())
+    }
+
     /// `-x`: the app image to a file.
     fn extract_app(&mut self, path: &Path) -> Step {
         let data = extract_app(&mut self.fw)?;
@@ -99,21 +134,44 @@ impl<F: Flash> Session<'_, '_, F> {
         Ok(())
     }
 
-    /// Plan the table and header edits, and commit them when the run writes a firmware.
+    /// Plan the table and header edits (or find the interrupted one this run
+    /// finishes), and commit them when the run writes a firmware, carrying the
+    /// files along (on a device, with a host backup saved before anything is erased).
     fn edit(&mut self) -> Step {
         let app_size = self.g.summary.as_ref().and_then(|s| s.app.as_ref()).and_then(|a| a.image.size).unwrap_or(0);
-        let plan = plan(&mut self.fw, &self.req.edits, app_size)?;
-        plan.check_fits(self.fw.flash.detected_size(), self.req.edits.flash_size, self.req.writes_firmware)?;
+        let mut backups = self.backup.as_mut().map(HostBackup::backups);
+        let change = plan_change(&mut self.fw, &self.req.edits, app_size, backups.as_mut())?;
+        change.plan.check_fits(self.fw.flash.detected_size(), self.req.edits.flash_size, self.req.writes_firmware)?;
+        self.rep.pending_backups(&change.damaged, &change.others, self.req.writes_firmware)?;
         if !self.req.writes_firmware {
             return Ok(());
         }
+        if let Some(p) = &change.resumes {
+            self.rep.resuming(&p.location, &made_at(&p.backup))?;
+        }
+        // Every read and check of the filesystems the edit moves comes before the first write.
+        let prepared = prepare(&mut self.fw, change, self.req.discard_fs, backups.as_mut())?;
+        let plan = &prepared.plan;
         let after: Vec<PartitionView> = self.fw.partitions_of(&plan.table, plan.flash_size);
         self.rep.planned(&plan.edits, &after, plan.flash_size, &plan.warnings)?;
         self.g.result.edits = plan.edits.clone();
-        let update = commit(&mut self.fw, &plan)?;
-        self.rep.grown(&update.grown)?;
+        if let Some(at) = &prepared.backup {
+            // Before anything is erased: where the files are if the run is cut off.
+            if prepared.resumed.is_none() {
+                self.rep.backup_saved(at)?;
+            }
+            self.g.result.backup = Some(BackupReport::pending(at, prepared.resumed.clone()));
+        }
+        let done = finish(&mut self.fw, &prepared, backups.as_mut())
+            .map_err(|e| CliError::after_backup(e, prepared.backup.as_deref()))?;
+        self.rep.carried(&done.carried)?;
+        self.rep.backup_done(&done.backup)?;
+        if let Some(b) = &mut self.g.result.backup {
+            b.finished(&done.backup);
+        }
         self.g.result.partitions = Some(after);
-        self.g.result.update = Some(update);
+        self.g.result.update = Some(done.update);
+        self.g.result.filesystems = done.carried;
         if self.fw.flash.stored_end().is_none() {
             // On a device the edit is live: say which app partitions now boot nothing.
             let empty = apps_without_image(&mut self.fw.flash, &self.fw.table);

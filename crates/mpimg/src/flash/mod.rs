@@ -112,6 +112,13 @@ pub trait Flash {
     /// Read `buf.len()` bytes at `offset`. Bytes past [`Flash::data_end`] read as 0xFF.
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError>;
 
+    /// Read like [`Flash::read`], for bytes known to hold data (an image
+    /// whose length its headers give): a device reads them as they are,
+    /// without first asking which parts are erased. The default reads.
+    fn read_dense(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.read(offset, buf)
+    }
+
     /// Replace the bytes at `offset` with `data` (any alignment; a device backend
     /// erases and reprograms the sectors it touches, preserving the rest).
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError>;
@@ -123,18 +130,19 @@ pub trait Flash {
     /// range touches in one compressed transfer (none skipped as unchanged
     /// on its own), so that a link cut off half way leaves all of it or none
     /// of it when the transfer fits one frame of the loader (16 KB
-    /// compressed: a bootloader does). What a cut left is in the device's
-    /// error (`DeviceError::Interrupted`, its `torn`). A file needs nothing
-    /// of this (nothing reaches the disk before it is saved).
+    /// compressed: a bootloader does). Where it cannot be one piece, the
+    /// range's first sector (an image's header) is written last: a cut then
+    /// leaves the old header, and an edit that compares headers runs again.
+    /// What a cut left is in the device's error (`DeviceError::Interrupted`,
+    /// its `torn`). A file needs none of this (nothing reaches the disk before
+    /// it is saved); this default, for other backends, writes the first
+    /// sector last.
     fn write_whole(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
-        self.write(offset, data)
-    }
-
-    /// Whether the flash holds `data` at `offset` (a device compares MD5
-    /// digests instead of reading the bytes).
-    fn holds(&mut self, offset: u32, data: &[u8]) -> Result<bool, FlashError> {
-        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-        Ok(self.read_vec(offset, len)? == data)
+        let head = ((offset / SECTOR_SIZE + 1) * SECTOR_SIZE - offset) as usize;
+        if head < data.len() {
+            self.write(offset + head as u32, &data[head..])?;
+        }
+        self.write(offset, &data[..head.min(data.len())])
     }
 
     /// Drop everything stored from `offset` on, if this backend stores less than
@@ -153,10 +161,25 @@ pub trait Flash {
         None
     }
 
+    /// Whether the flash holds exactly `data` at `offset`, checked where the
+    /// bytes are: a device hashes the range itself (only the MD5 crosses the
+    /// link, and no cached copy stands in for the flash); other backends
+    /// compare what [`Flash::read`] gives.
+    fn holds(&mut self, offset: u32, data: &[u8]) -> Result<bool, FlashError> {
+        Ok(self.read_vec(offset, u32::try_from(data.len()).unwrap_or(u32::MAX))? == data)
+    }
+
     /// Read `len` bytes at `offset` into a new vector.
     fn read_vec(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, FlashError> {
         let mut buf = vec![0u8; len as usize];
         self.read(offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Read `len` bytes known to hold data (see [`Flash::read_dense`]) into a new vector.
+    fn read_vec_dense(&mut self, offset: u32, len: u32) -> Result<Vec<u8>, FlashError> {
+        let mut buf = vec![0u8; len as usize];
+        self.read_dense(offset, &mut buf)?;
         Ok(buf)
     }
 }

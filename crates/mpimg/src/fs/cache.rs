@@ -250,16 +250,25 @@ impl<'f> BlockCache<'f> {
             let idx = pos / BLOCK_SIZE;
             let at = (pos % BLOCK_SIZE) as usize;
             let n = (BS - at).min(data.len() - done);
-            self.order(idx);
-            if n == BS {
-                self.insert(idx, data[done..done + BS].into());
+            let new = &data[done..done + n];
+            // Bytes written over the same bytes change nothing (FAT rewrites
+            // its sectors as they are): the block does not become dirty.
+            let same = self.cached(idx).is_some_and(|blk| blk[at..at + n] == *new);
+            if same {
+            } else if n == BS {
+                self.order(idx);
+                self.insert(idx, new.into());
+                self.dirty.insert(idx);
             } else {
                 self.load(idx, idx)?;
-                if let Some(Some(blk)) = self.blocks.get_mut(idx as usize) {
-                    blk[at..at + n].copy_from_slice(&data[done..done + n]);
+                if self.cached(idx).is_some_and(|blk| blk[at..at + n] != *new) {
+                    self.order(idx);
+                    if let Some(Some(blk)) = self.blocks.get_mut(idx as usize) {
+                        blk[at..at + n].copy_from_slice(new);
+                        self.dirty.insert(idx);
+                    }
                 }
             }
-            self.dirty.insert(idx);
             done += n;
             pos += n as u32;
         }
@@ -326,6 +335,17 @@ impl<'f> BlockCache<'f> {
         }
         self.cover = 0;
         Ok(true)
+    }
+
+    /// The unflushed changes as (flash offset, block) pairs in offset order,
+    /// taken out of the cache, which then holds (and, once read again, sees)
+    /// the flash as it is: changes worked out now, to be written later.
+    pub fn take_changes(&mut self) -> Vec<(u32, Vec<u8>)> {
+        let mut blocks: BTreeSet<u32> = self.dirty.clone();
+        blocks.extend(self.sealed.iter().flat_map(|g| g.blocks.iter().map(|(b, _)| *b)));
+        let out = blocks.iter().map(|&b| (b * BLOCK_SIZE, self.cached(b).unwrap_or(&[]).to_vec())).collect();
+        self.discard();
+        out
     }
 
     /// Forget every unflushed change (the cached copies of those blocks too).
@@ -611,6 +631,42 @@ mod tests {
         assert!(!c.flush().unwrap());
         drop(c);
         assert!(f.bytes().iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn writing_the_same_bytes_changes_nothing() {
+        let mut f = FileFlash::new(vec![5u8; 0x3000], 0, 0x40_0000);
+        let mut c = BlockCache::new(&mut f);
+        c.write(0x10, &[5, 5, 5]).unwrap();
+        c.write(0x1000, &[5u8; 0x1000]).unwrap(); // a whole block, not cached yet: dirty
+        c.write(0x2000, &[5u8; 0x10]).unwrap();
+        assert!(c.is_dirty());
+        assert!(c.flush().unwrap());
+        assert_eq!(c.stats().blocks_written, 1, "only the whole block written blind");
+        c.write(0x1000, &[5u8; 0x1000]).unwrap(); // cached now and the same
+        c.write(0x2008, &[5u8; 8]).unwrap();
+        assert!(!c.is_dirty());
+        assert!(!c.flush().unwrap());
+    }
+
+    #[test]
+    fn changes_are_taken_out_and_the_flash_left_as_it_was() {
+        let mut f = FileFlash::new(vec![5u8; 0x3000], 0, 0x40_0000);
+        let mut c = BlockCache::new(&mut f);
+        c.write(0x1004, &[1, 2]).unwrap();
+        c.erase(0x2000, 0x1000).unwrap();
+        let changes = c.take_changes();
+        assert_eq!(
+            changes.iter().map(|(o, d)| (*o, d.len())).collect::<Vec<_>>(),
+            vec![(0x1000, 0x1000), (0x2000, 0x1000)]
+        );
+        assert_eq!(&changes[0].1[..8], &[5, 5, 5, 5, 1, 2, 5, 5]);
+        assert!(changes[1].1.iter().all(|&b| b == 0xFF));
+        assert!(!c.is_dirty());
+        let mut b = [0u8; 2];
+        c.read(0x1004, &mut b).unwrap();
+        assert_eq!(b, [5, 5]);
+        assert!(!c.flush().unwrap());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::sync::SyncOptions;
 use super::FsError;
 
 /// Which filesystem `mkfs` makes.
@@ -84,6 +85,17 @@ pub enum FsCommand {
         part: Option<String>,
         /// The new block count (none: the partition's).
         blocks: Option<u32>,
+    },
+    /// `sync [--delete] [--checksum] [--exclude GLOB]... SRC [DEST]`: make
+    /// DEST (default `/`) hold what the directory SRC on this computer holds,
+    /// writing only the files that differ (see [`super::sync`]).
+    Sync {
+        /// The directory on this computer (its contents are synced).
+        src: PathBuf,
+        /// The directory in the filesystem.
+        dest: String,
+        /// `--delete`, `--checksum`, `--exclude`.
+        options: SyncOptions,
     },
 }
 
@@ -167,6 +179,7 @@ impl FsCommand {
                 };
                 FsCommand::Grow { part: args.first().cloned(), blocks }
             }
+            "sync" => parse_sync(args)?,
             other => return Err(FsError::UnknownCommand(other.to_owned())),
         })
     }
@@ -185,6 +198,7 @@ impl FsCommand {
             FsCommand::Df { .. } => "df",
             FsCommand::Info { .. } => "info",
             FsCommand::Grow { .. } => "grow",
+            FsCommand::Sync { .. } => "sync",
         }
     }
 
@@ -204,12 +218,50 @@ impl FsCommand {
                 | FsCommand::Rename { .. }
                 | FsCommand::Mkfs { .. }
                 | FsCommand::Grow { .. }
+                | FsCommand::Sync { .. }
         )
     }
 }
 
 /// The command names, in the order `--help` lists them.
-pub const COMMANDS: &[&str] = &["ls", "cat", "get", "put", "mkdir", "rm", "rename", "mkfs", "df", "info", "grow"];
+pub const COMMANDS: &[&str] =
+    &["ls", "cat", "get", "put", "mkdir", "rm", "rename", "mkfs", "df", "info", "grow", "sync"];
+
+/// `sync`'s words after the command: options, then SRC and DEST.
+fn parse_sync(args: Vec<String>) -> Result<FsCommand, FsError> {
+    let mut options = SyncOptions::default();
+    let mut paths = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--delete" => options.delete = true,
+            "--checksum" | "-c" => options.checksum = true,
+            "--exclude" => match it.next() {
+                Some(p) if !p.is_empty() => options.exclude.push(p),
+                _ => return Err(FsError::usage("sync", "--exclude needs a pattern (--exclude '*.pyc')")),
+            },
+            _ if a.starts_with("--exclude=") => options.exclude.push(a["--exclude=".len()..].to_string()),
+            _ if a.starts_with("--") => {
+                return Err(FsError::usage(
+                    "sync",
+                    format!("unknown option '{a}' (it takes --delete, --checksum, --exclude GLOB)"),
+                ))
+            }
+            _ => paths.push(a),
+        }
+    }
+    let (src, dest) = match <[String; 2]>::try_from(paths) {
+        Ok([src, dest]) => (src, dest),
+        Err(p) if p.len() == 1 => (p[0].clone(), "/".to_string()),
+        Err(_) => {
+            return Err(FsError::usage(
+                "sync",
+                "needs a directory on this computer and one in the filesystem: SRC DEST",
+            ))
+        }
+    };
+    Ok(FsCommand::Sync { src: PathBuf::from(src), dest, options })
+}
 
 /// Whether any of these commands would change the flash (for output
 /// naming before running them). Unparseable commands count as not changing.
@@ -247,6 +299,18 @@ mod tests {
         assert_eq!(p("rename a b").unwrap(), FsCommand::Rename { from: "a".into(), to: "b".into() });
         assert_eq!(p("df").unwrap(), FsCommand::Df { parts: vec![] });
         assert_eq!(p("info vfs").unwrap(), FsCommand::Info { parts: vec!["vfs".into()] });
+        assert_eq!(
+            p("sync --delete --exclude *.pyc --exclude=build/ -c src vfs2:/app").unwrap(),
+            FsCommand::Sync {
+                src: "src".into(),
+                dest: "vfs2:/app".into(),
+                options: SyncOptions { delete: true, checksum: true, exclude: vec!["*.pyc".into(), "build/".into()] }
+            }
+        );
+        assert_eq!(
+            p("sync src").unwrap(),
+            FsCommand::Sync { src: "src".into(), dest: "/".into(), options: SyncOptions::default() }
+        );
     }
 
     #[test]
@@ -258,6 +322,13 @@ mod tests {
         assert_eq!(e("grow vfs lots"), "grow: 'lots' is not a block count (decimal or 0x hex)");
         assert_eq!(e("grow a 1 2"), "grow: takes at most a partition and a block count");
         assert_eq!(e("format"), "unknown command 'format'");
+        assert_eq!(e("sync"), "sync: needs a directory on this computer and one in the filesystem: SRC DEST");
+        assert_eq!(e("sync a b c"), "sync: needs a directory on this computer and one in the filesystem: SRC DEST");
+        assert_eq!(e("sync --exclude"), "sync: --exclude needs a pattern (--exclude '*.pyc')");
+        assert_eq!(
+            e("sync --dry-run a b"),
+            "sync: unknown option '--dry-run' (it takes --delete, --checksum, --exclude GLOB)"
+        );
     }
 
     #[test]
@@ -266,7 +337,7 @@ mod tests {
         for s in ["ls", "cat a", "get a", "df", "info"] {
             assert!(!commands_modify_flash(&w(s)), "{s}");
         }
-        for s in ["put a", "mkdir a", "rm a", "rename a b", "mkfs", "grow"] {
+        for s in ["put a", "mkdir a", "rm a", "rename a b", "mkfs", "grow", "sync a b"] {
             assert!(commands_modify_flash(&w(s)), "{s}");
         }
     }

@@ -112,15 +112,20 @@ struct UtcClock;
 static CLOCK: UtcClock = UtcClock;
 
 thread_local! {
-    static FILE_TIME: Cell<Option<i64>> = const { Cell::new(None) };
+    static FILE_TIME: Cell<Option<fatfs::DateTime>> = const { Cell::new(None) };
 }
 
 /// Sets the clock to a file's time until dropped.
-struct FileTime;
+pub(super) struct FileTime;
 
 impl FileTime {
     fn set(unix_secs: i64) -> Self {
-        FILE_TIME.with(|t| t.set(Some(unix_secs)));
+        Self::set_exact(fat_date_time(unix_secs))
+    }
+
+    /// The clock reads `at` exactly (a directory entry takes its times from it).
+    pub(super) fn set_exact(at: fatfs::DateTime) -> Self {
+        FILE_TIME.with(|t| t.set(Some(at)));
         FileTime
     }
 }
@@ -145,8 +150,7 @@ impl TimeProvider for UtcClock {
         self.get_current_date_time().date
     }
     fn get_current_date_time(&self) -> fatfs::DateTime {
-        let secs = FILE_TIME.with(Cell::get).unwrap_or((now_ns() / 1_000_000_000) as i64);
-        fat_date_time(secs)
+        FILE_TIME.with(Cell::get).unwrap_or_else(|| fat_date_time((now_ns() / 1_000_000_000) as i64))
     }
 }
 
@@ -173,8 +177,8 @@ fn oofatfs_sectors_per_cluster(sectors: u32) -> u32 {
 
 /// A mounted FAT filesystem.
 pub struct FatVolume<'c, 'f> {
-    fs: FileSystem<FatIo<'c, 'f>>,
-    part: String,
+    pub(super) fs: FileSystem<FatIo<'c, 'f>>,
+    pub(super) part: String,
     region: Region,
     boot: FatBootSector,
     budget: Rc<Cell<u64>>,
@@ -233,6 +237,18 @@ impl<'c, 'f> FatVolume<'c, 'f> {
 
     /// Format the partition as MicroPython's `VfsFat.mkfs` does (see the module doc).
     pub fn mkfs(cache: &'c mut BlockCache<'f>, part: &str, region: Region, now_ns: u64) -> Result<(), FsError> {
+        Self::mkfs_with(cache, part, region, (now_ns / 1_000_000_000) as u32, *b"NO NAME    ")
+    }
+
+    /// [`FatVolume::mkfs`] with a given volume serial number and label (a
+    /// copy of a volume keeps the original's).
+    pub fn mkfs_with(
+        cache: &'c mut BlockCache<'f>,
+        part: &str,
+        region: Region,
+        volume_id: u32,
+        label: [u8; 11],
+    ) -> Result<(), FsError> {
         let sectors = region.size / u32::from(SECTOR_SIZE);
         // oofatfs refuses volumes under 22 sectors (at 4 KB); so do we.
         if sectors < 22 {
@@ -252,19 +268,19 @@ impl<'c, 'f> FatVolume<'c, 'f> {
             .sectors_per_track(63)
             .heads(255)
             .drive_num(0x80)
-            .volume_id((now_ns / 1_000_000_000) as u32)
-            .volume_label(*b"NO NAME    ");
+            .volume_id(volume_id)
+            .volume_label(label);
         fatfs::format_volume(io, options).map_err(|e| match unwrap_ours(e) {
             Ok(ours) => ours,
             Err(e) => FsError::Fat { part: part.to_owned(), op: "mkfs".into(), source: e },
         })
     }
 
-    fn start(&self) {
+    pub(super) fn start(&self) {
         self.budget.set(Self::budget_for(self.region));
     }
 
-    fn err(&self, e: io::Error, op: &str, path: &FsPath) -> FsError {
+    pub(super) fn err(&self, e: io::Error, op: &str, path: &FsPath) -> FsError {
         let e = match unwrap_ours(e) {
             Ok(ours) => return ours,
             Err(e) => e,
@@ -412,6 +428,10 @@ impl Volume for FatVolume<'_, '_> {
         let r = self.fs.root_dir().open_file(&path.rel()).and_then(|mut f| f.read_to_end(&mut data));
         r.map_err(|e| self.err(e, "read", path))?;
         Ok(data)
+    }
+
+    fn mtime_resolution(&self) -> i64 {
+        2
     }
 
     fn read_file_with_mtime(&mut self, path: &FsPath) -> Result<(Vec<u8>, Option<i64>), FsError> {

@@ -39,6 +39,13 @@ pub fn read_file(path: &Path) -> Result<(Vec<u8>, u64), FsError> {
     Ok((data, super::time::file_time_ns(own)))
 }
 
+/// A local file's size in bytes and the modification time a copy of it
+/// gets (ns since 1970, see [`read_file`]), without reading it.
+pub fn stat_file(path: &Path) -> Result<(u64, u64), FsError> {
+    let meta = fs::metadata(path).map_err(|e| FsError::host(path, e))?;
+    Ok((meta.len(), super::time::file_time_ns(meta.modified().ok())))
+}
+
 /// Entries of a local directory as (name, path), sorted by name, so images
 /// built from the same tree come out the same. Names that are not UTF-8 are
 /// reported through `skipped`.

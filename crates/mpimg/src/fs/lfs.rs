@@ -52,7 +52,7 @@ pub const BOOT_PY: &str = "\
 ";
 
 /// More entries than this in one directory only happen in a damaged image.
-const DIR_LIMIT: usize = 100_000;
+pub(crate) const DIR_LIMIT: usize = 100_000;
 
 /// The littlefs block device: one partition of the cached flash. Flash
 /// errors are kept here (littlefs only learns "I/O error") and reported after.
@@ -104,10 +104,10 @@ fn version_string(v: u32) -> String {
 
 /// A mounted littlefs filesystem.
 pub struct LfsVolume<'c, 'f> {
-    fs: Filesystem<LfsDev<'c, 'f>>,
-    part: String,
+    pub(super) fs: Filesystem<LfsDev<'c, 'f>>,
+    pub(super) part: String,
     region: Region,
-    info: FsInfo,
+    pub(super) info: FsInfo,
     /// The metadata pair of each directory listed since the last change, and
     /// its path (see [`LfsVolume::check_one_path`]).
     listed: HashMap<u64, String>,
@@ -155,13 +155,27 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
     /// on-disk version 2.0 (readable by every MicroPython with littlefs v2):
     /// the whole partition is erased, then formatted, then `/boot.py` written.
     pub fn mkfs(cache: &'c mut BlockCache<'f>, part: &str, region: Region, now_ns: u64) -> Result<(), FsError> {
+        let mut vol = LfsVolume::format(cache, part, region, lfs::DISK_VERSION_2_0)?;
+        vol.write_file(&FsPath::parse(part, "/boot.py"), BOOT_PY.as_bytes(), now_ns, true)?;
+        Box::new(vol).finish()
+    }
+
+    /// Erase the whole partition and make an empty filesystem on it with
+    /// MicroPython's configuration, a block count of the partition's size and
+    /// the given on-disk version; return it mounted.
+    pub fn format(
+        cache: &'c mut BlockCache<'f>,
+        part: &str,
+        region: Region,
+        disk_version: u32,
+    ) -> Result<Self, FsError> {
         let blocks = region.blocks();
         if blocks < 2 {
             return Err(FsError::PartitionTooSmall { name: part.to_owned(), size: region.size, min: 2 * BLOCK_SIZE });
         }
         cache.erase(region.offset, blocks * BLOCK_SIZE)?;
         let mut dev = LfsDev::new(cache, region);
-        let cfg = Config::micropython(blocks).with_disk_version(lfs::DISK_VERSION_2_0);
+        let cfg = Config::micropython(blocks).with_disk_version(disk_version);
         if let Err(e) = lfs::format(&mut dev, &cfg) {
             return Err(dev.error.take().unwrap_or_else(|| FsError::Littlefs {
                 part: part.to_owned(),
@@ -169,9 +183,13 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
                 source: e,
             }));
         }
-        let mut vol = LfsVolume::mount(dev.cache, part, region)?;
-        vol.write_file(&FsPath::parse(part, "/boot.py"), BOOT_PY.as_bytes(), now_ns, true)?;
-        Box::new(vol).finish()
+        LfsVolume::mount(dev.cache, part, region)
+    }
+
+    /// [`LfsVolume::err`] for a path given as stored bytes (`a/b`, `` for the root).
+    pub(super) fn err_at(&mut self, e: lfs::Error, op: &str, path: &[u8]) -> FsError {
+        let p = FsPath::parse(&self.part.clone(), &String::from_utf8_lossy(path));
+        self.err(e, op, &p)
     }
 
     /// Turn a littlefs error on `path` into a helpful one (a flash error the

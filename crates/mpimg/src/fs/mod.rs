@@ -25,12 +25,15 @@ pub mod command;
 pub mod detect;
 mod error;
 pub mod fat;
+pub mod glob;
 mod handle;
 mod host;
 pub mod lfs;
 pub mod path;
 mod run;
+pub mod sync;
 pub mod time;
+pub mod tree;
 pub mod volume;
 
 use std::collections::BTreeSet;
@@ -68,6 +71,9 @@ pub struct FsRunReport {
     pub partitions_changed: Vec<String>,
     /// Flash traffic of the run.
     pub stats: CacheStats,
+    /// What each `sync` did, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<sync::SyncReport>,
 }
 
 /// Run `commands` (each `[cmd, args...]`, in order) on the filesystems of
@@ -113,7 +119,7 @@ fn run_commands(
     log: &mut dyn std::io::Write,
 ) -> Result<FsRunReport, FsError> {
     let mut cache = BlockCache::new(flash);
-    let mut io = run::Io { out, log, changed: BTreeSet::new() };
+    let mut io = run::Io { out, log, changed: BTreeSet::new(), syncs: Vec::new() };
     for cmd in commands {
         cache.set_read_only(if cmd.modifies_flash() { None } else { Some(cmd.name()) });
         if let Err(e) = run::execute(&mut cache, parts, &mut io, cmd) {
@@ -123,5 +129,10 @@ fn run_commands(
     }
     cache.set_read_only(None);
     let changed = cache.flush()?;
-    Ok(FsRunReport { changed, partitions_changed: io.changed.into_iter().collect(), stats: cache.stats() })
+    Ok(FsRunReport {
+        changed,
+        partitions_changed: io.changed.into_iter().collect(),
+        stats: cache.stats(),
+        sync: io.syncs,
+    })
 }

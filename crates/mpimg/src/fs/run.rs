@@ -12,20 +12,23 @@ use super::fat::FatVolume;
 use super::host::{self, HostKind};
 use super::lfs::LfsVolume;
 use super::path::{parse_paths, FsPath};
+use super::sync::{sync, SyncReport};
 use super::time::{now_ns, Civil};
-use super::volume::{Entry, Volume};
+use super::volume::{makedirs, Entry, Volume};
 use super::{FsError, FsPartition};
 
 /// The partition a bare path refers to.
 pub const DEFAULT_PARTITION: &str = "vfs";
 /// Deeper directory trees than this are taken for a loop in a damaged image.
-const MAX_DEPTH: usize = 255;
+pub(crate) use super::volume::MAX_DEPTH;
 
 /// Where command output and progress go, and what was changed.
 pub struct Io<'a> {
     pub out: &'a mut dyn Write,
     pub log: &'a mut dyn Write,
     pub changed: BTreeSet<String>,
+    /// What each `sync` did.
+    pub syncs: Vec<SyncReport>,
 }
 
 impl Io<'_> {
@@ -62,11 +65,12 @@ fn region(cache: &BlockCache, part: &FsPartition) -> Result<Region, FsError> {
     Ok(Region { offset: part.offset, size: part.size })
 }
 
-/// Detect and mount the filesystem of `part`.
-pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result<Box<dyn Volume + 'c>, FsError> {
+/// The range of `part` (checked against the flash) and what its first
+/// blocks hold. A partition under two blocks holds nothing.
+pub(crate) fn detect_partition(cache: &mut BlockCache, part: &FsPartition) -> Result<(Region, Detected), FsError> {
     let region = region(cache, part)?;
     if region.blocks() < 2 {
-        return Err(FsError::NoFilesystem(part.name.clone()));
+        return Ok((region, Detected::Nothing));
     }
     let mut b0 = vec![0u8; BLOCK_SIZE as usize];
     let mut b1 = vec![0u8; BLOCK_SIZE as usize];
@@ -75,7 +79,13 @@ pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result
     if !super::detect::has_lfs_magic(&b0) {
         cache.read(region.offset + BLOCK_SIZE, &mut b1)?;
     }
-    Ok(match detect(&b0, &b1) {
+    Ok((region, detect(&b0, &b1)))
+}
+
+/// Detect and mount the filesystem of `part`.
+pub fn open<'c, 'f>(cache: &'c mut BlockCache<'f>, part: &FsPartition) -> Result<Box<dyn Volume + 'c>, FsError> {
+    let (region, found) = detect_partition(cache, part)?;
+    Ok(match found {
         Detected::Littlefs => Box::new(LfsVolume::mount(cache, &part.name, region)?),
         Detected::Fat(boot) => Box::new(FatVolume::mount(cache, &part.name, region, boot)?),
         Detected::Nothing => return Err(FsError::NoFilesystem(part.name.clone())),
@@ -112,6 +122,16 @@ pub fn execute(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, cmd: 
         FsCommand::Df { parts: names } => df(cache, parts, io, names),
         FsCommand::Info { parts: names } => info(cache, parts, io, names),
         FsCommand::Grow { part, blocks } => grow(cache, parts, io, part.as_deref(), *blocks),
+        FsCommand::Sync { src, dest, options } => {
+            let dest = parse_paths(std::slice::from_ref(dest), DEFAULT_PARTITION).remove(0);
+            let part = find(parts, &dest.part)?;
+            let report = with_volume(cache, part, |vol| sync(vol, &mut *io.log, src, &dest, options))?;
+            if report.changed() {
+                io.changed.insert(part.name.clone());
+            }
+            io.syncs.push(report);
+            Ok(())
+        }
     }
 }
 
@@ -257,20 +277,6 @@ fn get_tree(vol: &mut dyn Volume, io: &mut Io, dir: &FsPath, host_dir: &Path, de
             let (data, mtime) = vol.read_file_with_mtime(&src)?;
             host::write_file(&target, &data, e.mtime.or(mtime))?;
             io.log(&format!("{src} -> {}", target.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Make `path` and any missing parents; an existing directory is fine.
-fn makedirs(vol: &mut dyn Volume, path: &FsPath) -> Result<(), FsError> {
-    let mut p = FsPath::root(&path.part);
-    for name in &path.names {
-        p = p.join(name);
-        match vol.stat(&p)? {
-            Some(e) if e.is_dir => {}
-            Some(_) => return Err(FsError::NotADirectory(p.to_string())),
-            None => vol.mkdir(&p)?,
         }
     }
     Ok(())

@@ -3,6 +3,9 @@
 use super::path::FsPath;
 use super::FsError;
 
+/// Deeper directory trees than this are taken for a loop in a damaged image.
+pub const MAX_DEPTH: usize = 255;
+
 /// One directory entry (or the result of a stat).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -46,6 +49,11 @@ pub trait Volume {
     /// lookup). FAT keeps it in the directory entry, which `list` reports, so
     /// it gives `None` here.
     fn read_file_with_mtime(&mut self, path: &FsPath) -> Result<(Vec<u8>, Option<i64>), FsError>;
+    /// How coarse the modification times the filesystem keeps are, in
+    /// seconds (FAT keeps even seconds); what `sync` compares them to.
+    fn mtime_resolution(&self) -> i64 {
+        1
+    }
     /// Create or replace a file (its parent must exist); `mtime_ns` is
     /// nanoseconds since 1970. `absent` tells that the caller knows nothing
     /// is at `path` yet, which saves looking (an old file is removed first,
@@ -65,4 +73,18 @@ pub trait Volume {
     fn grow(&mut self, blocks: u32) -> Result<u32, FsError>;
     /// Unmount, reporting anything that failed on the way out.
     fn finish(self: Box<Self>) -> Result<(), FsError>;
+}
+
+/// Make `path` and any missing parents; an existing directory is fine.
+pub fn makedirs(vol: &mut dyn Volume, path: &FsPath) -> Result<(), FsError> {
+    let mut p = FsPath::root(&path.part);
+    for name in &path.names {
+        p = p.join(name);
+        match vol.stat(&p)? {
+            Some(e) if e.is_dir => {}
+            Some(_) => return Err(FsError::NotADirectory(p.to_string())),
+            None => vol.mkdir(&p)?,
+        }
+    }
+    Ok(())
 }

@@ -39,12 +39,12 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
         return None;
     }
     // On a slow backend, read the image (its headers say how long), not the empty rest.
-    let len = if flash.reads_are_slow() {
-        super::walk::walk_image(flash, r.offset, stored).map_or(stored, |w| w.1)
-    } else {
-        stored
+    let walked = if flash.reads_are_slow() { super::walk::walk_image(flash, r.offset, stored) } else { None };
+    let read = match walked {
+        Some((_, len, _)) => flash.read_vec_dense(r.offset, len),
+        None => flash.read_vec(r.offset, stored),
     };
-    let data = match flash.read_vec(r.offset, len) {
+    let data = match read {
         Ok(d) => d,
         Err(e) => {
             let mut image = image_summary(r.offset, &[], Err(e.to_string()), None);

@@ -281,7 +281,11 @@ impl<F: Flash> Firmware<F> {
         if let Some(data) = self.flash.peek(app.offset, len) {
             return find_banner(data);
         }
-        find_banner(&self.flash.read_vec(app.offset, len).ok()?)
+        // An image is data from its start: no need to ask a device which parts are erased.
+        let image = self.flash.read_vec(app.offset, 1).ok()?.first() == Some(&IMAGE_MAGIC);
+        let data =
+            if image { self.flash.read_vec_dense(app.offset, len) } else { self.flash.read_vec(app.offset, len) };
+        find_banner(&data.ok()?)
     }
 
     /// The `vfs` MicroPython ≥ v1.26 creates at boot when `table` has no

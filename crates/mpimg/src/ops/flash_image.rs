@@ -2,6 +2,17 @@
 //! on) to a device: written, the rest of the partition it ends in erased (no
 //! stale app bytes after a shorter image), verified.
 //!
+//! What a clone is: a backup (`ops::backup`) holds the flash from the
+//! bootloader offset to its last sector with data; the source board is erased
+//! past that. Flashing it with `erase_rest` also erases the target from the
+//! end of the image to the end of its flash (sectors already erased are found
+//! by their MD5 and left alone), so from the bootloader offset on the target
+//! holds exactly what the source did. Below the bootloader offset (the first
+//! 4 KB or 8 KB on chips whose bootloader is not at 0) nothing is read or
+//! written. Without `erase_rest` only the partition the image ends in is
+//! cleared: the partitions after it (a filesystem kept across a firmware
+//! update) stay as they were.
+//!
 //! The order keeps a board that is cut off half way starting for as long as
 //! it can, as ESP-IDF boots: the ROM starts the bootloader, which reads the
 //! table and otadata and starts the app otadata selects (else the first).
@@ -29,11 +40,14 @@ use super::cut::{leaving, CutLeaves};
 pub struct FlashReport {
     /// The device's port.
     pub port: String,
+    /// The device's MAC address, if it told.
+    pub mac: Option<String>,
     /// Flash offset the image was written at (the chip's bootloader offset).
     pub offset: u32,
     /// Length of the image in bytes.
     pub bytes: u32,
-    /// Flash offset up to which the device was erased after the image (the end of the partition it ends in).
+    /// Flash offset up to which the device was erased after the image (the
+    /// end of the partition it ends in, or with `erase_rest` of the flash).
     pub erased_to: u32,
     /// Sectors written, erased and found unchanged.
     pub sectors: SectorCounts,
@@ -86,19 +100,37 @@ pub struct HeaderMismatch {
 }
 
 /// Connect to the device on `port` with `options` and flash `image` (a
-/// firmware for `chip`, from its bootloader offset on).
+/// firmware for `chip`, from its bootloader offset on); with `erase_rest`,
+/// erase the flash past it to the end (see the module documentation).
 ///
-/// Errors: [`Error::Device`] when connecting fails, [`Error::WrongChip`] for a
-/// device of another chip, [`Error::FirmwareTooBig`] for an image longer than
-/// its flash, [`Error::Interrupted`] (what the board is left with) when a
-/// write is cut off, [`Error::Flash`] when another write error occurs.
+/// Errors: [`Error::Device`] when connecting fails, and those of [`write_image`].
 pub fn flash_image(
     port: &str,
     options: DeviceOptions,
     image: &[u8],
     chip: &'static Chip,
+    erase_rest: bool,
 ) -> Result<FlashReport, Error> {
     let mut d = DeviceFlash::open(port, options)?;
+    let report = write_image(&mut d, image, chip, erase_rest)?;
+    d.close();
+    Ok(report)
+}
+
+/// Flash `image` (a firmware for `chip`, from its bootloader offset on) to
+/// the connected device `d`; with `erase_rest`, erase the flash past it to
+/// the end (see the module documentation).
+///
+/// Errors: [`Error::WrongChip`] for a device of another chip,
+/// [`Error::FirmwareTooBig`] for an image longer than its flash,
+/// [`Error::Interrupted`] (what the board is left with) when a write is cut
+/// off, [`Error::Flash`] when another write error occurs.
+pub fn write_image(
+    d: &mut DeviceFlash,
+    image: &[u8],
+    chip: &'static Chip,
+    erase_rest: bool,
+) -> Result<FlashReport, Error> {
     if d.chip().name != chip.name {
         return Err(Error::WrongChip { firmware: chip.name, port: d.facts().port.clone(), device: d.chip().name });
     }
@@ -125,6 +157,7 @@ pub fn flash_image(
         .and_then(|t| t.entries.iter().find(|p| p.offset < end && end <= p.end()).map(|p| p.end()))
         .unwrap_or(padded_end)
         .max(padded_end);
+    let part_end = if erase_rest { d.data_end() } else { part_end };
     let pieces = Pieces::of(bl, padded_end, table.as_ref());
     let slice = |(a, b): (u32, u32)| &data[(a - bl) as usize..(b - bl) as usize];
     let incomplete = |_| Some(CutLeaves::FirmwareIncomplete);
@@ -141,17 +174,16 @@ pub fn flash_image(
         let leaves = |torn| Some(if torn { CutLeaves::BootloaderTorn } else { CutLeaves::BootloaderNotYet });
         leaving(d.write_whole(r.0, slice(r)).map_err(Error::from), leaves)?;
     }
-    let report = FlashReport {
+    Ok(FlashReport {
         port: d.facts().port.clone(),
+        mac: d.facts().mac.clone(),
         offset: bl,
         bytes: image.len() as u32,
         erased_to: part_end,
         sectors: d.counts.clone(),
         header_mismatch,
         wire: d.wire().clone(),
-    };
-    d.close();
-    Ok(report)
+    })
 }
 
 #[cfg(test)]

@@ -1,16 +1,19 @@
 //! Operations written once over the flash abstraction: opening a firmware
 //! ([`firmware`]), inspecting it ([`inspect`], [`summary`], [`walk`]), table
-//! edits ([`layout`], planned by [`plan`], committed by [`update`]), partition
+//! edits ([`layout`], planned by [`plan`], committed by [`update`], keeping
+//! the files of the filesystems they move with [`carry`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
-//! OTA ([`ota`]), flashing a whole image to a device (`flash_image`), what a
-//! device write cut off half way leaves ([`cut`]),
-//! assembling an image from a build's pieces ([`assemble`]), and firmware
-//! files as Intel HEX or UF2 ([`file_format`]).
+//! OTA ([`ota`]), backing up a whole board ([`backup`]), flashing a whole
+//! image to a device (`flash_image`), what a device write cut off half way
+//! leaves ([`cut`]), assembling an image from a build's pieces
+//! ([`assemble`]), and firmware files as Intel HEX or UF2 ([`file_format`]).
 //!
 //! Nothing here knows the command line: operations take typed values, and
 //! their errors say what is wrong, not which option to use.
 
 pub mod assemble;
+pub mod backup;
+pub mod carry;
 pub mod check;
 pub mod cut;
 pub mod file_format;

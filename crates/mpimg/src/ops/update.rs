@@ -1,7 +1,8 @@
 //! Committing a table edit to flash: the new table, the bootloader header (when
 //! the flash size changed, with its appended SHA-256 recomputed), and erasing
 //! the first blocks of data partitions that moved or changed so MicroPython
-//! does not mount stale contents.
+//! does not mount stale contents (except those whose filesystems
+//! [`crate::ops::carry`] keeps, which are written again after the table).
 //!
 //! On a device the order matters if the link fails half way: data first (the
 //! old table still stands), then the bootloader, whose header and digest
@@ -15,6 +16,7 @@ use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 
 use crate::error::Error;
 
+use super::carry::{self, Carried, CarryPlan};
 use super::cut::{leaving, CutLeaves};
 use super::firmware::Firmware;
 use super::plan::Plan;
@@ -29,20 +31,28 @@ pub struct UpdateReport {
     pub bootloader_rewritten: bool,
     /// Data partitions whose first blocks were erased.
     pub erased: Vec<String>,
-    /// Filesystem partitions that grew in place and were kept.
-    pub grown: Vec<String>,
 }
 
 /// Write `plan` to the firmware's flash and make it the firmware's table and
-/// header: data partitions that changed are erased first, then the bootloader
-/// header (when it changed) and the table (when it changed) are written.
-/// Erasing first means that if a device's link fails in between, the old
-/// table still stands and running the same edit again redoes it all.
+/// header, keeping the filesystems as `carry` (from [`carry::plan_edit`])
+/// prepared: data partitions that changed are erased first (not those
+/// `carry` keeps), then the bootloader header (when it changed) and the
+/// table (when it changed) are written, then the moved filesystems are
+/// written at their new places and read back. Erasing first means that if a
+/// device's link fails before the table is written, the old table still stands.
 ///
-/// Errors: flash errors; [`Error::Interrupted`] when a device's link fails
-/// while the bootloader may be half written (it needs several transfers).
-pub fn commit<F: Flash>(fw: &mut Firmware<F>, plan: &Plan) -> Result<UpdateReport, Error> {
-    let mut report = erase_changed_data(&mut fw.flash, &fw.table, &plan.table)?;
+/// Returns what was done and, per filesystem partition touched, what
+/// happened to its files. Errors: flash errors, [`Error::Carry`] when a
+/// filesystem written does not read back as it should, and
+/// [`Error::Interrupted`] when a device's link fails while the bootloader may
+/// be half written (one that needs several transfers).
+pub fn commit<F: Flash>(
+    fw: &mut Firmware<F>,
+    plan: &Plan,
+    carry: &CarryPlan,
+) -> Result<(UpdateReport, Vec<Carried>), Error> {
+    let erased = erase_changed_data(&mut fw.flash, &fw.table, &plan.table, &carry.keep)?;
+    let mut report = UpdateReport { erased, ..UpdateReport::default() };
     if plan.header != fw.header {
         let offset = fw.bootloader_offset();
         let r = write_bootloader_header(&mut fw.flash, offset, &plan.header);
@@ -54,7 +64,11 @@ pub fn commit<F: Flash>(fw: &mut Firmware<F>, plan: &Plan) -> Result<UpdateRepor
     }
     fw.table = plan.table.clone();
     fw.header = plan.header.clone();
-    Ok(report)
+    if !carry.parts.is_empty() {
+        carry::recreate(&mut fw.flash, carry)?;
+        carry::verify(&mut fw.flash, carry)?;
+    }
+    Ok((report, carry.carried()))
 }
 
 /// Rewrite the bootloader's image header (byte 3 carries the flash size) and
@@ -84,21 +98,23 @@ pub fn write_table(flash: &mut dyn Flash, table: &PartitionTable) -> Result<(), 
 
 /// Erase the first blocks of data partitions of `new` that differ from the
 /// partition `old` had at or after the same offset, as mp-image-tool-esp32
-/// decides it. A filesystem partition that only grew in place is kept (so its
-/// files survive; `--fs grow` makes the filesystem fill it).
+/// decides it; returns their names. A filesystem-subtype partition that only
+/// grew in place is left alone, and so are the partitions at the flash
+/// offsets in `keep` (those whose filesystems are carried along).
 pub fn erase_changed_data(
     flash: &mut dyn Flash,
     old: &PartitionTable,
     new: &PartitionTable,
-) -> Result<UpdateReport, Error> {
-    let mut report = UpdateReport::default();
+    keep: &[u32],
+) -> Result<Vec<String>, Error> {
+    let mut erased = Vec::new();
     let mut olds = old.entries.iter().peekable();
     for newp in &new.entries {
         while olds.peek().is_some_and(|o| o.offset < newp.offset) {
             olds.next();
         }
         let Some(oldp) = olds.peek() else { continue };
-        if newp.is_app() || newp == *oldp {
+        if newp.is_app() || newp == *oldp || keep.contains(&newp.offset) {
             continue;
         }
         if flash.stored_len(newp.offset, newp.size) == 0 {
@@ -109,12 +125,10 @@ pub fn erase_changed_data(
             && newp.subtype == oldp.subtype
             && newp.offset == oldp.offset
             && newp.size > oldp.size;
-        if grew_in_place {
-            report.grown.push(newp.name());
-        } else {
+        if !grew_in_place {
             flash.erase(newp.offset, newp.size.min(DATA_ERASE_LEN))?;
-            report.erased.push(newp.name());
+            erased.push(newp.name());
         }
     }
-    Ok(report)
+    Ok(erased)
 }

@@ -47,10 +47,13 @@ pub fn walk_image(flash: &mut dyn Flash, offset: u32, limit: u32) -> Option<(Vec
 }
 
 /// The bytes of the app image at the start of partition `p`: exactly the
-/// image when it can be walked, else the whole partition.
+/// image when it can be walked (read as data, see [`Flash::read_dense`]),
+/// else the whole partition.
 pub fn read_app_image(flash: &mut dyn Flash, p: &Partition) -> Result<Vec<u8>, crate::flash::FlashError> {
-    let len = walk_image(flash, p.offset, p.size).map_or(p.size, |w| w.1);
-    flash.read_vec(p.offset, len)
+    match walk_image(flash, p.offset, p.size) {
+        Some((_, len, _)) => flash.read_vec_dense(p.offset, len),
+        None => flash.read_vec(p.offset, p.size),
+    }
 }
 
 /// Fill in what the headers tell about an image that was not read whole:

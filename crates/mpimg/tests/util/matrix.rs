@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use esp_sim::fault::Dir;
-use esp_sim::{Fault, FlashChange, SimConfig, Simulator};
+use esp_sim::{Fault, SimConfig, Simulator, Traced};
 use mpimg::flash::FileFlash;
 use mpimg::format::chip::Chip;
 use mpimg::ops::check::check_all;
@@ -133,7 +133,7 @@ pub struct Reference {
     /// Host bytes of the whole run.
     pub total: u64,
     /// The frames that changed the flash.
-    pub changes: Vec<FlashChange>,
+    pub changes: Vec<Traced>,
     /// The flash it leaves.
     pub end: Vec<u8>,
     pub files_before: Result<Files, String>,
@@ -148,17 +148,40 @@ pub fn start(row: &Row, flash: &[u8], faults: Vec<Fault>, trace: bool) -> Dev {
     let mut cfg = SimConfig::new(sim_chip(row.chip), row.flash_size, &path);
     cfg.faults = faults;
     cfg.seed = 7;
-    cfg.trace_flash = trace;
+    cfg.trace = trace;
     let sim = Simulator::start(cfg).unwrap();
     Dev { sim, dir, flash: path, flash_size: row.flash_size }
 }
 
+/// Copy the files and directories under `from` into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
 impl Row {
-    /// Run the command on `dev`.
-    pub fn run(&self, dev: &Dev) -> Run {
+    /// A directory of its own for a cell to run the command in, holding the
+    /// files the command names: whatever a run leaves there (a table edit's
+    /// host backup of the files) is seen by the same cell's re-run only.
+    pub fn workdir(&self) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        copy_tree(self.host.path(), d.path());
+        d
+    }
+
+    /// Run the command on `dev` in `dir`.
+    pub fn run(&self, dev: &Dev, dir: &Path) -> Run {
         let port = dev.port();
         let args: Vec<&str> = self.args.iter().map(|a| if a == "PORT" { port.as_str() } else { a.as_str() }).collect();
-        let o = run_mpimg_env(self.host.path(), &args, &[("SOURCE_DATE_EPOCH", EPOCH)]);
+        let o = run_mpimg_env(dir, &args, &[("SOURCE_DATE_EPOCH", EPOCH)]);
         Run { out: text(&o.stdout), err: text(&o.stderr), code: o.status.code().unwrap_or(-1) }
     }
 
@@ -246,7 +269,9 @@ fn user_tree(dir: &Path) {
 }
 
 /// A firmware file (from the bootloader offset) with `user_tree` in its vfs.
-fn with_user_files(host: &Path, fw: &[u8]) -> Vec<u8> {
+fn with_user_files(fw: &[u8]) -> Vec<u8> {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path();
     let user = host.join("user");
     user_tree(&user);
     std::fs::write(host.join("plain.bin"), fw).unwrap();
@@ -305,12 +330,12 @@ fn row(op: Op) -> Row {
     let generic = synth::generic_table();
     let (chip, flash_size, initial, args, replaced, wipes, byte_exact) = match op {
         Op::TableF => {
-            let fw = with_user_files(h, &firmware(0, 0x1000, &generic, 1, "v1.24.1"));
+            let fw = with_user_files(&firmware(0, 0x1000, &generic, 1, "v1.24.1"));
             let args = s(&["PORT", "-f", "8M", "--resize", "vfs=0"]);
             ("esp32", 8 * MB, flash_image(&fw, 0x1000, 8 * MB), args, vec![], false, true)
         }
         Op::FsPut | Op::FsMkfs | Op::EraseFs => {
-            let fw = with_user_files(h, &firmware(9, 0, &generic, 2, "v1.24.1"));
+            let fw = with_user_files(&firmware(9, 0, &generic, 2, "v1.24.1"));
             let args = match op {
                 Op::FsPut => {
                     let up = h.join("up");
@@ -334,7 +359,7 @@ fn row(op: Op) -> Row {
             ("esp32s3", 4 * MB, flash_image(&fw, 0, 4 * MB), args, replaced, op != Op::FsPut, exact)
         }
         Op::OtaUpdate => {
-            let fw = with_user_files(h, &firmware(0, 0x1000, &ota_table(), 3, "v1.24.1"));
+            let fw = with_user_files(&firmware(0, 0x1000, &ota_table(), 3, "v1.24.1"));
             let app = synth::code_app(0, "MicroPython v1.25.0 on 2025-04-15; matrix board", 96 * 1024, 33);
             std::fs::write(h.join("new.app-bin"), app).unwrap();
             let args = s(&["PORT", "--ota-update", "new.app-bin"]);
@@ -346,7 +371,7 @@ fn row(op: Op) -> Row {
             ("esp32s3", 4 * MB, vec![0xFF; 4 * MB as usize], args, vec![], true, true)
         }
         Op::FlashUsed => {
-            let old = with_user_files(h, &firmware(0, 0x1000, &generic, 5, "v1.23.0"));
+            let old = with_user_files(&firmware(0, 0x1000, &generic, 5, "v1.23.0"));
             std::fs::write(h.join("fw.bin"), firmware(0, 0x1000, &generic, 6, "v1.25.0")).unwrap();
             let args = s(&["fw.bin", "--flash", "PORT"]);
             ("esp32", 4 * MB, flash_image(&old, 0x1000, 4 * MB), args, vec![], false, true)
@@ -364,7 +389,8 @@ pub fn reference(op: Op) -> Option<&'static Reference> {
             let row = row(op);
             let before = row.check(&row.initial)?;
             let d = start(&row, &row.initial, vec![], true);
-            let r = row.run(&d);
+            let dir = row.workdir();
+            let r = row.run(&d, dir.path());
             assert_eq!(r.code, 0, "{}: the uninterrupted run failed:\n{}", op.title(), r.err);
             let stats = d.sim.stats();
             let end = d.bytes();
@@ -376,11 +402,12 @@ pub fn reference(op: Op) -> Option<&'static Reference> {
                 after.mpimg
             );
             assert_eq!(after.mpimg, after.independent, "{}: the checks disagree", op.title());
-            assert!(!stats.flash_changes.is_empty(), "{}: the reference run wrote nothing", op.title());
+            let changes: Vec<Traced> = stats.trace.into_iter().filter(|t| t.flash.is_some()).collect();
+            assert!(!changes.is_empty(), "{}: the reference run wrote nothing", op.title());
             Some(Reference {
                 row,
                 total: stats.bytes_from_host,
-                changes: stats.flash_changes,
+                changes,
                 end,
                 files_before: before.files,
                 files_after: after.files,
@@ -390,36 +417,38 @@ pub fn reference(op: Op) -> Option<&'static Reference> {
 }
 
 impl Reference {
-    /// The 9 byte counts the `Close` cells cut at: one while nothing is
-    /// written yet, seven from just before the first flash change lands to
-    /// just after the last one does, one after that (verifying, finishing).
-    /// A run whose writes take too few bytes for that spreads all 9 over the
-    /// whole run.
+    /// The 9 byte counts the `Close` cells cut at, in order: one while
+    /// nothing is written yet, one just before the first flash change lands,
+    /// five spread over the writes, one just after the last change lands (its
+    /// verification cut off), one half way through what follows. A run whose
+    /// writes take too few bytes for five distinct points spreads those five
+    /// over the whole run instead.
     pub fn close_points(&self) -> Vec<u64> {
-        let first = self.changes[0].end_byte;
-        let last = self.changes[self.changes.len() - 1].end_byte;
-        let mut p = vec![first / 2];
-        for k in 0..7 {
-            p.push(first - 1 + (last - first + 1) * k / 6);
+        let first = self.changes[0].end;
+        let last = self.changes[self.changes.len() - 1].end;
+        let mut inner: Vec<u64> = (1..=5).map(|k| first - 1 + (last - first + 1) * k / 6).collect();
+        inner.dedup();
+        if inner.len() < 5 || inner.iter().any(|&p| p < first || p >= last) {
+            inner = (1..=5).map(|k| self.total * k / 6).collect();
         }
-        p.push((last + self.total) / 2);
-        let mut distinct = p.clone();
-        distinct.dedup();
-        if distinct.len() < p.len() {
-            p = (1..=9).map(|k| self.total * k / 10).collect();
-        }
+        let mut p = vec![first / 2, first - 1, last, (last + self.total) / 2];
+        p.extend(inner);
+        p.sort_unstable();
         p
     }
 
     /// The fault of `cut`, and a label for the table.
     pub fn fault(&self, cut: Cut) -> (Fault, String) {
         let at = |pct: usize| &self.changes[(self.changes.len() - 1) * pct / 100];
-        let what = |c: &FlashChange| format!("{} {:#x}..{:#x}", c.command, c.range.0, c.range.1);
+        let what = |c: &Traced| {
+            let (a, b) = c.flash.unwrap_or_default();
+            format!("{} {a:#x}..{b:#x}", c.op)
+        };
         match cut {
             Cut::Close(k) => {
                 let n = self.close_points()[k];
-                let landed = self.changes.iter().filter(|c| c.end_byte <= n).count();
-                let next = self.changes.iter().find(|c| c.end_byte > n).map_or("none".into(), what);
+                let landed = self.changes.iter().filter(|c| c.end <= n).count();
+                let next = self.changes.iter().find(|c| c.end > n).map_or("none".into(), what);
                 let label = format!(
                     "close at {n} of {} bytes ({}%): {landed}/{} writes landed, next {next}",
                     self.total,
@@ -492,8 +521,9 @@ pub fn cell(op: Op, cut: Cut, name: &str) {
     let Some(r) = reference(op) else { return };
     let row = &r.row;
     let (fault, label) = r.fault(cut);
+    let dir = row.workdir();
     let d = start(row, &row.initial, vec![fault], false);
-    let first = row.run(&d);
+    let first = row.run(&d, dir.path());
     let fired = d.sim.stats().faults_fired;
     let cut_flash = d.bytes();
     let after_cut = row.check(&cut_flash).unwrap();
@@ -503,7 +533,7 @@ pub fn cell(op: Op, cut: Cut, name: &str) {
     let (second, end) = if closing {
         drop(d);
         let d = start(row, &cut_flash, vec![], false);
-        let run = row.run(&d);
+        let run = row.run(&d, dir.path());
         (Some(run), d.bytes())
     } else {
         (None, cut_flash.clone())
@@ -528,7 +558,10 @@ pub fn cell(op: Op, cut: Cut, name: &str) {
         "first run exit {} ({} fault fired); re-run {}",
         first.code,
         fired.len(),
-        second.as_ref().map_or("not needed".to_string(), |s| format!("exit {}", s.code))
+        second.as_ref().map_or("not needed".to_string(), |s| match s.code {
+            0 => "exit 0".to_string(),
+            c => format!("exit {c}: {}", s.err.lines().last().unwrap_or_default()),
+        })
     );
     record(&Record {
         op: op.title(),

@@ -58,6 +58,18 @@ pub fn start_over(
     image: Option<&Path>,
     faults: Vec<Fault>,
 ) -> Dev {
+    start_with(chip, flash_size, initial, image, faults, |_| {})
+}
+
+/// Like [`start_over`], with more settings (`set` changes the configuration: a MAC, tracing).
+pub fn start_with(
+    chip: &str,
+    flash_size: u32,
+    initial: Option<&[u8]>,
+    image: Option<&Path>,
+    faults: Vec<Fault>,
+    set: impl FnOnce(&mut SimConfig),
+) -> Dev {
     let dir = tempfile::tempdir().unwrap();
     let flash = dir.path().join("flash.bin");
     if let Some(b) = initial {
@@ -69,6 +81,7 @@ pub fn start_over(
         cfg.image_offset = bootloader_offset(chip);
     }
     cfg.faults = faults;
+    set(&mut cfg);
     let sim = Simulator::start(cfg).unwrap();
     Dev { sim, dir, flash, flash_size }
 }
@@ -103,10 +116,16 @@ pub fn foreign(size: u32) -> Vec<u8> {
 
 /// Restart a device on the same flash file (as a board keeps its flash).
 pub fn restart(d: Dev, chip: &str, faults: Vec<Fault>) -> Dev {
+    restart_with(d, chip, faults, |_| {})
+}
+
+/// Like [`restart`], with more settings (see [`start_with`]).
+pub fn restart_with(d: Dev, chip: &str, faults: Vec<Fault>, set: impl FnOnce(&mut SimConfig)) -> Dev {
     let Dev { sim, dir, flash, flash_size } = d;
     drop(sim);
     let mut cfg = SimConfig::new(sim_chip(chip), flash_size, &flash);
     cfg.faults = faults;
+    set(&mut cfg);
     let sim = Simulator::start(cfg).unwrap();
     Dev { sim, dir, flash, flash_size }
 }

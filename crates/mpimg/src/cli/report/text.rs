@@ -13,8 +13,12 @@ use mpimg::flash::device::{DeviceFacts, SectorCounts, WireStats};
 use mpimg::format::partition::PartitionView;
 use mpimg::format::size::flash_label as mb;
 use mpimg::format::size::human;
+use mpimg::fs::tree::TreeStats;
+use mpimg::ops::carry::{Action, Carried};
 use mpimg::ops::check::ImageCheck;
 use mpimg::ops::summary::{AppSummary, ImageSummary, Summary};
+
+use crate::cli::outcome::BoardResult;
 
 fn verdict(ok: Option<bool>) -> &'static str {
     match ok {
@@ -101,8 +105,8 @@ pub fn print_facts(out: &mut dyn Write, f: &DeviceFacts) -> std::io::Result<()> 
 pub fn print_wire(err: &mut dyn Write, w: &WireStats, c: &SectorCounts) -> std::io::Result<()> {
     writeln!(
         err,
-        "device: {} commands, {} bytes sent, ~{} bytes received, {} retries; {} bytes read; sectors written {}, erased {}, unchanged {}",
-        w.commands, w.bytes_sent, w.bytes_received, w.retries, c.bytes_read, c.written, c.erased, c.unchanged
+        "device: {} commands, {} bytes sent, ~{} bytes received, {} retries; {} bytes read, {} skipped (erased, by flash MD5); sectors written {}, erased {}, unchanged {}",
+        w.commands, w.bytes_sent, w.bytes_received, w.retries, c.bytes_read, c.bytes_skipped, c.written, c.erased, c.unchanged
     )
 }
 
@@ -139,6 +143,80 @@ pub fn print_summary(out: &mut dyn Write, s: &Summary, fancy: bool) -> std::io::
     if let Some(app) = &s.app {
         for line in app_lines(app) {
             writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Print rows under a header: box drawing when `fancy`, else plain columns
+/// two spaces apart; the columns in `right` are right-aligned.
+fn print_grid(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    right: &[usize],
+    fancy: bool,
+) -> std::io::Result<()> {
+    if fancy {
+        let mut t = Table::new();
+        t.load_preset(ROUNDED).set_content_arrangement(ContentArrangement::Disabled).set_header(header.to_vec());
+        for r in rows {
+            t.add_row(r.iter());
+        }
+        for &i in right {
+            if let Some(c) = t.column_mut(i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        return writeln!(out, "{t}");
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line =
+        |cells: &[String]| -> String {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if right.contains(&i) {
+                        format!("{c:>w$}", w = widths[i])
+                    } else {
+                        format!("{c:<w$}", w = widths[i])
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+    writeln!(out, "{}", line(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>()))?;
+    for r in rows {
+        writeln!(out, "{}", line(r))?;
+    }
+    Ok(())
+}
+
+/// Print the summary of a run on several boards: one row per board.
+pub fn print_boards(out: &mut dyn Write, boards: &[BoardResult], fancy: bool) -> std::io::Result<()> {
+    let ok = boards.iter().filter(|b| b.ok).count();
+    writeln!(out, "Boards: {ok} of {} OK", boards.len())?;
+    let rows: Vec<Vec<String>> = boards
+        .iter()
+        .map(|b| {
+            vec![
+                b.port.clone(),
+                b.mac.clone().unwrap_or_else(|| "-".into()),
+                if b.ok { "OK" } else { "FAILED" }.into(),
+                b.bytes.to_string(),
+                format!("{:.1} s", b.seconds),
+            ]
+        })
+        .collect();
+    print_grid(out, &["Port", "MAC", "Result", "Bytes", "Time"], &rows, &[3, 4], fancy)?;
+    for b in boards {
+        if let Some(e) = &b.error_line {
+            writeln!(out, "{}: {e}", b.port)?;
         }
     }
     Ok(())
@@ -243,4 +321,49 @@ pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Resu
         writeln!(out, "Check '{}' at {:#x}: {what}", c.name, img.offset)?;
     }
     Ok(())
+}
+
+/// Bytes as people read them: `139 bytes`, `412 kB` (1024 bytes).
+fn amount(bytes: u64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{} kB", (bytes + 512) / 1024)
+    }
+}
+
+fn files(stats: Option<&TreeStats>) -> String {
+    let Some(stats) = stats else { return String::new() };
+    let s = if stats.files == 1 { "" } else { "s" };
+    format!("{} file{s} ({})", stats.files, amount(stats.bytes))
+}
+
+/// What a table edit did with one filesystem partition, as one line:
+/// `Kept 37 files (412 kB) of 'vfs': moved to 0x410000, 0x3f0000 bytes`.
+pub fn carried_line(c: &Carried) -> String {
+    let name = &c.partition;
+    let what = files(c.contents.as_ref());
+    let to = c.to.unwrap_or(c.from);
+    match c.action {
+        Action::Unchanged => {
+            let renamed = match &c.new_name {
+                Some(n) if n != name => format!(", now named '{n}'"),
+                _ => String::new(),
+            };
+            format!("Kept '{name}' ({}) as it was, at {:#x}, {:#x} bytes{renamed}", c.filesystem, to.offset, to.size)
+        }
+        Action::Grown => format!("Kept {what} of '{name}': {} grown in place to {:#x} bytes", c.filesystem, to.size),
+        Action::KeptSize => format!(
+            "Kept {what} of '{name}': the partition grew to {:#x} bytes, the {} volume stays {:#x} bytes",
+            to.size, c.filesystem, c.fs_size
+        ),
+        Action::Recreated if to.offset == c.from.offset => {
+            format!("Kept {what} of '{name}': shrunk to {:#x} bytes", to.size)
+        }
+        Action::Recreated => format!("Kept {what} of '{name}': moved to {:#x}, {:#x} bytes", to.offset, to.size),
+        Action::Discarded => {
+            let why = if c.new_name.is_some() { "re-typed" } else { "deleted" };
+            format!("Discarded {what} of '{name}' ({why}, --discard-fs)")
+        }
+    }
 }

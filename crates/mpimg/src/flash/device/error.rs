@@ -104,3 +104,13 @@ fn unwritten(start: u32, end: u32, torn: Option<u32>) -> String {
         }
     }
 }
+
+impl DeviceError {
+    /// Whether the port has no ESP loader behind it at all (it does not
+    /// exist, cannot be opened, or nothing answered the sync), as opposed to
+    /// a board that answered and then failed: what looking for boards on
+    /// every port skips.
+    pub fn is_not_a_board(&self) -> bool {
+        matches!(self, DeviceError::NoSuchPort { .. } | DeviceError::Open { .. } | DeviceError::NoLoader { .. })
+    }
+}

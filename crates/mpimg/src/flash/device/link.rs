@@ -136,6 +136,17 @@ fn usb_info(port: &str) -> UsbPortInfo {
         .unwrap_or(none)
 }
 
+/// The serial ports of this computer by name (`/dev/ttyUSB0`, `COM3`),
+/// sorted: where a run on every board looks for them. Empty when the system
+/// cannot list them.
+pub fn serial_ports() -> Vec<String> {
+    let mut v: Vec<String> =
+        serialport::available_ports().map(|ps| ps.into_iter().map(|p| p.port_name).collect()).unwrap_or_default();
+    v.sort();
+    v.dedup();
+    v
+}
+
 impl Link {
     /// Connect to the loader on `port`, start the stub and switch to `baud`
     /// (or the fastest lower standard rate that works).
@@ -248,14 +259,7 @@ impl Link {
 
     /// Write whole sectors at `offset` compressed, without verifying.
     pub fn write_deflated(&mut self, offset: u32, data: &[u8], progress: &mut Progress) -> Result<(), DeviceError> {
-        // libdeflate's strongest level: ~2% fewer bytes than zlib -9 (what
-        // esptool sends) for MicroPython images, at a fraction of a second.
-        let mut z = Compressor::new(CompressionLvl::best());
-        let mut packed = vec![0u8; z.zlib_compress_bound(data.len())];
-        let n = z
-            .zlib_compress(data, &mut packed)
-            .map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
-        packed.truncate(n);
+        let packed = deflate(data)?;
         let block = self.flasher.chip().stub_flash_write_size();
         let blocks = packed.len().div_ceil(block) as u32;
         let len = data.len() as u32;
@@ -275,6 +279,11 @@ impl Link {
             progress.set((u64::from(len) * (i as u64 + 1) / u64::from(blocks)).min(u64::from(len)));
         }
         Ok(())
+    }
+
+    /// How many data frames [`Link::write_deflated`] sends for `data`.
+    pub fn frames_for(&self, data: &[u8]) -> Result<u32, DeviceError> {
+        Ok(deflate(data)?.len().div_ceil(self.flasher.chip().stub_flash_write_size()) as u32)
     }
 
     /// ERASE_REGION (sector aligned): one frame, so it happens whole or not at all.
@@ -309,6 +318,19 @@ impl Link {
     pub fn hard_reset(&mut self) {
         let _ = self.conn().reset();
     }
+}
+
+/// `data` as the zlib stream FLASH_DEFL_* carry: libdeflate's strongest
+/// level, ~2% fewer bytes than zlib -9 (what esptool sends) for MicroPython
+/// images, at a fraction of a second.
+fn deflate(data: &[u8]) -> Result<Vec<u8>, DeviceError> {
+    let mut z = Compressor::new(CompressionLvl::best());
+    let mut packed = vec![0u8; z.zlib_compress_bound(data.len())];
+    let n = z
+        .zlib_compress(data, &mut packed)
+        .map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
+    packed.truncate(n);
+    Ok(packed)
 }
 
 /// Register every ESP ROM answers (chip magic value).

@@ -2,16 +2,20 @@
 //! ESP32, through one loader connection for the whole run.
 //!
 //! Reads go through a cache of 128-byte chunks, so no region is read twice in
-//! a run and a header costs 128 bytes on the wire, not a sector.
+//! a run and a header costs 128 bytes on the wire, not a sector. Reads longer
+//! than 64 KB are sparse ([`sparse`]): the flash MD5 of each 64 KB chunk (and
+//! of the 4 KB sectors of mixed chunks) tells which parts are erased, and
+//! those are not read.
 //! Writes cover whole sectors (unaligned edges are read, merged and written
 //! back), skip sectors known to hold the new bytes already (from the cache,
-//! or for uncached chunks the device's MD5), go out compressed, and are
+//! or, for runs of sectors the cache does not know to differ, the device's MD5), go out compressed, and are
 //! verified with the flash MD5: a mismatch or a link error is retried once,
 //! then reported with what was and was not written.
 
 mod error;
 mod link;
 mod progress;
+pub mod sparse;
 
 use std::collections::BTreeMap;
 
@@ -19,8 +23,8 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 
 pub use error::{ranges_text, DeviceError};
-pub use link::{DeviceFacts, WireStats, ROM_BAUD};
-pub use progress::{bars_allowed, Progress, MIN_BAR};
+pub use link::{serial_ports, DeviceFacts, WireStats, ROM_BAUD};
+pub use progress::{bars_allowed, BarGroup, Progress, MIN_BAR};
 
 use link::Link;
 
@@ -33,6 +37,17 @@ const WRITE_CHUNK: u32 = 0x4_0000;
 /// Unit of the read cache.
 const CHUNK: u32 = 0x80;
 
+/// What the read cache knows of a sector about to be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// It holds the new bytes already.
+    Same,
+    /// Some of its bytes differ.
+    Differs,
+    /// Not all of it was read; what was read matches.
+    Unknown,
+}
+
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct DeviceOptions {
@@ -42,6 +57,16 @@ pub struct DeviceOptions {
     pub reset: bool,
     /// Progress bars allowed (see [`bars_allowed`]).
     pub progress: bool,
+    /// Where the bars go when several boards are worked on at once (each
+    /// board's bar labelled with its port); `None`: on their own.
+    pub bars: Option<BarGroup>,
+}
+
+impl Default for DeviceOptions {
+    /// 921600 baud, reset at the end, no progress bars.
+    fn default() -> Self {
+        DeviceOptions { baud: 921_600, reset: true, progress: false, bars: None }
+    }
 }
 
 /// Sectors moved in this run.
@@ -49,6 +74,8 @@ pub struct DeviceOptions {
 pub struct SectorCounts {
     /// Bytes of flash read (in 128-byte chunks).
     pub bytes_read: u64,
+    /// Bytes of flash a read skipped: the flash MD5 showed them erased.
+    pub bytes_skipped: u64,
     /// Sectors written.
     pub written: u64,
     /// Sectors erased.
@@ -106,8 +133,10 @@ impl DeviceFlash {
     }
 
     /// Read the chunks in `lo..hi` (chunk aligned) that are not cached, one
-    /// stream per run of missing chunks, under one progress bar.
-    fn fill(&mut self, lo: u32, hi: u32) -> Result<(), DeviceError> {
+    /// stream per run of missing chunks, under one progress bar. With
+    /// `sparse`, runs longer than [`sparse::PROBE`] are first asked which
+    /// parts are erased, and those are filled in without reading them.
+    fn fill(&mut self, lo: u32, hi: u32, sparse: bool) -> Result<(), DeviceError> {
         let mut runs: Vec<(u32, u32)> = Vec::new();
         for c in (lo..hi).step_by(CHUNK as usize) {
             if self.cache.contains_key(&c) {
@@ -118,8 +147,11 @@ impl DeviceFlash {
                 _ => runs.push((c, c + CHUNK)),
             }
         }
+        if sparse && runs.iter().any(|r| r.1 - r.0 >= sparse::FINE) {
+            runs = self.skip_erased(runs)?;
+        }
         let total: u64 = runs.iter().map(|r| u64::from(r.1 - r.0)).sum();
-        let mut bar = Progress::new(self.opts.progress, "Reading", total);
+        let mut bar = self.bar("Reading", total);
         let mut done = 0u64;
         for (start, end) in runs {
             bar.set_base(done);
@@ -130,6 +162,48 @@ impl DeviceFlash {
         }
         bar.finish();
         Ok(())
+    }
+
+    /// Plan each long run with the flash MD5 ([`sparse::plan`]): erased
+    /// pieces go into the cache as 0xFF; returns the pieces left to read.
+    fn skip_erased(&mut self, runs: Vec<(u32, u32)>) -> Result<Vec<(u32, u32)>, DeviceError> {
+        let asked: u64 = runs.iter().filter(|r| r.1 - r.0 > sparse::PROBE).map(|r| u64::from(r.1 - r.0)).sum();
+        let mut bar = self.bar("Checking", asked);
+        let mut checked = 0u64;
+        let mut left = Vec::new();
+        for (start, end) in runs {
+            let pieces = sparse::plan(start, end, |offset, len, coarse| {
+                let r = self.md5_retry(offset, len);
+                if coarse {
+                    checked += u64::from(len);
+                    bar.set(checked);
+                }
+                r
+            })?;
+            for p in pieces {
+                if p.erased {
+                    self.insert(p.start, &vec![0xFF; (p.end - p.start) as usize]);
+                    self.counts.bytes_skipped += u64::from(p.end - p.start);
+                } else {
+                    left.push((p.start, p.end));
+                }
+            }
+        }
+        bar.finish();
+        Ok(left)
+    }
+
+    fn md5_retry(&mut self, offset: u32, len: u32) -> Result<[u8; 16], DeviceError> {
+        let r = self.link.md5(offset, len);
+        if r.is_err() && self.link.recover() {
+            return self.link.md5(offset, len);
+        }
+        r
+    }
+
+    /// A progress bar for a transfer of `total` bytes (see [`Progress::new`]).
+    fn bar(&self, what: &str, total: u64) -> Progress {
+        Progress::new(self.opts.progress, self.opts.bars.as_ref(), &self.link.facts.port, what, total)
     }
 
     fn insert(&mut self, offset: u32, data: &[u8]) {
@@ -209,30 +283,32 @@ impl DeviceFlash {
     /// Write sector-aligned `buf` at `lo`, skipping sectors that hold it already.
     fn write_aligned(&mut self, lo: u32, buf: &[u8]) -> Result<(), DeviceError> {
         let sectors = buf.len() / SECTOR_SIZE as usize;
-        let same = |i: usize, me: &Self| {
-            let s = lo + (i as u32) * SECTOR_SIZE;
-            me.cached(s, SECTOR_SIZE)
-                .is_some_and(|c| c[..] == buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize])
-        };
+        let sector = |i: usize| &buf[i * SECTOR_SIZE as usize..(i + 1) * SECTOR_SIZE as usize];
+        let known = |i: usize, me: &Self| me.compare(lo + (i as u32) * SECTOR_SIZE, sector(i));
         let end = lo + buf.len() as u32;
-        let mut bar = Progress::new(self.opts.progress, "Writing", buf.len() as u64);
+        let mut bar = self.bar("Writing", buf.len() as u64);
         let mut i = 0;
         while i < sectors {
-            if same(i, self) {
+            if known(i, self) == Known::Same {
                 self.counts.unchanged += 1;
                 i += 1;
                 continue;
             }
             let first = i;
-            while i < sectors && !same(i, self) && (i - first) < (WRITE_CHUNK / SECTOR_SIZE) as usize {
+            let mut differs = false;
+            while i < sectors && (i - first) < (WRITE_CHUNK / SECTOR_SIZE) as usize {
+                match known(i, self) {
+                    Known::Same => break,
+                    Known::Differs => differs = true,
+                    Known::Unknown => {}
+                }
                 i += 1;
             }
             let at = lo + first as u32 * SECTOR_SIZE;
             let chunk = &buf[first * SECTOR_SIZE as usize..i * SECTOR_SIZE as usize];
             bar.set_base((first * SECTOR_SIZE as usize) as u64);
-            // Nothing known about these sectors: one MD5 may save the write.
-            let unknown = (at..at + chunk.len() as u32).step_by(CHUNK as usize).all(|c| !self.cache.contains_key(&c));
-            if unknown && chunk.len() >= 2 * SECTOR_SIZE as usize {
+            // Not known to differ: one MD5 (a few dozen bytes) may save the write.
+            if !differs {
                 let want: [u8; 16] = Md5::digest(chunk).into();
                 if self.link.md5(at, chunk.len() as u32).ok() == Some(want) {
                     self.counts.unchanged += (i - first) as u64;
@@ -243,6 +319,46 @@ impl DeviceFlash {
             self.write_chunk(at, chunk, end, &mut bar)?;
         }
         bar.finish();
+        Ok(())
+    }
+
+    /// What the cache knows of the sector at `at` against `new`.
+    fn compare(&self, at: u32, new: &[u8]) -> Known {
+        let mut all = true;
+        for (i, want) in new.chunks(CHUNK as usize).enumerate() {
+            match self.cache.get(&(at + i as u32 * CHUNK)) {
+                Some(have) if have[..] != *want => return Known::Differs,
+                Some(_) => {}
+                None => all = false,
+            }
+        }
+        if all {
+            Known::Same
+        } else {
+            Known::Unknown
+        }
+    }
+
+    /// Read through the cache, sparse or not (see [`DeviceFlash::fill`]).
+    fn read_cached(&mut self, offset: u32, buf: &mut [u8], sparse: bool) -> Result<(), FlashError> {
+        let len = self.check(offset, buf.len())?;
+        if len == 0 {
+            return Ok(());
+        }
+        let lo = offset - offset % CHUNK;
+        let hi = align_up(offset + len, CHUNK);
+        self.fill(lo, hi, sparse).map_err(dev)?;
+        let mut pos = 0usize;
+        let mut s = lo;
+        while s < hi {
+            let chunk = &self.cache[&s];
+            let from = offset.max(s) - s;
+            let to = (offset + len).min(s + CHUNK) - s;
+            let n = (to - from) as usize;
+            buf[pos..pos + n].copy_from_slice(&chunk[from as usize..to as usize]);
+            pos += n;
+            s += CHUNK;
+        }
         Ok(())
     }
 
@@ -280,13 +396,13 @@ impl DeviceFlash {
         let mut buf = vec![0xFF; (hi - lo) as usize];
         let missing = || dev(DeviceError::Protocol { what: "sector missing from the cache".into() });
         if offset > lo {
-            self.fill(lo, lo + SECTOR_SIZE).map_err(dev)?;
+            self.fill(lo, lo + SECTOR_SIZE, false).map_err(dev)?;
             let old = self.cached(lo, SECTOR_SIZE).ok_or_else(missing)?;
             buf[..SECTOR_SIZE as usize].copy_from_slice(&old);
         }
         if offset + len < hi {
             let last = hi - SECTOR_SIZE;
-            self.fill(last, hi).map_err(dev)?;
+            self.fill(last, hi, false).map_err(dev)?;
             let old = self.cached(last, SECTOR_SIZE).ok_or_else(missing)?;
             let at = (last - lo) as usize;
             buf[at..].copy_from_slice(&old);
@@ -319,25 +435,11 @@ impl Flash for DeviceFlash {
     }
 
     fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
-        let len = self.check(offset, buf.len())?;
-        if len == 0 {
-            return Ok(());
-        }
-        let lo = offset - offset % CHUNK;
-        let hi = align_up(offset + len, CHUNK);
-        self.fill(lo, hi).map_err(dev)?;
-        let mut pos = 0usize;
-        let mut s = lo;
-        while s < hi {
-            let chunk = &self.cache[&s];
-            let from = offset.max(s) - s;
-            let to = (offset + len).min(s + CHUNK) - s;
-            let n = (to - from) as usize;
-            buf[pos..pos + n].copy_from_slice(&chunk[from as usize..to as usize]);
-            pos += n;
-            s += CHUNK;
-        }
-        Ok(())
+        self.read_cached(offset, buf, true)
+    }
+
+    fn read_dense(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.read_cached(offset, buf, false)
     }
 
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
@@ -353,9 +455,6 @@ impl Flash for DeviceFlash {
             return Ok(());
         }
         let (lo, buf) = self.sectors_with(offset, data)?;
-        if buf.len() > WRITE_CHUNK as usize {
-            return self.write_aligned(lo, &buf).map_err(dev);
-        }
         let len = buf.len() as u32;
         if self.cached(lo, len).is_some_and(|c| c == buf) {
             self.counts.unchanged += u64::from(len / SECTOR_SIZE);
@@ -367,7 +466,20 @@ impl Flash for DeviceFlash {
             self.remember(lo, &buf);
             return Ok(());
         }
-        let mut bar = Progress::new(self.opts.progress, "Writing", u64::from(len));
+        // More than one frame cannot land all or nothing: the first sector
+        // (an image's header) then goes last, as for any backend.
+        if buf.len() > WRITE_CHUNK as usize || self.link.frames_for(&buf).map_err(dev)? > 1 {
+            let first = SECTOR_SIZE as usize;
+            let r = if buf.len() > first { self.write_aligned(lo + SECTOR_SIZE, &buf[first..]) } else { Ok(()) };
+            // Cut anywhere in these transfers, the range may be part new, part old.
+            return r.and_then(|()| self.write_aligned(lo, &buf[..first.min(buf.len())])).map_err(|e| match e {
+                DeviceError::Interrupted { start, end, done, cause, .. } => {
+                    dev(DeviceError::Interrupted { start, end, done, torn: Some(lo + len), cause })
+                }
+                other => dev(other),
+            });
+        }
+        let mut bar = self.bar("Writing", u64::from(len));
         self.write_chunk(lo, &buf, lo + len, &mut bar).map_err(dev)?;
         bar.finish();
         Ok(())
