@@ -38,6 +38,21 @@ row!(
 );
 
 row!(
+    table_move,
+    TableMove,
+    close_0 => Cut::Close(0),
+    close_1 => Cut::Close(1),
+    close_2 => Cut::Close(2),
+    close_3 => Cut::Close(3),
+    close_4 => Cut::Close(4),
+    close_5 => Cut::Close(5),
+    close_6 => Cut::Close(6),
+    close_7 => Cut::Close(7),
+    close_8 => Cut::Close(8),
+    corrupt_mid => Cut::Corrupt(50),
+);
+
+row!(
     fs_put,
     FsPut,
     close_0 => Cut::Close(0),

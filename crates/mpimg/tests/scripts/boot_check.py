@@ -1,15 +1,17 @@
 """Independent check of a whole-flash dump for mpimg's fault matrix: would an
 ESP32 start from it, and what files does its littlefs hold?
 
-  boot_check.py FLASH CHIP BOOTLOADER_OFFSET [FS_OFFSET FS_SIZE]
+  boot_check.py FLASH CHIP BOOTLOADER_OFFSET [FS_OFFSET FS_SIZE]...
 
 Prints one JSON object:
   bootloader  "ok", or why not (esptool's image parser: checksum, SHA-256)
   table       "ok", or why not (this script's own reading of the 0x8000 sector)
   boots       the app partition the bootloader starts (otadata, else factory / ota_0)
   app         "ok", or why that app is not valid (esptool again)
-  fs          with FS_OFFSET/FS_SIZE: {"files": {path: sha256}, "dirs": [...]}
-              from littlefs-python, or {"error": why}
+  vfs         the table's "vfs" partition: [offset, size], or null
+  fs          for each FS_OFFSET FS_SIZE given, and for the table's vfs:
+              {"0xOFFSET:0xSIZE": {"files": {path: sha256}, "dirs": [...]} from
+              littlefs-python, or {"error": why}}
 
 Nothing here comes from mpimg: the table and otadata are read as ESP-IDF
 defines them (esp_partition, esp_ota_ops / bootloader_utility), the images by
@@ -122,8 +124,12 @@ def main():
         out["app"] = image_problem(chip, flash[app["offset"] : app["offset"] + app["size"]]) or "ok"
     else:
         out["app"] = "no app partition"
-    if len(sys.argv) > 5:
-        out["fs"] = fs_dump(flash, int(sys.argv[4], 0), int(sys.argv[5], 0))
+    places = [(int(a, 0), int(b, 0)) for a, b in zip(sys.argv[4::2], sys.argv[5::2])]
+    vfs = next((p for p in entries or [] if p["type"] == 1 and p["name"] == "vfs"), None)
+    out["vfs"] = [vfs["offset"], vfs["size"]] if vfs else None
+    if vfs:
+        places.append((vfs["offset"], vfs["size"]))
+    out["fs"] = {"%#x:%#x" % (o, n): fs_dump(flash, o, n) for o, n in places}
     print(json.dumps(out, sort_keys=True))
 
 
