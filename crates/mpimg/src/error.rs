@@ -77,6 +77,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The input file was changed by another program while mpimg worked on it.
+    #[error("'{}' changed while mpimg was working on it (another program wrote to it): nothing was written; run the command again once it is left alone", path.display())]
+    InputChanged {
+        /// The input file.
+        path: PathBuf,
+    },
+    /// A file to write is the input file itself (by another path, a hard link or a symbolic link).
+    #[error("'{}' is the input file itself", path.display())]
+    OutputIsInput {
+        /// The file to write, as given.
+        path: PathBuf,
+    },
     /// An ESP-IDF partition table CSV file could not be read.
     #[error("cannot read CSV file '{}': {source}", path.display())]
     ReadCsv {

@@ -14,7 +14,7 @@ mod file;
 pub use bytes::FileBytes;
 #[cfg(feature = "device")]
 pub use device::{DeviceFlash, DeviceOptions};
-pub use file::{write_atomically, FileFlash};
+pub use file::{same_file, write_atomically, FileFlash, FileStamp};
 
 use thiserror::Error;
 
@@ -203,9 +203,14 @@ pub fn align_up(n: u32, align: u32) -> u32 {
 /// The reason of an I/O error as people say it (`no such file`), for
 /// messages about files on this computer.
 pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
     match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::NotFound => "no such file".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::ReadOnlyFilesystem => "the file system is read-only".into(),
+        ErrorKind::StorageFull => "the disk is full".into(),
+        ErrorKind::QuotaExceeded => "the disk quota is used up".into(),
+        ErrorKind::FileTooLarge => "the file would be larger than this system allows (a file size limit)".into(),
         _ => e.to_string(),
     }
 }
