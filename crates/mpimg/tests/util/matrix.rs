@@ -23,14 +23,14 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use esp_sim::fault::Dir;
-use esp_sim::{Fault, SimConfig, Simulator, Traced};
+use esp_sim::{Fault, Traced};
 use mpimg::flash::FileFlash;
 use mpimg::format::chip::Chip;
 use mpimg::ops::check::check_all;
 use mpimg::ops::firmware::Firmware;
 use mpimg::ops::ota::ota_status;
 
-use super::sim::{bootloader_offset, first_diff, flash_image, sim_chip, Dev};
+use super::sim::{bootloader_offset, first_diff, flash_image, Dev};
 use super::{root, run_mpimg_env, synth, text, venv_python, Run};
 
 /// Every time written into a filesystem: the same in every run.
@@ -157,17 +157,12 @@ pub struct Reference {
     pub files_after: Result<Files, String>,
 }
 
-/// Start a device holding `flash`, with `faults`.
+/// Start a device holding `flash`, with `faults` (and tracing every request).
 pub fn start(row: &Row, flash: &[u8], faults: Vec<Fault>, trace: bool) -> Dev {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("flash.bin");
-    std::fs::write(&path, flash).unwrap();
-    let mut cfg = SimConfig::new(sim_chip(row.chip), row.flash_size, &path);
-    cfg.faults = faults;
-    cfg.seed = 7;
-    cfg.trace = trace;
-    let sim = Simulator::start(cfg).unwrap();
-    Dev { sim, dir, flash: path, flash_size: row.flash_size }
+    super::sim::start_with(row.chip, row.flash_size, Some(flash), None, faults, |c| {
+        c.seed = 7;
+        c.trace = trace;
+    })
 }
 
 /// Copy the files and directories under `from` into `to`.
