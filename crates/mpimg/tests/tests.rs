@@ -44,6 +44,8 @@ mod formats;
 mod fs_cache;
 /// `--fs` through the command line on firmware files.
 mod fs_cli;
+/// littlefs images damaged on purpose (loops, sizes, blocks past the partition).
+mod fs_damaged_littlefs;
 /// Filesystem failures and what they leave.
 mod fs_errors;
 /// Every `--fs` command on FAT.

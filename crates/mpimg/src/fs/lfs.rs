@@ -21,15 +21,16 @@ use super::path::FsPath;
 use super::volume::{Entry, Usage, Volume};
 use super::FsError;
 
-/// Tell the cache which blocks the filesystem uses before this command
-/// changes anything, so it keeps littlefs's write order when it flushes (see
-/// [`BlockCache::protect`]). If the walk fails (a damaged filesystem), every
-/// block of the partition is protected: each change then goes out in the
-/// order it was made. A flash error is returned.
+/// Tell the cache which blocks the filesystem uses before the first change
+/// of a mount, so it keeps littlefs's write order when it flushes (see
+/// [`BlockCache::protect`]). Blocks a damaged filesystem names past the
+/// partition are left out; if the walk fails, every block of the partition
+/// is protected: each change then goes out in the order it was made. A
+/// flash error is returned.
 fn protect_used_blocks(fs: &mut Filesystem<LfsDev<'_, '_>>, region: Region) -> Result<(), FsError> {
-    let first = region.offset / BLOCK_SIZE;
+    let (first, blocks) = (region.offset / BLOCK_SIZE, region.blocks());
     let mut used = Vec::new();
-    if fs.traverse(&mut |b| used.push(first + b)).is_err() {
+    if fs.traverse(&mut |b| used.extend((b < blocks).then(|| first + b))).is_err() {
         if let Some(e) = fs.device_mut().error.take() {
             return Err(e);
         }
@@ -111,6 +112,8 @@ pub struct LfsVolume<'c, 'f> {
     /// The metadata pair of each directory listed since the last change, and
     /// its path (see [`LfsVolume::check_one_path`]).
     listed: HashMap<u64, String>,
+    /// The blocks in use were given to the cache to protect (on the first change).
+    protected: bool,
 }
 
 fn corrupt(part: &str, detail: impl ToString) -> FsError {
@@ -145,10 +148,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         // at the start of the partition and a file can end right after it
         // (littlefs's own start is pseudo-random; see `allocate_from_start`).
         fs.allocate_from_start();
-        if fs.device().cache.is_writable() {
-            protect_used_blocks(&mut fs, region)?;
-        }
-        Ok(LfsVolume { fs, part: part.to_owned(), region, info, listed: HashMap::new() })
+        Ok(LfsVolume { fs, part: part.to_owned(), region, info, listed: HashMap::new(), protected: false })
     }
 
     /// Make a new filesystem on the partition as MicroPython would, but at
@@ -260,6 +260,16 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         }
     }
 
+    /// Before a change: the first of this mount protects the blocks in use
+    /// (a walk of the filesystem, which only changes need).
+    fn before_change(&mut self) -> Result<(), FsError> {
+        if !self.protected {
+            protect_used_blocks(&mut self.fs, self.region)?;
+            self.protected = true;
+        }
+        Ok(())
+    }
+
     /// The filesystem's on-disk version as mounted.
     pub fn disk_version(&self) -> u32 {
         self.info.disk_version
@@ -321,6 +331,7 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
         path.check_names()?;
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
         let exists = match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
@@ -354,12 +365,14 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn mkdir(&mut self, path: &FsPath) -> Result<(), FsError> {
         path.check_names()?;
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
         self.fs.mkdir(path.abs()).map_err(|e| self.err(e, "mkdir", path))
     }
 
     fn remove(&mut self, path: &FsPath) -> Result<(), FsError> {
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
         self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))
@@ -367,6 +380,7 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn rename(&mut self, from: &FsPath, to: &FsPath) -> Result<(), FsError> {
         to.check_names()?;
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
         self.fs.rename(from.abs(), to.abs()).map_err(|e| self.err(e, "rename", from))
@@ -410,6 +424,7 @@ impl Volume for LfsVolume<'_, '_> {
             return Err(FsError::GrowShrink { part: self.part.clone(), now: old, asked: blocks });
         }
         let root = FsPath::root(&self.part);
+        self.before_change()?;
         self.fs.grow(blocks).map_err(|e| self.err(e, "grow", &root))?;
         self.info = self.fs.fs_stat().map_err(|e| self.err(e, "fs_stat", &root))?;
         Ok(old)
