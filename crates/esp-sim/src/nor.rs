@@ -44,6 +44,9 @@ pub struct NorFlash {
     /// read, erase and program.
     powered: bool,
     pub counters: NorCounters,
+    /// Flash range erased or programmed since [`NorFlash::take_touched`]
+    /// last asked (start, end exclusive).
+    touched: Option<(u32, u32)>,
 }
 
 impl NorFlash {
@@ -68,6 +71,7 @@ impl NorFlash {
             programmed: vec![false; (size / SECTOR) as usize],
             powered: true,
             counters: NorCounters::default(),
+            touched: None,
         })
     }
 
@@ -82,6 +86,16 @@ impl NorFlash {
 
     pub fn is_powered(&self) -> bool {
         self.powered
+    }
+
+    fn touch(&mut self, offset: u32, len: u32) {
+        let (lo, hi) = (offset, offset + len);
+        self.touched = Some(self.touched.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+    }
+
+    /// The range erased or programmed since the last call (None: nothing).
+    pub fn take_touched(&mut self) -> Option<(u32, u32)> {
+        self.touched.take()
     }
 
     fn check(&self, offset: u32, len: u32) -> Result<(), NorError> {
@@ -117,6 +131,7 @@ impl NorFlash {
             self.programmed[s as usize] = false;
         }
         self.counters.sectors_erased += u64::from(len / SECTOR);
+        self.touch(offset, len);
         self.persist(offset, len)
     }
 
@@ -152,6 +167,7 @@ impl NorFlash {
             }
         }
         self.counters.bytes_written += u64::from(len);
+        self.touch(offset, len);
         self.persist(offset, len)
     }
 

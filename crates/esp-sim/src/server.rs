@@ -240,7 +240,7 @@ impl Server {
             let words =
                 frame[8..].chunks_exact(4).take(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
             let op = crate::command::name(frame[1]);
-            self.with_stats(|s| s.trace.push(crate::stats::Traced { end, op, words }));
+            self.with_stats(|s| s.trace.push(crate::stats::Traced { end, op, words, frame: n, flash: None }));
         }
         if let Some(ms) = self.faults.stall(n) {
             self.with_stats(|s| s.faults_fired.push(format!("stall {ms} ms before host frame {n}")));
@@ -254,7 +254,14 @@ impl Server {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            dispatch::handle(&mut self.device, &frame, &mut g)
+            let outs = dispatch::handle(&mut self.device, &frame, &mut g);
+            let touched = self.device.flash.take_touched();
+            if let (Some(range), true, Some(last)) = (touched, self.trace, g.trace.last_mut()) {
+                if last.frame == n {
+                    last.flash = Some(range);
+                }
+            }
+            outs
         };
         for o in outs {
             match o {

@@ -69,6 +69,13 @@ pub struct Traced {
     pub op: String,
     /// Up to four little-endian words from the start of its data.
     pub words: Vec<u32>,
+    /// Its host frame number (1-based, as `drop:`, `corrupt:` and `stall:` count them).
+    #[serde(default)]
+    pub frame: u64,
+    /// The flash range it erased or programmed (start, end exclusive), if
+    /// any: a compressed FLASH_DEFL_DATA says nothing of where it lands.
+    #[serde(default)]
+    pub flash: Option<(u32, u32)>,
 }
 
 impl Stats {

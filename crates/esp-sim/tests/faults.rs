@@ -212,6 +212,16 @@ fn a_traced_request_places_a_close_exactly() {
     );
     assert_eq!(stats.trace.last().unwrap().end, stats.bytes_from_host);
     assert!(stats.trace.windows(2).all(|w| w[0].end < w[1].end));
+    // Each request's host frame number, and what it did to the flash.
+    assert_eq!(
+        stats.trace.iter().map(|t| t.frame).collect::<Vec<_>>(),
+        (1..=stats.trace.len() as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        erases.iter().map(|t| t.flash).collect::<Vec<_>>(),
+        [Some((0x1000, 0x2000)), Some((0x3000, 0x4000)), Some((0x5000, 0x6000))]
+    );
+    assert!(stats.trace.iter().filter(|t| t.op != "ERASE_REGION").all(|t| t.flash.is_none()));
     // Through the second erase: it is done (and counted), the third never arrives.
     let (cut, _) = run(Some(format!("close:{}", erases[1].end)));
     assert_eq!(cut.commands.get("ERASE_REGION"), Some(&2));

@@ -48,6 +48,16 @@ pub enum Error {
     /// The otadata partition could not be read, or an OTA update planned.
     #[error(transparent)]
     Ota(#[from] OtaError),
+    /// A device write cut off half way (or not verified), with what that
+    /// leaves on the board: whether it still starts, and why not.
+    #[cfg(feature = "device")]
+    #[error("{source}. {leaves}")]
+    Interrupted {
+        /// The device's report: what was and was not written.
+        source: crate::flash::device::DeviceError,
+        /// What the board is left with.
+        leaves: CutLeaves,
+    },
     /// Connecting to a device failed (the flash errors of a connected device are [`Error::Flash`]).
     #[cfg(feature = "device")]
     #[error(transparent)]
@@ -69,6 +79,18 @@ pub enum Error {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// The input file was changed by another program while mpimg worked on it.
+    #[error("'{}' changed while mpimg was working on it (another program wrote to it): nothing was written; run the command again once it is left alone", path.display())]
+    InputChanged {
+        /// The input file.
+        path: PathBuf,
+    },
+    /// A file to write is the input file itself (by another path, a hard link or a symbolic link).
+    #[error("'{}' is the input file itself", path.display())]
+    OutputIsInput {
+        /// The file to write, as given.
+        path: PathBuf,
     },
     /// An ESP-IDF partition table CSV file could not be read.
     #[error("cannot read CSV file '{}': {source}", path.display())]
@@ -303,6 +325,38 @@ pub enum Error {
         /// The device's flash size in bytes.
         flash_size: u32,
     },
+}
+
+/// The state of a board whose device write was cut off, as
+/// [`Error::Interrupted`] says it (see [`crate::ops::cut`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CutLeaves {
+    /// `--flash` before its bootloader: the app, table and otadata may be
+    /// part old, part new (or, on a blank board, there is no bootloader).
+    FirmwareIncomplete,
+    /// `--flash` writing its bootloader in one transfer: the old one (or
+    /// none) is still there if the transfer did not land.
+    BootloaderNotYet,
+    /// A bootloader written in several transfers, cut between them.
+    BootloaderTorn,
+    /// An OTA update cut before it selected the new app.
+    CurrentAppStarts,
+}
+
+impl std::fmt::Display for CutLeaves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CutLeaves::FirmwareIncomplete => {
+                "The board may not start until then: its app, partition table and bootloader are not all the new ones yet"
+            }
+            CutLeaves::BootloaderNotYet => {
+                "The board may not start until then: its bootloader may still be the old one (a blank board has none)"
+            }
+            CutLeaves::BootloaderTorn => "The board may not start until then: its bootloader may be half written",
+            CutLeaves::CurrentAppStarts => "Until then the board starts the app it started before",
+        })
+    }
 }
 
 impl From<crate::ops::carry::CarryError> for Error {

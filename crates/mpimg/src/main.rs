@@ -5,6 +5,14 @@
 mod cli;
 
 fn main() {
+    // Past a file size limit (`ulimit -f`) the kernel would kill the process
+    // in the middle of writing a file; ignored, the write fails instead, and
+    // mpimg removes what it began, as on a full disk.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let code = cli::main(std::env::args_os().collect(), &mut out, &mut err);

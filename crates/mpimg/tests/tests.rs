@@ -39,12 +39,17 @@ mod device_ota_flash;
 mod diagnose_device;
 /// Diagnoses of firmware files: each fault, its fix run verbatim, the files kept.
 mod diagnose_file;
+/// Every device write cut off at points spread over its bytes: the board
+/// starts, and the same command run again completes it.
+mod fault_matrix;
 /// The binary formats on the real firmware images.
 mod formats;
 /// The block cache under real filesystem commands.
 mod fs_cache;
 /// `--fs` through the command line on firmware files.
 mod fs_cli;
+/// littlefs images damaged on purpose (loops, sizes, blocks past the partition).
+mod fs_damaged_littlefs;
 /// Filesystem failures and what they leave.
 mod fs_errors;
 /// Every `--fs` command on FAT.
@@ -57,6 +62,8 @@ mod fs_interop_littlefs;
 mod fs_littlefs;
 /// Whole filesystem trees: read, made again at another size, compared.
 mod fs_tree;
+/// Faults on this computer: a full disk, a read-only or changing input, an output that is the input or a link.
+mod host_faults;
 /// Intel HEX and UF2 firmware files.
 mod image_formats;
 /// Every option on every real image.

@@ -176,6 +176,9 @@ fn shown_lib(e: &Error) -> Shown {
             "write it into a firmware with --write factory=FILE (or ota_0=FILE), or to a device with --ota-update"
                 .into(),
         ),
+        Error::OutputIsInput { .. } => {
+            with(m, ": ", "name another file (to change the input itself, use --in-place)".into())
+        }
         Error::ImplicitVfs { start, .. } => {
             with(m, "; ", format!("to pin it, add it first: --add vfs:fat:{start:#x}:SIZE (0 = to the end of flash)"))
         }

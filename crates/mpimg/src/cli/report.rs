@@ -287,6 +287,11 @@ impl<'w> Reporter<'w> {
     /// What `--ota-update` did.
     pub fn ota_update(&mut self, r: &OtaReport) -> Io {
         match self.notes() {
+            Some(w) if r.already => writeln!(
+                w,
+                "'{}' at {:#x} holds this app already and otadata boots it next (seq {}, state {}): nothing written",
+                r.partition, r.offset, r.seq, r.state
+            ),
             Some(w) => writeln!(
                 w,
                 "Wrote {} bytes to '{}' at {:#x}; otadata: boots '{}' next (seq {}, state {})",

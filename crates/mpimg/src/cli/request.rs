@@ -238,6 +238,23 @@ impl Request {
         })
     }
 
+    /// The files on this computer the run writes besides `--in-place`'s
+    /// input: the output firmware, `-x`'s app image, `--read`'s and
+    /// `--to-csv`'s files.
+    pub fn files_written(&self) -> Vec<&Path> {
+        let output = self.output.as_deref().filter(|_| !self.in_place);
+        let csv = match &self.to_csv {
+            Some(CsvOut::File(p)) => Some(p.as_path()),
+            _ => None,
+        };
+        output
+            .into_iter()
+            .chain(self.extract_app.as_deref())
+            .chain(self.reads.iter().map(|(_, f)| f.as_path()))
+            .chain(csv)
+            .collect()
+    }
+
     /// The kind of run.
     pub fn mode(&self) -> Mode {
         if self.extract_app.is_some() {

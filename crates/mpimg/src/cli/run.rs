@@ -11,7 +11,7 @@ use mpimg::fs::time::with_time_source;
 use mpimg::ops::assemble::Recipe;
 use mpimg::ops::check::check_image;
 use mpimg::ops::file_format::FileFormat;
-use mpimg::ops::firmware::{assemble_files, open_bytes, open_path, Firmware, Opened};
+use mpimg::ops::firmware::{assemble_files, check_outputs, check_writable, open_bytes, open_path, Firmware, Opened};
 use mpimg::ops::flash_image::{board_of, check_board, write_image};
 use mpimg::ops::inspect::summarize_app;
 use mpimg::ops::region::{Region, RegionKind};
@@ -31,14 +31,28 @@ use super::steps::Session;
 pub fn run(req: &Request, rep: &mut Reporter, g: &mut Gathered) -> Result<i32, CliError> {
     with_time_source(req.time, || match &req.target {
         Target::Device(port) => run_device(req, port, rep, g),
-        Target::File(path) => match open_path(path)? {
-            Opened::App(data) => run_app(req, data.as_slice(), rep, g),
-            Opened::Firmware(fw) => run_file(req, *fw, rep, g),
-        },
+        Target::File(path) => {
+            check_host_files(req, path)?;
+            match open_path(path)? {
+                Opened::App(data) => run_app(req, data.as_slice(), rep, g),
+                Opened::Firmware(fw) => run_file(req, *fw, rep, g),
+            }
+        }
         Target::Build(recipe) => run_build(req, recipe, rep, g),
         Target::Boards(boards) => run_boards(req, boards, rep, g),
     })?;
     Ok(i32::from(g.failed))
+}
+
+/// Before any work on the input file: a file to write must not be the input
+/// itself (unless `--in-place` asks for that), and an input to change in
+/// place must be writable.
+fn check_host_files(req: &Request, input: &Path) -> Result<(), Error> {
+    check_outputs(input, req.files_written())?;
+    if req.in_place {
+        check_writable(input)?;
+    }
+    Ok(())
 }
 
 /// A build: its pieces joined into one firmware, then as a firmware file.
@@ -101,9 +115,8 @@ fn save(
     format: FileFormat,
     rep: &mut Reporter,
 ) -> Result<(), CliError> {
-    let cannot = |source| Error::Write { path: path.into(), source };
     let patch = in_place && format == FileFormat::Bin;
-    let n = if patch { fw.flash.save_in_place(path).map_err(cannot)? } else { fw.save_as(path, format)? };
+    let n = if patch { fw.save_in_place(path)? } else { fw.save_as(path, format)? };
     rep.saved(&path.display().to_string(), n, patch)?;
     Ok(())
 }

@@ -7,6 +7,13 @@
 //! atomically (temporary file in the same directory, then rename), or
 //! [`FileFlash::save_in_place`], which writes only the changed byte ranges
 //! back into the file they came from (`--in-place`).
+//!
+//! Files on this computer can fail too: a full disk (a save leaves no part of
+//! a new file, and an in-place save that needs more room takes it before it
+//! changes a byte), an output that is a symbolic link (written through: the
+//! file it points to is replaced, the link stays), and an input that another
+//! program changes while mpimg works on it ([`FileStamp`]: the caller
+//! refuses to write from it).
 
 use std::io::Write;
 use std::path::Path;
@@ -24,6 +31,8 @@ pub struct FileFlash {
     /// changed since: what an in-place save must write.
     loaded_len: usize,
     changed: Vec<(usize, usize)>,
+    /// The file the bytes came from and its stamp then (see [`FileFlash::changed_source`]).
+    source: Option<(std::path::PathBuf, FileStamp)>,
 }
 
 impl FileFlash {
@@ -31,7 +40,7 @@ impl FileFlash {
     /// `capacity` bounds how far writes may extend the file.
     pub fn new(data: impl Into<FileBytes>, start: u32, capacity: u32) -> Self {
         let data = data.into();
-        Self { loaded_len: data.len(), data, start, capacity, changed: Vec::new() }
+        Self { loaded_len: data.len(), data, start, capacity, changed: Vec::new(), source: None }
     }
 
     /// The bytes of the file as they stand now.
@@ -42,6 +51,23 @@ impl FileFlash {
     /// Take the bytes out of the backend.
     pub fn into_bytes(self) -> Vec<u8> {
         self.data.into_vec()
+    }
+
+    /// Say which file the bytes came from, and how it looked before they were read.
+    pub fn set_source(&mut self, path: &Path, stamp: FileStamp) {
+        self.source = Some((path.to_path_buf(), stamp));
+    }
+
+    /// The file the bytes came from, if another program changed (or
+    /// replaced, or removed) it since: writing from these bytes would mix
+    /// what mpimg read with what is there now (a mapped file's untouched
+    /// pages show the file as it is).
+    pub fn changed_source(&self) -> Option<&Path> {
+        let (path, stamp) = self.source.as_ref()?;
+        match FileStamp::now(path) {
+            Ok(now) if now == *stamp => None,
+            _ => Some(path),
+        }
     }
 
     /// Change the flash offset of the first byte (after the chip is known).
@@ -77,9 +103,12 @@ impl FileFlash {
     ///
     /// Like any in-place edit (and like mp-image-tool-esp32's `--fs`), this is
     /// not atomic: if the process dies while writing, the file holds part of
-    /// the change. If the file's length is no longer what was loaded (another
-    /// program changed it meanwhile), the whole contents are saved atomically
-    /// instead, so nothing is patched into the wrong file.
+    /// the change. A file that grows gets its new end first: if the disk is
+    /// full, that fails before any old byte changed, and the file is cut back
+    /// to what it was (the rest only overwrites bytes the file has). If the
+    /// file's length is no longer what was loaded (another program changed it
+    /// meanwhile), the whole contents are saved atomically instead, so nothing
+    /// is patched into the wrong file.
     pub fn save_in_place(&self, path: &Path) -> std::io::Result<usize> {
         use std::io::{Seek, SeekFrom};
         let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
@@ -89,8 +118,21 @@ impl FileFlash {
             return Ok(self.data.len());
         }
         let data = self.data.as_slice();
+        let old = self.loaded_len;
         let mut written = 0;
+        if data.len() > old {
+            let grown = file.seek(SeekFrom::Start(old as u64)).and_then(|_| file.write_all(&data[old..]));
+            if let Err(e) = grown {
+                let _ = file.set_len(old as u64);
+                return Err(e);
+            }
+            written += data.len() - old;
+        }
         for (lo, hi) in self.changed_ranges() {
+            let hi = hi.min(old);
+            if lo >= hi {
+                continue;
+            }
             file.seek(SeekFrom::Start(lo as u64))?;
             file.write_all(&data[lo..hi])?;
             written += hi - lo;
@@ -121,8 +163,14 @@ impl FileFlash {
 /// temporary file is synced before the rename, so a crash cannot leave an empty
 /// file where the old one was. A new file is not synced: if a crash corrupts
 /// it, nothing the user had is lost (the input is never touched), and the sync
-/// would cost more than everything else a typical edit does.
+/// would cost more than everything else a typical edit does. On any error
+/// (a full disk) the temporary file is removed: no part of a new file is left.
+///
+/// A `path` that is a symbolic link is written through: the file it points to
+/// (however many links deep; created if it does not exist yet) is replaced,
+/// and the link stays, as `cp` onto a link does.
 pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let path = &through_links(path)?;
     let replacing = path.exists();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -142,6 +190,74 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The file `path` names once symbolic links are followed (the path itself
+/// when it is no link). Errors after 40 links (a loop).
+fn through_links(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// Whether `a` and `b` name the same file on disk (through another path, a
+/// hard link or a symbolic link). False when either does not exist.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => FileStamp::identity(&x) == FileStamp::identity(&y),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
+/// What a file looked like when mpimg opened it: its identity on disk, its
+/// length and its modification time. A file whose stamp is no longer this
+/// was changed (or replaced) by another program while mpimg ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStamp {
+    identity: (u64, u64),
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    /// The stamp of `meta`.
+    pub fn of(meta: &std::fs::Metadata) -> FileStamp {
+        FileStamp { identity: FileStamp::identity(meta), len: meta.len(), modified: meta.modified().ok() }
+    }
+
+    /// The stamp of the file at `path` now.
+    pub fn now(path: &Path) -> std::io::Result<FileStamp> {
+        std::fs::metadata(path).map(|m| FileStamp::of(&m))
+    }
+
+    #[cfg(unix)]
+    fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+
+    #[cfg(not(unix))]
+    fn identity(_: &std::fs::Metadata) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 impl Flash for FileFlash {
@@ -196,6 +312,30 @@ impl Flash for FileFlash {
         self.data.as_mut_slice()[lo..hi].copy_from_slice(data);
         // A write past the end also adds the 0xFF gap before it.
         self.changed.push((lo.min(have), hi));
+        Ok(())
+    }
+
+    /// Nothing reaches the disk before the file is saved, so any write is
+    /// whole already: only the bytes that differ are changed (and an
+    /// in-place save writes only those).
+    fn write_whole(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        let (lo, hi) = self.range(offset, data.len())?;
+        if hi > self.data.len() {
+            return self.write(offset, data);
+        }
+        let old = self.data.as_slice()[lo..hi].to_vec();
+        let mut i = 0;
+        while i < data.len() {
+            if old[i] == data[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < data.len() && old[i] != data[i] {
+                i += 1;
+            }
+            self.write(offset + start as u32, &data[start..i])?;
+        }
         Ok(())
     }
 
@@ -347,5 +487,40 @@ mod tests {
         FileFlash::new(vec![5, 6, 7], 0, 16).save(&p).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), vec![5, 6, 7]);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_written_through_and_loops_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::os::unix::fs::symlink("b", d.join("a")).unwrap();
+        std::os::unix::fs::symlink("sub/c", d.join("b")).unwrap();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        write_atomically(&d.join("a"), b"data").unwrap();
+        assert_eq!(std::fs::read(d.join("sub/c")).unwrap(), b"data");
+        assert!(std::fs::symlink_metadata(d.join("a")).unwrap().file_type().is_symlink());
+        assert!(same_file(&d.join("a"), &d.join("sub/c")));
+        assert!(!same_file(&d.join("a"), &d.join("missing")));
+        std::os::unix::fs::symlink("loop2", d.join("loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", d.join("loop2")).unwrap();
+        let e = write_atomically(&d.join("loop1"), b"x").unwrap_err();
+        assert_eq!(e.to_string(), "too many levels of symbolic links");
+    }
+
+    #[test]
+    fn a_source_changed_after_loading_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fw.bin");
+        std::fs::write(&p, [1u8; 64]).unwrap();
+        let stamp = FileStamp::now(&p).unwrap();
+        let mut f = FileFlash::new(FileBytes::open(&p).unwrap(), 0, 0x1000);
+        assert_eq!(f.changed_source(), None);
+        f.set_source(&p, stamp);
+        assert_eq!(f.changed_source(), None);
+        std::fs::write(&p, [2u8; 65]).unwrap();
+        assert_eq!(f.changed_source(), Some(p.as_path()));
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(f.changed_source(), Some(p.as_path()));
     }
 }

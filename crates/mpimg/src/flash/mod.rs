@@ -14,7 +14,7 @@ mod file;
 pub use bytes::FileBytes;
 #[cfg(feature = "device")]
 pub use device::{DeviceFlash, DeviceOptions};
-pub use file::{write_atomically, FileFlash};
+pub use file::{same_file, write_atomically, FileFlash, FileStamp};
 
 use thiserror::Error;
 
@@ -126,6 +126,25 @@ pub trait Flash {
     /// Set `len` bytes at `offset` to 0xFF; both must be multiples of [`SECTOR_SIZE`].
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError>;
 
+    /// Like [`Flash::write`], as one piece: a device sends every sector the
+    /// range touches in one compressed transfer (none skipped as unchanged
+    /// on its own), so that a link cut off half way leaves all of it or none
+    /// of it when the transfer fits one frame of the loader (16 KB
+    /// compressed: a bootloader does). Where it cannot be one piece, the
+    /// range's first sector (an image's header) is written last: a cut then
+    /// leaves the old header, and an edit that compares headers runs again.
+    /// What a cut left is in the device's error (`DeviceError::Interrupted`,
+    /// its `torn`). A file needs none of this (nothing reaches the disk before
+    /// it is saved); this default, for other backends, writes the first
+    /// sector last.
+    fn write_whole(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        let head = ((offset / SECTOR_SIZE + 1) * SECTOR_SIZE - offset) as usize;
+        if head < data.len() {
+            self.write(offset + head as u32, &data[head..])?;
+        }
+        self.write(offset, &data[..head.min(data.len())])
+    }
+
     /// Drop everything stored from `offset` on, if this backend stores less than
     /// the whole flash: a file is shortened to `offset` (what lies past its end
     /// reads as erased). Returns false when the backend cannot (a device), and
@@ -184,9 +203,14 @@ pub fn align_up(n: u32, align: u32) -> u32 {
 /// The reason of an I/O error as people say it (`no such file`), for
 /// messages about files on this computer.
 pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
     match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::NotFound => "no such file".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::ReadOnlyFilesystem => "the file system is read-only".into(),
+        ErrorKind::StorageFull => "the disk is full".into(),
+        ErrorKind::QuotaExceeded => "the disk quota is used up".into(),
+        ErrorKind::FileTooLarge => "the file would be larger than this system allows (a file size limit)".into(),
         _ => e.to_string(),
     }
 }

@@ -3,12 +3,26 @@
 //! Flash is cut into 4 KB blocks (the erase sector of ESP32 flash). A block is
 //! read from the flash at most once per run (neighbouring missing blocks in one
 //! read); writes and erases change the cached copy and mark it dirty; nothing
-//! reaches the flash until [`BlockCache::flush`], which writes the dirty blocks
-//! as contiguous runs, each erased first. [`BlockCache::discard`] drops all
-//! unflushed changes instead (what a failed run does, so a failure never leaves
-//! a half-changed filesystem behind). The counters are what costs time on a device.
+//! reaches the flash until [`BlockCache::flush`]. [`BlockCache::discard`] drops
+//! all unflushed changes instead (what a failed run does, so a failure never
+//! leaves a half-changed filesystem behind). The counters are what costs time
+//! on a device.
+//!
+//! The order of a flush matters on a device, where the link can fail half
+//! way: littlefs survives losing power at any write because it writes in a
+//! careful order (new blocks first, then one commit that makes them part of
+//! the filesystem), and a cache that wrote its blocks in address order would
+//! throw that away. So the filesystem tells the cache which blocks the
+//! filesystem *on the flash* uses ([`BlockCache::protect`]), and the changes
+//! are cut into groups that each change at most one of those blocks: a group
+//! is flushed as the blocks nobody on the flash uses (erased, then written,
+//! in runs), then that one block, written in place as one transfer. Whatever
+//! a cut link leaves is then the filesystem before some group, plus unused
+//! blocks: no file that was there is lost. A change to a second protected
+//! block starts a new group. FAT is not protected this way (it has no safe
+//! order to keep): a flush cut short can damage a FAT volume.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
 use crate::flash::{Flash, SECTOR_SIZE};
@@ -57,6 +71,19 @@ pub struct BlockCache<'f> {
     /// Flash offset the flash must hold data up to after a flush, erased
     /// blocks included (see [`BlockCache::cover`]).
     cover: u32,
+    /// Blocks the filesystem on the flash may use (see [`BlockCache::protect`]).
+    protected: HashSet<u32>,
+    /// The one protected block the open group (`dirty`) changes, if any.
+    group_protected: Option<u32>,
+    /// Earlier groups, closed in order: each is flushed before the next.
+    sealed: Vec<Group>,
+}
+
+/// A closed group of changes: the blocks as they were when it closed, and
+/// the one protected block among them.
+struct Group {
+    blocks: Vec<(u32, Box<[u8]>)>,
+    protected: Option<u32>,
 }
 
 impl<'f> BlockCache<'f> {
@@ -69,6 +96,9 @@ impl<'f> BlockCache<'f> {
             stats: CacheStats::default(),
             read_only: None,
             cover: 0,
+            protected: HashSet::new(),
+            group_protected: None,
+            sealed: Vec::new(),
         }
     }
 
@@ -96,7 +126,55 @@ impl<'f> BlockCache<'f> {
 
     /// Whether there are changes not yet flushed.
     pub fn is_dirty(&self) -> bool {
-        !self.dirty.is_empty()
+        !self.dirty.is_empty() || !self.sealed.is_empty()
+    }
+
+    /// Whether the running command may write (see [`BlockCache::set_read_only`]).
+    pub fn is_writable(&self) -> bool {
+        self.read_only.is_none()
+    }
+
+    /// Say that the filesystem as it is on the flash may use these blocks
+    /// (block numbers: flash offset / 4 KB), e.g. what a littlefs traversal
+    /// finds at mount. Changes to them are then ordered (see the module
+    /// documentation); blocks a flushed group wrote count as protected too.
+    /// Blocks the open group changed and that were not protected are left
+    /// out: the flash holds nothing that uses them before the group lands.
+    pub fn protect(&mut self, blocks: impl IntoIterator<Item = u32>) {
+        for b in blocks {
+            if !self.dirty.contains(&b) {
+                self.protected.insert(b);
+            }
+        }
+    }
+
+    /// Before `idx` changes: if it is protected and the open group already
+    /// changes another protected block, close the group.
+    fn order(&mut self, idx: u32) {
+        if !self.protected.contains(&idx) {
+            return;
+        }
+        match self.group_protected {
+            Some(b) if b != idx => {
+                self.seal();
+                self.group_protected = Some(idx);
+            }
+            _ => self.group_protected = Some(idx),
+        }
+    }
+
+    /// Close the open group: keep its blocks as they are now, to be flushed
+    /// before anything changed later. Its blocks become protected (the
+    /// filesystem on the flash uses them once it is flushed).
+    fn seal(&mut self) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let blocks: Vec<(u32, Box<[u8]>)> =
+            dirty.iter().map(|&b| (b, self.cached(b).map_or_else(|| vec![0xFF; BS].into(), Box::from))).collect();
+        self.protected.extend(dirty);
+        let protected = self.group_protected.take();
+        if !blocks.is_empty() {
+            self.sealed.push(Group { blocks, protected });
+        }
     }
 
     /// Refuse writes (with `command` named in the error) until called with `None`.
@@ -178,12 +256,14 @@ impl<'f> BlockCache<'f> {
             let same = self.cached(idx).is_some_and(|blk| blk[at..at + n] == *new);
             if same {
             } else if n == BS {
+                self.order(idx);
                 self.insert(idx, new.into());
                 self.dirty.insert(idx);
             } else {
                 self.load(idx, idx)?;
-                if let Some(Some(blk)) = self.blocks.get_mut(idx as usize) {
-                    if blk[at..at + n] != *new {
+                if self.cached(idx).is_some_and(|blk| blk[at..at + n] != *new) {
+                    self.order(idx);
+                    if let Some(Some(blk)) = self.blocks.get_mut(idx as usize) {
                         blk[at..at + n].copy_from_slice(new);
                         self.dirty.insert(idx);
                     }
@@ -200,6 +280,7 @@ impl<'f> BlockCache<'f> {
         self.check_writable()?;
         crate::flash::check_erase_alignment(offset, len)?;
         for idx in offset / BLOCK_SIZE..(offset + len) / BLOCK_SIZE {
+            self.order(idx);
             match self.blocks.get_mut(idx as usize) {
                 Some(Some(blk)) => blk.fill(0xFF),
                 _ => self.insert(idx, vec![0xFF; BS].into_boxed_slice()),
@@ -222,45 +303,32 @@ impl<'f> BlockCache<'f> {
         self.cover = self.cover.max(end);
     }
 
-    /// Write every dirty block to the flash: each run of neighbouring dirty
-    /// blocks is erased, then its blocks that are not blank are written
-    /// (blank ones are already blank after the erase); then a file is
+    /// Write every change to the flash, group by group in the order they
+    /// were made (see the module documentation). In each group the blocks
+    /// that are not protected go first, as runs of neighbouring blocks: each
+    /// run is erased, then its blocks that are not blank are written (blank
+    /// ones are already blank after the erase). The group's protected block
+    /// goes last, written in place (erased if it is blank). Then a file is
     /// extended as [`BlockCache::cover`] asked. Returns whether anything was
-    /// written. On error the blocks not yet flushed stay dirty.
+    /// written. On error the changes not yet flushed stay.
     pub fn flush(&mut self) -> Result<bool, FsError> {
-        if self.dirty.is_empty() {
+        if !self.is_dirty() {
             self.cover = 0;
             return Ok(false);
         }
-        let dirty: Vec<u32> = self.dirty.iter().copied().collect();
-        for run in runs(&dirty) {
-            let (first, count) = (run[0], run.len() as u32);
-            self.flash.erase(first * BLOCK_SIZE, count * BLOCK_SIZE)?;
-            self.stats.blocks_erased += count;
-            self.stats.write_runs += 1;
-            let block = |b: u32| self.cached(b).unwrap_or(&[]);
-            let blank: Vec<bool> = run.iter().map(|&b| is_blank(block(b))).collect();
-            let mut i = 0;
-            while i < run.len() {
-                if blank[i] {
-                    i += 1;
-                    continue;
-                }
-                let start = i;
-                while i < run.len() && !blank[i] {
-                    i += 1;
-                }
-                let mut data = Vec::with_capacity((i - start) * BS);
-                for &b in &run[start..i] {
-                    data.extend_from_slice(self.cached(b).unwrap_or(&[]));
-                }
-                self.flash.write(run[start] * BLOCK_SIZE, &data)?;
-                self.stats.blocks_written += (i - start) as u32;
+        self.seal();
+        let mut done = 0;
+        let mut result = Ok(());
+        for group in &self.sealed {
+            let blocks: Vec<(u32, &[u8])> = group.blocks.iter().map(|(b, d)| (*b, &d[..])).collect();
+            if let Err(e) = flush_group(&mut *self.flash, &mut self.stats, &blocks, group.protected) {
+                result = Err(e);
+                break;
             }
-            for b in run {
-                self.dirty.remove(b);
-            }
+            done += 1;
         }
+        self.sealed.drain(..done);
+        result?;
         if self.cover > self.flash.data_end() {
             // One erased byte at the end: a file fills the gap before it with 0xFF.
             self.flash.write(self.cover - 1, &[0xFF])?;
@@ -273,7 +341,9 @@ impl<'f> BlockCache<'f> {
     /// taken out of the cache, which then holds (and, once read again, sees)
     /// the flash as it is: changes worked out now, to be written later.
     pub fn take_changes(&mut self) -> Vec<(u32, Vec<u8>)> {
-        let out = self.dirty.iter().map(|&b| (b * BLOCK_SIZE, self.cached(b).unwrap_or(&[]).to_vec())).collect();
+        let mut blocks: BTreeSet<u32> = self.dirty.clone();
+        blocks.extend(self.sealed.iter().flat_map(|g| g.blocks.iter().map(|(b, _)| *b)));
+        let out = blocks.iter().map(|&b| (b * BLOCK_SIZE, self.cached(b).unwrap_or(&[]).to_vec())).collect();
         self.discard();
         out
     }
@@ -281,12 +351,62 @@ impl<'f> BlockCache<'f> {
     /// Forget every unflushed change (the cached copies of those blocks too).
     pub fn discard(&mut self) {
         self.cover = 0;
-        for b in std::mem::take(&mut self.dirty) {
+        self.group_protected = None;
+        let sealed = std::mem::take(&mut self.sealed).into_iter().flat_map(|g| g.blocks.into_iter().map(|(b, _)| b));
+        for b in std::mem::take(&mut self.dirty).into_iter().chain(sealed) {
             if let Some(slot) = self.blocks.get_mut(b as usize) {
                 *slot = None;
             }
         }
     }
+}
+
+/// Write one group: the blocks (sorted) other than `protected` in runs, each
+/// run erased first and its blocks that are not blank written; then
+/// `protected` alone, in place.
+fn flush_group(
+    flash: &mut dyn Flash,
+    stats: &mut CacheStats,
+    blocks: &[(u32, &[u8])],
+    protected: Option<u32>,
+) -> Result<(), FsError> {
+    let others: Vec<(u32, &[u8])> = blocks.iter().copied().filter(|&(b, _)| Some(b) != protected).collect();
+    let numbers: Vec<u32> = others.iter().map(|&(b, _)| b).collect();
+    let mut at = 0;
+    for run in runs(&numbers) {
+        let data = &others[at..at + run.len()];
+        at += run.len();
+        let (first, count) = (run[0], run.len() as u32);
+        flash.erase(first * BLOCK_SIZE, count * BLOCK_SIZE)?;
+        stats.blocks_erased += count;
+        stats.write_runs += 1;
+        let mut i = 0;
+        while i < data.len() {
+            if is_blank(data[i].1) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < data.len() && !is_blank(data[i].1) {
+                i += 1;
+            }
+            let bytes: Vec<u8> = data[start..i].iter().flat_map(|&(_, d)| d.iter().copied()).collect();
+            flash.write(data[start].0 * BLOCK_SIZE, &bytes)?;
+            stats.blocks_written += (i - start) as u32;
+        }
+    }
+    if let Some((b, d)) = protected.and_then(|p| blocks.iter().find(|&&(b, _)| b == p)) {
+        // In place, never erased first: until this one write lands, the
+        // filesystem on the flash is the one before the group.
+        if is_blank(d) {
+            flash.erase(b * BLOCK_SIZE, BLOCK_SIZE)?;
+            stats.blocks_erased += 1;
+        } else {
+            flash.write(b * BLOCK_SIZE, d)?;
+            stats.blocks_written += 1;
+        }
+    }
+    Ok(())
 }
 
 fn is_blank(block: &[u8]) -> bool {
@@ -432,6 +552,85 @@ mod tests {
         assert_eq!(b.len(), 0x4000);
         assert_eq!((b[0], &b[0x2000..0x2004]), (1, &b"data"[..]));
         assert!(b[0x1000..0x2000].iter().chain(&b[0x2004..]).all(|&x| x == 0xFF));
+    }
+
+    /// A flash that logs every write and erase, in order.
+    struct Log {
+        inner: FileFlash,
+        ops: Vec<String>,
+    }
+
+    impl Flash for Log {
+        fn start(&self) -> u32 {
+            self.inner.start()
+        }
+        fn data_end(&self) -> u32 {
+            self.inner.data_end()
+        }
+        fn capacity(&self) -> u32 {
+            self.inner.capacity()
+        }
+        fn read(&mut self, offset: u32, buf: &mut [u8]) -> Result<(), crate::flash::FlashError> {
+            self.inner.read(offset, buf)
+        }
+        fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), crate::flash::FlashError> {
+            self.ops.push(format!("write {offset:#x}+{:#x}", data.len()));
+            self.inner.write(offset, data)
+        }
+        fn erase(&mut self, offset: u32, len: u32) -> Result<(), crate::flash::FlashError> {
+            self.ops.push(format!("erase {offset:#x}+{len:#x}"));
+            self.inner.erase(offset, len)
+        }
+    }
+
+    #[test]
+    fn changes_to_protected_blocks_go_last_in_their_group_and_groups_keep_their_order() {
+        let mut f = Log { inner: FileFlash::new(vec![0u8; 0x10000], 0, 0x40_0000), ops: Vec::new() };
+        let mut c = BlockCache::new(&mut f);
+        c.protect([0, 1]);
+        c.write(0x5000, &[5; 16]).unwrap(); // unused block
+        c.write(0x0100, &[1; 16]).unwrap(); // protected block 0: the group's one
+        c.write(0x6000, &[6; 16]).unwrap();
+        c.write(0x0200, &[2; 16]).unwrap(); // block 0 again: same group
+        c.erase(0x1000, 0x1000).unwrap(); // protected block 1: a new group
+        c.write(0x1000, &[3; 16]).unwrap();
+        c.write(0x5000, &[7; 16]).unwrap(); // written by the first group: now protected, a third group
+        assert!(c.flush().unwrap());
+        drop(c);
+        assert_eq!(
+            f.ops,
+            [
+                // Group 1: the unused blocks as a run, then block 0 in place (no erase).
+                "erase 0x5000+0x2000",
+                "write 0x5000+0x2000",
+                "write 0x0+0x1000",
+                // Group 2: block 1 alone, in place.
+                "write 0x1000+0x1000",
+                // Group 3: block 5 again.
+                "write 0x5000+0x1000",
+            ]
+        );
+        let b = f.inner.bytes();
+        assert_eq!((b[0x100], b[0x200], b[0x1000], b[0x1010], b[0x5000], b[0x6000]), (1, 2, 3, 0xFF, 7, 6));
+        assert_eq!(&b[0x0..0x10], &[0; 16]);
+    }
+
+    #[test]
+    fn a_discarded_run_forgets_every_group() {
+        let mut f = FileFlash::new(vec![0u8; 0x4000], 0, 0x40_0000);
+        let mut c = BlockCache::new(&mut f);
+        c.protect([0, 1]);
+        c.write(0x0, &[1]).unwrap();
+        c.write(0x1000, &[2]).unwrap(); // second protected block: the first group is sealed
+        assert!(c.is_dirty());
+        c.discard();
+        assert!(!c.is_dirty());
+        let mut b = [9u8; 1];
+        c.read(0x1000, &mut b).unwrap();
+        assert_eq!(b, [0]);
+        assert!(!c.flush().unwrap());
+        drop(c);
+        assert!(f.bytes().iter().all(|&x| x == 0));
     }
 
     #[test]

@@ -21,6 +21,25 @@ use super::path::FsPath;
 use super::volume::{Entry, Usage, Volume};
 use super::FsError;
 
+/// Tell the cache which blocks the filesystem uses before the first change
+/// of a mount, so it keeps littlefs's write order when it flushes (see
+/// [`BlockCache::protect`]). Blocks a damaged filesystem names past the
+/// partition are left out; if the walk fails, every block of the partition
+/// is protected: each change then goes out in the order it was made. A
+/// flash error is returned.
+fn protect_used_blocks(fs: &mut Filesystem<LfsDev<'_, '_>>, region: Region) -> Result<(), FsError> {
+    let (first, blocks) = (region.offset / BLOCK_SIZE, region.blocks());
+    let mut used = Vec::new();
+    if fs.traverse(&mut |b| used.extend((b < blocks).then(|| first + b))).is_err() {
+        if let Some(e) = fs.device_mut().error.take() {
+            return Err(e);
+        }
+        used = (first..first + region.blocks()).collect();
+    }
+    fs.device_mut().cache.protect(used);
+    Ok(())
+}
+
 /// MicroPython's attribute type for a file's modification time.
 pub const ATTR_MTIME: u8 = 1;
 
@@ -93,6 +112,8 @@ pub struct LfsVolume<'c, 'f> {
     /// The metadata pair of each directory listed since the last change, and
     /// its path (see [`LfsVolume::check_one_path`]).
     listed: HashMap<u64, String>,
+    /// The blocks in use were given to the cache to protect (on the first change).
+    protected: bool,
 }
 
 fn corrupt(part: &str, detail: impl ToString) -> FsError {
@@ -143,7 +164,7 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         // at the start of the partition and a file can end right after it
         // (littlefs's own start is pseudo-random; see `allocate_from_start`).
         fs.allocate_from_start();
-        Ok(LfsVolume { fs, part: part.to_owned(), region, info, listed: HashMap::new() })
+        Ok(LfsVolume { fs, part: part.to_owned(), region, info, listed: HashMap::new(), protected: false })
     }
 
     /// Make a new filesystem on the partition as MicroPython would, but at
@@ -255,6 +276,16 @@ impl<'c, 'f> LfsVolume<'c, 'f> {
         }
     }
 
+    /// Before a change: the first of this mount protects the blocks in use
+    /// (a walk of the filesystem, which only changes need).
+    fn before_change(&mut self) -> Result<(), FsError> {
+        if !self.protected {
+            protect_used_blocks(&mut self.fs, self.region)?;
+            self.protected = true;
+        }
+        Ok(())
+    }
+
     /// The filesystem's on-disk version as mounted.
     pub fn disk_version(&self) -> u32 {
         self.info.disk_version
@@ -316,16 +347,30 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn write_file(&mut self, path: &FsPath, data: &[u8], mtime_ns: u64, absent: bool) -> Result<(), FsError> {
         path.check_names()?;
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
-        // Remove an old copy first so its blocks can be reused for the new one.
-        match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
+        let exists = match if absent { Err(lfs::Error::NoEntry) } else { self.fs.stat(path.abs()) } {
             Ok(e) if e.file_type == FileType::Dir => return Err(FsError::IsADirectory(path.to_string())),
-            Ok(_) => self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))?,
-            Err(_) => {}
-        }
+            Ok(_) => true,
+            Err(_) => false,
+        };
         let attrs = [Attribute { kind: ATTR_MTIME, value: mtime_ns.to_le_bytes().to_vec() }];
-        if let Err(e) = self.fs.write_file(path.abs(), data, &attrs) {
+        // An old copy stays until the new one is complete: littlefs commits a
+        // file when it is closed, so a device cut off half way holds one or
+        // the other. Only when both do not fit is the old one removed first
+        // (its blocks are then reused for the new one).
+        let first = self.fs.write_file(path.abs(), data, &attrs);
+        let retry = match first {
+            Ok(()) => return Ok(()),
+            Err(lfs::Error::NoSpace) if exists => {
+                self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))?;
+                self.fs.write_file(path.abs(), data, &attrs)
+            }
+            Err(e) if exists => return Err(self.err(e, "write", path)),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = retry {
             let err = self.err(e, "write", path);
             // Leave no truncated file behind (littlefs may have created it).
             let _ = self.fs.remove(path.abs());
@@ -336,12 +381,14 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn mkdir(&mut self, path: &FsPath) -> Result<(), FsError> {
         path.check_names()?;
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
         self.fs.mkdir(path.abs()).map_err(|e| self.err(e, "mkdir", path))
     }
 
     fn remove(&mut self, path: &FsPath) -> Result<(), FsError> {
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
         self.fs.remove(path.abs()).map_err(|e| self.err(e, "remove", path))
@@ -349,6 +396,7 @@ impl Volume for LfsVolume<'_, '_> {
 
     fn rename(&mut self, from: &FsPath, to: &FsPath) -> Result<(), FsError> {
         to.check_names()?;
+        self.before_change()?;
         // A change may move metadata pairs (compaction, relocation) or free one.
         self.listed.clear();
         self.fs.rename(from.abs(), to.abs()).map_err(|e| self.err(e, "rename", from))
@@ -392,6 +440,7 @@ impl Volume for LfsVolume<'_, '_> {
             return Err(FsError::GrowShrink { part: self.part.clone(), now: old, asked: blocks });
         }
         let root = FsPath::root(&self.part);
+        self.before_change()?;
         self.fs.grow(blocks).map_err(|e| self.err(e, "grow", &root))?;
         self.info = self.fs.fs_stat().map_err(|e| self.err(e, "fs_stat", &root))?;
         Ok(old)

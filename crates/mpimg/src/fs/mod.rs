@@ -14,8 +14,11 @@
 //! flash is left exactly as it was; what `get` already wrote on this computer
 //! stays there. The one exception is a failure while flushing itself: on a
 //! file held in memory that cannot happen short of running out of capacity
-//! (checked before), but on a device a flush interrupted by an I/O error
-//! leaves the runs written so far, and the filesystem may need `mkfs`.
+//! (checked before), but on a device the link can fail half way. littlefs
+//! then holds its files as before the run, or with some of the run's
+//! changes, never a damaged filesystem: the flush keeps littlefs's own write
+//! order (see [`cache`]), and running the same commands again completes them.
+//! A FAT volume has no such order and can be left damaged.
 
 pub mod cache;
 pub mod command;

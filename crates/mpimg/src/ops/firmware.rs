@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::error::Error;
-use crate::flash::{write_atomically, FileBytes, FileFlash, Flash};
+use crate::flash::{same_file, write_atomically, FileBytes, FileFlash, FileStamp, Flash};
 use crate::format::app_desc::AppDesc;
 use crate::format::banner::{find_banner, Banner};
 use crate::format::chip::Chip;
@@ -99,13 +99,50 @@ pub fn open_bytes(bytes: impl Into<FileBytes>) -> Result<Opened, Error> {
 ///
 /// Errors: [`Error::Read`] when the file cannot be read, [`Error::Decode`]
 /// for a HEX or UF2 file that holds no firmware, and those of [`open_bytes`].
+///
+/// The file's stamp is taken first: a firmware saved later from these bytes
+/// is refused ([`Error::InputChanged`]) if another program changed the file
+/// meanwhile.
 pub fn open_path(path: &Path) -> Result<Opened, Error> {
-    let bytes = FileBytes::open(path).map_err(|source| Error::Read { path: path.into(), source })?;
-    match decode(bytes.as_slice()) {
+    let cannot = |source| Error::Read { path: path.into(), source };
+    let stamp = FileStamp::now(path).map_err(cannot)?;
+    let bytes = FileBytes::open(path).map_err(cannot)?;
+    let opened = match decode(bytes.as_slice()) {
         Ok(None) => open_bytes(bytes),
         Ok(Some(decoded)) => open_bytes(decoded.bytes),
         Err(source) => Err(Error::Decode { path: path.into(), source }),
+    }?;
+    Ok(match opened {
+        Opened::Firmware(mut fw) => {
+            fw.flash.set_source(path, stamp);
+            Opened::Firmware(fw)
+        }
+        app => app,
+    })
+}
+
+/// Refuse to write any of `outputs` when it is the `input` file itself (by
+/// the same path, another one, a hard link or a symbolic link): a run writes
+/// its input only when asked to change it in place.
+///
+/// Errors: [`Error::OutputIsInput`] naming the first such output.
+pub fn check_outputs<'a>(input: &Path, outputs: impl IntoIterator<Item = &'a Path>) -> Result<(), Error> {
+    match outputs.into_iter().find(|o| same_file(input, o)) {
+        Some(o) => Err(Error::OutputIsInput { path: o.to_path_buf() }),
+        None => Ok(()),
     }
+}
+
+/// Whether the file at `path` can be written (opened for writing, nothing
+/// changed): what an in-place run checks before it does any work.
+///
+/// Errors: [`Error::Write`] with the reason (permission denied, a read-only file system).
+pub fn check_writable(path: &Path) -> Result<(), Error> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map(drop)
+        .map_err(|source| Error::Write { path: path.into(), source })
 }
 
 /// Explain a file that does not start with an image header.
@@ -154,11 +191,31 @@ impl Firmware<FileFlash> {
     /// Write the firmware, with its changes, to `path` (atomically: a
     /// temporary file renamed into place). Returns its length in bytes.
     ///
-    /// Errors: [`Error::Write`].
+    /// Errors: [`Error::InputChanged`] when the file the firmware came from
+    /// changed since it was opened (nothing is written), [`Error::Write`].
     pub fn save(&self, path: impl AsRef<Path>) -> Result<usize, Error> {
         let path = path.as_ref();
+        self.check_source()?;
         write_atomically(path, self.flash.bytes()).map_err(|source| Error::Write { path: path.into(), source })?;
         Ok(self.flash.bytes().len())
+    }
+
+    /// Write only the changes back into `path`, the file the firmware came
+    /// from (see [`FileFlash::save_in_place`]). Returns the bytes written.
+    ///
+    /// Errors: [`Error::InputChanged`] when another program changed the
+    /// file since it was opened (nothing is written), [`Error::Write`].
+    pub fn save_in_place(&self, path: impl AsRef<Path>) -> Result<usize, Error> {
+        let path = path.as_ref();
+        self.check_source()?;
+        self.flash.save_in_place(path).map_err(|source| Error::Write { path: path.into(), source })
+    }
+
+    fn check_source(&self) -> Result<(), Error> {
+        match self.flash.changed_source() {
+            Some(p) => Err(Error::InputChanged { path: p.to_path_buf() }),
+            None => Ok(()),
+        }
     }
 
     /// The firmware file's contents in `format`: the raw image, or Intel HEX
@@ -176,12 +233,13 @@ impl Firmware<FileFlash> {
     /// Write the firmware to `path` in `format` (atomically, as [`Firmware::save`]).
     /// Returns the file's length in bytes.
     ///
-    /// Errors: [`Error::Write`].
+    /// Errors: [`Error::InputChanged`], [`Error::Write`].
     pub fn save_as(&mut self, path: impl AsRef<Path>, format: FileFormat) -> Result<usize, Error> {
         if format == FileFormat::Bin {
             return self.save(path);
         }
         let path = path.as_ref();
+        self.check_source()?;
         let data = self.encode(format);
         write_atomically(path, &data).map_err(|source| Error::Write { path: path.into(), source })?;
         Ok(data.len())

@@ -12,7 +12,8 @@
 //! 4 KB or 8 KB on chips whose bootloader is not at 0) nothing is read or
 //! written. Without `erase_rest` only the partition the image ends in is
 //! cleared: the partitions after it (a filesystem kept across a firmware
-//! update) stay as they were.
+//! update) stay as they were. The order of the writes, which keeps a board
+//! cut off half way starting, is [`super::place::write_image`]'s.
 
 use serde::Serialize;
 
@@ -81,7 +82,9 @@ pub fn check_board(d: &DeviceFlash, chip: &'static Chip, header: &ImageHeader) -
 /// the flash past it to the end (see the module documentation).
 ///
 /// Errors: those of [`check_board`], [`Error::FirmwareTooBig`] for an image
-/// longer than its flash, [`Error::Flash`] when writing fails.
+/// longer than its flash, [`Error::Interrupted`] (what the board is left
+/// with) when a write is cut off, [`Error::Flash`] when another write error
+/// occurs.
 pub fn write_image(
     d: &mut DeviceFlash,
     image: &[u8],

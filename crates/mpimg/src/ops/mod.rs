@@ -4,9 +4,10 @@
 //! the files of the filesystems they move with [`carry`]), partition
 //! reads and writes ([`region`], [`partition_io`]), image checks ([`check`]),
 //! OTA ([`ota`]), backing up a whole board ([`backup`]), flashing a whole
-//! image to a device (`flash_image`), where a firmware sits in flash
-//! ([`place`]), diagnoses with their fixes ([`diagnose`]), fitting a firmware
-//! to a flash size ([`fit`]), assembling an image from a build's pieces
+//! image to a device (`flash_image`), what a device write cut off half way
+//! leaves ([`cut`]), where a firmware sits in flash ([`place`]), diagnoses
+//! with their fixes ([`diagnose`]), fitting a firmware to a flash size
+//! ([`fit`]), assembling an image from a build's pieces
 //! ([`assemble`]), and firmware files as Intel HEX or UF2 ([`file_format`]).
 //!
 //! Nothing here knows the command line: operations take typed values, and
@@ -16,6 +17,7 @@ pub mod assemble;
 pub mod backup;
 pub mod carry;
 pub mod check;
+pub mod cut;
 pub mod diagnose;
 pub mod file_format;
 pub mod firmware;

@@ -2,6 +2,12 @@
 //! update goes to, and the update itself: the app written to the next OTA
 //! partition (rest of the partition erased) and otadata rewritten by ESP-IDF's
 //! `esp_ota_set_boot_partition` rules ([`OtaData::try_plan_update`]).
+//!
+//! The app goes first, otadata last (one sector, one transfer): cut off
+//! before otadata lands, the board starts the app it started before. An
+//! update whose otadata write landed but was not confirmed (the link failed
+//! just then) is done: the same update run again finds the app it would
+//! write already selected, and writes nothing.
 
 use serde::Serialize;
 
@@ -9,6 +15,7 @@ use crate::flash::{Flash, SECTOR_SIZE};
 use crate::format::otadata::{BootTarget, OtaData, OtaState, OTADATA_LEN, OTADATA_SECTOR_LEN, OTA_RECORD_LEN};
 use crate::format::partition::{Partition, PartitionTable, SUBTYPE_OTA, TYPE_DATA};
 
+use super::cut::{leaving, CutLeaves};
 use super::partition_io::write_region;
 use super::region::Region;
 use crate::error::Error;
@@ -41,6 +48,9 @@ pub struct OtaReport {
     pub seq: u32,
     /// The new record's state (`new`; `undefined` without rollback).
     pub state: String,
+    /// The update was made already: the app otadata selects is this one,
+    /// with this state (a run cut off after its last write, run again). Nothing was written.
+    pub already: bool,
 }
 
 /// The otadata partition and the OTA apps ota_0, ota_1, ... up to the first gap (as IDF counts them).
@@ -167,11 +177,16 @@ pub fn ota_update(
         return Err(no_ota());
     }
     let status = ota_status(flash, table)?.ok_or_else(no_ota)?;
+    let state = if rollback { OtaState::New } else { OtaState::Undefined };
+    if let Some(done) = already_done(flash, &otadata, &apps, &status, app, state)? {
+        return Ok(done);
+    }
     let target = apps.iter().position(|p| p.name() == status.next).unwrap_or(0);
     let part = &apps[target];
     let data = read_otadata(flash, &otadata)?;
     let (slot, record) = data.try_plan_update(apps.len(), target, rollback)?;
-    let bytes = write_region(flash, &Region::of(part), app)?;
+    let written = write_region(flash, &Region::of(part), app);
+    let bytes = leaving(written, |_| Some(CutLeaves::CurrentAppStarts))?;
     // IDF erases the record's sector and writes the record at its start.
     let mut sector = vec![0xFFu8; SECTOR_SIZE as usize];
     sector[..OTA_RECORD_LEN].copy_from_slice(&record.to_bytes());
@@ -183,7 +198,34 @@ pub fn ota_update(
         otadata_sector: slot,
         seq: record.seq,
         state: record.ota_state().to_string(),
+        already: false,
     })
+}
+
+/// The report of an update made already: otadata's record in charge selects
+/// an OTA app partition in `state` that holds `app`. None otherwise.
+fn already_done(
+    flash: &mut dyn Flash,
+    otadata: &Partition,
+    apps: &[Partition],
+    status: &OtaStatus,
+    app: &[u8],
+    state: OtaState,
+) -> Result<Option<OtaReport>, Error> {
+    let (Some(seq), Some(current)) = (status.seq, status.state.as_deref()) else { return Ok(None) };
+    let Some(part) = apps.iter().find(|p| p.name() == status.boots) else { return Ok(None) };
+    if current != state.to_string() || app.len() as u64 > u64::from(part.size) || !flash.holds(part.offset, app)? {
+        return Ok(None);
+    }
+    Ok(Some(OtaReport {
+        partition: part.name(),
+        offset: part.offset,
+        bytes: app.len() as u32,
+        otadata_sector: read_otadata(flash, otadata)?.active_record().unwrap_or(0),
+        seq,
+        state: current.to_string(),
+        already: true,
+    }))
 }
 
 #[cfg(test)]
@@ -240,5 +282,23 @@ mod tests {
         assert_eq!((r.partition.as_str(), r.otadata_sector, r.seq, r.state.as_str()), ("ota_0", 1, 3, "undefined"));
         assert_eq!(&f.bytes()[0xe000..0xe020], &OtaRecord::new(3, OtaState::Undefined).to_bytes());
         assert!(f.bytes()[0x10008..0x20000].iter().all(|&b| b == 0xFF));
+    }
+
+    #[test]
+    fn the_same_update_again_writes_nothing() {
+        let t = table();
+        let mut f = FileFlash::new(vec![0xFF; 0x30000], 0, 0x40_0000);
+        let r = ota_update(&mut f, &t, &[1, 2, 3, 4], true).unwrap();
+        assert!(!r.already);
+        let before = f.bytes().to_vec();
+        // What a run cut off after its otadata write, run again, does.
+        let again = ota_update(&mut f, &t, &[1, 2, 3, 4], true).unwrap();
+        assert_eq!(again, OtaReport { already: true, ..r.clone() });
+        assert_eq!(f.bytes(), &before[..]);
+        // Another app, or the same one asked without rollback (another state), is an update.
+        let other = ota_update(&mut f, &t, &[1, 2, 3, 5], true).unwrap();
+        assert_eq!((other.partition.as_str(), other.seq, other.already), ("ota_0", 3, false));
+        let plain = ota_update(&mut f, &t, &[1, 2, 3, 5], false).unwrap();
+        assert_eq!((plain.partition.as_str(), plain.seq, plain.already), ("ota_1", 4, false));
     }
 }

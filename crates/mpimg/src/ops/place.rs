@@ -15,8 +15,9 @@ use crate::error::Error;
 use crate::flash::{align_up, Flash, SECTOR_SIZE};
 use crate::format::chip::Chip;
 use crate::format::image::{ImageHeader, HEADER_LEN};
-use crate::format::partition::{PartitionTable, TABLE_OFFSET, TABLE_SIZE};
+use crate::format::partition::{PartitionTable, SUBTYPE_OTA, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA};
 
+use super::cut::{leaving, CutLeaves};
 use super::walk::walk_image;
 
 /// Every flash offset a chip starts its bootloader from (see [`Chip::bootloader_offset`]).
@@ -27,23 +28,79 @@ pub const BOOTLOADER_OFFSETS: [u32; 3] = [0x0, 0x1000, 0x2000];
 /// erased to its end (with `erase_rest`, the whole flash after the image).
 /// Returns the flash offset erased to.
 ///
-/// Errors: flash errors.
+/// The order keeps a board that is cut off half way starting for as long as
+/// it can, as ESP-IDF boots (the ROM starts the bootloader, which reads the
+/// table and otadata and starts the app otadata selects, else the first):
+/// the apps and data go first (the old bootloader, table and otadata still
+/// select the old app), then the partition table and otadata (one transfer
+/// each), and the bootloader last, in one transfer that lands whole or not
+/// at all (a bootloader compresses to one frame of the loader). A blank
+/// board has no bootloader until everything else is in place; a used board
+/// keeps its old one.
+///
+/// Errors: [`Error::Interrupted`] (what the board is left with) when a
+/// device write is cut off, other flash errors as [`Error::Flash`].
 pub fn write_image(flash: &mut dyn Flash, at: u32, image: &[u8], erase_rest: bool) -> Result<u32, Error> {
     let end = at + image.len() as u32;
     let padded_end = align_up(end, SECTOR_SIZE).min(flash.data_end());
     let mut data = image.to_vec();
     data.resize((padded_end - at) as usize, 0xFF);
-    let part_end = table_in(image, at)
+    let table = table_in(image, at);
+    let part_end = table
+        .as_ref()
         .and_then(|t| t.entries.iter().find(|p| p.offset < end && end <= p.end()).map(|p| p.end()))
         .unwrap_or(padded_end)
         .max(padded_end)
         .min(flash.data_end());
     let part_end = if erase_rest { flash.data_end() } else { part_end };
-    flash.write(at, &data)?;
+    let pieces = Pieces::of(at, padded_end, table.as_ref());
+    let slice = |(a, b): (u32, u32)| &data[(a - at) as usize..(b - at) as usize];
+    let incomplete = |_| Some(CutLeaves::FirmwareIncomplete);
+    for &r in &pieces.body {
+        leaving(flash.write(r.0, slice(r)).map_err(Error::from), incomplete)?;
+    }
     if part_end > padded_end {
-        flash.erase(padded_end, part_end - padded_end)?;
+        leaving(flash.erase(padded_end, part_end - padded_end).map_err(Error::from), incomplete)?;
+    }
+    for &r in pieces.table.iter().chain(&pieces.otadata) {
+        leaving(flash.write_whole(r.0, slice(r)).map_err(Error::from), incomplete)?;
+    }
+    if let Some(r) = pieces.bootloader {
+        let leaves = |torn| Some(if torn { CutLeaves::BootloaderTorn } else { CutLeaves::BootloaderNotYet });
+        leaving(flash.write_whole(r.0, slice(r)).map_err(Error::from), leaves)?;
     }
     Ok(part_end)
+}
+
+/// The flash ranges of an image in the order they are written (start, end
+/// exclusive; each within the image, sector aligned).
+struct Pieces {
+    /// Everything after the table but otadata: apps and data, in order.
+    body: Vec<(u32, u32)>,
+    /// The partition table sector.
+    table: Option<(u32, u32)>,
+    /// The new table's otadata, where the image covers it.
+    otadata: Option<(u32, u32)>,
+    /// From the bootloader offset to the table.
+    bootloader: Option<(u32, u32)>,
+}
+
+impl Pieces {
+    /// Cut `bl..end` (an image from the bootloader offset, padded to a
+    /// sector) along the table sector and `table`'s otadata.
+    fn of(bl: u32, end: u32, table: Option<&PartitionTable>) -> Pieces {
+        let clip = |a: u32, b: u32| (a.max(bl) < b.min(end)).then(|| (a.max(bl), b.min(end)));
+        let table_end = TABLE_OFFSET + TABLE_SIZE as u32;
+        let otadata = table
+            .and_then(|t| t.entries.iter().find(|p| p.ptype == TYPE_DATA && p.subtype == SUBTYPE_OTA))
+            .filter(|p| p.offset >= table_end && p.offset.is_multiple_of(SECTOR_SIZE))
+            .and_then(|p| clip(p.offset, align_up(p.end(), SECTOR_SIZE)));
+        let body = match otadata {
+            Some((a, b)) => [clip(table_end, a), clip(b, end)].into_iter().flatten().collect(),
+            None => clip(table_end, end).into_iter().collect(),
+        };
+        Pieces { body, table: clip(TABLE_OFFSET, table_end), otadata, bootloader: clip(bl, TABLE_OFFSET) }
+    }
 }
 
 /// The partition table inside a firmware image that starts at flash offset `at`.
@@ -189,5 +246,38 @@ mod tests {
         // The old copy's tail past the new end is erased.
         assert!(f.bytes()[fw.len()..0x40000].iter().all(|&b| b == 0xFF));
         assert_eq!(find_misplaced(&mut f, s3).unwrap(), None);
+    }
+
+    #[test]
+    fn pieces_put_otadata_table_and_bootloader_last() {
+        let generic = PartitionTable {
+            entries: vec![
+                Partition::new("nvs", 1, 2, 0x9000, 0x6000, 0),
+                Partition::new("factory", 0, 0, 0x10000, 0x1f0000, 0),
+            ],
+            ..PartitionTable::default()
+        };
+        let p = Pieces::of(0x1000, 0x29000, Some(&generic));
+        assert_eq!(p.body, vec![(0x9000, 0x29000)]);
+        assert_eq!((p.table, p.otadata, p.bootloader), (Some((0x8000, 0x9000)), None, Some((0x1000, 0x8000))));
+        let ota = PartitionTable {
+            entries: vec![
+                Partition::new("nvs", 1, 2, 0x9000, 0x4000, 0),
+                Partition::new("otadata", 1, 0, 0xd000, 0x2000, 0),
+                Partition::new("ota_0", 0, 0x10, 0x10000, 0xf0000, 0),
+            ],
+            ..PartitionTable::default()
+        };
+        let p = Pieces::of(0, 0x30000, Some(&ota));
+        assert_eq!(p.body, vec![(0x9000, 0xd000), (0xf000, 0x30000)]);
+        assert_eq!(
+            (p.table, p.otadata, p.bootloader),
+            (Some((0x8000, 0x9000)), Some((0xd000, 0xf000)), Some((0, 0x8000)))
+        );
+        // An image that ends inside otadata, and one that is a bootloader only.
+        let p = Pieces::of(0, 0xe000, Some(&ota));
+        assert_eq!((p.body, p.otadata), (vec![(0x9000, 0xd000)], Some((0xd000, 0xe000))));
+        let p = Pieces::of(0x1000, 0x6000, None);
+        assert_eq!((p.body, p.table, p.otadata, p.bootloader), (vec![], None, None, Some((0x1000, 0x6000))));
     }
 }

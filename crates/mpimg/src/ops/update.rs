@@ -3,14 +3,21 @@
 //! the first blocks of data partitions that moved or changed so MicroPython
 //! does not mount stale contents (except those whose filesystems
 //! [`crate::ops::carry`] keeps, which are written again after the table).
+//!
+//! On a device the order matters if the link fails half way: data first (the
+//! old table still stands), then the bootloader, whose header and digest
+//! change together in one transfer (a bootloader with the new header and the
+//! old digest, or the reverse, does not start), then the table. A table that
+//! did not change is not written.
 
-use crate::flash::Flash;
+use crate::flash::{align_up, Flash, SECTOR_SIZE};
 use crate::format::image::{parse_image, rehash, ImageHeader, HEADER_LEN};
 use crate::format::partition::{PartitionTable, TABLE_OFFSET};
 
 use crate::error::Error;
 
 use super::carry::{self, Carried, CarryPlan};
+use super::cut::{leaving, CutLeaves};
 use super::firmware::Firmware;
 use super::plan::Plan;
 
@@ -30,13 +37,15 @@ pub struct UpdateReport {
 /// header, keeping the filesystems as `carry` (from [`carry::plan_edit`])
 /// prepared: data partitions that changed are erased first (not those
 /// `carry` keeps), then the bootloader header (when it changed) and the
-/// table are written, then the moved filesystems are written at their new
-/// places and read back. Erasing first means that if a device's link fails
-/// before the table is written, the old table still stands.
+/// table (when it changed) are written, then the moved filesystems are
+/// written at their new places and read back. Erasing first means that if a
+/// device's link fails before the table is written, the old table still stands.
 ///
 /// Returns what was done and, per filesystem partition touched, what
-/// happened to its files. Errors: flash errors, and [`Error::Carry`] when a
-/// filesystem written does not read back as it should.
+/// happened to its files. Errors: flash errors, [`Error::Carry`] when a
+/// filesystem written does not read back as it should, and
+/// [`Error::Interrupted`] when a device's link fails while the bootloader may
+/// be half written (one that needs several transfers).
 pub fn commit<F: Flash>(
     fw: &mut Firmware<F>,
     plan: &Plan,
@@ -46,10 +55,13 @@ pub fn commit<F: Flash>(
     let mut report = UpdateReport { erased, ..UpdateReport::default() };
     if plan.header != fw.header || plan.renew_digest {
         let offset = fw.bootloader_offset();
-        write_bootloader_header(&mut fw.flash, offset, &plan.header)?;
+        let r = write_bootloader_header(&mut fw.flash, offset, &plan.header);
+        leaving(r, |torn| torn.then_some(CutLeaves::BootloaderTorn))?;
         report.bootloader_rewritten = true;
     }
-    write_table(&mut fw.flash, &plan.table)?;
+    if plan.table != fw.table {
+        write_table(&mut fw.flash, &plan.table)?;
+    }
     fw.table = plan.table.clone();
     fw.header = plan.header.clone();
     if !carry.parts.is_empty() {
@@ -60,7 +72,9 @@ pub fn commit<F: Flash>(
 }
 
 /// Rewrite the bootloader's image header (byte 3 carries the flash size) and
-/// its appended SHA-256. Only the header and digest bytes change.
+/// its appended SHA-256. Only the header and digest bytes change, but the
+/// bootloader is written as one piece ([`Flash::write_whole`]): on a device
+/// header and digest land together or not at all.
 pub fn write_bootloader_header(
     flash: &mut dyn Flash,
     bootloader_offset: u32,
@@ -71,12 +85,8 @@ pub fn write_bootloader_header(
     image[..HEADER_LEN].copy_from_slice(&header.to_bytes());
     rehash(&mut image)?;
     let info = parse_image(&image)?;
-    // Digest first: if a device's link fails in between, the header still
-    // holds the old size, so running the edit again rewrites both.
-    if info.sha_stored.is_some() {
-        flash.write(bootloader_offset + info.hashed_len as u32, &image[info.hashed_len..info.total_len])?;
-    }
-    flash.write(bootloader_offset, &image[..HEADER_LEN])?;
+    let whole = (align_up(bootloader_offset + info.total_len as u32, SECTOR_SIZE) - bootloader_offset) as usize;
+    flash.write_whole(bootloader_offset, &image[..whole.min(image.len())])?;
     Ok(())
 }
 

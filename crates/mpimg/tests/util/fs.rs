@@ -82,11 +82,13 @@ pub struct Recording<'a> {
     pub reads: Vec<(u32, u32)>,
     pub writes: Vec<(u32, u32)>,
     pub erases: Vec<(u32, u32)>,
+    /// Writes and erases in the order they came: ("write" | "erase", offset, length).
+    pub changes: Vec<(&'static str, u32, u32)>,
 }
 
 impl<'a> Recording<'a> {
     pub fn new(inner: &'a mut dyn Flash) -> Self {
-        Recording { inner, reads: Vec::new(), writes: Vec::new(), erases: Vec::new() }
+        Recording { inner, reads: Vec::new(), writes: Vec::new(), erases: Vec::new(), changes: Vec::new() }
     }
     /// Every 4 KB block index touched by the recorded reads, in order.
     pub fn blocks_read(&self) -> Vec<u32> {
@@ -113,10 +115,12 @@ impl Flash for Recording<'_> {
     }
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
         self.writes.push((offset, data.len() as u32));
+        self.changes.push(("write", offset, data.len() as u32));
         self.inner.write(offset, data)
     }
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {
         self.erases.push((offset, len));
+        self.changes.push(("erase", offset, len));
         self.inner.erase(offset, len)
     }
 }

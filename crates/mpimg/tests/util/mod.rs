@@ -3,10 +3,12 @@
 //! note when something optional is missing, but fail under CI=true, where
 //! everything must be there), and running the mpimg binary. Submodules:
 //! [`synth`] builds firmware byte by byte, [`fs`] runs `--fs` commands through
-//! the library, [`sim`] starts esp-sim devices.
+//! the library, [`sim`] starts esp-sim devices, [`matrix`] runs the fault
+//! matrix's cells.
 
 pub mod diag;
 pub mod fs;
+pub mod matrix;
 pub mod sim;
 pub mod synth;
 

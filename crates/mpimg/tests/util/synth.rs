@@ -11,9 +11,11 @@ pub fn image(chip_id: u16, flash_code: u8, segments: &[(u32, Vec<u8>)], hash: bo
     v.extend_from_slice(&0x4008_0000u32.to_le_bytes()); // entry point
     v.extend_from_slice(&[0xEE, 0, 0, 0]); // wp pin, drive settings
     v.extend_from_slice(&chip_id.to_le_bytes());
-    v.push(0); // deprecated min rev
-    v.extend_from_slice(&3u16.to_le_bytes()); // min rev full
-    v.extend_from_slice(&199u16.to_le_bytes()); // max rev full
+    v.push(0);
+    // deprecated min rev, then min rev full: v0.3 as ESP-IDF's esp32 builds ask; other chips v0.0, so
+    // esp-sim's boards of revision v0.0 start them.
+    v.extend_from_slice(&(if chip_id == 0 { 3u16 } else { 0 }).to_le_bytes());
+    v.extend_from_slice(&399u16.to_le_bytes()); // max rev full: v3.99
     v.extend_from_slice(&[0; 4]);
     v.push(u8::from(hash));
     let mut sum = 0xEFu8;
@@ -42,6 +44,12 @@ fn cstr(s: &str, n: usize) -> Vec<u8> {
 
 /// An app image with an `esp_app_desc_t` and a MicroPython banner.
 pub fn app_image(chip_id: u16, banner: &str) -> Vec<u8> {
+    let code: Vec<u8> = (0..20000u32).map(|i| (i * 31 % 253) as u8).collect();
+    image(chip_id, 2, &[(0x3f40_0020, app_rodata(banner)), (0x4008_0000, code)], true)
+}
+
+/// An app's first segment: the `esp_app_desc_t`, then data holding `banner`.
+fn app_rodata(banner: &str) -> Vec<u8> {
     let mut desc = Vec::new();
     desc.extend_from_slice(&0xABCD_5432u32.to_le_bytes());
     desc.extend_from_slice(&0u32.to_le_bytes()); // secure version
@@ -57,8 +65,7 @@ pub fn app_image(chip_id: u16, banner: &str) -> Vec<u8> {
     rodata.extend_from_slice(banner.as_bytes());
     rodata.push(0);
     rodata.resize(3000, 0x66);
-    let code: Vec<u8> = (0..20000u32).map(|i| (i * 31 % 253) as u8).collect();
-    image(chip_id, 2, &[(0x3f40_0020, [desc, rodata].concat()), (0x4008_0000, code)], true)
+    [desc, rodata].concat()
 }
 
 /// A bootloader image (no descriptor).
@@ -116,4 +123,46 @@ pub fn s3_firmware() -> Vec<u8> {
 
 pub fn sha256(b: &[u8]) -> Vec<u8> {
     Sha256::digest(b).to_vec()
+}
+
+/// `len` bytes that compress about as well as machine code (deflate keeps
+/// 40-60 %): printable literals from a seeded xorshift, every few bytes a
+/// short copy of what came a little earlier.
+pub fn code(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        let v = next();
+        if out.len() > 300 && v % 10 < 4 {
+            let back = 16 + ((v >> 8) % 240) as usize;
+            for _ in 0..3 + (v >> 20) % 6 {
+                out.push(out[out.len() - back]);
+            }
+        } else {
+            out.push(((v >> 32) % 80) as u8 + 0x20);
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// A bootloader image of about `len` bytes of [`code`] from `seed` (hash appended).
+pub fn code_bootloader(chip_id: u16, flash_code: u8, len: usize, seed: u64) -> Vec<u8> {
+    image(
+        chip_id,
+        flash_code,
+        &[(0x3fff_0000, code(len / 8, seed)), (0x4007_8000, code(len - len / 8, seed + 1))],
+        true,
+    )
+}
+
+/// An app image of about `len` bytes: descriptor, MicroPython's `banner`, then [`code`] from `seed`.
+pub fn code_app(chip_id: u16, banner: &str, len: usize, seed: u64) -> Vec<u8> {
+    image(chip_id, 2, &[(0x3f40_0020, app_rodata(banner)), (0x4008_0000, code(len, seed))], true)
 }

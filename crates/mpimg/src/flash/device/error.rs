@@ -70,9 +70,10 @@ pub enum DeviceError {
     },
     /// A write cut off by a link failure, with what was and was not written.
     #[error(
-        "writing {start:#x}..{end:#x} was interrupted: {cause}. Written and verified before that: {}; \
-         not written: {start:#x}..{end:#x} and whatever this run had still to do. Run the same command again to complete it",
-        ranges_text(done)
+        "writing {start:#x}..{end:#x} was interrupted: {cause}. Written and verified before that: {}; {}. \
+         Run the same command again to complete it",
+        ranges_text(done),
+        unwritten(*start, *end, *torn)
     )]
     Interrupted {
         /// Where the interrupted write starts.
@@ -81,10 +82,27 @@ pub enum DeviceError {
         end: u32,
         /// Flash ranges written and verified in this run before it.
         done: Vec<(u32, u32)>,
+        /// When the transfer in flight may have landed in part (it took
+        /// several frames of the loader and not all were acknowledged): where
+        /// that transfer ends. `None`: it landed whole or not at all.
+        torn: Option<u32>,
         /// What failed.
         #[source]
         cause: Box<DeviceError>,
     },
+}
+
+/// What an interrupted write leaves unwritten, as its message says it.
+fn unwritten(start: u32, end: u32, torn: Option<u32>) -> String {
+    match torn {
+        None => format!("not written: {start:#x}..{end:#x} and whatever this run had still to do"),
+        Some(t) if t < end => {
+            format!("perhaps written in part: {start:#x}..{t:#x}; not written: {t:#x}..{end:#x} and whatever this run had still to do")
+        }
+        Some(t) => {
+            format!("perhaps written in part: {start:#x}..{t:#x}; not written: whatever this run had still to do")
+        }
+    }
 }
 
 impl DeviceError {

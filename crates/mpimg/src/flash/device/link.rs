@@ -69,12 +69,36 @@ pub struct WireStats {
     pub retries: u64,
 }
 
+/// How far the last compressed write got: its data frames, those sent
+/// (the last one perhaps only in part) and those the device acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamProgress {
+    /// Data frames of the stream.
+    pub frames: u32,
+    /// Frames whose sending began.
+    pub sent: u32,
+    /// Frames the device acknowledged (written).
+    pub acked: u32,
+}
+
+impl StreamProgress {
+    /// Whether the range may hold part of the new bytes and part of the
+    /// old: some frame may have landed, not all did, and there were several.
+    /// (A stream of one frame lands whole or not at all: the loader only
+    /// acts on a frame it received whole.)
+    pub fn torn(&self) -> bool {
+        self.frames > 1 && self.sent > 0 && self.acked < self.frames
+    }
+}
+
 /// An open connection to a running flasher stub.
 pub struct Link {
     flasher: Flasher,
     pub chip: &'static Chip,
     pub facts: DeviceFacts,
     pub stats: WireStats,
+    /// The last compressed write's progress.
+    pub stream: StreamProgress,
 }
 
 fn slip_len(frame: &[u8]) -> u64 {
@@ -167,7 +191,7 @@ impl Link {
             flash_size: info.flash_size.size(),
             baud,
         };
-        Ok(Link { flasher, chip, facts, stats: WireStats::default() })
+        Ok(Link { flasher, chip, facts, stats: WireStats::default(), stream: StreamProgress::default() })
     }
 
     fn conn(&mut self) -> &mut Connection {
@@ -235,34 +259,36 @@ impl Link {
 
     /// Write whole sectors at `offset` compressed, without verifying.
     pub fn write_deflated(&mut self, offset: u32, data: &[u8], progress: &mut Progress) -> Result<(), DeviceError> {
-        // libdeflate's strongest level: ~2% fewer bytes than zlib -9 (what
-        // esptool sends) for MicroPython images, at a fraction of a second.
-        let mut z = Compressor::new(CompressionLvl::best());
-        let mut packed = vec![0u8; z.zlib_compress_bound(data.len())];
-        let n = z
-            .zlib_compress(data, &mut packed)
-            .map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
-        packed.truncate(n);
+        let packed = deflate(data)?;
         let block = self.flasher.chip().stub_flash_write_size();
         let blocks = packed.len().div_ceil(block) as u32;
         let len = data.len() as u32;
+        self.stream = StreamProgress { frames: blocks, sent: 0, acked: 0 };
         self.command(
             Command::FlashDeflBegin { size: len, blocks, block_size: block as u32, offset, supports_encryption: false },
             CommandType::FlashDeflBegin.timeout_for_size(len),
         )?;
         let per_block = (u64::from(len) / u64::from(blocks.max(1))) as u32 + 1;
         for (i, chunk) in packed.chunks(block).enumerate() {
+            self.stream.sent += 1;
             self.command(
                 Command::FlashDeflData { data: chunk, pad_to: 0, pad_byte: 0xFF, sequence: i as u32 },
                 CommandType::FlashDeflData.timeout_for_size(per_block),
             )?;
+            self.stream.acked += 1;
             progress.set((u64::from(len) * (i as u64 + 1) / u64::from(blocks)).min(u64::from(len)));
         }
         Ok(())
     }
 
-    /// ERASE_REGION (sector aligned).
+    /// How many data frames [`Link::write_deflated`] sends for `data`.
+    pub fn frames_for(&self, data: &[u8]) -> Result<u32, DeviceError> {
+        Ok(deflate(data)?.len().div_ceil(self.flasher.chip().stub_flash_write_size()) as u32)
+    }
+
+    /// ERASE_REGION (sector aligned): one frame, so it happens whole or not at all.
     pub fn erase(&mut self, offset: u32, len: u32) -> Result<(), DeviceError> {
+        self.stream = StreamProgress::default();
         self.command(Command::EraseRegion { offset, size: len }, CommandType::EraseRegion.timeout_for_size(len))?;
         Ok(())
     }
@@ -292,6 +318,19 @@ impl Link {
     pub fn hard_reset(&mut self) {
         let _ = self.conn().reset();
     }
+}
+
+/// `data` as the zlib stream FLASH_DEFL_* carry: libdeflate's strongest
+/// level, ~2% fewer bytes than zlib -9 (what esptool sends) for MicroPython
+/// images, at a fraction of a second.
+fn deflate(data: &[u8]) -> Result<Vec<u8>, DeviceError> {
+    let mut z = Compressor::new(CompressionLvl::best());
+    let mut packed = vec![0u8; z.zlib_compress_bound(data.len())];
+    let n = z
+        .zlib_compress(data, &mut packed)
+        .map_err(|e| DeviceError::Protocol { what: format!("compression failed: {e:?}") })?;
+    packed.truncate(n);
+    Ok(packed)
 }
 
 /// Register every ESP ROM answers (chip magic value).

@@ -243,11 +243,15 @@ impl DeviceFlash {
         let len = data.len() as u32;
         let want: [u8; 16] = Md5::digest(data).into();
         let erased = data.iter().all(|&b| b == 0xFF);
+        // Whether an attempt may have left the chunk half written.
+        let mut torn = false;
         for attempt in 0..2 {
             let r = if erased {
                 self.link.erase(offset, len).and_then(|()| self.link.md5(offset, len))
             } else {
-                self.link.write_deflated(offset, data, bar).and_then(|()| self.link.md5(offset, len))
+                let w = self.link.write_deflated(offset, data, bar);
+                torn |= w.is_err() && self.link.stream.torn();
+                w.and_then(|()| self.link.md5(offset, len))
             };
             match r {
                 Ok(got) if got == want => {
@@ -267,6 +271,7 @@ impl DeviceFlash {
                         start: offset,
                         end,
                         done: self.done.clone(),
+                        torn: torn.then_some(offset + len),
                         cause: Box::new(e),
                     })
                 }
@@ -380,6 +385,34 @@ fn dev(e: DeviceError) -> FlashError {
     FlashError::Device(e)
 }
 
+impl DeviceFlash {
+    /// The whole sectors around `len` bytes at `offset` with `data` in
+    /// place: unaligned edges keep what the device holds around them.
+    /// Returns the first sector's offset and the bytes.
+    fn sectors_with(&mut self, offset: u32, data: &[u8]) -> Result<(u32, Vec<u8>), FlashError> {
+        let len = self.check(offset, data.len())?;
+        let lo = offset - offset % SECTOR_SIZE;
+        let hi = align_up(offset + len, SECTOR_SIZE);
+        let mut buf = vec![0xFF; (hi - lo) as usize];
+        let missing = || dev(DeviceError::Protocol { what: "sector missing from the cache".into() });
+        if offset > lo {
+            self.fill(lo, lo + SECTOR_SIZE, false).map_err(dev)?;
+            let old = self.cached(lo, SECTOR_SIZE).ok_or_else(missing)?;
+            buf[..SECTOR_SIZE as usize].copy_from_slice(&old);
+        }
+        if offset + len < hi {
+            let last = hi - SECTOR_SIZE;
+            self.fill(last, hi, false).map_err(dev)?;
+            let old = self.cached(last, SECTOR_SIZE).ok_or_else(missing)?;
+            let at = (last - lo) as usize;
+            buf[at..].copy_from_slice(&old);
+        }
+        let at = (offset - lo) as usize;
+        buf[at..at + data.len()].copy_from_slice(data);
+        Ok((lo, buf))
+    }
+}
+
 impl Flash for DeviceFlash {
     fn detected_size(&self) -> Option<u32> {
         Some(self.size)
@@ -410,43 +443,57 @@ impl Flash for DeviceFlash {
     }
 
     fn write(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
-        let len = self.check(offset, data.len())?;
-        if len == 0 {
+        if data.is_empty() {
             return Ok(());
         }
-        let lo = offset - offset % SECTOR_SIZE;
-        let hi = align_up(offset + len, SECTOR_SIZE);
-        let mut buf = vec![0xFF; (hi - lo) as usize];
-        // Unaligned edges keep what the device holds around the new bytes.
-        if offset > lo {
-            self.fill(lo, lo + SECTOR_SIZE, false).map_err(dev)?;
-            let old = self
-                .cached(lo, SECTOR_SIZE)
-                .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
-            buf[..SECTOR_SIZE as usize].copy_from_slice(&old);
-        }
-        if offset + len < hi {
-            let last = hi - SECTOR_SIZE;
-            self.fill(last, hi, false).map_err(dev)?;
-            let old = self
-                .cached(last, SECTOR_SIZE)
-                .ok_or_else(|| dev(DeviceError::Protocol { what: "sector missing from the cache".into() }))?;
-            let at = (last - lo) as usize;
-            buf[at..].copy_from_slice(&old);
-        }
-        let at = (offset - lo) as usize;
-        buf[at..at + data.len()].copy_from_slice(data);
+        let (lo, buf) = self.sectors_with(offset, data)?;
         self.write_aligned(lo, &buf).map_err(dev)
+    }
+
+    fn write_whole(&mut self, offset: u32, data: &[u8]) -> Result<(), FlashError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let (lo, buf) = self.sectors_with(offset, data)?;
+        let len = buf.len() as u32;
+        if self.cached(lo, len).is_some_and(|c| c == buf) {
+            self.counts.unchanged += u64::from(len / SECTOR_SIZE);
+            return Ok(());
+        }
+        let want: [u8; 16] = Md5::digest(&buf).into();
+        if self.cached(lo, len).is_none() && self.link.md5(lo, len).ok() == Some(want) {
+            self.counts.unchanged += u64::from(len / SECTOR_SIZE);
+            self.remember(lo, &buf);
+            return Ok(());
+        }
+        // More than one frame cannot land all or nothing: the first sector
+        // (an image's header) then goes last, as for any backend.
+        if buf.len() > WRITE_CHUNK as usize || self.link.frames_for(&buf).map_err(dev)? > 1 {
+            let first = SECTOR_SIZE as usize;
+            let r = if buf.len() > first { self.write_aligned(lo + SECTOR_SIZE, &buf[first..]) } else { Ok(()) };
+            // Cut anywhere in these transfers, the range may be part new, part old.
+            return r.and_then(|()| self.write_aligned(lo, &buf[..first.min(buf.len())])).map_err(|e| match e {
+                DeviceError::Interrupted { start, end, done, cause, .. } => {
+                    dev(DeviceError::Interrupted { start, end, done, torn: Some(lo + len), cause })
+                }
+                other => dev(other),
+            });
+        }
+        let mut bar = self.bar("Writing", u64::from(len));
+        self.write_chunk(lo, &buf, lo + len, &mut bar).map_err(dev)?;
+        bar.finish();
+        Ok(())
     }
 
     fn holds(&mut self, offset: u32, data: &[u8]) -> Result<bool, FlashError> {
         let len = self.check(offset, data.len())?;
-        let want: [u8; 16] = Md5::digest(data).into();
-        let mut got = self.link.md5(offset, len);
-        if got.is_err() && self.link.recover() {
-            got = self.link.md5(offset, len);
+        if len == 0 {
+            return Ok(true);
         }
-        Ok(got.map_err(dev)? == want)
+        let want: [u8; 16] = Md5::digest(data).into();
+        let r = self.link.md5(offset, len);
+        let r = if r.is_err() && self.link.recover() { self.link.md5(offset, len) } else { r };
+        Ok(r.map_err(dev)? == want)
     }
 
     fn erase(&mut self, offset: u32, len: u32) -> Result<(), FlashError> {

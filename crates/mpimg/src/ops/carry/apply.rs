@@ -10,7 +10,10 @@ use super::{Action, CarryError, CarryPlan, Place, Writes};
 /// Write what `plan` prepared: each recreated filesystem's partition erased
 /// whole and its image written, each grown littlefs's changed blocks. One
 /// erase and write per run of neighbouring blocks; blank blocks are only
-/// erased. Nothing is read. Returns the flash traffic.
+/// erased. A grown littlefs's blocks are in use on the flash: each is
+/// written in place, never erased first (see [`BlockCache::protect`]), so a
+/// cut link leaves the filesystem at its old size or grown, never without
+/// its superblock. Nothing is read. Returns the flash traffic.
 pub fn recreate(flash: &mut dyn Flash, plan: &CarryPlan) -> Result<CacheStats, CarryError> {
     let mut cache = BlockCache::new(flash);
     for p in &plan.parts {
@@ -21,6 +24,7 @@ pub fn recreate(flash: &mut dyn Flash, plan: &CarryPlan) -> Result<CacheStats, C
                 cache.write(*offset, &built.image)?;
             }
             Writes::Blocks(blocks) => {
+                cache.protect(blocks.iter().map(|(offset, _)| offset / crate::fs::cache::BLOCK_SIZE));
                 for (offset, data) in blocks {
                     cache.write(*offset, data)?;
                 }

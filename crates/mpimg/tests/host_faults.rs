@@ -1,0 +1,237 @@
+//! Faults on this computer while mpimg edits a firmware file: a full disk, a
+//! read-only input, an input another program changes during the run, an
+//! output that is the input itself, and an output that is a symbolic link.
+//! Each has its exact message (or exact result), and none leaves part of a
+//! file behind.
+//!
+//! A full disk is simulated with RLIMIT_FSIZE on the mpimg process (which
+//! ignores SIGXFSZ itself): write(2) then fails part way through the file
+//! exactly as on a full disk, with EFBIG instead of ENOSPC, and mpimg's
+//! handling of a failed write is the same code. Unlike a small tmpfs it needs no privileges and no
+//! mount, and it works on any Unix. A read-only input is one mpimg may not
+//! write: mode 0444, and when the tests run as root (whom modes do not stop)
+//! mpimg runs as `nobody`.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::util::{files_in, mpimg, mpimg_bin, synth, text, Run};
+
+/// A small esp32s3 firmware (bootloader at 0, generic table, app at 0x10000;
+/// ~94 KB, its vfs at 0x200000 lies past its end).
+fn firmware(dir: &Path) -> Vec<u8> {
+    let fw = synth::s3_firmware();
+    std::fs::write(dir.join("fw.bin"), &fw).unwrap();
+    fw
+}
+
+/// How to start mpimg.
+#[derive(Default, Clone, Copy)]
+struct Limits {
+    /// RLIMIT_FSIZE in bytes.
+    file_size: Option<u64>,
+    /// Run as `nobody` when the tests run as root.
+    unprivileged: bool,
+}
+
+fn command(dir: &Path, args: &[&str], limits: Limits) -> Command {
+    let mut c = Command::new(mpimg_bin());
+    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    let root = unsafe { libc::geteuid() } == 0;
+    // SAFETY: between fork and exec only async-signal-safe calls
+    // (setrlimit, setgid, setuid) run, on values copied in.
+    unsafe {
+        c.pre_exec(move || {
+            if let Some(n) = limits.file_size {
+                let lim = libc::rlimit { rlim_cur: n as libc::rlim_t, rlim_max: n as libc::rlim_t };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if limits.unprivileged && root && (libc::setgid(65534) != 0 || libc::setuid(65534) != 0) {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c
+}
+
+fn run(dir: &Path, args: &[&str], limits: Limits) -> Run {
+    let o = command(dir, args, limits).output().unwrap();
+    Run { out: text(&o.stdout), err: text(&o.stderr), code: o.status.code().unwrap_or(-1) }
+}
+
+#[test]
+fn a_full_disk_leaves_no_part_of_a_new_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    firmware(d);
+    let limit = Limits { file_size: Some(32 * 1024), ..Limits::default() };
+    let r = run(d, &["fw.bin", "-f", "8M", "-o", "out.bin"], limit);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert_eq!(
+        r.err.lines().last().unwrap(),
+        "error: cannot write 'out.bin': the file would be larger than this system allows (a file size limit)"
+    );
+    // No output, and no temporary file beside it.
+    assert_eq!(files_in(d), ["fw.bin"]);
+    // An output there before stays as it was.
+    std::fs::write(d.join("out.bin"), b"the old output").unwrap();
+    let r = run(d, &["fw.bin", "-f", "8M", "-o", "out.bin"], limit);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert_eq!(std::fs::read(d.join("out.bin")).unwrap(), b"the old output");
+    assert_eq!(files_in(d), ["fw.bin", "out.bin"]);
+}
+
+/// `--in-place` that makes the file longer (a filesystem past its end) takes
+/// the room first: on a full disk it fails before changing a byte.
+#[test]
+fn a_full_disk_leaves_an_in_place_input_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fw = firmware(d);
+    let limit = Limits { file_size: Some(1 << 20), ..Limits::default() };
+    let r = run(d, &["fw.bin", "--in-place", "-f", "8M", "--fs", "mkfs"], limit);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert_eq!(
+        r.err.lines().last().unwrap(),
+        "error: cannot write 'fw.bin': the file would be larger than this system allows (a file size limit)"
+    );
+    assert!(std::fs::read(d.join("fw.bin")).unwrap() == fw, "the input changed");
+    assert_eq!(files_in(d), ["fw.bin"]);
+    // With room, the same run works.
+    let r = mpimg(d, &["fw.bin", "--in-place", "-f", "8M", "--fs", "mkfs"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(std::fs::metadata(d.join("fw.bin")).unwrap().len() > 0x1ff000);
+}
+
+#[test]
+fn a_read_only_input_is_read_and_refused_in_place() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fw = firmware(d);
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(d.join("fw.bin"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::create_dir(d.join("out")).unwrap();
+    std::fs::set_permissions(d.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ro = Limits { unprivileged: true, ..Limits::default() };
+    // Reading (and mapping) it works, and so does writing the edit elsewhere.
+    let r = run(d, &["fw.bin"], ro);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.contains("Partition table"), "{}", r.out);
+    let r = run(d, &["fw.bin", "-f", "8M", "-o", "out/new.bin"], ro);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert_eq!(std::fs::read(d.join("out/new.bin")).unwrap().len(), fw.len());
+    // In place: refused before any work (no note of an edit), the file as it was.
+    let r = run(d, &["fw.bin", "-f", "8M", "--in-place"], ro);
+    assert_eq!((r.code, r.err.as_str()), (1, "error: cannot write 'fw.bin': permission denied\n"));
+    assert!(std::fs::read(d.join("fw.bin")).unwrap() == fw);
+}
+
+/// The input changes while mpimg works: mpimg reads a file named on its
+/// command line from a named pipe, and the test changes the input while
+/// mpimg waits on the pipe (so the change falls inside the run, every time).
+/// Nothing is written from the mixed view: no output, and in place the file
+/// keeps what the other program wrote.
+#[test]
+fn an_input_changed_during_the_run_is_not_written_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fw = firmware(d);
+    let fifo = d.join("nvs.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let theirs: Vec<u8> = fw.iter().map(|b| b ^ 0x5A).collect();
+    for extra in [&["-o", "out.bin"][..], &["--in-place"][..]] {
+        std::fs::write(d.join("fw.bin"), &fw).unwrap();
+        let mut args = vec!["fw.bin", "--write", "nvs=nvs.fifo"];
+        args.extend_from_slice(extra);
+        let child = command(d, &args, Limits::default()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // Opening the pipe waits for mpimg to open it: the firmware is open by then.
+        let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        let other = std::fs::OpenOptions::new().write(true).open(d.join("fw.bin")).unwrap();
+        (&other).write_all(&theirs).unwrap();
+        other.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000)).unwrap();
+        drop(other);
+        pipe.write_all(&[0x42; 64]).unwrap();
+        drop(pipe);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+        assert_eq!(
+            text(&o.stderr).lines().last().unwrap(),
+            "error: 'fw.bin' changed while mpimg was working on it (another program wrote to it): nothing was \
+             written; run the command again once it is left alone"
+        );
+        assert!(std::fs::read(d.join("fw.bin")).unwrap() == theirs, "{extra:?}: the other program's bytes");
+        assert_eq!(files_in(d), ["fw.bin", "nvs.fifo"], "{extra:?}");
+    }
+}
+
+/// `-o` (or `--read`'s file) naming the input, by any path, is refused
+/// before any work: a run changes its input only with `--in-place`.
+#[test]
+fn an_output_that_is_the_input_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fw = firmware(d);
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::hard_link(d.join("fw.bin"), d.join("hard.bin")).unwrap();
+    std::os::unix::fs::symlink("fw.bin", d.join("soft.bin")).unwrap();
+    for (args, named) in [
+        (&["-f", "8M", "-o", "fw.bin"][..], "fw.bin"),
+        (&["-f", "8M", "-o", "sub/../fw.bin"][..], "sub/../fw.bin"),
+        (&["-f", "8M", "-o", "hard.bin"][..], "hard.bin"),
+        (&["-f", "8M", "-o", "soft.bin"][..], "soft.bin"),
+        (&["--read", "nvs=fw.bin"][..], "fw.bin"),
+        (&["-x", "-o", "hard.bin"][..], "hard.bin"),
+    ] {
+        let mut all = vec!["fw.bin"];
+        all.extend_from_slice(args);
+        let r = mpimg(d, &all);
+        assert_eq!(
+            (r.code, r.err.as_str()),
+            (
+                1,
+                format!(
+                    "error: '{named}' is the input file itself: name another file (to change the input itself, use \
+                     --in-place)\n"
+                )
+                .as_str()
+            ),
+            "{args:?}"
+        );
+        assert!(std::fs::read(d.join("fw.bin")).unwrap() == fw, "{args:?}");
+    }
+    // --in-place names it on purpose.
+    let r = mpimg(d, &["fw.bin", "-f", "8M", "--in-place", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+}
+
+/// An output that is a symbolic link is written through: the file it points
+/// to gets the output (created if missing), and the link stays a link.
+#[test]
+fn a_symlinked_output_is_written_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    firmware(d);
+    let r = mpimg(d, &["fw.bin", "-f", "8M", "-o", "plain.bin", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let want = std::fs::read(d.join("plain.bin")).unwrap();
+    std::fs::create_dir(d.join("builds")).unwrap();
+    std::fs::write(d.join("builds/latest.bin"), b"an older build").unwrap();
+    std::os::unix::fs::symlink("builds/latest.bin", d.join("out.bin")).unwrap();
+    // A link to a link to a file that does not exist yet.
+    std::os::unix::fs::symlink("new.bin", d.join("builds/next.bin")).unwrap();
+    std::os::unix::fs::symlink("builds/next.bin", d.join("next.bin")).unwrap();
+    for (link, target) in [("out.bin", "builds/latest.bin"), ("next.bin", "builds/new.bin")] {
+        let r = mpimg(d, &["fw.bin", "-f", "8M", "-o", link, "-q"]);
+        assert_eq!(r.code, 0, "{}", r.err);
+        assert!(std::fs::symlink_metadata(d.join(link)).unwrap().file_type().is_symlink(), "{link}");
+        assert!(std::fs::read(d.join(target)).unwrap() == want, "{target}");
+    }
+    assert_eq!(files_in(&d.join("builds")), ["latest.bin", "new.bin", "next.bin"]);
+}
