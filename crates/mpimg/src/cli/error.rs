@@ -275,6 +275,15 @@ fn shown_fs(e: &FsError) -> Shown {
             format!("Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, which grows a littlefs with it)"),
         ),
         FsError::CrossPartitionRename { .. } => with(m, "; ", "copy with --fs get and --fs put instead".into()),
+        FsError::NoSuchDirectory(path) => with(m, "; ", format!("make it first with --fs mkdir {path}")),
+        FsError::RemoveRoot { part, fat } => with(
+            m,
+            ". ",
+            format!(
+                "To start it afresh, make a new one with --fs mkfs {part}{}; to remove some of it, name each file or directory (rm takes no patterns)",
+                if *fat { " fat" } else { "" }
+            ),
+        ),
         _ => plain(m),
     }
 }
@@ -351,6 +360,10 @@ mod tests {
             (line(FsError::Corrupt { part: "vfs".into(), kind: "littlefs", detail: "mount: corrupted filesystem".into() }), "the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem); save what you can with --fs get, then recreate it with --fs mkfs vfs"),
             (line(FsError::NotFound("vfs:/nope.py".into())), "'vfs:/nope.py': no such file or directory (list the filesystem with --fs ls)"),
             (line(FsError::NoSpace { part: "vfs".into(), path: "/big.bin".into() }), "no space left on 'vfs' while writing '/big.bin'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize vfs=SIZE, which grows a littlefs with it)"),
+            (line(FsError::NoSuchDirectory("vfs:/lib".into())), "'vfs:/lib': no such directory; make it first with --fs mkdir vfs:/lib"),
+            (line(FsError::RemoveRoot { part: "vfs".into(), fat: false }), "refusing to remove the root directory of 'vfs': that would empty the whole filesystem. To start it afresh, make a new one with --fs mkfs vfs; to remove some of it, name each file or directory (rm takes no patterns)"),
+            (line(FsError::RemoveRoot { part: "vfs2".into(), fat: true }), "refusing to remove the root directory of 'vfs2': that would empty the whole filesystem. To start it afresh, make a new one with --fs mkfs vfs2 fat; to remove some of it, name each file or directory (rm takes no patterns)"),
+            (line(FsError::MoveIntoItself { from: "vfs:/d".into(), to: "vfs:/d/sub".into() }), "cannot move directory 'vfs:/d' into itself ('vfs:/d/sub')"),
             (line(FsError::CrossPartitionRename { from: "vfs:/boot.py".into(), to: "vfs2:/boot.py".into() }), "cannot rename across partitions ('vfs:/boot.py' to 'vfs2:/boot.py'); copy with --fs get and --fs put instead"),
             (line(FsError::GrowPastPartition { part: "vfs".into(), blocks: 1000, part_blocks: 512 }), "--fs grow vfs: 1000 blocks do not fit in the partition (512 blocks); enlarge it with --resize first"),
             (line(FsError::GrowShrink { part: "vfs".into(), now: 512, asked: 100 }), "--fs grow vfs: littlefs cannot shrink (512 blocks now, 100 asked)"),
