@@ -259,6 +259,18 @@ fn a_symbolic_link_named_on_the_command_line_is_followed() {
             vec!["dir with space".to_owned(), "linkdir".to_owned()]
         )
     );
+    // sync's SRC is followed too; the link inside is skipped there as well.
+    let r = mpimg(p, &["base.bin", "--fs", "sync", "linkdir", "/s", "-o", "s.bin"]);
+    ok(&r);
+    assert!(
+        r.err.contains(
+            "added vfs:/s/\nwarning: skipping symbolic link 'linkdir/up'\nadded vfs:/s/x.py\nsync linkdir -> vfs:/s: 2 added, 0 updated, 0 deleted, 0 unchanged\n"
+        ),
+        "{}",
+        r.err
+    );
+    let Some((files, _)) = lfs_listing(&p.join("s.bin")) else { return };
+    assert_eq!(files, s(&[("boot.py", 139), ("dir with space/a file.py", 6), ("s/x.py", 6)]));
     // A link to nothing is an error naming it.
     refused(
         p,
