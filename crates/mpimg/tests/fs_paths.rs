@@ -113,7 +113,8 @@ fn a_directory_renamed_into_itself_is_refused_on_littlefs_and_fat() {
 fn a_rename_onto_itself_changes_nothing() {
     let Some(d) = setup() else { return };
     let p = d.path();
-    let r = mpimg(p, &["base.bin", "--fs", "rename", "/dir with space", "dir with space/", "-o", "t.bin"]);
+    let before = files_in(p);
+    let r = mpimg(p, &["base.bin", "--fs", "rename", "/dir with space", "dir with space/"]);
     ok(&r);
     assert!(
         r.err.contains(
@@ -122,6 +123,9 @@ fn a_rename_onto_itself_changes_nothing() {
         "{}",
         r.err
     );
+    // Nothing changed, so no base-fs.bin either (trial 1 #20).
+    assert!(r.err.ends_with("warning: --fs changed nothing: no output file written\n"), "{}", r.err);
+    assert_eq!(files_in(p), before);
 }
 
 #[test]
