@@ -92,7 +92,7 @@ fn mkfs_on_a_v1_23_image_then_every_reading_command() {
     let (_, out, _) = run(&mut flash, &parts, &["df"]).ok();
     assert_eq!(
         out,
-        "Partition    Filesystem     Total kB   Used kB   Free kB  Used\n\
+        "Partition    Filesystem    Total KiB  Used KiB  Free KiB  Used\n\
          vfs          littlefs 2.0       2048        12      2036    1%\n"
     );
 }

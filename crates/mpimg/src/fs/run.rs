@@ -613,7 +613,7 @@ fn df(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, names: &[Strin
     }
     let mut text = format!(
         "{:<12} {:<13} {:>9} {:>9} {:>9} {:>5}\n",
-        "Partition", "Filesystem", "Total kB", "Used kB", "Free kB", "Used"
+        "Partition", "Filesystem", "Total KiB", "Used KiB", "Free KiB", "Used"
     );
     for part in shown {
         let (kind, u) = with_volume(cache, part, |vol| Ok((vol.describe(), vol.usage()?)))?;
