@@ -71,6 +71,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A directory given as FILENAME that holds no `flasher_args.json`.
+    #[error("'{}' is a directory, neither a firmware file nor a build directory (it has no flasher_args.json): give a firmware (.bin, .hex, .uf2), an app image (.app-bin), or the build directory of an ESP-IDF or MicroPython build", path.display())]
+    NotABuild {
+        /// The directory, as given.
+        path: PathBuf,
+    },
     /// A file on this computer could not be written.
     #[error("cannot write '{}': {}", path.display(), io_reason(source))]
     Write {
@@ -114,7 +120,7 @@ pub enum Error {
     #[error("the file is empty: expected a MicroPython firmware (.bin) or app image (.app-bin)")]
     Empty,
     /// A file too short for an image header.
-    #[error("the file is only {len} bytes: too short for an ESP32 image header (24 bytes)")]
+    #[error("the file is only {len} byte{}: too short for an ESP32 image header (24 bytes)", if *len == 1 { "" } else { "s" })]
     TooShort {
         /// Its length in bytes.
         len: usize,

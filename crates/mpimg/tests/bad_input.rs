@@ -20,6 +20,7 @@ fn with(edit: fn(&mut Vec<u8>)) -> Option<Vec<u8>> {
 const CASES: &[(&str, Make, &[&str], &str)] = &[
     ("missing file", || None, &["fw.bin"], "error: cannot read 'fw.bin': no such file"),
     ("empty file", || Some(Vec::new()), &["fw.bin"], "error: the file is empty: expected a MicroPython firmware (.bin) or app image (.app-bin)"),
+    ("one byte", || Some(vec![0xE9]), &["fw.bin"], "error: the file is only 1 byte: too short for an ESP32 image header (24 bytes)"),
     ("shorter than a header", || Some(vec![0xE9; 10]), &["fw.bin"], "error: the file is only 10 bytes: too short for an ESP32 image header (24 bytes)"),
     ("random bytes", || Some((0..4096u32).map(|i| (i * 7919 % 256) as u8).collect()), &["fw.bin"], "error: not an ESP32 firmware: no image header (0xE9) at the start, found 00efdecd; give a MicroPython .bin or .app-bin file"),
     ("erased", || Some(vec![0xFF; 0x20000]), &["fw.bin"], "error: the file is all 0xFF (erased flash): it holds no firmware"),
@@ -96,7 +97,15 @@ fn computed_messages() {
     std::fs::write(d.path().join("fw.bin"), s3_firmware()).unwrap();
     let app = app_image(9, "MicroPython v1.26.1 on 2025-08-01").len();
     let err = text(&run_mpimg(d.path(), &["fw.bin", "--resize", "factory=0x4000"]).stderr);
-    assert_eq!(err, format!("error: the app ({app} bytes) does not fit 'factory' (0x4000 bytes): use -a SIZE to set the app partition size\n"));
+    assert_eq!(err, format!("error: the app ({app} bytes) does not fit 'factory' (0x4000 bytes); it needs at least 0x10000 bytes: give it that much, e.g. --resize factory=0x10000 (with --table: -a 0x10000)\n"));
+    // The size named works.
+    let r = run_mpimg(d.path(), &["fw.bin", "-q", "--resize", "factory=0x10000", "-o", "fits.bin"]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+
+    // A plain directory: neither a firmware nor a build.
+    std::fs::create_dir(d.path().join("adir")).unwrap();
+    let err = text(&run_mpimg(d.path(), &["adir"]).stderr);
+    assert_eq!(err, "error: 'adir' is a directory, neither a firmware file nor a build directory (it has no flasher_args.json): give a firmware (.bin, .hex, .uf2), an app image (.app-bin), or the build directory of an ESP-IDF or MicroPython build\n");
 
     let mut t = s3_firmware();
     let n = t.len() - 10;

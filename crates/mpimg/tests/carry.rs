@@ -245,7 +245,7 @@ fn hex(s: &str) -> String {
 fn files_said(v: &Value) -> String {
     let files = v["fs"]["files"].as_object().unwrap();
     let bytes: u64 = files.values().map(|f| f["size"].as_u64().unwrap()).sum();
-    format!("{} files ({} kB)", files.len(), (bytes + 512) / 1024)
+    format!("{} files ({} KiB)", files.len(), (bytes + 512) / 1024)
 }
 
 /// What an edit should do to vfs.
@@ -415,18 +415,18 @@ fn deleting_or_overshrinking_a_filesystem_is_refused() {
     let (lfs20, fat) = (&b.images[0].0, &b.images[2].0);
     assert_eq!(
         refused(lfs20, "--delete vfs"),
-        "error: partition 'vfs' holds 135 files (487 kB) in a littlefs 2.0 filesystem, and this edit deletes the \
+        "error: partition 'vfs' holds 135 files (487 KiB) in a littlefs 2.0 filesystem, and this edit deletes the \
          partition: the files would be lost. Copy them out first (--fs get vfs:/ DIR), then run the edit again with \
          --discard-fs"
     );
     assert_eq!(
         refused(fat, "--table nvs=7B,factory=2M,vfs=nvs:0"),
-        "error: partition 'vfs' holds 134 files (486 kB) in a FAT12 filesystem, and this edit re-types it as nvs: \
+        "error: partition 'vfs' holds 134 files (486 KiB) in a FAT12 filesystem, and this edit re-types it as nvs: \
          the files would be lost. Copy them out first (--fs get vfs:/ DIR), then run the edit again with --discard-fs"
     );
     assert_eq!(
         refused(lfs20, "--resize vfs=512K"),
-        "error: the 135 files (487 kB) of 'vfs' do not fit its new size, 0x80000 bytes (128 blocks): littlefs 2.0 \
+        "error: the 135 files (487 KiB) of 'vfs' do not fit its new size, 0x80000 bytes (128 blocks): littlefs 2.0 \
          needs 227 blocks (929792 bytes) for them, so 'vfs' must be at least 0xe3000 bytes; choose a layout that \
          leaves it that much, or first remove files (--fs rm) in a run of their own"
     );
@@ -436,7 +436,7 @@ fn deleting_or_overshrinking_a_filesystem_is_refused() {
     assert!(refused(lfs20, "--resize vfs=0xe2000").contains("must be at least 0xe3000 bytes"));
     // Said and done: the files go.
     let r = run_ok(d.path(), &[lfs20.to_str().unwrap(), "--delete", "vfs", "--discard-fs", "-o", "gone.bin"]);
-    assert!(r.err.lines().any(|l| l == "Discarded 135 files (487 kB) of 'vfs' (deleted, --discard-fs)"), "{}", r.err);
+    assert!(r.err.lines().any(|l| l == "Discarded 135 files (487 KiB) of 'vfs' (deleted, --discard-fs)"), "{}", r.err);
 }
 
 /// `--json` carries the same facts under `result.filesystems`.

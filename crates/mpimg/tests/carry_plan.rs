@@ -84,7 +84,7 @@ fn re_typed_and_unreadable_filesystems_are_refused_or_discarded() {
     let as_app = layout(&[FACTORY, ("vfs", TYPE_APP, 0x10, 0x100000, 0x100000)]);
     assert_eq!(
         plan(&mut flash, &old, &as_app, false).unwrap_err().to_string(),
-        "partition 'vfs' holds 4 files (10 kB) in a littlefs 2.0 filesystem, and this edit re-types it as app: the \
+        "partition 'vfs' holds 4 files (10 KiB) in a littlefs 2.0 filesystem, and this edit re-types it as app: the \
          files would be lost"
     );
     let p = plan(&mut flash, &old, &as_app, true).unwrap();

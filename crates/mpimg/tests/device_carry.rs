@@ -40,7 +40,7 @@ struct Board {
     /// `lfs` or `fat`: how the checker reads it.
     reader: &'static str,
     dump: Value,
-    /// "135 files (487 kB)", as the Kept line says it.
+    /// "135 files (487 KiB)", as the Kept line says it.
     files: &'static str,
 }
 
@@ -49,7 +49,7 @@ struct Fixtures {
     py: PathBuf,
     /// esp32 with littlefs 2.0, 2.1 and FAT (the file tests' images), esp32s3 with littlefs 2.0.
     boards: Vec<Board>,
-    /// Other files (3, 69 kB) on the esp32 firmware.
+    /// Other files (3, 69 KiB) on the esp32 firmware.
     other: Board,
 }
 
@@ -78,7 +78,7 @@ fn make_fixtures() -> Option<Fixtures> {
     let py = bases.py.clone();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let files = ["135 files (487 kB)", "134 files (486 kB)", "134 files (486 kB)"];
+    let files = ["135 files (487 KiB)", "134 files (486 KiB)", "134 files (486 KiB)"];
     let mut boards: Vec<Board> = KINDS
         .iter()
         .zip(&bases.images)
@@ -103,7 +103,7 @@ fn make_fixtures() -> Option<Fixtures> {
     let image = d.join("other.bin");
     with_files(d, &e32, &other, image.to_str().unwrap());
     let read = dump(&py, &image, 0x1000, "vfs", "lfs");
-    let other = Board { chip: "esp32", bl: 0x1000, image, reader: "lfs", dump: read, files: "3 files (69 kB)" };
+    let other = Board { chip: "esp32", bl: 0x1000, image, reader: "lfs", dump: read, files: "3 files (69 KiB)" };
     Some(Fixtures { _dir: dir, py, boards, other })
 }
 
@@ -392,7 +392,7 @@ fn cut_then_rerun(cut: Cut) {
         assert!(r.err.contains(&format!("Removed the backup {name}: the files read back as saved")), "{}", r.err);
     }
     assert!(
-        r.err.lines().any(|l| l == "Kept 135 files (487 kB) of 'vfs': moved to 0x410000, 0x3f0000 bytes"),
+        r.err.lines().any(|l| l == "Kept 135 files (487 KiB) of 'vfs': moved to 0x410000, 0x3f0000 bytes"),
         "{}",
         r.err
     );
@@ -586,7 +586,7 @@ fn keep_backup_and_json() {
     // A later edit is not held up by it.
     let r = on_board(&d, "--resize vfs=1M --backup-dir saved");
     assert_eq!(r.code, 0, "{}", r.err);
-    assert!(r.err.contains("Kept 135 files (487 kB) of 'vfs': shrunk to 0x100000 bytes"), "{}", r.err);
+    assert!(r.err.contains("Kept 135 files (487 KiB) of 'vfs': shrunk to 0x100000 bytes"), "{}", r.err);
 }
 
 /// `--json` on a run cut after its backup: one document whose error says

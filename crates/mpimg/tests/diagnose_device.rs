@@ -195,7 +195,7 @@ fn a_header_smaller_than_the_flash_is_fitted_and_vfs_grown() {
     assert_diagnoses(&d, &want, 0);
     let err = fix_and_recheck(&d, &want, "flash-size-mismatch", &[]);
     assert!(err.starts_with("Fitted to the 8MB flash: -f 8M --resize vfs=0\n"), "{err}");
-    assert!(err.contains("\nKept 5 files (73 kB) of 'vfs': littlefs 2.0 grown in place to 0x600000 bytes\n"), "{err}");
+    assert!(err.contains("\nKept 5 files (73 KiB) of 'vfs': littlefs 2.0 grown in place to 0x600000 bytes\n"), "{err}");
     let now = d.bytes();
     assert_eq!(now[0x1003] >> 4, 3, "8 MB in the header");
     assert_eq!(parse_image(&now[0x1000..0x8000]).unwrap().hash_ok(), Some(true));
@@ -260,7 +260,7 @@ fn no_fit_writes_the_firmware_as_given_and_the_board_is_fitted_after() {
     let err = fix_and_recheck(&d, &want, "table-past-flash", &[]);
     assert!(err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\n"), "{err}");
     // The files went to a host backup first (removed once read back).
-    assert!(err.contains("\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
+    assert!(err.contains("\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
     assert_eq!(table_of(&d.bytes(), 0).end(), 0x400000);
     assert_files(&d.bytes(), 0x200000, 0x200000, &files);
 }
@@ -275,7 +275,7 @@ fn baked_files_survive_fitting_when_flashed() {
     let r = mpimg(d.dir.path(), &[baked.to_str().unwrap(), "--flash", &d.port()]);
     ok(&r);
     assert!(
-        r.err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\nSetting flash size in the bootloader header to 4MB\nResized 'vfs' to 0x200000 bytes\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\nFlashed "),
+        r.err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\nSetting flash size in the bootloader header to 4MB\nResized 'vfs' to 0x200000 bytes\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\nFlashed "),
         "{}",
         r.err
     );
@@ -300,7 +300,7 @@ fn a_4mb_firmware_flashed_with_fit_grows_onto_a_16mb_board() {
     ok(&r);
     assert!(r.err.starts_with("Fitted to the 16MB flash: -f 16M --resize vfs=0\n"), "{}", r.err);
     assert!(
-        r.err.contains("\nKept 5 files (73 kB) of 'vfs': littlefs 2.0 grown in place to 0xe00000 bytes\n"),
+        r.err.contains("\nKept 5 files (73 KiB) of 'vfs': littlefs 2.0 grown in place to 0xe00000 bytes\n"),
         "{}",
         r.err
     );
@@ -333,7 +333,7 @@ fn a_littlefs_too_new_for_the_app_on_a_board_is_made_again_at_2_0() {
     // The version is in the banner, read from the app only when a littlefs 2.1 asks for it.
     assert_diagnoses(&d, &want, 1);
     let err = fix_and_recheck(&d, &want, "littlefs-version", &[]);
-    assert!(err.contains("Kept 4 files (73 kB) of 'vfs': made again as littlefs 2.0\n"), "{err}");
+    assert!(err.contains("Kept 4 files (73 KiB) of 'vfs': made again as littlefs 2.0\n"), "{err}");
     let now = d.bytes();
     assert_eq!(lfs_view(&now, 0x200000, 0x200000).map(|v| v["disk_version"].clone()), Some(0x20000.into()));
     assert_files(&now, 0x200000, 0x200000, &files);
@@ -648,14 +648,14 @@ fn an_implicit_vfs_made_for_8mb_is_fitted_to_a_4mb_board_with_its_files() {
         err.starts_with("Fitted to the 4MB flash: -f 4M; the filesystem in 'vfs' made again at its partition's size\n"),
         "{err}"
     );
-    assert!(err.contains("\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
+    assert!(err.contains("\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
     assert_files(&d.bytes(), 0x200000, 0x200000, &files);
     // Flashed without --no-fit, the same image is fitted on the way.
     let d = start("esp32c3", 4 * MB, None, vec![]);
     let r = mpimg(d.dir.path(), &[path.to_str().unwrap(), "--flash", &d.port()]);
     ok(&r);
     assert!(r.err.starts_with("Fitted to the 4MB flash: -f 4M\n"), "{}", r.err);
-    assert!(r.err.contains("\nKept 5 files (73 kB) of 'vfs': shrunk to 0x200000 bytes\n"), "{}", r.err);
+    assert!(r.err.contains("\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\n"), "{}", r.err);
     assert_diagnoses(&d, &[], 0);
     assert_files(&d.bytes(), 0x200000, 0x200000, &files);
 }

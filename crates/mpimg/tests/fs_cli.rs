@@ -126,7 +126,7 @@ fn implicit_vfs_of_v127_is_the_default_and_grow_follows_a_resize() {
     // Superblock pair + boot.py (139 bytes: over the 128-byte inline limit, so a block of its own).
     assert_eq!(
         ok(p, &["a.bin", "-q", "--fs", "df"]),
-        "Partition    Filesystem     Total kB   Used kB   Free kB  Used\nvfs          littlefs 2.0       2048        12      2036    1%\n"
+        "Partition    Filesystem    Total KiB  Used KiB  Free KiB  Used\nvfs          littlefs 2.0       2048        12      2036    1%\n"
     );
     // Pin vfs on an 8 MB flash and grow the filesystem to fill it, in one run.
     ok(p, &["a.bin", "-q", "-f", "8M", "--add", "vfs:fat:0:0", "--fs", "grow", "-o", "b.bin"]);
@@ -176,4 +176,29 @@ fn debug_prints_block_counts() {
         err.lines().any(|l| l == "fs: blocks read: 2 (in 2 reads), blocks written: 0, blocks erased: 0 (in 0 runs)"),
         "{err}"
     );
+}
+
+/// `--fs grow` (or any `--fs` run) that changes nothing writes no `-fs`
+/// file and says so; with `-o` the file asked for is written all the same.
+#[test]
+fn a_fs_run_that_changes_nothing_writes_no_file() {
+    let Some(fw) = firmware(E32) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    ok(p, &["fw.bin", "-q", "--fs", "mkfs", "-o", "base.bin"]);
+    let before = files_in(p);
+    let r = mpimg(p, &["base.bin", "--fs", "grow", "vfs"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(
+        r.err.ends_with("grow 'vfs': already 512 blocks\nwarning: --fs changed nothing: no output file written\n"),
+        "{}",
+        r.err
+    );
+    assert_eq!(files_in(p), before);
+    ok(p, &["base.bin", "-q", "--fs", "grow", "vfs", "-o", "same.bin"]);
+    assert_eq!(std::fs::read(p.join("same.bin")).unwrap(), std::fs::read(p.join("base.bin")).unwrap());
+    // A change, however small, is written as before.
+    ok(p, &["base.bin", "-q", "--fs", "mkdir", "/lib"]);
+    assert!(p.join("base-fs.bin").is_file());
 }

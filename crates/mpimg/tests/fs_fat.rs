@@ -37,7 +37,7 @@ fn mkfs_fat_lays_out_the_volume_like_micropython_and_removes_littlefs_magic() {
     let (_, out, _) = run(&mut flash, &parts, &["ls", "df", "info"]).ok();
     assert_eq!(
         out,
-        "Partition    Filesystem     Total kB   Used kB   Free kB  Used\n\
+        "Partition    Filesystem    Total KiB  Used KiB  Free KiB  Used\n\
          vfs          FAT12              2024         0      2024    0%\n\
          Filesystem 'vfs': FAT12\n\
          \x20 Partition:      0x200000 +0x200000\n\
@@ -99,7 +99,7 @@ fn mkdir_rm_rename_on_fat() {
         run(&mut flash, &parts, &["rename x/y /moved", "rename top.txt moved/a.txt", "ls", "cat moved/a.txt"]).ok();
     assert_eq!(out, "moved/\nx/\nmoved/a.txt\nmoved/z/\nalpha");
     let (_, out, _) = run(&mut flash, &parts, &["rm moved", "mkdir x", "ls", "df vfs"]).ok();
-    assert_eq!(out, "x/\nPartition    Filesystem     Total kB   Used kB   Free kB  Used\nvfs          FAT12              2024         4      2020    0%\n");
+    assert_eq!(out, "x/\nPartition    Filesystem    Total KiB  Used KiB  Free KiB  Used\nvfs          FAT12              2024         4      2020    0%\n");
     assert_eq!(run(&mut flash, &parts, &["grow"]).err(), "grow vfs: only littlefs can grow in place");
 }
 
@@ -131,7 +131,7 @@ fn fat_on_the_implicit_vfs_of_a_v1_27_image() {
     assert_eq!(
         out,
         "main.py\nlib/\nimport time\n\
-         Partition    Filesystem     Total kB   Used kB   Free kB  Used\n\
+         Partition    Filesystem    Total KiB  Used KiB  Free KiB  Used\n\
          vfs          FAT12              2024         8      2016    0%\n"
     );
     assert_eq!(&flash.bytes()[..original.len()], &original[..]);

@@ -92,7 +92,7 @@ fn mkfs_on_a_v1_23_image_then_every_reading_command() {
     let (_, out, _) = run(&mut flash, &parts, &["df"]).ok();
     assert_eq!(
         out,
-        "Partition    Filesystem     Total kB   Used kB   Free kB  Used\n\
+        "Partition    Filesystem    Total KiB  Used KiB  Free KiB  Used\n\
          vfs          littlefs 2.0       2048        12      2036    1%\n"
     );
 }
@@ -188,9 +188,11 @@ fn mkdir_rm_rename_and_replacing_a_file() {
     // rename replaces an existing file; a directory can be renamed.
     let (_, out, _) = run(&mut flash, &parts, &["rename b.txt boot.py", "rename x w", "ls", "cat boot.py"]).ok();
     assert_eq!(out, "boot.py\nw/\nsecond");
-    // rm / empties the filesystem but keeps it.
-    let (_, out, _) = run(&mut flash, &parts, &["rm /", "ls", "df vfs"]).ok();
-    assert_eq!(out, "Partition    Filesystem     Total kB   Used kB   Free kB  Used\nvfs          littlefs 2.0       2048         8      2040    0%\n");
+    // rm / is refused (mkfs makes a fresh filesystem); nothing is removed.
+    let e = run(&mut flash, &parts, &["rm boot.py", "rm /"]).err();
+    assert_eq!(e, "refusing to remove the root directory of 'vfs': that would empty the whole filesystem");
+    let (_, out, _) = run(&mut flash, &parts, &["ls"]).ok();
+    assert_eq!(out, "boot.py\nw/\n");
 }
 
 #[test]

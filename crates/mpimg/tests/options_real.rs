@@ -187,13 +187,13 @@ fn human_display_of_a_release_image() {
              Bootloader: IDF v5.2.2 (Nov 29 2024 13:24:37), 4 segments, 19152 bytes, checksum ok, SHA-256 ok\n\
              Partition table (flash size: 8MB):\n\
              Name      Type  SubType    Offset      Size       End  Flags\n\
-             nvs       data  nvs        0x9000    0x6000    0xf000         (24.0 kB)\n\
-             phy_init  data  phy        0xf000    0x1000   0x10000         (4.0 kB)\n\
-             factory   app   factory   0x10000  0x1f0000  0x200000         (1.9 MB)\n\
-             vfs       data  fat      0x200000  0x600000  0x800000         (6.0 MB)\n\
+             nvs       data  nvs        0x9000    0x6000    0xf000         (24.0 KiB)\n\
+             phy_init  data  phy        0xf000    0x1000   0x10000         (4.0 KiB)\n\
+             factory   app   factory   0x10000  0x1f0000  0x200000         (1.9 MiB)\n\
+             vfs       data  fat      0x200000  0x600000  0x800000         (6.0 MiB)\n\
              App: MicroPython v1.24.1 on 2024-11-29, IDF v5.2.2 for esp32s3\n  built Nov 29 2024 13:25:25\n\
              \x20 image: 6 segments, 1593520 bytes, checksum ok, SHA-256 ok\n\
-             \x20 fills 78.4% of 'factory' (1593520 of 2031616 bytes, 427.8 kB free)\n"
+             \x20 fills 78.4% of 'factory' (1593520 of 2031616 bytes, 427.8 KiB free)\n"
         )
     );
 }

@@ -256,7 +256,7 @@ fn implicit_vfs_of_v126_images() {
     let fw = firmware(9, 0, &t, &app_image(9, "MicroPython v1.26.1 on 2025-08-01"));
     let d = setup(&fw);
     let s = ok(d.path(), &["fw.bin"]);
-    assert!(s.contains("vfs       data  fat      0x200000  0x200000  0x400000  implicit  (2.0 MB)\n"), "{s}");
+    assert!(s.contains("vfs       data  fat      0x200000  0x200000  0x400000  implicit  (2.0 MiB)\n"), "{s}");
     let o = run_mpimg(d.path(), &["fw.bin", "--resize", "vfs=1M"]);
     assert_eq!(
         text(&o.stderr),

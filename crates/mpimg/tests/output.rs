@@ -78,7 +78,7 @@ fn the_report_is_the_product_and_notes_go_to_stderr() {
     let (out, err) = run(p, &["fw.bin", "-f", "8M", "--resize", "vfs=0", "-o", "out.bin"]);
     let len = std::fs::metadata(p.join("out.bin")).unwrap().len();
     assert!(out.starts_with("Firmware file fw.bin: esp32s3"), "{out}");
-    assert!(out.ends_with("vfs       data  fat      0x200000  0x600000  0x800000         (6.0 MB)\n"), "{out}");
+    assert!(out.ends_with("vfs       data  fat      0x200000  0x600000  0x800000         (6.0 MiB)\n"), "{out}");
     assert_eq!(
         err,
         format!(
@@ -148,9 +148,15 @@ fn implicit_vfs_after_flash_size(dir: &Path, fw: &str) {
     let (out, _) = run(dir, &[fw, "-f", "8M", "-o", "out.bin"]);
     let tables: Vec<&str> = out.split("Partition table ").collect();
     assert_eq!(tables.len(), 3, "before and after: {out}");
-    assert!(tables[1].contains("vfs       data  fat      0x200000  0x200000  0x400000  implicit  (2.0 MB)\n"), "{out}");
+    assert!(
+        tables[1].contains("vfs       data  fat      0x200000  0x200000  0x400000  implicit  (2.0 MiB)\n"),
+        "{out}"
+    );
     assert!(tables[2].starts_with("(flash size: 8MB):\n"), "{out}");
-    assert!(tables[2].contains("vfs       data  fat      0x200000  0x600000  0x800000  implicit  (6.0 MB)\n"), "{out}");
+    assert!(
+        tables[2].contains("vfs       data  fat      0x200000  0x600000  0x800000  implicit  (6.0 MiB)\n"),
+        "{out}"
+    );
     let o = run_mpimg(dir, &[fw, "-f", "8M", "-o", "out.bin", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let vfs = &v["result"]["partitions"][3];

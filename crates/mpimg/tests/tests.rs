@@ -60,6 +60,8 @@ mod fs_interop_fat;
 mod fs_interop_littlefs;
 /// Every `--fs` command on littlefs.
 mod fs_littlefs;
+/// Paths as typed to `--fs`: trailing slashes, the root, renames into themselves, symbolic links.
+mod fs_paths;
 /// Whole filesystem trees: read, made again at another size, compared.
 mod fs_tree;
 /// Faults on this computer: a full disk, a read-only or changing input, an output that is the input or a link.

@@ -243,7 +243,10 @@ fn shown_edit(e: &EditError) -> Shown {
             with(m, ": ", format!("give one, e.g. {name}:fat, {name}:littlefs, {name}:nvs or {name}:ota_0"))
         }
         EditError::ShiftedOut { .. } => with(m, ": ", "make room first (--delete, a smaller --resize, or -f)".into()),
-        EditError::AppTooBig { .. } => with(m, ": ", "use -a SIZE to set the app partition size".into()),
+        EditError::AppTooBig { name, app, .. } => {
+            let least = mpimg::ops::app_size_for(*app);
+            with(m, ": ", format!("give it that much, e.g. --resize {name}={least:#x} (with --table: -a {least:#x})"))
+        }
         _ => plain(m),
     }
 }
@@ -275,6 +278,15 @@ fn shown_fs(e: &FsError) -> Shown {
             format!("Free space with --fs rm, or enlarge the partition (--resize {part}=SIZE, which grows a littlefs with it)"),
         ),
         FsError::CrossPartitionRename { .. } => with(m, "; ", "copy with --fs get and --fs put instead".into()),
+        FsError::NoSuchDirectory(path) => with(m, "; ", format!("make it first with --fs mkdir {path}")),
+        FsError::RemoveRoot { part, fat } => with(
+            m,
+            ". ",
+            format!(
+                "To start it afresh, make a new one with --fs mkfs {part}{}; to remove some of it, name each file or directory (rm takes no patterns)",
+                if *fat { " fat" } else { "" }
+            ),
+        ),
         _ => plain(m),
     }
 }
@@ -328,7 +340,7 @@ mod tests {
             (line(EditError::Exists { name: "nvs".into() }), "partition 'nvs' already exists: pick another name or --delete it first"),
             (line(EditError::UnknownSubtype { name: "x".into(), subtype: "fancy".into() }), "unknown subtype 'fancy' for partition 'x': give one, e.g. x:fat, x:littlefs, x:nvs or x:ota_0"),
             (line(EditError::ShiftedOut { name: "vfs".into(), offset: 0x400000, flash_size: 0x400000 }), "partition 'vfs' would move to 0x400000, past the end of flash (0x400000): make room first (--delete, a smaller --resize, or -f)"),
-            (line(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 23000 }), "the app (23000 bytes) does not fit 'factory' (0x4000 bytes): use -a SIZE to set the app partition size"),
+            (line(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 23000 }), "the app (23000 bytes) does not fit 'factory' (0x4000 bytes); it needs at least 0x10000 bytes: give it that much, e.g. --resize factory=0x10000 (with --table: -a 0x10000)"),
             (line(TableError::Md5Mismatch { stored: "aa".into(), computed: "bb".into() }), "partition table MD5 mismatch: stored aa, computed bb; the table is corrupt (rewrite it with --table or --from-csv)"),
             (line(TableError::Duplicate { name: "vfs".into() }), "partition 'vfs' appears twice in the table: names must be unique (use --rename)"),
             (line(TableError::PastFlashEnd { name: "vfs".into(), end: 0x500000, flash_size: 0x400000, flash_mb: 4 }), "partition 'vfs' ends at 0x500000, past the end of the 4 MB flash (0x400000): shrink it (--resize vfs=0 fills what is left) or set a larger flash size with -f"),
@@ -351,6 +363,10 @@ mod tests {
             (line(FsError::Corrupt { part: "vfs".into(), kind: "littlefs", detail: "mount: corrupted filesystem".into() }), "the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem); save what you can with --fs get, then recreate it with --fs mkfs vfs"),
             (line(FsError::NotFound("vfs:/nope.py".into())), "'vfs:/nope.py': no such file or directory (list the filesystem with --fs ls)"),
             (line(FsError::NoSpace { part: "vfs".into(), path: "/big.bin".into() }), "no space left on 'vfs' while writing '/big.bin'; nothing was written to the image. Free space with --fs rm, or enlarge the partition (--resize vfs=SIZE, which grows a littlefs with it)"),
+            (line(FsError::NoSuchDirectory("vfs:/lib".into())), "'vfs:/lib': no such directory; make it first with --fs mkdir vfs:/lib"),
+            (line(FsError::RemoveRoot { part: "vfs".into(), fat: false }), "refusing to remove the root directory of 'vfs': that would empty the whole filesystem. To start it afresh, make a new one with --fs mkfs vfs; to remove some of it, name each file or directory (rm takes no patterns)"),
+            (line(FsError::RemoveRoot { part: "vfs2".into(), fat: true }), "refusing to remove the root directory of 'vfs2': that would empty the whole filesystem. To start it afresh, make a new one with --fs mkfs vfs2 fat; to remove some of it, name each file or directory (rm takes no patterns)"),
+            (line(FsError::MoveIntoItself { from: "vfs:/d".into(), to: "vfs:/d/sub".into() }), "cannot move directory 'vfs:/d' into itself ('vfs:/d/sub')"),
             (line(FsError::CrossPartitionRename { from: "vfs:/boot.py".into(), to: "vfs2:/boot.py".into() }), "cannot rename across partitions ('vfs:/boot.py' to 'vfs2:/boot.py'); copy with --fs get and --fs put instead"),
             (line(FsError::GrowPastPartition { part: "vfs".into(), blocks: 1000, part_blocks: 512 }), "--fs grow vfs: 1000 blocks do not fit in the partition (512 blocks); enlarge it with --resize first"),
             (line(FsError::GrowShrink { part: "vfs".into(), now: 512, asked: 100 }), "--fs grow vfs: littlefs cannot shrink (512 blocks now, 100 asked)"),
@@ -371,8 +387,8 @@ mod tests {
             format!("a table edit on this board made on {made} did not finish: its backup of the files is {at}, and this run asks for another change: run that edit again (the same options) to finish it and put the files back; to give them up, move the backup out of the backup directory")
         );
         assert_eq!(
-            carry(CarryError::WouldLose { name: "vfs".into(), filesystem: "FAT12".into(), files: "3 files (2 kB)".into(), how: "deletes the partition".into() }),
-            "partition 'vfs' holds 3 files (2 kB) in a FAT12 filesystem, and this edit deletes the partition: the files would be lost. Copy them out first (--fs get vfs:/ DIR), then run the edit again with --discard-fs"
+            carry(CarryError::WouldLose { name: "vfs".into(), filesystem: "FAT12".into(), files: "3 files (2 KiB)".into(), how: "deletes the partition".into() }),
+            "partition 'vfs' holds 3 files (2 KiB) in a FAT12 filesystem, and this edit deletes the partition: the files would be lost. Copy them out first (--fs get vfs:/ DIR), then run the edit again with --discard-fs"
         );
         let cut = CliError::after_backup(Error::NoAppPartition, Some(at));
         assert_eq!(
@@ -389,9 +405,12 @@ mod tests {
 
     #[test]
     fn fix_is_kept_apart_from_the_message() {
-        let s = shown(&CliError::Lib(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 1 }.into()));
-        assert_eq!(s.message, "the app (1 bytes) does not fit 'factory' (0x4000 bytes)");
-        assert_eq!(s.fix.as_deref(), Some("use -a SIZE to set the app partition size"));
+        let s = shown(&CliError::Lib(EditError::AppTooBig { name: "ota_0".into(), size: 0x4000, app: 0x10001 }.into()));
+        assert_eq!(
+            s.message,
+            "the app (65537 bytes) does not fit 'ota_0' (0x4000 bytes); it needs at least 0x20000 bytes"
+        );
+        assert_eq!(s.fix.as_deref(), Some("give it that much, e.g. --resize ota_0=0x20000 (with --table: -a 0x20000)"));
         let s = shown(&CliError::Lib(Error::Empty));
         assert_eq!(s.fix, None);
     }

@@ -158,6 +158,10 @@ pub struct Request {
     pub keep_backup: bool,
     /// The run writes a firmware (a new file, the file itself, or the device's table).
     pub writes_firmware: bool,
+    /// The output file is written only because `--fs` commands may change
+    /// the filesystem (its name's one suffix is `-fs`; no `-o`, `--in-place`
+    /// or `--format`): when they changed nothing, no file is written.
+    pub output_for_fs_only: bool,
     /// How to connect to devices.
     pub device: DeviceOptions,
     /// How results are shown.
@@ -228,6 +232,7 @@ impl Request {
             backup_dir: PathBuf::from(args.backup_dir.as_deref().unwrap_or(".")),
             keep_backup: args.keep_backup,
             writes_firmware,
+            output_for_fs_only: suffix == "-fs" && args.output.is_none() && !args.in_place && args.format.is_none(),
             device: DeviceOptions {
                 baud: args.baud,
                 reset: !args.no_reset,
@@ -323,6 +328,9 @@ fn target_of(args: &Args) -> Result<(Target, String, String), CliError> {
         return Ok((Target::Device(expand_device(&filename)), filename.clone(), basename(&filename)));
     }
     match flasher_args_path(Path::new(&filename)) {
+        Some(json) if !json.exists() && Path::new(&filename).is_dir() => {
+            Err(mpimg::Error::NotABuild { path: PathBuf::from(&filename) }.into())
+        }
         Some(json) => Ok((Target::Build(read_recipe(&json)?), filename, build_basename(&json))),
         None => Ok((Target::File(PathBuf::from(&filename)), filename.clone(), basename(&filename))),
     }

@@ -87,7 +87,11 @@ fn run_file(req: &Request, fw: Firmware<FileFlash>, rep: &mut Reporter, g: &mut 
     if req.extract_app.is_some() {
         return Ok(());
     }
-    if let Some(path) = &req.output {
+    let fs_changed_nothing = s.g.result.fs.as_ref().is_some_and(|r| !r.changed);
+    if req.output_for_fs_only && fs_changed_nothing {
+        // As an edit that changes nothing says so; here no copy of the input is made either.
+        s.rep.warning("--fs changed nothing: no output file written")?;
+    } else if let Some(path) = &req.output {
         save(&mut s.fw, path, req.in_place, req.output_format, s.rep)?;
         s.g.result.output = Some(path.display().to_string());
         s.g.result.format = Some(req.output_format);

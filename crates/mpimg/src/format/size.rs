@@ -69,15 +69,17 @@ pub fn parse_int(text: &str) -> Option<u64> {
     u64::from_str_radix(&digits.replace('_', ""), radix).ok()
 }
 
-/// A size as people read it: `512 B`, `24.0 kB`, `1.9 MB` (one decimal, kB below half a MB).
+/// A size as people read it, in binary units (1 KiB = 1024 bytes, as every
+/// size mpimg prints): `512 B`, `24.0 KiB`, `1.9 MiB` (one decimal, KiB below
+/// half a MiB).
 pub fn human(size: u64) -> String {
     let s = size as f64;
     if s < 0.5 * KB as f64 {
         format!("{size} B")
     } else if s < 0.5 * MB as f64 {
-        format!("{:.1} kB", s / KB as f64)
+        format!("{:.1} KiB", s / KB as f64)
     } else {
-        format!("{:.1} MB", s / MB as f64)
+        format!("{:.1} MiB", s / MB as f64)
     }
 }
 
@@ -137,9 +139,9 @@ mod tests {
 
     #[test]
     fn human_sizes() {
-        assert_eq!(human(24 * 1024), "24.0 kB");
-        assert_eq!(human(0x1f_0000), "1.9 MB");
+        assert_eq!(human(24 * 1024), "24.0 KiB");
+        assert_eq!(human(0x1f_0000), "1.9 MiB");
         assert_eq!(human(100), "100 B");
-        assert_eq!(human(0xf_0000), "0.9 MB");
+        assert_eq!(human(0xf_0000), "0.9 MiB");
     }
 }

@@ -91,6 +91,26 @@ pub enum FsError {
     /// A file where a directory is needed.
     #[error("'{0}' is not a directory")]
     NotADirectory(String),
+    /// A path written with a trailing `/` (a directory) where there is none.
+    #[error("'{0}': no such directory")]
+    NoSuchDirectory(String),
+    /// `rename` of a directory to a path inside itself, which would lose it
+    /// (littlefs) or copy it into itself without end (FAT).
+    #[error("cannot move directory '{from}' into itself ('{to}')")]
+    MoveIntoItself {
+        /// The directory renamed.
+        from: String,
+        /// The path inside it.
+        to: String,
+    },
+    /// `rm` of a partition's root directory (spelled `/`, `//`, `/.`, ...).
+    #[error("refusing to remove the root directory of '{part}': that would empty the whole filesystem")]
+    RemoveRoot {
+        /// The partition.
+        part: String,
+        /// The filesystem there is FAT (else littlefs).
+        fat: bool,
+    },
     /// A directory to remove that is not empty.
     #[error("directory '{0}' is not empty")]
     NotEmpty(String),

@@ -31,6 +31,20 @@ pub fn kind(path: &Path) -> Result<HostKind, FsError> {
     })
 }
 
+/// What a local path is, following symbolic links to what they point at
+/// (a link to a link to a file is a file). A link that points nowhere is
+/// an error naming the link.
+pub fn kind_followed(path: &Path) -> Result<HostKind, FsError> {
+    let meta = fs::metadata(path).map_err(|e| FsError::host(path, e))?;
+    Ok(if meta.is_dir() {
+        HostKind::Dir
+    } else if meta.is_file() {
+        HostKind::File
+    } else {
+        HostKind::Other
+    })
+}
+
 /// A local file's contents and the modification time to store for it (ns
 /// since 1970): its own, or `SOURCE_DATE_EPOCH` (see [`super::time`]).
 pub fn read_file(path: &Path) -> Result<(Vec<u8>, u64), FsError> {

@@ -113,6 +113,15 @@ pub fn parse_paths(args: &[String], default_part: &str) -> Vec<FsPath> {
         .collect()
 }
 
+/// Whether a path argument (`[PART:]PATH`) is written as a directory: it
+/// ends in `/` (or `/.`, `/..`), as in `put main.py /lib/`. Such a path must
+/// name a directory: a file there is [`FsError::NotADirectory`], nothing
+/// there (where the command needs something) [`FsError::NoSuchDirectory`].
+pub fn names_directory(arg: &str) -> bool {
+    let (_, path) = split_partition(arg);
+    matches!(path.rsplit('/').next(), Some("" | "." | "..")) && !path.is_empty()
+}
+
 /// Whether a name read from an image is safe to create on this computer
 /// inside a destination directory: one plain component that cannot climb out.
 pub fn is_safe_host_name(name: &str) -> bool {
@@ -144,6 +153,16 @@ mod tests {
         let got: Vec<String> = parse_paths(&args, "vfs").iter().map(|p| p.to_string()).collect();
         assert_eq!(got, vec!["vfs:/a", "vfs2:/b", "vfs2:/c", "vfs:/d", "vfs:/x/y:z"]);
         assert_eq!(split_partition(":x"), (None, ":x"));
+    }
+
+    #[test]
+    fn a_trailing_slash_names_a_directory() {
+        for dir in ["/", "//", "/.", "lib/", "vfs2:/lib/", "a/..", ".", "..", "vfs:/"] {
+            assert!(names_directory(dir), "{dir:?}");
+        }
+        for not in ["", "lib", "/lib", "vfs2:lib", "a/.b", "vfs:"] {
+            assert!(!names_directory(not), "{not:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::detect::{detect, Detected};
 use super::fat::FatVolume;
 use super::host::{self, HostKind};
 use super::lfs::LfsVolume;
-use super::path::{parse_paths, FsPath};
+use super::path::{names_directory, parse_paths, FsPath};
 use super::sync::{sync, SyncReport};
 use super::time::{now_ns, Civil};
 use super::volume::{makedirs, Entry, Volume};
@@ -135,11 +135,47 @@ pub fn execute(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, cmd: 
     }
 }
 
-fn paths_or_root(paths: &[String]) -> Vec<FsPath> {
+fn paths_or_root(paths: &[String]) -> Vec<(FsPath, bool)> {
     if paths.is_empty() {
-        vec![FsPath::root(DEFAULT_PARTITION)]
+        vec![(FsPath::root(DEFAULT_PARTITION), true)]
     } else {
-        parse_paths(paths, DEFAULT_PARTITION)
+        parsed(paths)
+    }
+}
+
+/// The paths of one command, each with whether it was written as a
+/// directory (a trailing `/`, see [`names_directory`]).
+fn parsed(args: &[String]) -> Vec<(FsPath, bool)> {
+    parse_paths(args, DEFAULT_PARTITION).into_iter().zip(args.iter().map(|a| names_directory(a))).collect()
+}
+
+/// A path written as a directory (`boot.py/`) that names a file is refused,
+/// as a shell refuses `cat boot.py/`.
+fn file_as_dir(path: &FsPath, dir_form: bool, e: &Entry) -> Result<(), FsError> {
+    if dir_form && !e.is_dir {
+        return Err(FsError::NotADirectory(path.to_string()));
+    }
+    Ok(())
+}
+
+/// How a directory is shown in the log: `vfs:/lib/`, `vfs:/`.
+fn dir_label(p: &FsPath) -> String {
+    if p.is_root() {
+        p.to_string()
+    } else {
+        format!("{p}/")
+    }
+}
+
+/// How a directory on this computer is shown in the log: with one `/` at
+/// the end however it was typed (`app`, `app/`, `app//` are all `app/`).
+fn host_dir_label(p: &Path) -> String {
+    let s = p.display().to_string();
+    let t = s.trim_end_matches('/');
+    if t.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("{t}/")
     }
 }
 
@@ -170,11 +206,12 @@ fn entry_of(vol: &mut dyn Volume, path: &FsPath, long: bool) -> Result<Entry, Fs
 }
 
 fn ls(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, long: bool, paths: &[String]) -> Result<(), FsError> {
-    for path in paths_or_root(paths) {
+    for (path, dir_form) in paths_or_root(paths) {
         let part = find(parts, &path.part)?;
         io.log(&format!("ls '{path}'"))?;
         with_volume(cache, part, |vol| {
             let e = entry_of(vol, &path, long)?;
+            file_as_dir(&path, dir_form, &e)?;
             if e.is_dir {
                 ls_tree(vol, io, &path, "", long, 0)
             } else {
@@ -216,12 +253,15 @@ fn ls_tree(
 }
 
 fn cat(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, paths: &[String]) -> Result<(), FsError> {
-    for path in parse_paths(paths, DEFAULT_PARTITION) {
+    for (path, dir_form) in parsed(paths) {
         let part = find(parts, &path.part)?;
         let data = with_volume(cache, part, |vol| match vol.stat(&path)? {
             None => Err(FsError::NotFound(path.to_string())),
             Some(e) if e.is_dir => Err(FsError::IsADirectory(path.to_string())),
-            Some(_) => vol.read_file(&path),
+            Some(e) => {
+                file_as_dir(&path, dir_form, &e)?;
+                vol.read_file(&path)
+            }
         })?;
         io.out.write_all(&data).map_err(FsError::Output)?;
     }
@@ -235,10 +275,11 @@ fn get(
     sources: &[String],
     dest: &Path,
 ) -> Result<(), FsError> {
-    for src in parse_paths(sources, DEFAULT_PARTITION) {
+    for (src, dir_form) in parsed(sources) {
         let part = find(parts, &src.part)?;
         with_volume(cache, part, |vol| {
             let e = entry_of(vol, &src, true)?;
+            file_as_dir(&src, dir_form, &e)?;
             if e.is_dir {
                 host::ensure_dir(dest)?;
                 io.log(&format!("{src} -> {}", dest.display()))?;
@@ -287,15 +328,31 @@ fn put(
     parts: &[FsPartition],
     io: &mut Io,
     sources: &[PathBuf],
-    dest: &str,
+    dest_arg: &str,
 ) -> Result<(), FsError> {
-    let dest = parse_paths(&[dest.to_owned()], DEFAULT_PARTITION).remove(0);
+    let dest = parse_paths(&[dest_arg.to_owned()], DEFAULT_PARTITION).remove(0);
     let part = find(parts, &dest.part)?;
     with_volume(cache, part, |vol| {
+        // DEST must be a directory when written as one (`/lib/`) or when
+        // several sources go there, as for cp: never a file made in its place.
+        if names_directory(dest_arg) || sources.len() > 1 {
+            match vol.stat(&dest)? {
+                Some(e) if e.is_dir => {}
+                Some(_) => return Err(FsError::NotADirectory(dest.to_string())),
+                None => return Err(FsError::NoSuchDirectory(dest.to_string())),
+            }
+        }
         for src in sources {
-            match host::kind(src)? {
-                HostKind::Symlink => io.warn(&format!("skipping symbolic link '{}'", src.display()))?,
-                HostKind::Other => io.warn(&format!("skipping '{}': not a file or directory", src.display()))?,
+            // A link named here is followed, as cp does: the target's bytes
+            // under the link's name. Links met inside a directory are not.
+            let kind = match host::kind(src)? {
+                HostKind::Symlink => host::kind_followed(src)?,
+                k => k,
+            };
+            match kind {
+                HostKind::Symlink | HostKind::Other => {
+                    io.warn(&format!("skipping '{}': not a file or directory", src.display()))?
+                }
                 HostKind::File => {
                     let into_dir = vol.stat(&dest)?.is_some_and(|e| e.is_dir);
                     let target = match (into_dir, src.file_name().and_then(|n| n.to_str())) {
@@ -311,7 +368,7 @@ fn put(
                         None => dest.clone(),
                     };
                     makedirs(vol, &target)?;
-                    io.log(&format!("{}/ -> {target}", src.display()))?;
+                    io.log(&format!("{} -> {}", host_dir_label(src), dir_label(&target)))?;
                     put_tree(vol, io, src, &target, 0)?;
                 }
             }
@@ -350,7 +407,7 @@ fn put_tree(vol: &mut dyn Volume, io: &mut Io, dir: &Path, target: &FsPath, dept
             HostKind::File => put_file(vol, io, &path, &dst, !existing.contains(&name))?,
             HostKind::Dir => {
                 makedirs(vol, &dst)?;
-                io.log(&format!("{}/ -> {dst}/", path.display()))?;
+                io.log(&format!("{} -> {}", host_dir_label(&path), dir_label(&dst)))?;
                 put_tree(vol, io, &path, &dst, depth + 1)?;
             }
         }
@@ -389,21 +446,60 @@ fn remove_tree(vol: &mut dyn Volume, path: &FsPath, depth: usize) -> Result<(), 
 }
 
 fn rm(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, paths: &[String]) -> Result<(), FsError> {
-    for path in parse_paths(paths, DEFAULT_PARTITION) {
+    let paths = parsed(paths);
+    // The root however spelled (`/`, `//`, `/.`, `vfs:`): refused before
+    // anything is removed, since it would empty the whole filesystem.
+    if let Some((root, _)) = paths.iter().find(|(p, _)| p.is_root()) {
+        let part = find(parts, &root.part)?;
+        let fat = with_volume(cache, part, |vol| Ok(vol.describe().starts_with("FAT")))?;
+        return Err(FsError::RemoveRoot { part: part.name.clone(), fat });
+    }
+    for (path, dir_form) in paths {
         let part = find(parts, &path.part)?;
         io.log(&format!("rm '{path}'"))?;
         with_volume(cache, part, |vol| match vol.stat(&path)? {
             None => Err(FsError::NotFound(path.to_string())),
             Some(e) if e.is_dir => remove_tree(vol, &path, 0),
-            Some(_) => vol.remove(&path),
+            Some(e) => {
+                file_as_dir(&path, dir_form, &e)?;
+                vol.remove(&path)
+            }
         })?;
         io.changed.insert(part.name.clone());
     }
     Ok(())
 }
 
-fn rename(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, from: &str, to: &str) -> Result<(), FsError> {
-    let mut paths = parse_paths(&[from.to_owned(), to.to_owned()], DEFAULT_PARTITION);
+/// `path` with each name that exists spelled as the filesystem stores it
+/// (FAT finds `/D` for `/d`); the names from the first missing one on are
+/// kept as given.
+fn stored_spelling(vol: &mut dyn Volume, path: &FsPath) -> Result<FsPath, FsError> {
+    let mut out = FsPath::root(&path.part);
+    for (i, name) in path.names.iter().enumerate() {
+        let next = out.join(name);
+        if vol.stat(&next)?.is_none() {
+            out.names.extend(path.names[i..].iter().cloned());
+            return Ok(out);
+        }
+        let listed = vol.list(&out, false)?;
+        let stored = listed
+            .iter()
+            .find(|e| &e.name == name)
+            .or_else(|| listed.iter().find(|e| e.name.eq_ignore_ascii_case(name)))
+            .map_or_else(|| name.clone(), |e| e.name.clone());
+        out = out.join(&stored);
+    }
+    Ok(out)
+}
+
+fn rename(
+    cache: &mut BlockCache,
+    parts: &[FsPartition],
+    io: &mut Io,
+    from_arg: &str,
+    to_arg: &str,
+) -> Result<(), FsError> {
+    let mut paths = parse_paths(&[from_arg.to_owned(), to_arg.to_owned()], DEFAULT_PARTITION);
     let (to, from) = (paths.remove(1), paths.remove(0));
     if from.part != to.part {
         return Err(FsError::CrossPartitionRename { from: from.to_string(), to: to.to_string() });
@@ -413,13 +509,36 @@ fn rename(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, from: &str
     }
     let part = find(parts, &from.part)?;
     io.log(&format!("rename '{from}' -> '{to}'"))?;
-    with_volume(cache, part, |vol| {
-        if vol.stat(&from)?.is_none() {
+    let changed = with_volume(cache, part, |vol| {
+        let Some(e) = vol.stat(&from)? else {
             return Err(FsError::NotFound(from.to_string()));
+        };
+        file_as_dir(&from, names_directory(from_arg), &e)?;
+        if !e.is_dir && names_directory(to_arg) {
+            return Err(FsError::usage(
+                "rename",
+                format!("'{to_arg}' ends in '/' but '{from}' is a file; give its new path in full"),
+            ));
         }
-        vol.rename(&from, &to)
+        if from == to {
+            return Ok(false);
+        }
+        // Compared as stored, so that FAT's `/d` -> `/D/sub` is caught too.
+        let (stored_from, stored_to) = (stored_spelling(vol, &from)?, stored_spelling(vol, &to)?);
+        if stored_to.names.len() > stored_from.names.len() && stored_to.names.starts_with(&stored_from.names) {
+            return Err(if e.is_dir {
+                FsError::MoveIntoItself { from: from.to_string(), to: to.to_string() }
+            } else {
+                FsError::NotADirectory(from.to_string())
+            });
+        }
+        vol.rename(&from, &to).map(|_| true)
     })?;
-    io.changed.insert(part.name.clone());
+    if changed {
+        io.changed.insert(part.name.clone());
+    } else {
+        io.log(&format!("rename '{from}': it has that name already; nothing to do"))?;
+    }
     Ok(())
 }
 
@@ -494,7 +613,7 @@ fn df(cache: &mut BlockCache, parts: &[FsPartition], io: &mut Io, names: &[Strin
     }
     let mut text = format!(
         "{:<12} {:<13} {:>9} {:>9} {:>9} {:>5}\n",
-        "Partition", "Filesystem", "Total kB", "Used kB", "Free kB", "Used"
+        "Partition", "Filesystem", "Total KiB", "Used KiB", "Free KiB", "Used"
     );
     for part in shown {
         let (kind, u) = with_volume(cache, part, |vol| Ok((vol.describe(), vol.usage()?)))?;

@@ -47,7 +47,9 @@ pub struct SyncReport {
     pub updated: Vec<String>,
     /// Files and directories removed (`delete`, or a file where SRC has a directory).
     pub deleted: Vec<String>,
-    /// Files that were the same already.
+    /// Files and directories that were there and the same already (DEST
+    /// itself counts when it is not the root): directories count in every
+    /// list, so a second identical sync has as many unchanged as the first added.
     pub unchanged: u32,
     /// Entries of SRC an `exclude` pattern skipped.
     pub excluded: u32,
@@ -80,14 +82,23 @@ pub fn sync(
     dest: &FsPath,
     opts: &SyncOptions,
 ) -> Result<SyncReport, FsError> {
-    if !matches!(host::kind(src)?, HostKind::Dir) {
+    // SRC itself may be a link to a directory (named, so followed, as by put).
+    let kind = match host::kind(src)? {
+        HostKind::Symlink => host::kind_followed(src)?,
+        k => k,
+    };
+    if !matches!(kind, HostKind::Dir) {
         return Err(FsError::NotADirectory(src.display().to_string()));
     }
     let report = SyncReport { source: src.display().to_string(), dest: dest.to_string(), ..SyncReport::default() };
     let globs = opts.exclude.iter().map(|p| Glob::new(p)).collect();
     let mut run = Run { vol, log, opts, globs, report };
     match run.vol.stat(dest)? {
-        Some(e) if e.is_dir => {}
+        Some(e) if e.is_dir => {
+            if !dest.is_root() {
+                run.report.unchanged += 1;
+            }
+        }
         Some(_) => return Err(FsError::NotADirectory(dest.to_string())),
         None => {
             makedirs(run.vol, dest)?;
@@ -175,7 +186,7 @@ impl Run<'_> {
                 }
                 HostKind::Dir => {
                     match &old {
-                        Some(e) if e.is_dir => {}
+                        Some(e) if e.is_dir => self.report.unchanged += 1,
                         Some(_) => {
                             self.vol.remove(&target)?;
                             self.note("deleted", &target.to_string())?;

@@ -91,7 +91,7 @@ pub enum EditError {
         flash_size: u32,
     },
     /// An app partition smaller than the app image it holds.
-    #[error("the app ({app} bytes) does not fit '{name}' ({size:#x} bytes)")]
+    #[error("the app ({app} bytes) does not fit '{name}' ({size:#x} bytes); it needs at least {:#x} bytes", app_size_for(*app))]
     AppTooBig {
         /// The app partition.
         name: String,
@@ -100,4 +100,10 @@ pub enum EditError {
         /// The app image's length in bytes.
         app: u32,
     },
+}
+
+/// The least app partition size that holds an app image of `app` bytes:
+/// rounded up to the 64 KB (0x10000) that app partitions are aligned to.
+pub fn app_size_for(app: u32) -> u64 {
+    u64::from(app).div_ceil(0x10000) * 0x10000
 }

@@ -323,12 +323,14 @@ pub fn print_checks(out: &mut dyn Write, checks: &[ImageCheck]) -> std::io::Resu
     Ok(())
 }
 
-/// Bytes as people read them: `139 bytes`, `412 kB` (1024 bytes).
+/// Bytes as people read them: `1 byte`, `139 bytes`, `412 KiB`.
 fn amount(bytes: u64) -> String {
-    if bytes < 1024 {
+    if bytes == 1 {
+        "1 byte".to_owned()
+    } else if bytes < 1024 {
         format!("{bytes} bytes")
     } else {
-        format!("{} kB", (bytes + 512) / 1024)
+        format!("{} KiB", (bytes + 512) / 1024)
     }
 }
 
@@ -339,7 +341,7 @@ fn files(stats: Option<&TreeStats>) -> String {
 }
 
 /// What a table edit did with one filesystem partition, as one line:
-/// `Kept 37 files (412 kB) of 'vfs': moved to 0x410000, 0x3f0000 bytes`.
+/// `Kept 37 files (412 KiB) of 'vfs': moved to 0x410000, 0x3f0000 bytes`.
 pub fn carried_line(c: &Carried) -> String {
     let name = &c.partition;
     let what = files(c.contents.as_ref());

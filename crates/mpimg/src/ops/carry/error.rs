@@ -19,7 +19,7 @@ pub enum CarryError {
         name: String,
         /// "littlefs 2.0", "FAT16", ...
         filesystem: String,
-        /// "37 files (412 kB)".
+        /// "37 files (412 KiB)".
         files: String,
         /// "deletes the partition", "re-types it as nvs".
         how: String,
@@ -31,7 +31,7 @@ pub enum CarryError {
         name: String,
         /// "littlefs 2.0", "FAT16", ...
         filesystem: String,
-        /// "37 files (412 kB)".
+        /// "37 files (412 KiB)".
         files: String,
         /// Its new size in bytes.
         new_size: u32,

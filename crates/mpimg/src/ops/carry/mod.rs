@@ -185,13 +185,13 @@ pub struct Carried {
     pub fs_size: u32,
 }
 
-/// "37 files (412 kB)": for messages.
+/// "37 files (412 KiB)": for messages.
 fn files(stats: &TreeStats) -> String {
     let s = if stats.files == 1 { "" } else { "s" };
-    let kb = if stats.bytes < 1024 {
-        format!("{} bytes", stats.bytes)
-    } else {
-        format!("{} kB", (stats.bytes + 512) / 1024)
+    let kb = match stats.bytes {
+        1 => "1 byte".to_owned(),
+        n if n < 1024 => format!("{n} bytes"),
+        n => format!("{} KiB", (n + 512) / 1024),
     };
     format!("{} file{s} ({kb})", stats.files)
 }
