@@ -66,6 +66,8 @@ mod fs_tree;
 mod host_faults;
 /// Intel HEX and UF2 firmware files.
 mod image_formats;
+/// Bootloaders and whole firmwares refused where an app goes, and named by --check-app.
+mod not_an_app;
 /// Every option on every real image.
 mod options_real;
 /// Every option on synthetic images built by the tests.

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use mpimg::format::app_kind::NotApp;
 use mpimg::format::partition::TableError;
 use mpimg::fs::{FsError, COMMANDS};
 use mpimg::ops::carry::CarryError;
@@ -208,6 +209,14 @@ fn shown_lib(e: &Error) -> Shown {
             "; ",
             "give it a layout for this flash (-f SIZE --table ota|default|original), or (with --flash) write it as it is with --no-fit"
                 .into(),
+        ),
+        Error::NotAnApp { file, looks, .. } => with(
+            m,
+            ": ",
+            match looks {
+                NotApp::WholeFirmware => format!("extract its app with `mpimg {file} -x` and write that app image"),
+                _ => "write an app image there (the .app-bin that `mpimg FIRMWARE -x` extracts)".into(),
+            },
         ),
         Error::NoBootloader { .. } | Error::NotABootloader { .. } => {
             with(m, ": ", "flash a firmware with --flash".into())

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use mpimg::flash::{write_atomically, Flash};
+use mpimg::format::app_kind::not_an_app;
 use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
@@ -420,7 +421,8 @@ impl<F: Flash> Session<'_, '_, F> {
 }
 
 /// An image written into an app partition or the bootloader must be an image
-/// for this chip.
+/// for this chip, and one written into an app partition an app (not a
+/// bootloader or a whole firmware).
 fn check_image_for<F: Flash>(fw: &Firmware<F>, r: &Region, file: &Path, data: &[u8]) -> Result<(), Error> {
     let bad = |why: String| Error::BadAppImage {
         file: file.display().to_string(),
@@ -435,5 +437,10 @@ fn check_image_for<F: Flash>(fw: &Firmware<F>, r: &Region, file: &Path, data: &[
         None => return Err(bad(format!("unknown chip id {}", h.chip_id))),
     }
     parse_image(data).map_err(|e| bad(e.to_string()))?;
+    if r.kind == RegionKind::App {
+        if let Some(looks) = not_an_app(data) {
+            return Err(Error::NotAnApp { file: file.display().to_string(), name: r.name.clone(), looks });
+        }
+    }
     Ok(())
 }

@@ -515,6 +515,14 @@ pub(crate) mod testimg {
         out
     }
 
+    /// [`sample`] as an app: its first segment starts with an app descriptor
+    /// (the magic, the rest zero).
+    pub fn sample_app(chip_id: u16) -> Vec<u8> {
+        let mut desc = vec![0u8; 0x120];
+        desc[..4].copy_from_slice(&crate::format::app_desc::APP_DESC_MAGIC.to_le_bytes());
+        build(&header(chip_id, 2), &[(0x3C00_0020, desc), (0x4037_4000, vec![0x5A; 0x58])])
+    }
+
     /// A three-segment image with distinct, non-trivial segment bytes.
     pub fn sample(chip_id: u16) -> Vec<u8> {
         let seg =

@@ -4,6 +4,7 @@
 //! `bootloader_utility_load_boot_image` for the order the apps are tried in).
 
 use crate::flash::Flash;
+use crate::format::app_kind::{classify, NotApp, HEAD_LEN};
 use crate::format::image::{parse_image, ImageHeader, HEADER_LEN};
 use crate::format::partition::{Partition, TABLE_OFFSET};
 use crate::ops::firmware::Firmware;
@@ -130,7 +131,13 @@ pub(super) fn check<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, depth
         let in_order = order.as_ref().is_some_and(|o| o.apps.contains(p));
         // Apps the bootloader may try are verified; the others only walked.
         let verify = depth.verify && in_order;
-        states.push((p.clone(), image_state(&mut fw.flash, p.offset, p.size, verify)));
+        let state = match image_state(&mut fw.flash, p.offset, p.size, verify) {
+            ImageState::Image { len, .. } if let Some(looks) = not_an_app_in(&mut fw.flash, p, len) => {
+                ImageState::NotAnImage(format!("it is {looks}"))
+            }
+            s => s,
+        };
+        states.push((p.clone(), state));
     }
     let state_of = |p: &Partition| states.iter().find(|(q, _)| q == p).map(|(_, s)| s.clone());
     for (p, s) in &states {
@@ -151,6 +158,18 @@ pub(super) fn check<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, depth
             app_chip(fw, board, &app, h, out);
         }
     }
+}
+
+/// What the image of `len` bytes at the start of app partition `p` is, if
+/// not an app: its head and the places a whole firmware's table would be
+/// are read, not the whole image.
+fn not_an_app_in(flash: &mut dyn Flash, p: &Partition, len: u32) -> Option<NotApp> {
+    let head = flash.read_vec(p.offset, (HEAD_LEN as u32).min(len)).ok()?;
+    let mut table_at = |at: usize| {
+        let at = at as u32;
+        at + 2 <= p.size && flash.read_vec(p.offset + at, 2).is_ok_and(|m| m == [0xAA, 0x50])
+    };
+    classify(&head, Some(len as usize), &mut table_at)
 }
 
 fn fix_image(board: Option<&Board>, part: &str) -> Fix {
