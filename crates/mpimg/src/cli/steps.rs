@@ -135,14 +135,19 @@ impl<F: Flash> Session<'_, '_, F> {
         }
     }
 
-    /// Summarise the firmware (a firmware file cut short inside its app is refused).
+    /// Summarise the firmware. A firmware file cut short inside its app is
+    /// shown, then refused for anything but a look (the diagnoses and
+    /// `--check-app` say what is wrong with the app).
     fn inspect(&mut self) -> Step {
         // Hashing the app is most of an inspection's cost: skip it when nothing shows it.
         let verify = !self.req.show.quiet || self.req.show.json;
         let summary = summarize(&mut self.fw, &self.req.source, verify);
-        check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
+        let complete = check_complete(&self.fw, &summary);
         self.g.summary = Some(summary);
+        if !matches!(self.req.mode(), Mode::Inspect | Mode::Check) {
+            complete?;
+        }
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 
 use crate::flash::Flash;
 use crate::format::app_kind::{classify, NotApp, HEAD_LEN};
-use crate::format::image::{parse_image, ImageHeader, HEADER_LEN};
+use crate::format::image::{parse_image, parse_image_layout, ImageError, ImageHeader, HEADER_LEN};
 use crate::format::partition::{Partition, TABLE_OFFSET};
 use crate::ops::firmware::Firmware;
 use crate::ops::ota::{boot_order, BootOrder};
@@ -76,10 +76,15 @@ pub fn image_state(flash: &mut dyn Flash, offset: u32, limit: u32, verify: bool)
     // Walk as far as the flash goes: an image may run past its region.
     let reach = flash.capacity().saturating_sub(offset);
     let Some((_, len, _)) = walk_image(flash, offset, reach) else {
-        return ImageState::NotAnImage("its segments do not make an image".into());
+        return ImageState::NotAnImage(
+            cut_short(flash, offset, limit).unwrap_or("its segments do not make an image".into()),
+        );
     };
     if len > limit {
         return ImageState::TooBig { len, header };
+    }
+    if let Some(end) = flash.stored_end().filter(|_| flash.stored_len(offset, len) < len) {
+        return ImageState::NotAnImage(cut_at(end, flash.stored_len(offset, len)));
     }
     if !verify && flash.reads_are_slow() {
         return ImageState::Image { header, len, problem: None, digest_only: false };
@@ -104,6 +109,23 @@ pub fn image_state(flash: &mut dyn Flash, offset: u32, limit: u32, verify: bool)
         Ok(_) => ImageState::Image { header, len, problem: None, digest_only: false },
         Err(e) => ImageState::NotAnImage(e.to_string()),
     }
+}
+
+/// A firmware file that ends inside the image at `offset` (whose region is
+/// `limit` bytes): where, and how much of the image it holds. None on a
+/// device, or when the file holds all of the image.
+fn cut_short(flash: &mut dyn Flash, offset: u32, limit: u32) -> Option<String> {
+    let end = flash.stored_end()?;
+    let stored = flash.stored_len(offset, limit);
+    let data = flash.read_vec(offset, stored).ok()?;
+    match parse_image_layout(&data) {
+        Err(ImageError::Truncated { .. }) => Some(cut_at(end, stored)),
+        _ => None,
+    }
+}
+
+fn cut_at(end: u32, stored: u32) -> String {
+    format!("the file ends at {end:#x}, {stored} bytes into the image: the file is cut short")
 }
 
 /// Why an image with `h` does not run on a chip of revision `rev` (ESP-IDF's
