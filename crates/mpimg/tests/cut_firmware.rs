@@ -1,7 +1,9 @@
 //! A firmware file cut short: the inspection still shows the bootloader and
 //! the table and flags the app (a diagnosis), `--check-app` gives its
-//! verdicts, and an edit is refused (trial 1, finding 10).
+//! verdicts, and an edit is refused (trial 1, finding 10). A board whose app
+//! was flashed half way: the advice is to flash it again (finding 11).
 
+use crate::util::sim;
 use crate::util::synth::*;
 use crate::util::{mpimg, Run};
 
@@ -96,5 +98,45 @@ fn a_file_that_ends_before_its_app_says_there_is_no_app() {
     assert_eq!(
         checks(&r)[1],
         "Check 'factory' at 0x10000: INVALID: not in the file (it ends at 0x9000): nothing to boot"
+    );
+}
+
+#[test]
+fn a_half_flashed_board_is_told_to_flash_again() {
+    // The app's first segment landed; from its second segment's header on, the flash is erased.
+    let mut flash = vec![0xFF; 4 << 20];
+    let fw = s3_firmware();
+    flash[..fw.len()].copy_from_slice(&fw);
+    flash[0x10800..].fill(0xFF);
+    let d = sim::start_over("esp32s3", 4 << 20, Some(&flash), None, vec![]);
+    let port = d.port();
+    let fault = "segment 1 (header at offset 0xcd8) has length 0xffffffff, 16 MB or more";
+    let r = mpimg(d.dir.path(), &[&port]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(
+        r.out.contains(&format!(
+            "  image: checksum none, SHA-256 none, {fault}; the image in flash is incomplete or damaged (as a cut \
+             --flash leaves it): flash it again\n"
+        )),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("only 256 are there"), "{}", r.out);
+    assert!(
+        r.err.ends_with(&format!(
+            "error[app-invalid]: 'factory', the app partition the bootloader starts with, holds no valid app image \
+             ({fault}): no app boots\n  fix: mpimg FIRMWARE.bin --flash {port}\n"
+        )),
+        "{}",
+        r.err
+    );
+    let r = mpimg(d.dir.path(), &[&port, "--check-app"]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert_eq!(
+        checks(&r)[1],
+        format!(
+            "Check 'factory' at 0x10000: INVALID: {fault}; the image in flash is incomplete or damaged (as a cut \
+             --flash leaves it): flash it again"
+        )
     );
 }

@@ -143,6 +143,19 @@ pub enum ImageError {
     },
 }
 
+impl ImageError {
+    /// What is wrong, without the advice for a file that follows it ("get
+    /// the image again"): for an image in a device's flash, whose fix is
+    /// another.
+    pub fn detail(&self) -> String {
+        let s = self.to_string();
+        match s.rfind("; ") {
+            Some(i) => s[..i].to_string(),
+            None => s,
+        }
+    }
+}
+
 /// The 24-byte image header (`esp_image_header_t`), every byte kept so that
 /// [`ImageHeader::to_bytes`] gives back exactly what [`ImageHeader::parse`] read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

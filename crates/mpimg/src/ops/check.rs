@@ -55,7 +55,12 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
         }
     };
     let empty = data.iter().take(32).all(|&b| b == 0xFF);
-    let info = if empty { Err("no image (erased)".to_string()) } else { parse_image(&data).map_err(|e| e.to_string()) };
+    let device = flash.stored_end().is_none();
+    let info = match parse_image(&data) {
+        _ if empty => Err("no image (erased)".to_string()),
+        Err(e) if device => Err(super::walk::device_image_problem(&e.detail())),
+        parsed => parsed.map_err(|e| e.to_string()),
+    };
     let mut image = image_summary(r.offset, &data, info, None);
     if r.kind == RegionKind::App && image.problem.is_none() {
         if let Some(looks) = not_an_app_at(flash, r, stored, &data) {

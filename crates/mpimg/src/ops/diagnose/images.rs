@@ -9,7 +9,7 @@ use crate::format::image::{parse_image, parse_image_layout, ImageError, ImageHea
 use crate::format::partition::{Partition, TABLE_OFFSET};
 use crate::ops::firmware::Firmware;
 use crate::ops::ota::{boot_order, BootOrder};
-use crate::ops::walk::walk_image;
+use crate::ops::walk::walk_image_checked;
 
 use super::{revision_name, Board, Code, Depth, Diagnosis, Fix, Severity};
 
@@ -75,10 +75,9 @@ pub fn image_state(flash: &mut dyn Flash, offset: u32, limit: u32, verify: bool)
     };
     // Walk as far as the flash goes: an image may run past its region.
     let reach = flash.capacity().saturating_sub(offset);
-    let Some((_, len, _)) = walk_image(flash, offset, reach) else {
-        return ImageState::NotAnImage(
-            cut_short(flash, offset, limit).unwrap_or("its segments do not make an image".into()),
-        );
+    let len = match walk_image_checked(flash, offset, reach) {
+        Ok((_, len, _)) => len,
+        Err(why) => return ImageState::NotAnImage(cut_short(flash, offset, limit).unwrap_or(why)),
     };
     if len > limit {
         return ImageState::TooBig { len, header };
