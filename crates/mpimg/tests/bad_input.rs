@@ -41,7 +41,7 @@ const CASES: &[(&str, Make, &[&str], &str)] = &[
     ("name over 15 bytes", fw, &["fw.bin", "--rename", "vfs=a_name_too_long_"], "error: invalid partition name 'a_name_too_long_': use 1 to 15 bytes, without ',', ':' or '='"),
     ("duplicate name", fw, &["fw.bin", "--rename", "vfs=nvs"], "error: partition 'nvs' already exists: pick another name or --delete it first"),
     ("overlapping partitions", fw, &["fw.bin", "--add", "x:fat:0x300000:0x10000"], "error: partition 'x' (0x300000..0x310000) overlaps 'vfs' which ends at 0x400000"),
-    ("partition past the flash end", fw, &["fw.bin", "--resize", "vfs=0x100000", "--add", "x:fat:0x3f0000:0x20000"], "error: no room for partition 'x' at 0x3f0000 (size 0x20000): flash ends at 0x400000"),
+    ("partition past the flash end", fw, &["fw.bin", "--resize", "vfs=0x100000", "--add", "x:fat:0x3f0000:0x20000"], "error: no room for partition 'x' at 0x3f0000 (size 0x20000): flash ends at 0x400000: make room: a larger flash (-f 8M), or shrink the partition that ends there first (--resize NAME=SIZE)"),
     ("csv partition past the flash end", || { Some(s3_firmware()) }, &["fw.bin", "--from-csv", "t.csv"], "error: partition 'vfs' ends at 0x500000, past the end of the 4 MB flash (0x400000): shrink it (--resize vfs=0 fills what is left) or set a larger flash size with -f"),
     ("app partition not 64 KB aligned", fw, &["fw.bin", "--resize", "vfs=0x100000", "--add", "app2:ota_0:0x301000:0x10000"], "error: partition 'app2': offset 0x301000 is not a multiple of 0x10000: app partitions start on 64 KB boundaries (next one: 0x310000)"),
     ("app partition smaller than the app", fw, &["fw.bin", "--resize", "factory=0x4000"], ""),

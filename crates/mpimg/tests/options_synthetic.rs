@@ -83,7 +83,7 @@ fn resize_add_delete_rename_app_size() {
     assert_eq!(&read(d.path(), "fw-resize=factory=2097152-rename=vfs=data.bin")[0x8000..0x9000], &want[..]);
     // The flash is then full: no room to add.
     let o = run_mpimg(d.path(), &["fw.bin", "--resize", "factory=0x200000", "--add", "x:littlefs:0:0"]);
-    assert_eq!(text(&o.stderr), "error: no room for partition 'x' at 0x400000 (size 0x0): flash ends at 0x400000\n");
+    assert_eq!(text(&o.stderr), "error: no room for partition 'x' at 0x400000 (size 0x0): flash ends at 0x400000: make room: a larger flash (-f 8M), or shrink the partition that ends there first (--resize NAME=SIZE)\n");
     ok(
         d.path(),
         &["fw.bin", "--delete", "phy_init", "--resize", "nvs=0,vfs=1M", "--add", "lfs:littlefs:0:0", "-o", "a.bin"],

@@ -252,6 +252,18 @@ fn shown_edit(e: &EditError) -> Shown {
             with(m, ": ", format!("give one, e.g. {name}:fat, {name}:littlefs, {name}:nvs or {name}:ota_0"))
         }
         EditError::ShiftedOut { .. } => with(m, ": ", "make room first (--delete, a smaller --resize, or -f)".into()),
+        EditError::NoRoom { offset, size, .. } => {
+            // Size 0 asks for the rest of the flash: a sector at least.
+            let need = (u64::from(*offset) + u64::from((*size).max(0x1000))).next_power_of_two().max(1 << 20);
+            with(
+                m,
+                ": ",
+                format!(
+                    "make room: a larger flash (-f {}M), or shrink the partition that ends there first (--resize NAME=SIZE)",
+                    need >> 20
+                ),
+            )
+        }
         EditError::AppTooBig { .. } => with(m, ": ", "use -a SIZE to set the app partition size".into()),
         _ => plain(m),
     }
@@ -337,6 +349,7 @@ mod tests {
             (line(EditError::Exists { name: "nvs".into() }), "partition 'nvs' already exists: pick another name or --delete it first"),
             (line(EditError::UnknownSubtype { name: "x".into(), subtype: "fancy".into() }), "unknown subtype 'fancy' for partition 'x': give one, e.g. x:fat, x:littlefs, x:nvs or x:ota_0"),
             (line(EditError::ShiftedOut { name: "vfs".into(), offset: 0x400000, flash_size: 0x400000 }), "partition 'vfs' would move to 0x400000, past the end of flash (0x400000): make room first (--delete, a smaller --resize, or -f)"),
+            (line(EditError::NoRoom { name: "vfs2".into(), offset: 0x400000, size: 0x100000, flash_size: 0x400000 }), "no room for partition 'vfs2' at 0x400000 (size 0x100000): flash ends at 0x400000: make room: a larger flash (-f 8M), or shrink the partition that ends there first (--resize NAME=SIZE)"),
             (line(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 23000 }), "the app (23000 bytes) does not fit 'factory' (0x4000 bytes): use -a SIZE to set the app partition size"),
             (line(TableError::Md5Mismatch { stored: "aa".into(), computed: "bb".into() }), "partition table MD5 mismatch: stored aa, computed bb; the table is corrupt (rewrite it with --table or --from-csv)"),
             (line(TableError::Duplicate { name: "vfs".into() }), "partition 'vfs' appears twice in the table: names must be unique (use --rename)"),
