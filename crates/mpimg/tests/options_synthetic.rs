@@ -291,3 +291,24 @@ fn every_chip_opens_at_its_bootloader_offset() {
         assert_eq!(v["app"]["image"]["sha256_ok"], true, "{name}");
     }
 }
+
+/// A table edit that drops nvs is warned about; one that keeps it is not
+/// (trial 1, finding 23).
+#[test]
+fn a_table_without_nvs_is_warned_about() {
+    let d = setup(&s3_firmware());
+    let o = run_mpimg(d.path(), &["fw.bin", "--table", "factory=0", "-o", "nf.bin"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let warnings = |o: &std::process::Output| {
+        text(&o.stderr).lines().filter(|l| l.starts_with("warning:")).map(|l| format!("{l}\n")).collect::<String>()
+    };
+    assert_eq!(
+        warnings(&o),
+        "warning: 0x7000 bytes free before 'factory' (0x9000..0x10000)\n\
+         warning: the new table has no nvs partition: ESP-IDF's nvs_flash_init at boot finds none, and MicroPython's \
+         esp32.NVS and WiFi use it\n"
+    );
+    let o = run_mpimg(d.path(), &["fw.bin", "--table", "nvs=7B,factory=0", "-o", "n.bin"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(warnings(&o), "");
+}
