@@ -232,6 +232,17 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// An image for the chip that is not an app (a bootloader, a whole
+    /// firmware), about to be written into an app partition.
+    #[error("'{file}' is not an app image for '{name}': it is {looks}")]
+    NotAnApp {
+        /// The image file, as given.
+        file: String,
+        /// The app partition it was to go to.
+        name: String,
+        /// What it is instead.
+        looks: crate::format::app_kind::NotApp,
+    },
     /// An edit names MicroPython ≥ 1.26's implicit `vfs`, which is not in the table.
     #[error("'{name}' is not in the partition table: MicroPython {version} creates it at boot from the end of the table ({start:#x}) to the end of flash")]
     ImplicitVfs {

@@ -28,8 +28,8 @@ const CASES: &[(&str, Make, &[&str], &str)] = &[
     ("unknown chip id", || with(|f| f[12] = 0x42), &["fw.bin"], "error: unknown chip id 66 in the image header: mpimg knows esp32, esp32c2, esp32c3, esp32c5, esp32c6, esp32c61, esp32e22, esp32h2, esp32h21, esp32h4, esp32p4, esp32s2, esp32s3, esp32s31"),
     ("truncated in the bootloader", || with(|f| f.truncate(0x3000)), &["fw.bin"], "error: the file ends at flash offset 0x3000, before the partition table at 0x8000 ends: it is truncated (or only a bootloader for esp32s3)"),
     ("truncated in the table", || with(|f| f.truncate(0x8040)), &["fw.bin"], "error: the file ends at flash offset 0x8040, before the partition table at 0x8000 ends: it is truncated (or only a bootloader for esp32s3)"),
-    ("truncated in the app segments", || with(|f| f.truncate(0x10000 + 5000)), &["fw.bin"], "error: the firmware file is truncated: the app in 'factory' at 0x10000 is cut short (image truncated: the data of segment 1 at offset 0xce0 needs 20000 bytes but only 1704 are there)"),
-    ("truncated in the app hash", || with(|f| { let n = f.len() - 10; f.truncate(n) }), &["fw.bin"], ""),
+    ("truncated in the app segments", || with(|f| f.truncate(0x10000 + 5000)), &["fw.bin", "-f", "8M"], "error: the firmware file is truncated: the app in 'factory' at 0x10000 is cut short (image truncated: the data of segment 1 at offset 0xce0 needs 20000 bytes but only 1704 are there)"),
+    ("truncated in the app hash", || with(|f| { let n = f.len() - 10; f.truncate(n) }), &["fw.bin", "-f", "8M"], ""),
     ("no table", || with(|f| f[0x8000..0x9000].fill(0xFF)), &["fw.bin"], "error: no partition table at flash 0x8000: the sector holds no partition entry (is this a MicroPython firmware file or an app image?)"),
     ("table MD5 mismatch", || with(|f| f[0x8000 + 40] ^= 1), &["fw.bin"], ""),
     ("table without end", || with(|f| f[0x8000 + 5 * 32 + 3] = 0), &["fw.bin"], "error: the partition table does not end with an empty (0xFF) entry after entry 4; the table sector is corrupt"),
@@ -42,7 +42,7 @@ const CASES: &[(&str, Make, &[&str], &str)] = &[
     ("name over 15 bytes", fw, &["fw.bin", "--rename", "vfs=a_name_too_long_"], "error: invalid partition name 'a_name_too_long_': use 1 to 15 bytes, without ',', ':' or '='"),
     ("duplicate name", fw, &["fw.bin", "--rename", "vfs=nvs"], "error: partition 'nvs' already exists: pick another name or --delete it first"),
     ("overlapping partitions", fw, &["fw.bin", "--add", "x:fat:0x300000:0x10000"], "error: partition 'x' (0x300000..0x310000) overlaps 'vfs' which ends at 0x400000"),
-    ("partition past the flash end", fw, &["fw.bin", "--resize", "vfs=0x100000", "--add", "x:fat:0x3f0000:0x20000"], "error: no room for partition 'x' at 0x3f0000 (size 0x20000): flash ends at 0x400000"),
+    ("partition past the flash end", fw, &["fw.bin", "--resize", "vfs=0x100000", "--add", "x:fat:0x3f0000:0x20000"], "error: no room for partition 'x' at 0x3f0000 (size 0x20000): flash ends at 0x400000: make room: a larger flash (-f 8M), or shrink the partition that ends there first (--resize NAME=SIZE)"),
     ("csv partition past the flash end", || { Some(s3_firmware()) }, &["fw.bin", "--from-csv", "t.csv"], "error: partition 'vfs' ends at 0x500000, past the end of the 4 MB flash (0x400000): shrink it (--resize vfs=0 fills what is left) or set a larger flash size with -f"),
     ("app partition not 64 KB aligned", fw, &["fw.bin", "--resize", "vfs=0x100000", "--add", "app2:ota_0:0x301000:0x10000"], "error: partition 'app2': offset 0x301000 is not a multiple of 0x10000: app partitions start on 64 KB boundaries (next one: 0x310000)"),
     ("app partition smaller than the app", fw, &["fw.bin", "--resize", "factory=0x4000"], ""),
@@ -111,7 +111,7 @@ fn computed_messages() {
     let n = t.len() - 10;
     t.truncate(n);
     std::fs::write(d.path().join("short.bin"), &t).unwrap();
-    let err = text(&run_mpimg(d.path(), &["short.bin"]).stderr);
+    let err = text(&run_mpimg(d.path(), &["short.bin", "-f", "8M"]).stderr);
     assert_eq!(
         err,
         format!("error: the firmware file is truncated: the app in 'factory' at 0x10000 is cut short (image truncated: the appended SHA-256 digest at offset {:#x} needs 32 bytes but only 22 are there)\n", app - 32)

@@ -125,6 +125,20 @@ fn flash(chip: &str, fw: &str, size: u32) {
         r.err,
         format!("error: no bootloader found at {bl:#x} (flash is erased there): flash a firmware with --flash\n")
     );
+    // What mpimg learnt on connecting is shown all the same (trial 1, finding 16): chip, MAC, flash size.
+    let port = d.port();
+    let lines: Vec<&str> = r.out.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", r.out);
+    assert!(lines[0].starts_with(&format!("Connected to {port}: {chip} v")), "{}", r.out);
+    assert!(lines[0].contains(", MAC 02:e5:51:"), "{}", r.out);
+    assert!(lines[2].ends_with(&format!(", {}MB detected; link at 921600 baud", size >> 20)), "{}", r.out);
+    let r = mpimg(d.dir.path(), &[&port, "--json"]);
+    assert_eq!(r.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(v["error"]["message"], format!("no bootloader found at {bl:#x} (flash is erased there)"));
+    assert_eq!(v["result"]["device"]["chip"], chip);
+    assert_eq!(v["result"]["device"]["port"], port.as_str());
+    assert_eq!(v["result"]["device"]["flash_size"], size);
     let r = mpimg(d.dir.path(), &[p, "--flash", &d.port()]);
     ok(&r);
     assert_same_flash(&d.bytes(), &flash_image(&file, bl, size));

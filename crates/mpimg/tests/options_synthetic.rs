@@ -83,7 +83,7 @@ fn resize_add_delete_rename_app_size() {
     assert_eq!(&read(d.path(), "fw-resize=factory=2097152-rename=vfs=data.bin")[0x8000..0x9000], &want[..]);
     // The flash is then full: no room to add.
     let o = run_mpimg(d.path(), &["fw.bin", "--resize", "factory=0x200000", "--add", "x:littlefs:0:0"]);
-    assert_eq!(text(&o.stderr), "error: no room for partition 'x' at 0x400000 (size 0x0): flash ends at 0x400000\n");
+    assert_eq!(text(&o.stderr), "error: no room for partition 'x' at 0x400000 (size 0x0): flash ends at 0x400000: make room: a larger flash (-f 8M), or shrink the partition that ends there first (--resize NAME=SIZE)\n");
     ok(
         d.path(),
         &["fw.bin", "--delete", "phy_init", "--resize", "nvs=0,vfs=1M", "--add", "lfs:littlefs:0:0", "-o", "a.bin"],
@@ -290,4 +290,25 @@ fn every_chip_opens_at_its_bootloader_offset() {
         assert_eq!(v["partitions"][2]["name"], "factory", "{name}");
         assert_eq!(v["app"]["image"]["sha256_ok"], true, "{name}");
     }
+}
+
+/// A table edit that drops nvs is warned about; one that keeps it is not
+/// (trial 1, finding 23).
+#[test]
+fn a_table_without_nvs_is_warned_about() {
+    let d = setup(&s3_firmware());
+    let o = run_mpimg(d.path(), &["fw.bin", "--table", "factory=0", "-o", "nf.bin"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let warnings = |o: &std::process::Output| {
+        text(&o.stderr).lines().filter(|l| l.starts_with("warning:")).map(|l| format!("{l}\n")).collect::<String>()
+    };
+    assert_eq!(
+        warnings(&o),
+        "warning: 0x7000 bytes free before 'factory' (0x9000..0x10000)\n\
+         warning: the new table has no nvs partition: ESP-IDF's nvs_flash_init at boot finds none, and MicroPython's \
+         esp32.NVS and WiFi use it\n"
+    );
+    let o = run_mpimg(d.path(), &["fw.bin", "--table", "nvs=7B,factory=0", "-o", "n.bin"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(warnings(&o), "");
 }

@@ -150,7 +150,7 @@ fn backup_then_flash_to_a_blank_board_gives_identical_flash() {
     assert_eq!(backup, used[0x1000..end], "the flash from 0x1000 to the end of its last used sector");
     assert!(
         r.err.contains(&format!(
-            "Backed up flash 0x1000..{end:#x} to board.bin ({} bytes; erased from there to the end of the 4MB flash)",
+            "Backed up flash 0x1000..{end:#x} to board.bin ({} bytes; the rest, to the end of the 4MB flash, is blank)",
             end - 0x1000
         )),
         "{}",

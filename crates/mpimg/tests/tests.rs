@@ -23,6 +23,8 @@ mod carry_plan;
 mod chips;
 /// Output files byte for byte against mp-image-tool-esp32 0.1.1.
 mod compat;
+/// A firmware file cut short: shown, its app flagged.
+mod cut_firmware;
 /// The device backend (`DeviceFlash`) against esp-sim.
 mod device_backend;
 /// Table edits on esp-sim boards keep the files, whatever point a cut link comes at.
@@ -68,6 +70,8 @@ mod fs_tree;
 mod host_faults;
 /// Intel HEX and UF2 firmware files.
 mod image_formats;
+/// Bootloaders and whole firmwares refused where an app goes, and named by --check-app.
+mod not_an_app;
 /// Every option on every real image.
 mod options_real;
 /// Every option on synthetic images built by the tests.

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use mpimg::format::app_kind::NotApp;
 use mpimg::format::partition::TableError;
 use mpimg::fs::{FsError, COMMANDS};
 use mpimg::ops::carry::CarryError;
@@ -209,6 +210,14 @@ fn shown_lib(e: &Error) -> Shown {
             "give it a layout for this flash (-f SIZE --table ota|default|original), or (with --flash) write it as it is with --no-fit"
                 .into(),
         ),
+        Error::NotAnApp { file, looks, .. } => with(
+            m,
+            ": ",
+            match looks {
+                NotApp::WholeFirmware => format!("extract its app with `mpimg {file} -x` and write that app image"),
+                _ => "write an app image there (the .app-bin that `mpimg FIRMWARE -x` extracts)".into(),
+            },
+        ),
         Error::NoBootloader { .. } | Error::NotABootloader { .. } => {
             with(m, ": ", "flash a firmware with --flash".into())
         }
@@ -243,6 +252,18 @@ fn shown_edit(e: &EditError) -> Shown {
             with(m, ": ", format!("give one, e.g. {name}:fat, {name}:littlefs, {name}:nvs or {name}:ota_0"))
         }
         EditError::ShiftedOut { .. } => with(m, ": ", "make room first (--delete, a smaller --resize, or -f)".into()),
+        EditError::NoRoom { offset, size, .. } => {
+            // Size 0 asks for the rest of the flash: a sector at least.
+            let need = (u64::from(*offset) + u64::from((*size).max(0x1000))).next_power_of_two().max(1 << 20);
+            with(
+                m,
+                ": ",
+                format!(
+                    "make room: a larger flash (-f {}M), or shrink the partition that ends there first (--resize NAME=SIZE)",
+                    need >> 20
+                ),
+            )
+        }
         EditError::AppTooBig { name, app, .. } => {
             let least = mpimg::ops::app_size_for(*app);
             with(m, ": ", format!("give it that much, e.g. --resize {name}={least:#x} (with --table: -a {least:#x})"))
@@ -340,6 +361,7 @@ mod tests {
             (line(EditError::Exists { name: "nvs".into() }), "partition 'nvs' already exists: pick another name or --delete it first"),
             (line(EditError::UnknownSubtype { name: "x".into(), subtype: "fancy".into() }), "unknown subtype 'fancy' for partition 'x': give one, e.g. x:fat, x:littlefs, x:nvs or x:ota_0"),
             (line(EditError::ShiftedOut { name: "vfs".into(), offset: 0x400000, flash_size: 0x400000 }), "partition 'vfs' would move to 0x400000, past the end of flash (0x400000): make room first (--delete, a smaller --resize, or -f)"),
+            (line(EditError::NoRoom { name: "vfs2".into(), offset: 0x400000, size: 0x100000, flash_size: 0x400000 }), "no room for partition 'vfs2' at 0x400000 (size 0x100000): flash ends at 0x400000: make room: a larger flash (-f 8M), or shrink the partition that ends there first (--resize NAME=SIZE)"),
             (line(EditError::AppTooBig { name: "factory".into(), size: 0x4000, app: 23000 }), "the app (23000 bytes) does not fit 'factory' (0x4000 bytes); it needs at least 0x10000 bytes: give it that much, e.g. --resize factory=0x10000 (with --table: -a 0x10000)"),
             (line(TableError::Md5Mismatch { stored: "aa".into(), computed: "bb".into() }), "partition table MD5 mismatch: stored aa, computed bb; the table is corrupt (rewrite it with --table or --from-csv)"),
             (line(TableError::Duplicate { name: "vfs".into() }), "partition 'vfs' appears twice in the table: names must be unique (use --rename)"),

@@ -163,7 +163,7 @@ impl<'w> Reporter<'w> {
         match self.notes() {
             Some(w) => writeln!(
                 w,
-                "Backed up flash {:#x}..{:#x} to {file} ({} bytes; erased from there to the end of the {} flash)",
+                "Backed up flash {:#x}..{:#x} to {file} ({} bytes; the rest, to the end of the {} flash, is blank)",
                 b.offset,
                 b.end,
                 b.len(),

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use mpimg::flash::{write_atomically, Flash};
+use mpimg::format::app_kind::not_an_app;
 use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
@@ -134,14 +135,19 @@ impl<F: Flash> Session<'_, '_, F> {
         }
     }
 
-    /// Summarise the firmware (a firmware file cut short inside its app is refused).
+    /// Summarise the firmware. A firmware file cut short inside its app is
+    /// shown, then refused for anything but a look (the diagnoses and
+    /// `--check-app` say what is wrong with the app).
     fn inspect(&mut self) -> Step {
         // Hashing the app is most of an inspection's cost: skip it when nothing shows it.
         let verify = !self.req.show.quiet || self.req.show.json;
         let summary = summarize(&mut self.fw, &self.req.source, verify);
-        check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
+        let complete = check_complete(&self.fw, &summary);
         self.g.summary = Some(summary);
+        if !matches!(self.req.mode(), Mode::Inspect | Mode::Check) {
+            complete?;
+        }
         Ok(())
     }
 
@@ -420,7 +426,8 @@ impl<F: Flash> Session<'_, '_, F> {
 }
 
 /// An image written into an app partition or the bootloader must be an image
-/// for this chip.
+/// for this chip, and one written into an app partition an app (not a
+/// bootloader or a whole firmware).
 fn check_image_for<F: Flash>(fw: &Firmware<F>, r: &Region, file: &Path, data: &[u8]) -> Result<(), Error> {
     let bad = |why: String| Error::BadAppImage {
         file: file.display().to_string(),
@@ -435,5 +442,10 @@ fn check_image_for<F: Flash>(fw: &Firmware<F>, r: &Region, file: &Path, data: &[
         None => return Err(bad(format!("unknown chip id {}", h.chip_id))),
     }
     parse_image(data).map_err(|e| bad(e.to_string()))?;
+    if r.kind == RegionKind::App {
+        if let Some(looks) = not_an_app(data) {
+            return Err(Error::NotAnApp { file: file.display().to_string(), name: r.name.clone(), looks });
+        }
+    }
     Ok(())
 }

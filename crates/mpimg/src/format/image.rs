@@ -143,6 +143,19 @@ pub enum ImageError {
     },
 }
 
+impl ImageError {
+    /// What is wrong, without the advice for a file that follows it ("get
+    /// the image again"): for an image in a device's flash, whose fix is
+    /// another.
+    pub fn detail(&self) -> String {
+        let s = self.to_string();
+        match s.rfind("; ") {
+            Some(i) => s[..i].to_string(),
+            None => s,
+        }
+    }
+}
+
 /// The 24-byte image header (`esp_image_header_t`), every byte kept so that
 /// [`ImageHeader::to_bytes`] gives back exactly what [`ImageHeader::parse`] read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -513,6 +526,14 @@ pub(crate) mod testimg {
             out.extend_from_slice(&sha);
         }
         out
+    }
+
+    /// [`sample`] as an app: its first segment starts with an app descriptor
+    /// (the magic, the rest zero).
+    pub fn sample_app(chip_id: u16) -> Vec<u8> {
+        let mut desc = vec![0u8; 0x120];
+        desc[..4].copy_from_slice(&crate::format::app_desc::APP_DESC_MAGIC.to_le_bytes());
+        build(&header(chip_id, 2), &[(0x3C00_0020, desc), (0x4037_4000, vec![0x5A; 0x58])])
     }
 
     /// A three-segment image with distinct, non-trivial segment bytes.

@@ -1,6 +1,7 @@
 //! Pure binary formats: bytes in, typed values out. Nothing here opens a file or a port.
 
 pub mod app_desc;
+pub mod app_kind;
 pub mod banner;
 pub mod bootloader_desc;
 pub mod chip;

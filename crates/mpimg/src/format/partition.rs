@@ -53,6 +53,8 @@ pub const SUBTYPE_SPIFFS: u8 = 0x82;
 pub const SUBTYPE_LITTLEFS: u8 = 0x83;
 /// Data subtype: otadata.
 pub const SUBTYPE_OTA: u8 = 0x00;
+/// Data subtype: NVS (ESP-IDF's key-value store).
+pub const SUBTYPE_NVS: u8 = 0x02;
 
 const TYPE_NAMES: &[(u8, &str)] = &[
     (TYPE_APP, "app"),

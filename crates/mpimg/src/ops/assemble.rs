@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::format::app_kind::{not_an_app, NotApp};
 use crate::format::chip::Chip;
 use crate::format::flash_params::{FlashParamError, FlashParams};
 use crate::format::flasher_args::FlasherArgs;
@@ -402,6 +403,15 @@ fn check_table_and_apps(chip: &'static Chip, pieces: &[Loaded]) -> Result<(), As
         }
         let info = parse_image_layout(&p.data).map_err(|e| not_app(e.to_string()))?;
         image_chip(chip, p, &info.header)?;
+        if let Some(looks) = not_an_app(&p.data) {
+            let fix = match looks {
+                NotApp::WholeFirmware => {
+                    format!(": extract its app with `mpimg {} -x` and give that", p.path.display())
+                }
+                _ => String::new(),
+            };
+            return Err(not_app(format!("it is {looks}{fix}")));
+        }
         if p.data.len() as u64 > u64::from(part.size) {
             return Err(AssembleError::TooBig {
                 offset: p.offset,
@@ -450,7 +460,7 @@ mod tests {
         let files: HashMap<PathBuf, Vec<u8>> = [
             ("bl.bin", testimg::sample(chip_id)),
             ("pt.bin", table()[..0xC00].to_vec()),
-            ("app.bin", testimg::sample(chip_id)),
+            ("app.bin", testimg::sample_app(chip_id)),
         ]
         .into_iter()
         .map(|(n, d)| (PathBuf::from(n), d))
@@ -479,7 +489,8 @@ mod tests {
             assert_eq!(&a.bytes[at(0x8000)..at(0x8C00)], &table()[..0xC00]);
             assert_eq!(&a.bytes[at(0x10000)..], &files[Path::new("app.bin")][..]);
             let placed: Vec<(u32, usize)> = a.placed.iter().map(|p| (p.offset, p.len)).collect();
-            assert_eq!(placed, vec![(bl, bl_bin.len()), (0x8000, 0xC00), (0x10000, bl_bin.len())]);
+            let app_len = files[Path::new("app.bin")].len();
+            assert_eq!(placed, vec![(bl, bl_bin.len()), (0x8000, 0xC00), (0x10000, app_len)]);
             assert!(!a.header_changed);
         }
     }
@@ -504,9 +515,13 @@ mod tests {
     #[test]
     fn the_errors_of_a_broken_recipe() {
         let (mut files, recipe) = build(0, 0x1000);
-        let mut big = testimg::sample(0);
+        let mut big = testimg::sample_app(0);
         big.resize(0x1001, 0xFF);
         files.insert("big.bin".into(), big);
+        let mut whole = testimg::sample(0);
+        whole.resize(0x7000, 0xFF);
+        whole.extend_from_slice(&table());
+        files.insert("whole.bin".into(), whole);
         let with = |f: &dyn Fn(&mut Recipe)| {
             let mut r = recipe.clone();
             f(&mut r);
@@ -539,8 +554,17 @@ mod tests {
             "'big.bin' at 0x10000 (0x1001 bytes) does not fit partition 'factory' (0x1000 bytes)"
         );
         assert_eq!(
+            with(&|r| r.pieces[1].path = "bl.bin".into()),
+            "'bl.bin' at 0x10000 is not an app image for partition 'factory': it is a bootloader image"
+        );
+        assert_eq!(
+            with(&|r| r.pieces[1].path = "whole.bin".into()),
+            "'whole.bin' at 0x10000 is not an app image for partition 'factory': it is a whole firmware image \
+             (bootloader at 0x0 followed by a table): extract its app with `mpimg whole.bin -x` and give that"
+        );
+        assert_eq!(
             with(&|r| r.pieces[1].offset = 0x7FF_FF00),
-            "'app.bin' at 0x7ffff00 ends at 0x80000f0, past the largest flash (128 MB)"
+            "'app.bin' at 0x7ffff00 ends at 0x80000d0, past the largest flash (128 MB)"
         );
     }
 }

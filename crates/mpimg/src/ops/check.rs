@@ -1,13 +1,15 @@
 //! Verifying images in flash: the bootloader and each app partition (header,
-//! segment checksum, appended SHA-256), as `--check-app` reports them.
+//! segment checksum, appended SHA-256; in an app partition, an app and not a
+//! bootloader or whole firmware), as `--check-app` reports them.
 
 use serde::Serialize;
 
 use crate::flash::Flash;
+use crate::format::app_kind::{not_an_app, NotApp, NOT_AN_APP_LOOKS_AT};
 use crate::format::image::parse_image;
 use crate::format::partition::PartitionTable;
 
-use super::region::Region;
+use super::region::{Region, RegionKind};
 use super::summary::{image_summary, ImageSummary};
 
 /// The verdict on one region that should hold an image.
@@ -53,9 +55,33 @@ pub fn check_image(flash: &mut dyn Flash, r: &Region) -> Option<ImageCheck> {
         }
     };
     let empty = data.iter().take(32).all(|&b| b == 0xFF);
-    let info = if empty { Err("no image (erased)".to_string()) } else { parse_image(&data).map_err(|e| e.to_string()) };
-    let image = image_summary(r.offset, &data, info, None);
+    let device = flash.stored_end().is_none();
+    let info = match parse_image(&data) {
+        _ if empty => Err("no image (erased)".to_string()),
+        Err(e) if device => Err(super::walk::device_image_problem(&e.detail())),
+        parsed => parsed.map_err(|e| e.to_string()),
+    };
+    let mut image = image_summary(r.offset, &data, info, None);
+    if r.kind == RegionKind::App && image.problem.is_none() {
+        if let Some(looks) = not_an_app_at(flash, r, stored, &data) {
+            image.problem = Some(format!("not an app: it is {looks}"));
+        }
+    }
     Some(ImageCheck { name: r.name.clone(), image, empty, required: true })
+}
+
+/// What the valid image `data` at the start of app region `r` is, if not an
+/// app. When only the image was read, the bytes up to where a whole
+/// firmware's table would be are read too.
+fn not_an_app_at(flash: &mut dyn Flash, r: &Region, stored: u32, data: &[u8]) -> Option<NotApp> {
+    let looks = not_an_app(data)?;
+    let want = (NOT_AN_APP_LOOKS_AT as u32).min(stored);
+    if looks == NotApp::Bootloader && (data.len() as u32) < want {
+        if let Ok(more) = flash.read_vec_dense(r.offset, want) {
+            return not_an_app(&more);
+        }
+    }
+    Some(looks)
 }
 
 /// Check the bootloader and every app partition of `table`. An image is

@@ -6,7 +6,7 @@
 use crate::error::Error;
 use crate::flash::Flash;
 use crate::format::image::ImageHeader;
-use crate::format::partition::{PartitionTable, APP_PART_OFFSET};
+use crate::format::partition::{PartitionTable, APP_PART_OFFSET, SUBTYPE_NVS, TYPE_DATA};
 
 use super::firmware::Firmware;
 use super::layout::{
@@ -264,6 +264,14 @@ pub fn plan<F: Flash>(fw: &mut Firmware<F>, edits: &TableEdits, app_image_size: 
     apply_named_edits(fw, edits, &mut p)?;
     // Whatever the Python tool lets through, the table written must be valid.
     p.warnings = p.table.check(p.flash_size)?;
+    let has_nvs = |t: &PartitionTable| t.entries.iter().any(|e| e.ptype == TYPE_DATA && e.subtype == SUBTYPE_NVS);
+    if has_nvs(&fw.table) && !has_nvs(&p.table) {
+        // A table that drops nvs breaks what MicroPython keeps there; one that never had it is the user's design.
+        p.warnings.push(
+            "the new table has no nvs partition: ESP-IDF's nvs_flash_init at boot finds none, and MicroPython's esp32.NVS and WiFi use it"
+                .into(),
+        );
+    }
     if let (Some(old), Some(new)) = (fw.table.first_app(), p.table.first_app()) {
         if old.offset != new.offset {
             return Err(Error::AppMoved { old: old.offset, new: new.offset });

@@ -24,26 +24,47 @@ const FIRST_READ_BOOTLOADER: u32 = (BOOTLOADER_DESC_OFFSET + BOOTLOADER_DESC_LEN
 /// image at `offset`, from its headers alone; None if it is not a walkable image
 /// within `limit` bytes.
 pub fn walk_image(flash: &mut dyn Flash, offset: u32, limit: u32) -> Option<(Vec<SegmentView>, u32, ImageHeader)> {
+    walk_image_checked(flash, offset, limit).ok()
+}
+
+/// [`walk_image`], saying why an image does not walk: the header or segment
+/// header at fault (without advice, see [`crate::format::image::ImageError::detail`]),
+/// or the image running past `limit`.
+pub fn walk_image_checked(
+    flash: &mut dyn Flash,
+    offset: u32,
+    limit: u32,
+) -> Result<(Vec<SegmentView>, u32, ImageHeader), String> {
     // The same rules as format::image's walk of a whole image, a header at a time.
-    let head = flash.read_vec(offset, HEADER_LEN as u32).ok()?;
-    let header = ImageHeader::parse(&head).ok()?;
-    let count = check_layout(&header).ok()?;
+    let head = flash.read_vec(offset, HEADER_LEN as u32).map_err(|e| e.to_string())?;
+    let header = ImageHeader::parse(&head).map_err(|e| e.detail())?;
+    let count = check_layout(&header).map_err(|e| e.detail())?;
+    let past = |what: String| format!("{what} lies past the end of the region ({limit:#x} bytes)");
     let mut pos = HEADER_LEN as u32;
     let mut segs = Vec::with_capacity(count);
     for index in 0..count {
         if pos + SEGMENT_HEADER_LEN as u32 > limit {
-            return None;
+            return Err(past(format!("the header of segment {index} at offset {pos:#x}")));
         }
         let mut h = [0u8; SEGMENT_HEADER_LEN];
-        flash.read(offset + pos, &mut h).ok()?;
-        let (load_addr, len) = segment_header(index, pos as usize, &h).ok()?;
+        flash.read(offset + pos, &mut h).map_err(|e| e.to_string())?;
+        let (load_addr, len) = segment_header(index, pos as usize, &h).map_err(|e| e.detail())?;
         let data = pos + SEGMENT_HEADER_LEN as u32;
         segs.push(SegmentView { load_addr, offset: data, len });
-        pos = data.checked_add(len)?;
+        pos = data.checked_add(len).ok_or_else(|| past(format!("segment {index}")))?;
     }
     let (_, total) = image_end(pos as usize, header.hash_appended == 1);
-    let total = u32::try_from(total).ok()?;
-    (total <= limit).then_some((segs, total, header))
+    match u32::try_from(total) {
+        Ok(total) if total <= limit => Ok((segs, total, header)),
+        _ => Err(past(format!("the image ({total} bytes)"))),
+    }
+}
+
+/// What is wrong with an image in a device's flash that does not walk: the
+/// fault, and what leaves an image so (a write cut short, e.g. `--flash`
+/// interrupted) and undoes it.
+pub fn device_image_problem(detail: &str) -> String {
+    format!("{detail}; the image in flash is incomplete or damaged (as a cut --flash leaves it): flash it again")
 }
 
 /// The bytes of the app image at the start of partition `p`: exactly the
@@ -76,10 +97,19 @@ fn from_walk(flash: &mut dyn Flash, s: &mut ImageSummary, offset: u32, walk: (Ve
 /// SHA-256 and MicroPython banner need the whole image (the banner lies
 /// 20..200 KB in): `--check-app` and `-x` read that, inspecting does not.
 pub fn summarize_app_lazily(flash: &mut dyn Flash, p: &Partition) -> Option<AppSummary> {
-    let Some(walk) = walk_image(flash, p.offset, p.size) else {
-        // Erased or not an image: summarise what the partition starts with.
-        let data = flash.read_vec(p.offset, FIRST_READ.min(p.size)).ok()?;
-        return Some(app_summary(p.offset, &data, Some(p), false));
+    let walk = match walk_image_checked(flash, p.offset, p.size) {
+        Ok(w) => w,
+        Err(why) => {
+            // Erased or not an image: summarise what the partition starts with.
+            let data = flash.read_vec(p.offset, FIRST_READ.min(p.size)).ok()?;
+            let mut s = app_summary(p.offset, &data, Some(p), false);
+            if data.first() == Some(&IMAGE_MAGIC) {
+                // Only the start was read: say what the headers say, not that the read is short.
+                s.image.truncated = false;
+                s.image.problem = Some(device_image_problem(&why));
+            }
+            return Some(s);
+        }
     };
     let total = walk.1;
     let data = flash.read_vec(p.offset, FIRST_READ.min(total)).ok()?;

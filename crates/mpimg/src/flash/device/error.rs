@@ -72,7 +72,7 @@ pub enum DeviceError {
     #[error(
         "writing {start:#x}..{end:#x} was interrupted: {cause}. Written and verified before that: {}; {}. \
          Run the same command again to complete it",
-        ranges_text(done),
+        ranges_text(&outside(done, *start, torn.map_or(*end, |t| t.max(*end)))),
         unwritten(*start, *end, *torn)
     )]
     Interrupted {
@@ -80,7 +80,8 @@ pub enum DeviceError {
         start: u32,
         /// Where it ends.
         end: u32,
-        /// Flash ranges written and verified in this run before it.
+        /// Flash ranges written and verified in this run before it (the
+        /// message leaves out what the interrupted write covers).
         done: Vec<(u32, u32)>,
         /// When the transfer in flight may have landed in part (it took
         /// several frames of the loader and not all were acknowledged): where
@@ -90,6 +91,22 @@ pub enum DeviceError {
         #[source]
         cause: Box<DeviceError>,
     },
+}
+
+/// The parts of `ranges` outside `start..end`: a range written earlier in
+/// the run and then caught by the interrupted write is no longer known to
+/// hold what was verified.
+fn outside(ranges: &[(u32, u32)], start: u32, end: u32) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for &(a, b) in ranges {
+        if a < start {
+            out.push((a, b.min(start)));
+        }
+        if b > end {
+            out.push((a.max(end), b));
+        }
+    }
+    out
 }
 
 /// What an interrupted write leaves unwritten, as its message says it.
@@ -112,5 +129,34 @@ impl DeviceError {
     /// every port skips.
     pub fn is_not_a_board(&self) -> bool {
         matches!(self, DeviceError::NoSuchPort { .. } | DeviceError::Open { .. } | DeviceError::NoLoader { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(done: Vec<(u32, u32)>, torn: Option<u32>) -> String {
+        let cause = Box::new(DeviceError::Protocol { what: "no answer".into() });
+        DeviceError::Interrupted { start: 0x203000, end: 0x204000, done, torn, cause }.to_string()
+    }
+
+    /// A range written earlier in the run and caught again by the cut write is
+    /// not also called written (trial 1, finding 12).
+    #[test]
+    fn an_interrupted_write_lists_each_range_once() {
+        assert_eq!(
+            cut(vec![(0x203000, 0x204000)], None),
+            "writing 0x203000..0x204000 was interrupted: unexpected answer from the device: no answer. Written and \
+             verified before that: nothing; not written: 0x203000..0x204000 and whatever this run had still to do. \
+             Run the same command again to complete it"
+        );
+        assert_eq!(
+            cut(vec![(0x200000, 0x206000), (0x340000, 0x341000)], Some(0x205000)),
+            "writing 0x203000..0x204000 was interrupted: unexpected answer from the device: no answer. Written and \
+             verified before that: 0x200000..0x203000, 0x205000..0x206000, 0x340000..0x341000; perhaps written in \
+             part: 0x203000..0x205000; not written: whatever this run had still to do. Run the same command again to \
+             complete it"
+        );
     }
 }

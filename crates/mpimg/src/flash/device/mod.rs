@@ -119,7 +119,8 @@ impl DeviceFlash {
         &self.link.stats
     }
 
-    /// Ranges written or erased and verified so far.
+    /// Ranges written or erased and verified so far (not those found to
+    /// hold the bytes already).
     pub fn done(&self) -> &[(u32, u32)] {
         &self.done
     }
@@ -312,7 +313,8 @@ impl DeviceFlash {
                 let want: [u8; 16] = Md5::digest(chunk).into();
                 if self.link.md5(at, chunk.len() as u32).ok() == Some(want) {
                     self.counts.unchanged += (i - first) as u64;
-                    self.remember(at, chunk);
+                    // Known now, but not written: not in `done`.
+                    self.insert(at, chunk);
                     continue;
                 }
             }
@@ -463,7 +465,7 @@ impl Flash for DeviceFlash {
         let want: [u8; 16] = Md5::digest(&buf).into();
         if self.cached(lo, len).is_none() && self.link.md5(lo, len).ok() == Some(want) {
             self.counts.unchanged += u64::from(len / SECTOR_SIZE);
-            self.remember(lo, &buf);
+            self.insert(lo, &buf);
             return Ok(());
         }
         // More than one frame cannot land all or nothing: the first sector

@@ -4,11 +4,12 @@
 //! `bootloader_utility_load_boot_image` for the order the apps are tried in).
 
 use crate::flash::Flash;
-use crate::format::image::{parse_image, ImageHeader, HEADER_LEN};
+use crate::format::app_kind::{classify, NotApp, HEAD_LEN};
+use crate::format::image::{parse_image, parse_image_layout, ImageError, ImageHeader, HEADER_LEN};
 use crate::format::partition::{Partition, TABLE_OFFSET};
 use crate::ops::firmware::Firmware;
 use crate::ops::ota::{boot_order, BootOrder};
-use crate::ops::walk::walk_image;
+use crate::ops::walk::walk_image_checked;
 
 use super::{revision_name, Board, Code, Depth, Diagnosis, Fix, Severity};
 
@@ -74,11 +75,15 @@ pub fn image_state(flash: &mut dyn Flash, offset: u32, limit: u32, verify: bool)
     };
     // Walk as far as the flash goes: an image may run past its region.
     let reach = flash.capacity().saturating_sub(offset);
-    let Some((_, len, _)) = walk_image(flash, offset, reach) else {
-        return ImageState::NotAnImage("its segments do not make an image".into());
+    let len = match walk_image_checked(flash, offset, reach) {
+        Ok((_, len, _)) => len,
+        Err(why) => return ImageState::NotAnImage(cut_short(flash, offset, limit).unwrap_or(why)),
     };
     if len > limit {
         return ImageState::TooBig { len, header };
+    }
+    if let Some(end) = flash.stored_end().filter(|_| flash.stored_len(offset, len) < len) {
+        return ImageState::NotAnImage(cut_at(end, flash.stored_len(offset, len)));
     }
     if !verify && flash.reads_are_slow() {
         return ImageState::Image { header, len, problem: None, digest_only: false };
@@ -103,6 +108,23 @@ pub fn image_state(flash: &mut dyn Flash, offset: u32, limit: u32, verify: bool)
         Ok(_) => ImageState::Image { header, len, problem: None, digest_only: false },
         Err(e) => ImageState::NotAnImage(e.to_string()),
     }
+}
+
+/// A firmware file that ends inside the image at `offset` (whose region is
+/// `limit` bytes): where, and how much of the image it holds. None on a
+/// device, or when the file holds all of the image.
+fn cut_short(flash: &mut dyn Flash, offset: u32, limit: u32) -> Option<String> {
+    let end = flash.stored_end()?;
+    let stored = flash.stored_len(offset, limit);
+    let data = flash.read_vec(offset, stored).ok()?;
+    match parse_image_layout(&data) {
+        Err(ImageError::Truncated { .. }) => Some(cut_at(end, stored)),
+        _ => None,
+    }
+}
+
+fn cut_at(end: u32, stored: u32) -> String {
+    format!("the file ends at {end:#x}, {stored} bytes into the image: the file is cut short")
 }
 
 /// Why an image with `h` does not run on a chip of revision `rev` (ESP-IDF's
@@ -130,7 +152,13 @@ pub(super) fn check<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, depth
         let in_order = order.as_ref().is_some_and(|o| o.apps.contains(p));
         // Apps the bootloader may try are verified; the others only walked.
         let verify = depth.verify && in_order;
-        states.push((p.clone(), image_state(&mut fw.flash, p.offset, p.size, verify)));
+        let state = match image_state(&mut fw.flash, p.offset, p.size, verify) {
+            ImageState::Image { len, .. } if let Some(looks) = not_an_app_in(&mut fw.flash, p, len) => {
+                ImageState::NotAnImage(format!("it is {looks}"))
+            }
+            s => s,
+        };
+        states.push((p.clone(), state));
     }
     let state_of = |p: &Partition| states.iter().find(|(q, _)| q == p).map(|(_, s)| s.clone());
     for (p, s) in &states {
@@ -151,6 +179,18 @@ pub(super) fn check<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, depth
             app_chip(fw, board, &app, h, out);
         }
     }
+}
+
+/// What the image of `len` bytes at the start of app partition `p` is, if
+/// not an app: its head and the places a whole firmware's table would be
+/// are read, not the whole image.
+fn not_an_app_in(flash: &mut dyn Flash, p: &Partition, len: u32) -> Option<NotApp> {
+    let head = flash.read_vec(p.offset, (HEAD_LEN as u32).min(len)).ok()?;
+    let mut table_at = |at: usize| {
+        let at = at as u32;
+        at + 2 <= p.size && flash.read_vec(p.offset + at, 2).is_ok_and(|m| m == [0xAA, 0x50])
+    };
+    classify(&head, Some(len as usize), &mut table_at)
 }
 
 fn fix_image(board: Option<&Board>, part: &str) -> Fix {
