@@ -44,7 +44,8 @@ pub struct Args {
     /// Output firmware format: bin, hex (Intel HEX) or uf2 (default: from the output file's extension).
     #[arg(long, value_name = "bin|hex|uf2", value_parser = ["bin", "hex", "uf2"])]
     pub format: Option<String>,
-    /// Output firmware filename (named after the input and the edits if not given).
+    /// Output firmware filename (named after the input and the edits if not
+    /// given; `-` is stdout).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<String>,
     /// Print only errors.

@@ -185,23 +185,26 @@ impl Request {
         // `--format` asks for a file in that format, edited or not (a conversion).
         let writes_firmware = !suffix.is_empty() || args.output.is_some() || args.in_place || args.format.is_some();
         let (output, output_format) = output_of(args, &target, &base, &suffix, writes_firmware);
-        let pairs = |arg: &Option<String>, option| -> Result<Vec<(String, PathBuf)>, CliError> {
+        // `-` means stdout for outputs only (`--read`): a file `--write` reads is named as given.
+        let pairs = |arg: &Option<String>, option, name: fn(&str) -> PathBuf| -> Result<Vec<_>, CliError> {
             let list = arg.as_deref().map(|a| parse_pairs(a, option)).transpose()?.unwrap_or_default();
-            Ok(list.into_iter().map(|(name, file)| (name, PathBuf::from(file))).collect())
+            Ok(list.into_iter().map(|(part, file)| (part, name(&file))).collect())
         };
+        let reads = pairs(&args.read, "--read", out_path)?;
+        let writes = pairs(&args.write, "--write", |f| PathBuf::from(f))?;
         Ok(Request {
             target,
             source,
             edits,
             erase: args.erase.as_deref().map(parse_names).unwrap_or_default(),
             erase_fs: args.erase_fs.as_deref().map(parse_names).unwrap_or_default(),
-            reads: pairs(&args.read, "--read")?,
-            writes: pairs(&args.write, "--write")?,
+            reads,
+            writes,
             trimblocks: args.trimblocks,
             trim: args.trim,
             extract_app: args
                 .extract_app
-                .then(|| PathBuf::from(args.output.clone().unwrap_or_else(|| app_bin_name(&base)))),
+                .then(|| out_path(&args.output.clone().unwrap_or_else(|| app_bin_name(&base)))),
             check_app: args.check_app,
             ota_update: args.ota_update.as_ref().map(PathBuf::from),
             rollback: !args.no_rollback,
@@ -212,7 +215,7 @@ impl Request {
                 .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
             flash_to: args.flash.as_deref().map(Boards::parse),
             erase_rest: args.erase_rest,
-            backup: args.backup.as_ref().map(PathBuf::from),
+            backup: args.backup.as_deref().map(out_path),
             fit: if args.fit {
                 FitMode::Fit
             } else if args.no_fit {
@@ -288,7 +291,10 @@ impl Request {
         } else if matches!(self.target, Target::Boards(_)) {
             // Several boards: the summary; each board's own output goes to stderr.
             Product::Report
-        } else if self.fs.iter().any(FsCommand::prints) || self.to_csv == Some(CsvOut::Stdout) {
+        } else if self.fs.iter().any(FsCommand::prints)
+            || self.to_csv == Some(CsvOut::Stdout)
+            || self.files_written().into_iter().chain(self.backup.as_deref()).any(|p| p == Path::new(STDOUT))
+        {
             Product::Data
         } else {
             Product::Report
@@ -302,6 +308,15 @@ impl Request {
             _ => Err(mpimg::Error::AppImageOnly { what: "edit or read".into() }.into()),
         }
     }
+}
+
+/// Where an output named `-` goes: stdout, written into as any stream is
+/// (see [`mpimg::flash::write_atomically`]).
+pub const STDOUT: &str = "/dev/stdout";
+
+/// An output file as given: `-` is stdout (as with `--to-csv -`).
+fn out_path(given: &str) -> PathBuf {
+    PathBuf::from(if given == "-" { STDOUT } else { given })
 }
 
 /// What FILENAME (or `--assemble`) names, the source as reported, and the
@@ -337,7 +352,7 @@ fn output_of(args: &Args, target: &Target, base: &str, suffix: &str, writes: boo
     let output = match target {
         Target::File(path) if writes && args.in_place => Some(path.clone()),
         Target::File(_) | Target::Build(_) if writes => Some(PathBuf::from(match (&args.output, asked) {
-            (Some(o), _) => o.clone(),
+            (Some(o), _) => out_path(o).to_string_lossy().into_owned(),
             (None, Some(f)) => with_extension(&with_suffix(base, suffix), f.extension()),
             (None, None) => with_suffix(base, suffix),
         })),
