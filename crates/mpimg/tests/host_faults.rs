@@ -39,7 +39,7 @@ struct Limits {
 
 fn command(dir: &Path, args: &[&str], limits: Limits) -> Command {
     let mut c = Command::new(mpimg_bin());
-    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    c.args(args).current_dir(dir).env("NO_COLOR", "1").env("MPIMG_STATE_DIR", "");
     let root = unsafe { libc::geteuid() } == 0;
     // SAFETY: between fork and exec only async-signal-safe calls
     // (setrlimit, setgid, setuid) run, on values copied in.

@@ -158,7 +158,8 @@ pub struct Args {
     #[arg(long)]
     pub keep_backup: bool,
     /// Devices: where the host backup of the files a table edit moves is kept
-    /// (default: the current directory); a re-run looks for it there.
+    /// (default: the current directory); a re-run finds it there, or from
+    /// anywhere through its pointer in ~/.local/state/mpimg.
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<String>,
     /// Filesystem commands (filled in from the `--fs` groups, see [`split_fs`]).

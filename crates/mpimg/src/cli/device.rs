@@ -45,7 +45,7 @@ pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathere
         other => other,
     }?;
     let backup = HostBackup {
-        store: DirStore::new(&req.backup_dir),
+        store: DirStore::new(&req.backup_dir).with_index(req.backup_index.clone()),
         board: BackupBoard { port: facts.port.clone(), mac: facts.mac.clone() },
         now: now_ns() / 1_000_000_000,
         keep: req.keep_backup,

@@ -77,6 +77,18 @@ pub enum CliError {
         /// Where the backup is.
         backup: String,
     },
+    /// A filesystem that does not mount on a board whose table edit did not
+    /// finish: its files are in that edit's backup, not lost.
+    #[error("{source}")]
+    PendingEdit {
+        /// What failed.
+        #[source]
+        source: Box<CliError>,
+        /// Where the backup is.
+        backup: String,
+        /// When the edit was made.
+        made: String,
+    },
     /// Writing to stdout or stderr failed.
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
@@ -151,6 +163,14 @@ pub fn shown(e: &CliError) -> Shown {
             };
             with(inner.message, "; ", fix)
         }
+        // The usual advice (recreate it with --fs mkfs) would lose the files the backup holds.
+        CliError::PendingEdit { source, backup, made } => with(
+            shown(source).message,
+            ": ",
+            format!(
+                "a table edit on this board made on {made} did not finish, and its backup {backup} holds the files: run that edit again (the same options) to finish it and put them back"
+            ),
+        ),
         other => plain(other.to_string()),
     }
 }
@@ -385,6 +405,21 @@ mod tests {
             format!("change it first, e.g. --table ota. The files are safe in the backup {at}: the same command run again finishes the edit")
         );
         assert!(matches!(CliError::after_backup(Error::Empty, None), CliError::Lib(Error::Empty)));
+    }
+
+    #[test]
+    fn a_filesystem_lost_to_a_pending_edit_points_to_its_backup() {
+        let corrupt =
+            FsError::Corrupt { part: "vfs".into(), kind: "littlefs", detail: "mount: corrupted filesystem".into() };
+        let e = CliError::PendingEdit {
+            source: Box::new(CliError::Lib(corrupt.into())),
+            backup: "/home/u/mpimg-backup-pts1-aabbccddeeff-20251129T101500Z.bin".into(),
+            made: "2025-11-29 10:15:00 UTC".into(),
+        };
+        assert_eq!(
+            shown(&e).to_string(),
+            "the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem): a table edit on this board made on 2025-11-29 10:15:00 UTC did not finish, and its backup /home/u/mpimg-backup-pts1-aabbccddeeff-20251129T101500Z.bin holds the files: run that edit again (the same options) to finish it and put them back"
+        );
     }
 
     #[test]

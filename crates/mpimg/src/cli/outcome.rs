@@ -185,6 +185,9 @@ pub struct Gathered {
     pub failed: bool,
     /// What a device run put on the link (kept on failure too).
     pub wire: Option<WireStats>,
+    /// This board's table edit that did not finish (its backup, and when it
+    /// was made), found by a run that does not finish it.
+    pub pending_edit: Option<(String, String)>,
 }
 
 /// A backup written (`--backup`).

@@ -154,6 +154,9 @@ pub struct Request {
     pub discard_fs: bool,
     /// Devices: where host backups of carried files are kept.
     pub backup_dir: PathBuf,
+    /// Devices: where pointers to pending host backups are kept, whatever
+    /// the current directory (None: nowhere; see [`backup_index`]).
+    pub backup_index: Option<PathBuf>,
     /// Devices: keep a backup after its edit finished.
     pub keep_backup: bool,
     /// The run writes a firmware (a new file, the file itself, or the device's table).
@@ -229,6 +232,7 @@ impl Request {
             in_place: args.in_place,
             discard_fs: args.discard_fs,
             backup_dir: PathBuf::from(args.backup_dir.as_deref().unwrap_or(".")),
+            backup_index: backup_index(),
             keep_backup: args.keep_backup,
             writes_firmware,
             device: DeviceOptions {
@@ -317,6 +321,23 @@ pub const STDOUT: &str = "/dev/stdout";
 /// An output file as given: `-` is stdout (as with `--to-csv -`).
 fn out_path(given: &str) -> PathBuf {
     PathBuf::from(if given == "-" { STDOUT } else { given })
+}
+
+/// Where pointers to pending host backups are kept: `pending/` in
+/// `$MPIMG_STATE_DIR` (empty: keep none), else in `$XDG_STATE_HOME/mpimg`,
+/// else in `~/.local/state/mpimg`. A re-run finds a backup through them from
+/// any directory.
+pub fn backup_index() -> Option<PathBuf> {
+    let nonempty = |v: &str| std::env::var_os(v).filter(|d| !d.is_empty()).map(PathBuf::from);
+    let state = match std::env::var_os("MPIMG_STATE_DIR") {
+        Some(d) if d.is_empty() => return None,
+        Some(d) => PathBuf::from(d),
+        None => match nonempty("XDG_STATE_HOME") {
+            Some(d) => d.join("mpimg"),
+            None => nonempty("HOME")?.join(".local/state/mpimg"),
+        },
+    };
+    Some(state.join("pending"))
 }
 
 /// What FILENAME (or `--assemble`) names, the source as reported, and the

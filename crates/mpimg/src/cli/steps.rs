@@ -10,7 +10,7 @@ use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::format::size::flash_label as mb;
-use mpimg::fs::run_fs;
+use mpimg::fs::{run_fs, FsError};
 use mpimg::ops::backup::backup;
 use mpimg::ops::carry::backup::Board as BackupBoard;
 use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups, Change};
@@ -258,6 +258,7 @@ impl<F: Flash> Session<'_, '_, F> {
             change.plan.check_fits(board, edits.flash_size, writes || self.req.mode() == Mode::Flash)?;
         }
         self.rep.pending_backups(&change.damaged, &change.others, writes)?;
+        self.g.pending_edit = change.others.first().map(|p| (p.location.clone(), made_at(&p.backup)));
         Ok(writes.then_some((change, fit)))
     }
 
@@ -396,7 +397,15 @@ impl<F: Flash> Session<'_, '_, F> {
         if self.req.show.json {
             self.g.result.fs_output = Some(String::from_utf8_lossy(&output).into_owned());
         }
-        self.g.result.fs = Some(run.map_err(Error::from)?);
+        let run = run.map_err(|e| match (&e, &self.g.pending_edit) {
+            (FsError::Corrupt { .. } | FsError::NoFilesystem(_), Some((backup, made))) => CliError::PendingEdit {
+                source: Box::new(Error::from(e).into()),
+                backup: backup.clone(),
+                made: made.clone(),
+            },
+            _ => Error::from(e).into(),
+        });
+        self.g.result.fs = Some(run?);
         Ok(())
     }
 
