@@ -174,10 +174,11 @@ fn extract_read_write_erase() {
 fn check_app_reports_and_fails_on_corruption() {
     let fw = s3_firmware();
     let d = setup(&fw);
-    let out = ok(d.path(), &["fw.bin", "--check-app", "-q"]);
-    assert_eq!(out, "");
+    let quiet = ok(d.path(), &["fw.bin", "--check-app", "-q"]);
     let o = run_mpimg(d.path(), &["fw.bin", "--check-app"]);
     let s = text(&o.stdout);
+    // -q leaves out stderr only: the report and its verdicts are the product.
+    assert_eq!(quiet, s);
     let app_len = app_image(9, "MicroPython v1.26.1 on 2025-08-01").len();
     let bl_len = bootloader_image(9).len();
     assert!(
@@ -290,4 +291,29 @@ fn every_chip_opens_at_its_bootloader_offset() {
         assert_eq!(v["partitions"][2]["name"], "factory", "{name}");
         assert_eq!(v["app"]["image"]["sha256_ok"], true, "{name}");
     }
+}
+
+/// `-q` leaves out stderr's notes, warnings and diagnoses only: stdout
+/// carries the same product as without it (the report, `--fs` output, CSV),
+/// and a report that is not the product (it went to stderr) is left out.
+#[test]
+fn quiet_keeps_the_product_and_drops_stderr() {
+    let fw = s3_firmware();
+    let d = setup(&fw);
+    for args in [
+        &[][..],
+        &["--check-app"],
+        &["-f", "8M", "-o", "out.bin"],
+        &["--to-csv", "-"],
+        &["--fs", "mkfs", "--fs", "ls", "-o", "fs.bin"],
+    ] {
+        let loud = run_mpimg(d.path(), &[&["fw.bin"][..], args].concat());
+        let quiet = run_mpimg(d.path(), &[&["fw.bin", "-q"][..], args].concat());
+        assert_eq!(quiet.status.code(), Some(0), "{args:?}: {}", text(&quiet.stderr));
+        assert_eq!(text(&quiet.stdout), text(&loud.stdout), "{args:?}");
+        assert!(!loud.stderr.is_empty() || args.is_empty() || args == ["--check-app"], "{args:?}");
+        assert_eq!(text(&quiet.stderr), "", "{args:?}");
+    }
+    let csv = text(&run_mpimg(d.path(), &["fw.bin", "-q", "--to-csv", "-"]).stdout);
+    assert!(csv.starts_with("# ESP-IDF Partition Table\n# Name, Type, SubType, Offset, Size, Flags\n"), "{csv}");
 }

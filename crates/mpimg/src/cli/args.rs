@@ -48,7 +48,9 @@ pub struct Args {
     /// given; `-` is stdout).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<String>,
-    /// Print only errors.
+    /// Leave out notes, warnings, diagnoses and progress on stderr: only
+    /// the product (on stdout: the report, --fs output, CSV, JSON) and
+    /// errors are printed.
     #[arg(short, long)]
     pub quiet: bool,
     /// Leave the device in bootloader mode afterwards.

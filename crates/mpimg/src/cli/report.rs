@@ -8,7 +8,8 @@
 //!   verdicts) goes to stdout when it is the product, else to stderr;
 //! - notes on what was done ("Resized ...", "Wrote ..."), warnings, progress
 //!   and `--fs` logs go to stderr;
-//! - `-q` leaves out everything but errors and the product; `--json` puts the
+//! - `-q` leaves out everything on stderr but errors (the product, the
+//!   report included when it is the product, stays); `--json` puts the
 //!   facts, warnings included, in the document, and an error too: on failure
 //!   the document has an `error` object (message and fix) and the facts
 //!   gathered before it.
@@ -74,10 +75,11 @@ impl<'w> Reporter<'w> {
 
     /// The stream the human report goes to, if it is shown.
     fn report(&mut self) -> Option<&mut dyn Write> {
+        // `-q` keeps the product: the report stays when it is the product (on stdout).
         match self.product {
-            _ if self.show.quiet => None,
             Product::Json => None,
             Product::Report => Some(&mut *self.out),
+            Product::Data if self.show.quiet => None,
             Product::Data => Some(&mut *self.err),
         }
     }

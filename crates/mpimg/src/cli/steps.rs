@@ -31,7 +31,7 @@ use super::error::CliError;
 use super::fix::{fit_options, view, DiagnosisView};
 use super::outcome::{BackedUp, BackupReport, FitReport, Gathered};
 use super::report::Reporter;
-use super::request::{CsvOut, FitMode, Mode, Request, Target};
+use super::request::{CsvOut, FitMode, Mode, Product, Request, Target};
 
 /// One run on one firmware.
 pub struct Session<'a, 'w, F: Flash> {
@@ -137,7 +137,7 @@ impl<F: Flash> Session<'_, '_, F> {
     /// Summarise the firmware (a firmware file cut short inside its app is refused).
     fn inspect(&mut self) -> Step {
         // Hashing the app is most of an inspection's cost: skip it when nothing shows it.
-        let verify = !self.req.show.quiet || self.req.show.json;
+        let verify = !self.req.show.quiet || self.req.product() != Product::Data;
         let summary = summarize(&mut self.fw, &self.req.source, verify);
         check_complete(&self.fw, &summary)?;
         self.rep.summary(&summary)?;
