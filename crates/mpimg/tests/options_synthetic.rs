@@ -317,3 +317,28 @@ fn quiet_keeps_the_product_and_drops_stderr() {
     let csv = text(&run_mpimg(d.path(), &["fw.bin", "-q", "--to-csv", "-"]).stdout);
     assert!(csv.starts_with("# ESP-IDF Partition Table\n# Name, Type, SubType, Offset, Size, Flags\n"), "{csv}");
 }
+
+/// `-x` ends the run as in the Python tool, and says which options it left
+/// undone (stderr; in the document with --json).
+#[test]
+fn x_names_the_options_it_leaves_undone() {
+    let fw = s3_firmware();
+    let d = setup(&fw);
+    let warning = "warning: -x writes the app image and ends the run (as mp-image-tool-esp32 does): -f, --check-app, \
+                   --fs, --to-csv not done; run them without -x\n";
+    let o = run_mpimg(d.path(), &["fw.bin", "-x", "-f", "8M", "--check-app", "--fs", "ls", "--to-csv", "t.csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains(warning), "{err}");
+    assert!(err.ends_with(" to fw.app-bin\n"), "{err}");
+    assert_eq!(crate::util::files_in(d.path()), ["fw.app-bin", "fw.bin"]);
+    let o = run_mpimg(d.path(), &["fw.bin", "-x", "--fs", "ls", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["result"]["warnings"],
+        serde_json::json!(["-x writes the app image and ends the run (as mp-image-tool-esp32 does): --fs not done; run them without -x"])
+    );
+    // Nothing to warn about.
+    let o = run_mpimg(d.path(), &["fw.bin", "-x", "-o", "a.app-bin"]);
+    assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
+}

@@ -45,7 +45,8 @@ pub enum Mode {
     Check,
     /// Only `--fs` commands.
     Fs,
-    /// `-x`: write the app image out (as in the Python tool, the other options are ignored).
+    /// `-x`: write the app image out (as in the Python tool, the other
+    /// options are not done; a warning names them).
     ExtractApp,
     /// `--ota-update` (with whatever else is asked).
     OtaUpdate,
@@ -123,6 +124,9 @@ pub struct Request {
     pub trim: bool,
     /// `-x`: where the app image goes.
     pub extract_app: Option<PathBuf>,
+    /// Options given with `-x` that it leaves undone (it ends the run, as
+    /// in the Python tool).
+    pub ignored_by_x: Vec<&'static str>,
     /// Verify the bootloader and apps.
     pub check_app: bool,
     /// An app image for the next OTA slot (devices).
@@ -208,6 +212,7 @@ impl Request {
             extract_app: args
                 .extract_app
                 .then(|| out_path(&args.output.clone().unwrap_or_else(|| app_bin_name(&base)))),
+            ignored_by_x: if args.extract_app { ignored_by_x(args) } else { Vec::new() },
             check_app: args.check_app,
             ota_update: args.ota_update.as_ref().map(PathBuf::from),
             rollback: !args.no_rollback,
@@ -321,6 +326,37 @@ pub const STDOUT: &str = "/dev/stdout";
 /// An output file as given: `-` is stdout (as with `--to-csv -`).
 fn out_path(given: &str) -> PathBuf {
     PathBuf::from(if given == "-" { STDOUT } else { given })
+}
+
+/// The options given with `-x` that do something only after it, which it
+/// leaves undone: `-x` writes the app image and ends the run (as
+/// mp-image-tool-esp32's does). `--backup` runs before it.
+fn ignored_by_x(args: &Args) -> Vec<&'static str> {
+    [
+        (args.flash_size.is_some(), "-f"),
+        (args.from_csv.is_some(), "--from-csv"),
+        (args.table.is_some(), "--table"),
+        (args.app_size.is_some(), "-a"),
+        (args.delete.is_some(), "--delete"),
+        (args.resize.is_some(), "--resize"),
+        (args.rename.is_some(), "--rename"),
+        (args.add.is_some(), "--add"),
+        (args.in_place, "--in-place"),
+        (args.format.is_some(), "--format"),
+        (args.fit, "--fit"),
+        (args.erase.is_some(), "--erase"),
+        (args.erase_fs.is_some(), "--erase-fs"),
+        (args.read.is_some(), "--read"),
+        (args.write.is_some(), "--write"),
+        (args.ota_update.is_some(), "--ota-update"),
+        (args.flash.is_some(), "--flash"),
+        (args.check_app, "--check-app"),
+        (!args.fs.is_empty(), "--fs"),
+        (args.to_csv.is_some(), "--to-csv"),
+    ]
+    .into_iter()
+    .filter_map(|(given, option)| given.then_some(option))
+    .collect()
 }
 
 /// Where pointers to pending host backups are kept: `pending/` in
@@ -462,6 +498,17 @@ mod tests {
     fn req(words: &[&str]) -> Result<Request, CliError> {
         let args = parse_from(words.iter().map(|w| w.into()).collect()).unwrap();
         Request::from_args(&args)
+    }
+
+    #[test]
+    fn options_x_leaves_undone_are_named() {
+        let ignored = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).unwrap().ignored_by_x;
+        assert_eq!(
+            ignored(&["-x", "-f", "8M", "--fs", "ls", "--check-app", "--to-csv", "-"]),
+            ["-f", "--check-app", "--fs", "--to-csv"]
+        );
+        assert_eq!(ignored(&["-x", "-o", "a.app-bin", "-q", "--json"]), Vec::<&str>::new());
+        assert_eq!(ignored(&["-f", "8M"]), Vec::<&str>::new(), "no -x");
     }
 
     #[test]

@@ -86,6 +86,12 @@ impl<F: Flash> Session<'_, '_, F> {
         self.inspect()?;
         self.backup()?;
         if let Some(path) = &self.req.extract_app {
+            if !self.req.ignored_by_x.is_empty() {
+                self.rep.warning(&format!(
+                    "-x writes the app image and ends the run (as mp-image-tool-esp32 does): {} not done; run them without -x",
+                    self.req.ignored_by_x.join(", ")
+                ))?;
+            }
             return self.extract_app(path);
         }
         self.edit()?;
