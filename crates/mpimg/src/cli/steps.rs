@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mpimg::flash::{write_atomically, Flash};
+use mpimg::flash::{read_capped, write_atomically, Flash};
 use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
@@ -71,7 +71,7 @@ type Step = Result<(), CliError>;
 
 /// Read a file the command line names.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Read { path: path.into(), source })
+    read_capped(path).map_err(|source| Error::Read { path: path.into(), source })
 }
 
 /// Write a file the command line names (atomically).
