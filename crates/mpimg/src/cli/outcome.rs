@@ -175,6 +175,8 @@ impl BackupReport {
 /// Everything gathered so far: what an error report keeps too.
 #[derive(Debug, Default)]
 pub struct Gathered {
+    /// FILENAME as given (for a document whose run failed before its summary).
+    pub source: Option<String>,
     /// The facts shown before anything was done.
     pub summary: Option<Summary>,
     /// What was done.
