@@ -336,3 +336,30 @@ fn dash_and_dev_stdout_outputs_are_stdout() {
     let r = mpimg(d, &["fw.bin", "--write", "nvs=-", "-o", "w.bin", "-q"]);
     assert_eq!((r.code, r.err.as_str()), (1, "error: cannot read '-': no such file\n"));
 }
+
+/// An input that is no regular file and whose name says nothing of the
+/// firmware (`mpimg <(cat fw.bin) -f 8M` reads `/dev/fd/63`) names its
+/// outputs `firmware-8MB.bin` and `firmware.app-bin`, not `63-8MB`.
+#[test]
+fn outputs_of_a_stream_input_are_named_firmware() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fw = firmware(d);
+    let fifo = d.join("63");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let size = fw.len();
+    for (args, named) in [(&["63", "-f", "8M"][..], "firmware-8MB.bin"), (&["63", "-x"], "firmware.app-bin")] {
+        let writer = {
+            let (fifo, fw) = (fifo.clone(), fw.clone());
+            std::thread::spawn(move || std::fs::write(fifo, fw).unwrap())
+        };
+        let r = mpimg(d, args);
+        writer.join().unwrap();
+        assert_eq!(r.code, 0, "{}", r.err);
+        assert!(r.err.lines().last().unwrap().contains(named), "{args:?}: {}", r.err);
+        assert!(d.join(named).is_file(), "{args:?}");
+    }
+    assert_eq!(std::fs::read(d.join("firmware-8MB.bin")).unwrap().len(), size);
+    assert_eq!(files_in(d), ["63", "firmware-8MB.bin", "firmware.app-bin", "fw.bin"]);
+}

@@ -78,6 +78,27 @@ pub enum CsvOut {
     Stdout,
 }
 
+/// Where `-x` writes the app image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppOut {
+    /// To this file (`-o`, or the input's name with `.app-bin`).
+    File(PathBuf),
+    /// A device without `-o`: a file named after the chip and the app
+    /// partition (`esp32-factory.app-bin`, see [`super::naming::device_app_name`]),
+    /// known once the board is read (the port's name says nothing of the app).
+    ByBoard,
+}
+
+impl AppOut {
+    /// The file, when it is known before the run.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            AppOut::File(p) => Some(p),
+            AppOut::ByBoard => None,
+        }
+    }
+}
+
 /// What stdout carries: one product per run, and nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Product {
@@ -123,7 +144,7 @@ pub struct Request {
     /// Trailing blank bytes removed (to 16 bytes) from what is read.
     pub trim: bool,
     /// `-x`: where the app image goes.
-    pub extract_app: Option<PathBuf>,
+    pub extract_app: Option<AppOut>,
     /// Options given with `-x` that it leaves undone (it ends the run, as
     /// in the Python tool).
     pub ignored_by_x: Vec<&'static str>,
@@ -199,6 +220,11 @@ impl Request {
         };
         let reads = pairs(&args.read, "--read", out_path)?;
         let writes = pairs(&args.write, "--write", |f| PathBuf::from(f))?;
+        let extract_app = args.extract_app.then(|| match (&args.output, &target) {
+            (Some(o), _) => AppOut::File(out_path(o)),
+            (None, Target::Device(_) | Target::Boards(_)) => AppOut::ByBoard,
+            (None, _) => AppOut::File(PathBuf::from(app_bin_name(&base))),
+        });
         Ok(Request {
             target,
             source,
@@ -209,9 +235,7 @@ impl Request {
             writes,
             trimblocks: args.trimblocks,
             trim: args.trim,
-            extract_app: args
-                .extract_app
-                .then(|| out_path(&args.output.clone().unwrap_or_else(|| app_bin_name(&base)))),
+            extract_app,
             ignored_by_x: if args.extract_app { ignored_by_x(args) } else { Vec::new() },
             check_app: args.check_app,
             ota_update: args.ota_update.as_ref().map(PathBuf::from),
@@ -261,7 +285,7 @@ impl Request {
         };
         output
             .into_iter()
-            .chain(self.extract_app.as_deref())
+            .chain(self.extract_app.as_ref().and_then(AppOut::file))
             .chain(self.reads.iter().map(|(_, f)| f.as_path()))
             .chain(csv)
             .collect()
@@ -539,7 +563,9 @@ mod tests {
         assert_eq!(r.edits.flash_size, Some(0x800000));
         let r = req(&["mpimg", "fw.bin", "--in-place", "--fs", "put", "a", "/"]).unwrap();
         assert_eq!(r.output, Some(PathBuf::from("fw.bin")));
-        assert_eq!(req(&["mpimg", "fw.bin", "-x"]).unwrap().extract_app, Some(PathBuf::from("fw.app-bin")));
+        assert_eq!(req(&["mpimg", "fw.bin", "-x"]).unwrap().extract_app, Some(AppOut::File("fw.app-bin".into())));
+        assert_eq!(req(&["mpimg", "/dev/pts/2", "-x"]).unwrap().extract_app, Some(AppOut::ByBoard));
+        assert_eq!(req(&["mpimg", "u0", "-x", "-o", "a.bin"]).unwrap().extract_app, Some(AppOut::File("a.bin".into())));
         assert_eq!(req(&["mpimg", "u0", "--rename", "vfs=data"]).unwrap().output, None);
     }
 

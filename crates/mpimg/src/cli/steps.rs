@@ -29,9 +29,10 @@ use mpimg::Error;
 
 use super::error::CliError;
 use super::fix::{fit_options, view, DiagnosisView};
+use super::naming::device_app_name;
 use super::outcome::{BackedUp, BackupReport, FitReport, Gathered};
 use super::report::Reporter;
-use super::request::{CsvOut, FitMode, Mode, Product, Request, Target};
+use super::request::{AppOut, CsvOut, FitMode, Mode, Product, Request, Target};
 
 /// One run on one firmware.
 pub struct Session<'a, 'w, F: Flash> {
@@ -85,14 +86,14 @@ impl<F: Flash> Session<'_, '_, F> {
     pub fn run(&mut self) -> Step {
         self.inspect()?;
         self.backup()?;
-        if let Some(path) = &self.req.extract_app {
+        if let Some(out) = &self.req.extract_app {
             if !self.req.ignored_by_x.is_empty() {
                 self.rep.warning(&format!(
                     "-x writes the app image and ends the run (as mp-image-tool-esp32 does): {} not done; run them without -x",
                     self.req.ignored_by_x.join(", ")
                 ))?;
             }
-            return self.extract_app(path);
+            return self.extract_app(out);
         }
         self.edit()?;
         self.erase()?;
@@ -163,8 +164,16 @@ impl<F: Flash> Session<'_, '_, F> {
     }
 
     /// `-x`: the app image to a file.
-    fn extract_app(&mut self, path: &Path) -> Step {
+    fn extract_app(&mut self, out: &AppOut) -> Step {
         let data = extract_app(&mut self.fw)?;
+        let path = match out {
+            AppOut::File(p) => p.clone(),
+            AppOut::ByBoard => {
+                let part = self.fw.table.first_app().map(|p| p.name()).unwrap_or_default();
+                PathBuf::from(device_app_name(self.fw.chip.name, &part))
+            }
+        };
+        let path = path.as_path();
         write_file(path, &data)?;
         self.rep.extracted(&path.display().to_string(), data.len())?;
         self.g.result.extracted = Some(path.display().to_string());
