@@ -68,6 +68,14 @@ pub enum CliError {
     /// `--in-place` on a build directory or `--assemble`: there is no firmware file to change.
     #[error("--in-place changes a firmware file, and a build has none: write the assembled firmware with -o FILE")]
     InPlaceBuild,
+    /// Two things asked to go to stdout, which carries one product.
+    #[error("{first} and {second} both write to stdout, which carries one product: send one of them to a file")]
+    TwoOnStdout {
+        /// The first.
+        first: String,
+        /// The second.
+        second: String,
+    },
     /// A table edit on a device failed after its backup was saved: the files are in it.
     #[error("{source}")]
     AfterBackup {

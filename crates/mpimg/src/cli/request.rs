@@ -220,6 +220,7 @@ impl Request {
         };
         let reads = pairs(&args.read, "--read", out_path)?;
         let writes = pairs(&args.write, "--write", |f| PathBuf::from(f))?;
+        one_on_stdout(args)?;
         let extract_app = args.extract_app.then(|| match (&args.output, &target) {
             (Some(o), _) => AppOut::File(out_path(o)),
             (None, Target::Device(_) | Target::Boards(_)) => AppOut::ByBoard,
@@ -383,6 +384,37 @@ fn ignored_by_x(args: &Args) -> Vec<&'static str> {
     .collect()
 }
 
+/// Refuse two products on stdout: an output named `-` (or `/dev/stdout`)
+/// besides `--json`, `--to-csv -`, a printing `--fs` command, or another such output.
+fn one_on_stdout(args: &Args) -> Result<(), CliError> {
+    let stdout = |f: &str| f == "-" || f == STDOUT;
+    let reads = args.read.as_deref().map(|a| parse_pairs(a, "--read")).transpose()?.unwrap_or_default();
+    let fs_prints = args.fs.iter().any(|c| FsCommand::parse(c).is_ok_and(|c| c.prints()));
+    let on_stdout: Vec<String> = [
+        (args.json, "--json".to_string()),
+        (args.to_csv.as_deref().is_some_and(stdout), "--to-csv -".into()),
+        (fs_prints, "--fs".into()),
+        (args.output.as_deref().is_some_and(stdout), format!("-o {}", args.output.as_deref().unwrap_or_default())),
+        (
+            args.backup.as_deref().is_some_and(stdout),
+            format!("--backup {}", args.backup.as_deref().unwrap_or_default()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(given, what)| given.then_some(what))
+    .chain(reads.iter().filter(|(_, f)| stdout(f)).map(|(p, f)| format!("--read {p}={f}")))
+    .collect();
+    let writes_bytes = |w: &String| !matches!(w.as_str(), "--json" | "--to-csv -" | "--fs");
+    match on_stdout.iter().position(writes_bytes) {
+        Some(i) if on_stdout.len() > 1 => {
+            let other = if i == 0 { 1 } else { 0 };
+            let (a, b) = if other < i { (other, i) } else { (i, other) };
+            Err(CliError::TwoOnStdout { first: on_stdout[a].clone(), second: on_stdout[b].clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Where pointers to pending host backups are kept: `pending/` in
 /// `$MPIMG_STATE_DIR` (empty: keep none), else in `$XDG_STATE_HOME/mpimg`,
 /// else in `~/.local/state/mpimg`. A re-run finds a backup through them from
@@ -525,6 +557,20 @@ mod tests {
     }
 
     #[test]
+    fn two_products_on_stdout_are_refused() {
+        let err = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).err().map(|e| e.to_string());
+        let two = |a: &str, b: &str| {
+            Some(format!("{a} and {b} both write to stdout, which carries one product: send one of them to a file"))
+        };
+        assert_eq!(err(&["-f", "8M", "-o", "-", "--json"]), two("--json", "-o -"));
+        assert_eq!(err(&["-o", "/dev/stdout", "--to-csv", "-"]), two("--to-csv -", "-o /dev/stdout"));
+        assert_eq!(err(&["-o", "-", "--read", "nvs=-"]), two("-o -", "--read nvs=-"));
+        assert_eq!(err(&["--fs", "cat", "boot.py", "--read", "nvs=-"]), two("--fs", "--read nvs=-"));
+        assert_eq!(err(&["--json", "--to-csv", "-", "--fs", "ls"]), None, "the document holds them");
+        assert_eq!(err(&["-o", "-", "--fs", "put", "a", "/"]), None);
+    }
+
+    #[test]
     fn options_x_leaves_undone_are_named() {
         let ignored = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).unwrap().ignored_by_x;
         assert_eq!(
@@ -581,6 +627,8 @@ mod tests {
         }
         assert_eq!(product(&["--to-csv", "t.csv"]), Product::Report);
         assert_eq!(product(&["--fs", "ls", "--json"]), Product::Json);
+        assert_eq!(product(&["-f", "8M", "-o", "-"]), Product::Data, "the firmware: the report goes to stderr");
+        assert_eq!(product(&["--read", "nvs=/dev/stdout"]), Product::Data);
     }
 
     #[test]
