@@ -649,6 +649,14 @@ fn a_cut_edit_is_found_from_another_directory() {
              same options) to finish it and put them back"
         )
     );
+    // Inspecting the board says the same where it shows the filesystem's usage.
+    let r = run(elsewhere.path(), &d, "");
+    let usage = format!(
+        "Filesystem: the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem): a table edit on this \
+         board made on {MADE} did not finish, and its backup {backup} holds the files: run that edit again (the same \
+         options) to finish it and put them back"
+    );
+    assert!(r.out.lines().any(|l| l == usage), "{}", r.out);
     let before = d.bytes();
     let r = run(elsewhere.path(), &d, "--fs mkfs vfs");
     assert_eq!(r.code, 1, "{}", r.err);
