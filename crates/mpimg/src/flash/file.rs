@@ -211,7 +211,7 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// than a file to replace: it exists and is not a regular file (nor a
 /// directory, which the rename then refuses), or one of its links lies in
 /// `/proc` (an open file of some process: its name there is no path to
-/// rename onto), or it lies in `/dev`. Errors after 40 links (a loop).
+/// rename onto), or it lies in `/dev` itself. Errors after 40 links (a loop).
 fn output_target(path: &Path) -> std::io::Result<(std::path::PathBuf, bool)> {
     if let Ok(m) = std::fs::metadata(path) {
         if !m.is_file() && !m.is_dir() {
@@ -232,11 +232,12 @@ fn output_target(path: &Path) -> std::io::Result<(std::path::PathBuf, bool)> {
                     _ => target,
                 };
             }
-            // Never a rename into /dev: a device node replaced by a regular
+            // Never a rename into /dev itself: a device node replaced by a regular
             // file (by some other program) is still written into, not swapped again.
+            // (Its subdirectories, /dev/shm say, hold ordinary files.)
             _ => {
                 let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let in_dev = std::fs::canonicalize(dir).is_ok_and(|d| d.starts_with("/dev"));
+                let in_dev = std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/dev"));
                 return Ok((if in_dev { path.to_path_buf() } else { p }, in_dev));
             }
         }
