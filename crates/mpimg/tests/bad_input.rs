@@ -117,3 +117,29 @@ fn computed_messages() {
         format!("error: the firmware file is truncated: the app in 'factory' at 0x10000 is cut short (image truncated: the appended SHA-256 digest at offset {:#x} needs 32 bytes but only 22 are there)\n", app - 32)
     );
 }
+
+/// An input that never ends (`/dev/zero`) or is larger than any firmware is
+/// refused once 384 MB are read (a regular file by its length, before any
+/// read), not read until memory runs out; so is a file to write.
+#[test]
+fn endless_or_huge_inputs_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("fw.bin"), s3_firmware()).unwrap();
+    let huge = std::fs::File::create(d.path().join("huge.bin")).unwrap();
+    huge.set_len((384 << 20) + 1).unwrap(); // sparse: no disk space used
+    drop(huge);
+    let why = "it holds more than 384 MB, more than any firmware (flash is at most 128 MB; 384 MB as Intel HEX or UF2)";
+    for (args, named) in [
+        (&["/dev/zero"][..], "/dev/zero"),
+        (&["huge.bin"], "huge.bin"),
+        (&["fw.bin", "--write", "factory=huge.bin", "-o", "w.bin"], "huge.bin"),
+    ] {
+        let o = run_mpimg(d.path(), args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(text(&o.stderr), format!("error: cannot read '{named}': {why}\n"), "{args:?}");
+        if args[0] != "fw.bin" {
+            assert_eq!(o.stdout, b"", "{args:?}: nothing to report");
+        }
+    }
+    assert_eq!(files_in(d.path()), ["fw.bin", "huge.bin"]);
+}

@@ -611,3 +611,61 @@ fn a_cut_run_in_json_names_its_backup() {
     );
     assert!(v["error"]["message"].as_str().unwrap().starts_with("writing 0x"), "{}", v["error"]);
 }
+
+/// A cut edit's backup is found from any directory through its pointer in
+/// the state directory: a run elsewhere whose filesystem does not mount
+/// (the table is the new one, the files not yet back) says where the files
+/// are instead of advising mkfs, another change is refused, and the same
+/// edit run from there finishes it.
+#[test]
+fn a_cut_edit_is_found_from_another_directory() {
+    let Some((f, reference)) = reference() else { return };
+    let b = &f.boards[0];
+    let state = tempfile::tempdir().unwrap();
+    let env = [("SOURCE_DATE_EPOCH", NOW), ("MPIMG_STATE_DIR", state.path().to_str().unwrap())];
+    let run = |dir: &Path, d: &Dev, edit: &str| {
+        let port = d.port();
+        let args: Vec<&str> = std::iter::once(port.as_str()).chain(edit.split_whitespace()).collect();
+        let o = run_mpimg_env(dir, &args, &env);
+        Run { out: text(&o.stdout), err: text(&o.stderr), code: o.status.code().unwrap_or(-1) }
+    };
+    let (at, _) = place(&reference.trace, Cut::Restore);
+    let d = sim::start(b.chip, SIZE, Some(&b.image), vec![Fault::Close { dir: Dir::Rx, after_bytes: at }]);
+    assert_eq!(run(d.dir.path(), &d, CUT_EDIT).code, 1);
+    let name = files_in(d.dir.path()).into_iter().find(|n| n.starts_with("mpimg-backup-")).expect("a backup");
+    let backup = std::fs::canonicalize(d.dir.path().join(&name)).unwrap().display().to_string();
+    assert_eq!(files_in(&state.path().join("pending")), [format!("{name}.path")]);
+    let d = sim::restart(d, b.chip, vec![]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let r = run(elsewhere.path(), &d, "--fs ls");
+    assert_eq!(r.code, 1, "{}", r.err);
+    let lines: Vec<&str> = r.err.lines().collect();
+    assert!(lines.contains(&format!("warning: a table edit on this board made on {MADE} did not finish: its backup of the files is {backup}; run that edit again to finish it").as_str()), "{}", r.err);
+    assert_eq!(
+        lines.last().unwrap(),
+        &format!(
+            "error: the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem): a table edit on this \
+             board made on {MADE} did not finish, and its backup {backup} holds the files: run that edit again (the \
+             same options) to finish it and put them back"
+        )
+    );
+    // Inspecting the board says the same where it shows the filesystem's usage.
+    let r = run(elsewhere.path(), &d, "");
+    let usage = format!(
+        "Filesystem: the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem): a table edit on this \
+         board made on {MADE} did not finish, and its backup {backup} holds the files: run that edit again (the same \
+         options) to finish it and put them back"
+    );
+    assert!(r.out.lines().any(|l| l == usage), "{}", r.out);
+    let before = d.bytes();
+    let r = run(elsewhere.path(), &d, "--fs mkfs vfs");
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(r.err.ends_with("to give them up, move the backup out of the backup directory\n"), "{}", r.err);
+    assert!(d.bytes() == before, "nothing written");
+    let r = run(elsewhere.path(), &d, CUT_EDIT);
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.err.contains("Finishing the table edit begun on"), "{}", r.err);
+    same_as_file(f, b, &d, &reference.file_out, "finished from another directory");
+    assert_eq!(files_in(d.dir.path()), ["flash.bin"], "the backup is gone");
+    assert_eq!(files_in(&state.path().join("pending")), Vec::<String>::new(), "and its pointer");
+}

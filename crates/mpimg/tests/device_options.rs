@@ -155,6 +155,13 @@ fn partitions_and_files(chip: &str, fw: &str, other_fw: &str, size: u32) {
     ok(&mpimg(dir, &[path.to_str().unwrap(), "-x", "-o", "file.app-bin"]));
     ok(&mpimg(dir, &[&port, "-x", "-o", "dev.app-bin"]));
     assert_eq!(std::fs::read(dir.join("dev.app-bin")).unwrap(), std::fs::read(dir.join("file.app-bin")).unwrap());
+    // Without -o: named after the chip and the app partition, not the port (`2.app-bin` for /dev/pts/2).
+    let r = mpimg(dir, &[&port, "-x"]);
+    ok(&r);
+    let named = format!("{chip}-factory.app-bin");
+    let size = std::fs::metadata(dir.join("file.app-bin")).unwrap().len();
+    assert!(r.err.ends_with(&format!("Wrote app image ({size} bytes) to {named}\n")), "{}", r.err);
+    assert_eq!(std::fs::read(dir.join(&named)).unwrap(), std::fs::read(dir.join("file.app-bin")).unwrap());
 
     // --read: the whole partition (a file holds only what it covers).
     ok(&mpimg(dir, &[&port, "--read", "factory=f.bin,nvs=n.bin,bootloader=b.bin"]));

@@ -1,6 +1,7 @@
 //! Faults on this computer while mpimg edits a firmware file: a full disk, a
 //! read-only input, an input another program changes during the run, an
-//! output that is the input itself, and an output that is a symbolic link.
+//! output that is the input itself, an output that is a symbolic link, and
+//! outputs that are no regular file (a FIFO, `/dev/null`, stdout).
 //! Each has its exact message (or exact result), and none leaves part of a
 //! file behind.
 //!
@@ -38,7 +39,7 @@ struct Limits {
 
 fn command(dir: &Path, args: &[&str], limits: Limits) -> Command {
     let mut c = Command::new(mpimg_bin());
-    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    c.args(args).current_dir(dir).env("NO_COLOR", "1").env("MPIMG_STATE_DIR", "");
     let root = unsafe { libc::geteuid() } == 0;
     // SAFETY: between fork and exec only async-signal-safe calls
     // (setrlimit, setgid, setuid) run, on values copied in.
@@ -234,4 +235,131 @@ fn a_symlinked_output_is_written_through() {
         assert!(std::fs::read(d.join(target)).unwrap() == want, "{target}");
     }
     assert_eq!(files_in(&d.join("builds")), ["latest.bin", "new.bin", "next.bin"]);
+}
+
+/// mpimg's stdout, as bytes, and its stderr, run in `dir` (stdout a pipe).
+fn raw(dir: &Path, args: &[&str]) -> (Vec<u8>, String, i32) {
+    let o = command(dir, args, Limits::default()).output().unwrap();
+    (o.stdout, text(&o.stderr), o.status.code().unwrap_or(-1))
+}
+
+/// Each output option written to a regular file, then into `target`,
+/// a path that must be written into rather than replaced: the bytes
+/// `target` gets (as `read` returns them) are the file's.
+fn outputs_into(d: &Path, target: &str, read: impl Fn(&[&str]) -> (Vec<u8>, String, i32)) {
+    for (to_file, to_target) in [
+        (&["-f", "8M", "-o", "plain.bin"][..], &["-f", "8M", "-o", target][..]),
+        (&["-x", "-o", "plain.bin"][..], &["-x", "-o", target][..]),
+        (&["--read", "nvs=plain.bin"][..], &[&*format!("--read=nvs={target}")][..]),
+        (&["--to-csv", "plain.bin"][..], &["--to-csv", target][..]),
+    ] {
+        let (_, err, code) = raw(d, &[&["fw.bin", "-q"][..], to_file].concat());
+        assert_eq!(code, 0, "{err}");
+        let want = std::fs::read(d.join("plain.bin")).unwrap();
+        let (got, err, code) = read(&[&["fw.bin", "-q"][..], to_target].concat());
+        assert_eq!((code, err.as_str()), (0, ""), "{to_target:?}");
+        assert!(got == want, "{to_target:?}: {} bytes, want {}", got.len(), want.len());
+    }
+}
+
+/// A FIFO named as an output is written into (its reader gets the bytes),
+/// never replaced by a regular file.
+#[test]
+fn a_fifo_output_is_written_into() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    firmware(d);
+    let fifo = d.join("pipe");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    outputs_into(d, "pipe", |args| {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let (out, err, code) = raw(d, args);
+        // With -q stdout still carries the product: the report.
+        assert!(out.starts_with(b"Firmware file fw.bin: esp32s3"), "{}", text(&out));
+        (reader.join().unwrap(), err, code)
+    });
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(files_in(d), ["fw.bin", "pipe", "plain.bin"]);
+}
+
+/// `/dev/null` as an output takes the bytes and stays the character device
+/// it is (as root, a rename over it would have replaced it).
+#[test]
+fn dev_null_as_an_output_stays_a_device() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    firmware(d);
+    let before = std::fs::symlink_metadata("/dev/null").unwrap();
+    let r = mpimg(d, &["fw.bin", "-f", "8M", "-o", "/dev/null"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let size = std::fs::metadata(d.join("fw.bin")).unwrap().len();
+    assert_eq!(r.err, format!("Setting flash size in the bootloader header to 8MB\nWrote /dev/null ({size} bytes)\n"));
+    for args in [&["-x", "-o", "/dev/null"][..], &["--read", "nvs=/dev/null"], &["--to-csv", "/dev/null"]] {
+        let r = mpimg(d, &[&["fw.bin", "-q"][..], args].concat());
+        assert_eq!((r.code, r.err.as_str()), (0, ""), "{args:?}");
+    }
+    let after = std::fs::symlink_metadata("/dev/null").unwrap();
+    assert!(after.file_type().is_char_device());
+    assert_eq!((after.rdev(), after.ino()), (before.rdev(), before.ino()));
+    assert_eq!(files_in(d), ["fw.bin"]);
+}
+
+/// `-` as an output (`-o -`, `-x -o -`, `--read PART=-`, like `--to-csv -`)
+/// is stdout, and so is `/dev/stdout`: stdout then carries those bytes only
+/// (the report goes to stderr), whether stdout is a pipe or a file.
+#[test]
+fn dash_and_dev_stdout_outputs_are_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    firmware(d);
+    outputs_into(d, "-", |args| raw(d, args));
+    outputs_into(d, "/dev/stdout", |args| raw(d, args));
+    // stdout redirected to a file (`> out.bin`): written into, not replaced.
+    outputs_into(d, "/dev/stdout", |args| {
+        let out = std::fs::File::create(d.join("out.bin")).unwrap();
+        let o = command(d, args, Limits::default()).stdout(out).output().unwrap();
+        (std::fs::read(d.join("out.bin")).unwrap(), text(&o.stderr), o.status.code().unwrap_or(-1))
+    });
+    // Without -q the report goes to stderr, the firmware alone to stdout.
+    let (out, err, code) = raw(d, &["fw.bin", "-f", "8M", "-o", "-"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.len(), std::fs::metadata(d.join("fw.bin")).unwrap().len() as usize);
+    assert!(err.starts_with("Firmware file fw.bin: esp32s3"), "{err}");
+    assert!(err.ends_with(&format!("Wrote /dev/stdout ({} bytes)\n", out.len())), "{err}");
+    // `--write` reads its file: `-` there is a file named `-`.
+    let r = mpimg(d, &["fw.bin", "--write", "nvs=-", "-o", "w.bin", "-q"]);
+    assert_eq!((r.code, r.err.as_str()), (1, "error: cannot read '-': no such file\n"));
+}
+
+/// An input that is no regular file and whose name says nothing of the
+/// firmware (`mpimg <(cat fw.bin) -f 8M` reads `/dev/fd/63`) names its
+/// outputs `firmware-8MB.bin` and `firmware.app-bin`, not `63-8MB`.
+#[test]
+fn outputs_of_a_stream_input_are_named_firmware() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fw = firmware(d);
+    let fifo = d.join("63");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let size = fw.len();
+    for (args, named) in [(&["63", "-f", "8M"][..], "firmware-8MB.bin"), (&["63", "-x"], "firmware.app-bin")] {
+        let writer = {
+            let (fifo, fw) = (fifo.clone(), fw.clone());
+            std::thread::spawn(move || std::fs::write(fifo, fw).unwrap())
+        };
+        let r = mpimg(d, args);
+        writer.join().unwrap();
+        assert_eq!(r.code, 0, "{}", r.err);
+        assert!(r.err.lines().last().unwrap().contains(named), "{args:?}: {}", r.err);
+        assert!(d.join(named).is_file(), "{args:?}");
+    }
+    assert_eq!(std::fs::read(d.join("firmware-8MB.bin")).unwrap().len(), size);
+    assert_eq!(files_in(d), ["63", "firmware-8MB.bin", "firmware.app-bin", "fw.bin"]);
 }

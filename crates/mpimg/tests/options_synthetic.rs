@@ -174,10 +174,11 @@ fn extract_read_write_erase() {
 fn check_app_reports_and_fails_on_corruption() {
     let fw = s3_firmware();
     let d = setup(&fw);
-    let out = ok(d.path(), &["fw.bin", "--check-app", "-q"]);
-    assert_eq!(out, "");
+    let quiet = ok(d.path(), &["fw.bin", "--check-app", "-q"]);
     let o = run_mpimg(d.path(), &["fw.bin", "--check-app"]);
     let s = text(&o.stdout);
+    // -q leaves out stderr only: the report and its verdicts are the product.
+    assert_eq!(quiet, s);
     let app_len = app_image(9, "MicroPython v1.26.1 on 2025-08-01").len();
     let bl_len = bootloader_image(9).len();
     assert!(
@@ -311,4 +312,54 @@ fn a_table_without_nvs_is_warned_about() {
     let o = run_mpimg(d.path(), &["fw.bin", "--table", "nvs=7B,factory=0", "-o", "n.bin"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(warnings(&o), "");
+}
+
+/// `-q` leaves out stderr's notes, warnings and diagnoses only: stdout
+/// carries the same product as without it (the report, `--fs` output, CSV),
+/// and a report that is not the product (it went to stderr) is left out.
+#[test]
+fn quiet_keeps_the_product_and_drops_stderr() {
+    let fw = s3_firmware();
+    let d = setup(&fw);
+    for args in [
+        &[][..],
+        &["--check-app"],
+        &["-f", "8M", "-o", "out.bin"],
+        &["--to-csv", "-"],
+        &["--fs", "mkfs", "--fs", "ls", "-o", "fs.bin"],
+    ] {
+        let loud = run_mpimg(d.path(), &[&["fw.bin"][..], args].concat());
+        let quiet = run_mpimg(d.path(), &[&["fw.bin", "-q"][..], args].concat());
+        assert_eq!(quiet.status.code(), Some(0), "{args:?}: {}", text(&quiet.stderr));
+        assert_eq!(text(&quiet.stdout), text(&loud.stdout), "{args:?}");
+        assert!(!loud.stderr.is_empty() || args.is_empty() || args == ["--check-app"], "{args:?}");
+        assert_eq!(text(&quiet.stderr), "", "{args:?}");
+    }
+    let csv = text(&run_mpimg(d.path(), &["fw.bin", "-q", "--to-csv", "-"]).stdout);
+    assert!(csv.starts_with("# ESP-IDF Partition Table\n# Name, Type, SubType, Offset, Size, Flags\n"), "{csv}");
+}
+
+/// `-x` ends the run as in the Python tool, and says which options it left
+/// undone (stderr; in the document with --json).
+#[test]
+fn x_names_the_options_it_leaves_undone() {
+    let fw = s3_firmware();
+    let d = setup(&fw);
+    let warning = "warning: -x writes the app image and ends the run (as mp-image-tool-esp32 does): -f, --check-app, \
+                   --fs, --to-csv not done; run them without -x\n";
+    let o = run_mpimg(d.path(), &["fw.bin", "-x", "-f", "8M", "--check-app", "--fs", "ls", "--to-csv", "t.csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains(warning), "{err}");
+    assert!(err.ends_with(" to fw.app-bin\n"), "{err}");
+    assert_eq!(crate::util::files_in(d.path()), ["fw.app-bin", "fw.bin"]);
+    let o = run_mpimg(d.path(), &["fw.bin", "-x", "--fs", "ls", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["result"]["warnings"],
+        serde_json::json!(["-x writes the app image and ends the run (as mp-image-tool-esp32 does): --fs not done; run them without -x"])
+    );
+    // Nothing to warn about.
+    let o = run_mpimg(d.path(), &["fw.bin", "-x", "-o", "a.app-bin"]);
+    assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
 }

@@ -114,7 +114,10 @@ fn json_failures_are_one_document_with_an_error() {
         (&["fw.bin", "--fs", "cat", "nope.py"], 1, "'vfs:/nope.py': no such file or directory", Some("list the filesystem with --fs ls"), true),
         (&["fw.bin", "--read", "vfs"], 1, "invalid --read item 'vfs': use NAME=VALUE[,NAME=VALUE...]", None, false),
         (&["app.bin", "--table", "ota"], 1, "this is an app image (.app-bin), not a full firmware: it has no partition table to edit or read", Some("write it into a firmware with --write factory=FILE (or ota_0=FILE), or to a device with --ota-update"), false),
-        (&["fw.bin", "-f", "8G"], 2, "invalid value '8G' for '--flash-size <SIZE>': invalid size '8G': use a decimal or hex number with an optional suffix K, KB, M, MB or B (4096-byte blocks), e.g. 8M, 0x1f0000, 1.5M, 7B", Some("For more information, try '--help'."), false),
+        (&["fw.bin", "-f", "8G"], 2, "invalid value '8G' for '--flash-size <SIZE>': invalid size '8G': use a decimal or hex number with an optional suffix K, KB, M, MB or B (4096-byte blocks), e.g. 8M, 0x1f0000, 1.5M, 7B", None, false),
+        // clap's errors: the message whole (a missing argument's name with it), the tip alone as the fix.
+        (&[], 2, "the following required arguments were not provided: <FILENAME>", None, false),
+        (&["fw.bin", "--bogus"], 2, "unexpected argument '--bogus' found", Some("to pass '--bogus' as a value, use '-- --bogus'"), false),
     ];
     for (args, code, message, fix, facts) in cases {
         let argv: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
@@ -126,6 +129,8 @@ fn json_failures_are_one_document_with_an_error() {
         assert_eq!(v["error"]["message"], *message, "{args:?}");
         assert_eq!(v["error"]["fix"].as_str(), *fix, "{args:?}");
         assert_eq!(v["chip"].as_str(), facts.then_some("esp32s3"), "{args:?}: the facts gathered");
+        // The file name given is a fact too, when mpimg got as far as reading the arguments.
+        assert_eq!(v["source"].as_str(), (*code == 1).then(|| args[0]), "{args:?}");
     }
 }
 

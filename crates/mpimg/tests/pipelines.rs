@@ -268,7 +268,9 @@ fn hex_and_uf2_round_trip_through_the_command_line() {
         ("baked.uf2", vec!["--format", "uf2"]),
     ] {
         let o = ok(p, &[&["baked.bin", "-q"], &args[..]].concat());
-        assert!(o.stdout.is_empty());
+        // -q: the report (the product) and nothing on stderr.
+        assert!(o.stdout.starts_with(b"Firmware file baked.bin: esp32c3"), "{}", text(&o.stdout));
+        assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
         let back = format!("{out}.bin");
         ok(p, &[out, "-o", &back, "-q"]);
         assert!(std::fs::read(p.join(&back)).unwrap() == baked, "{out}: the round trip differs");

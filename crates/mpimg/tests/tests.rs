@@ -66,7 +66,7 @@ mod fs_littlefs;
 mod fs_paths;
 /// Whole filesystem trees: read, made again at another size, compared.
 mod fs_tree;
-/// Faults on this computer: a full disk, a read-only or changing input, an output that is the input or a link.
+/// Faults on this computer: a full disk, a read-only or changing input, an output that is the input, a link, a FIFO or a device.
 mod host_faults;
 /// Intel HEX and UF2 firmware files.
 mod image_formats;

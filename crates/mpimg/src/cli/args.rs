@@ -44,10 +44,13 @@ pub struct Args {
     /// Output firmware format: bin, hex (Intel HEX) or uf2 (default: from the output file's extension).
     #[arg(long, value_name = "bin|hex|uf2", value_parser = ["bin", "hex", "uf2"])]
     pub format: Option<String>,
-    /// Output firmware filename (named after the input and the edits if not given).
+    /// Output firmware filename (named after the input and the edits if not
+    /// given; `-` is stdout).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<String>,
-    /// Print only errors.
+    /// Leave out notes, warnings, diagnoses and progress on stderr: only
+    /// the product (on stdout: the report, --fs output, CSV, JSON) and
+    /// errors are printed.
     #[arg(short, long)]
     pub quiet: bool,
     /// Leave the device in bootloader mode afterwards.
@@ -157,7 +160,8 @@ pub struct Args {
     #[arg(long)]
     pub keep_backup: bool,
     /// Devices: where the host backup of the files a table edit moves is kept
-    /// (default: the current directory); a re-run looks for it there.
+    /// (default: the current directory); a re-run finds it there, or from
+    /// anywhere through its pointer in ~/.local/state/mpimg.
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<String>,
     /// Filesystem commands (filled in from the `--fs` groups, see [`split_fs`]).

@@ -7,7 +7,7 @@
 use mpimg::flash::{DeviceFlash, Flash};
 use mpimg::format::image::{ImageHeader, HEADER_LEN};
 use mpimg::fs::time::now_ns;
-use mpimg::fs::{run_fs, FsCommand, DEFAULT_PARTITION};
+use mpimg::fs::{run_fs, FsCommand, FsError, DEFAULT_PARTITION};
 use mpimg::ops::carry::backup::Board as BackupBoard;
 use mpimg::ops::carry::store::DirStore;
 use mpimg::ops::diagnose::{misplaced, Board};
@@ -45,7 +45,7 @@ pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathere
         other => other,
     }?;
     let backup = HostBackup {
-        store: DirStore::new(&req.backup_dir),
+        store: DirStore::new(&req.backup_dir).with_index(req.backup_index.clone()),
         board: BackupBoard { port: facts.port.clone(), mac: facts.mac.clone() },
         now: now_ns() / 1_000_000_000,
         keep: req.keep_backup,
@@ -53,7 +53,7 @@ pub fn run_device(req: &Request, port: &str, rep: &mut Reporter, g: &mut Gathere
     let mut s = Session { req, fw, rep, g, board: Some(board), backup: Some(backup) };
     let run = s.run().and_then(|()| if req.extract_app.is_some() { Ok(()) } else { s.diagnose() });
     if run.is_ok() && req.mode() == Mode::Inspect {
-        fs_usage(&mut s.fw, s.rep)?;
+        fs_usage(&mut s.fw, s.rep, s.g.pending_edit.as_ref())?;
     }
     s.g.wire = Some(s.fw.flash.wire().clone());
     s.rep.wire(s.fw.flash.wire(), &s.fw.flash.counts)?;
@@ -92,7 +92,11 @@ fn report_misplaced(
 
 /// Filesystem usage, as `--fs df` shows it (the filesystem layer reads only
 /// the blocks littlefs walks). A partition without a filesystem is a note, not an error.
-fn fs_usage(fw: &mut Firmware<DeviceFlash>, rep: &mut Reporter) -> Result<(), CliError> {
+fn fs_usage(
+    fw: &mut Firmware<DeviceFlash>,
+    rep: &mut Reporter,
+    pending_edit: Option<&(String, String)>,
+) -> Result<(), CliError> {
     let parts = fw.fs_partitions();
     if !parts.iter().any(|p| p.name == DEFAULT_PARTITION) {
         return Ok(());
@@ -101,7 +105,19 @@ fn fs_usage(fw: &mut Firmware<DeviceFlash>, rep: &mut Reporter) -> Result<(), Cl
     let df = [FsCommand::Df { parts: vec![DEFAULT_PARTITION.to_string()] }];
     match run_fs(&mut fw.flash, &parts, &df, &mut listing, &mut log) {
         Ok(_) => rep.fs_usage(Ok(&listing))?,
-        Err(e) => rep.fs_usage(Err(shown(&CliError::Lib(e.into())).to_string()))?,
+        Err(e) => {
+            let lost = matches!(e, FsError::Corrupt { .. } | FsError::NoFilesystem(_));
+            let e = match pending_edit {
+                // Not lost: in the backup of the edit that did not finish.
+                Some((backup, made)) if lost => CliError::PendingEdit {
+                    source: Box::new(CliError::Lib(e.into())),
+                    backup: backup.clone(),
+                    made: made.clone(),
+                },
+                _ => CliError::Lib(e.into()),
+            };
+            rep.fs_usage(Err(shown(&e).to_string()))?
+        }
     }
     Ok(())
 }

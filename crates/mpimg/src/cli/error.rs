@@ -69,6 +69,14 @@ pub enum CliError {
     /// `--in-place` on a build directory or `--assemble`: there is no firmware file to change.
     #[error("--in-place changes a firmware file, and a build has none: write the assembled firmware with -o FILE")]
     InPlaceBuild,
+    /// Two things asked to go to stdout, which carries one product.
+    #[error("{first} and {second} both write to stdout, which carries one product: send one of them to a file")]
+    TwoOnStdout {
+        /// The first.
+        first: String,
+        /// The second.
+        second: String,
+    },
     /// A table edit on a device failed after its backup was saved: the files are in it.
     #[error("{source}")]
     AfterBackup {
@@ -77,6 +85,18 @@ pub enum CliError {
         source: Box<CliError>,
         /// Where the backup is.
         backup: String,
+    },
+    /// A filesystem that does not mount on a board whose table edit did not
+    /// finish: its files are in that edit's backup, not lost.
+    #[error("{source}")]
+    PendingEdit {
+        /// What failed.
+        #[source]
+        source: Box<CliError>,
+        /// Where the backup is.
+        backup: String,
+        /// When the edit was made.
+        made: String,
     },
     /// Writing to stdout or stderr failed.
     #[error("cannot write output: {0}")]
@@ -152,6 +172,14 @@ pub fn shown(e: &CliError) -> Shown {
             };
             with(inner.message, "; ", fix)
         }
+        // The usual advice (recreate it with --fs mkfs) would lose the files the backup holds.
+        CliError::PendingEdit { source, backup, made } => with(
+            shown(source).message,
+            ": ",
+            format!(
+                "a table edit on this board made on {made} did not finish, and its backup {backup} holds the files: run that edit again (the same options) to finish it and put them back"
+            ),
+        ),
         other => plain(other.to_string()),
     }
 }
@@ -423,6 +451,21 @@ mod tests {
             format!("change it first, e.g. --table ota. The files are safe in the backup {at}: the same command run again finishes the edit")
         );
         assert!(matches!(CliError::after_backup(Error::Empty, None), CliError::Lib(Error::Empty)));
+    }
+
+    #[test]
+    fn a_filesystem_lost_to_a_pending_edit_points_to_its_backup() {
+        let corrupt =
+            FsError::Corrupt { part: "vfs".into(), kind: "littlefs", detail: "mount: corrupted filesystem".into() };
+        let e = CliError::PendingEdit {
+            source: Box::new(CliError::Lib(corrupt.into())),
+            backup: "/home/u/mpimg-backup-pts1-aabbccddeeff-20251129T101500Z.bin".into(),
+            made: "2025-11-29 10:15:00 UTC".into(),
+        };
+        assert_eq!(
+            shown(&e).to_string(),
+            "the littlefs filesystem on 'vfs' is corrupt (mount: corrupted filesystem): a table edit on this board made on 2025-11-29 10:15:00 UTC did not finish, and its backup /home/u/mpimg-backup-pts1-aabbccddeeff-20251129T101500Z.bin holds the files: run that edit again (the same options) to finish it and put them back"
+        );
     }
 
     #[test]

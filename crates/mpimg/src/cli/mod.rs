@@ -40,7 +40,8 @@ pub fn main(argv: Vec<std::ffi::OsString>, out: &mut dyn Write, err: &mut dyn Wr
         Err(e) => return report::usage_error(&e, json, out),
     };
     let show = request::Show { json: args.json, quiet: args.quiet, debug: args.debug };
-    let mut g = Gathered::default();
+    let source = args.filename.clone().or(args.assemble.as_ref().map(|_| "(--assemble)".to_string()));
+    let mut g = Gathered { source, ..Gathered::default() };
     let req = Request::from_args(&args);
     // A request that cannot be made still reports as the run would have.
     let product = req

@@ -61,9 +61,31 @@ pub fn edit_suffix(args: &Args, resize: &[PartSpec], add: &[PartSpec], fs_change
     s
 }
 
-/// The file name part of `input` (as written by the user).
+/// The file name part of `input` (as written by the user): the base of
+/// output names. An input that is no regular file (`<(cat fw.bin)` is
+/// `/dev/fd/63`, a FIFO) and whose name has no extension gives
+/// `firmware.bin`: its name says nothing of the firmware (`63-8MB` would
+/// be no name for an image).
 pub fn basename(input: &str) -> String {
-    Path::new(input).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| input.to_string())
+    let name =
+        Path::new(input).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| input.to_string());
+    let stream = std::fs::metadata(input).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    if stream && !name.contains('.') {
+        return "firmware.bin".into();
+    }
+    name
+}
+
+/// `-x`'s file for an app read from a device: the chip and the app
+/// partition (`esp32-factory.app-bin`, `esp32s3-ota_0.app-bin`), where the
+/// Python tool takes the port's name (`ttyUSB0.app-bin`, and `2.app-bin`
+/// for `/dev/pts/2`).
+pub fn device_app_name(chip: &str, partition: &str) -> String {
+    if partition.is_empty() {
+        format!("{chip}.app-bin")
+    } else {
+        format!("{chip}-{partition}.app-bin")
+    }
 }
 
 /// The base of output names for a build whose `flasher_args.json` is `json`:
@@ -117,6 +139,8 @@ mod tests {
         assert_eq!(app_bin_name("ESP32_GENERIC-20240602-v1.23.0.bin"), "ESP32_GENERIC-20240602-v1.23.0.app-bin");
         assert_eq!(app_bin_name("dump.img"), "dump.img.app-bin");
         assert_eq!(basename("/x/y/fw.bin"), "fw.bin");
+        assert_eq!(basename("/dev/null"), "firmware.bin", "no regular file, no extension");
+        assert_eq!(device_app_name("esp32", "factory"), "esp32-factory.app-bin");
         assert_eq!(with_extension("fw-8MB.bin", "hex"), "fw-8MB.hex");
         assert_eq!(with_extension("firmware", "uf2"), "firmware.uf2");
         let dir = tempfile::tempdir().unwrap();

@@ -175,6 +175,8 @@ impl BackupReport {
 /// Everything gathered so far: what an error report keeps too.
 #[derive(Debug, Default)]
 pub struct Gathered {
+    /// FILENAME as given (for a document whose run failed before its summary).
+    pub source: Option<String>,
     /// The facts shown before anything was done.
     pub summary: Option<Summary>,
     /// What was done.
@@ -185,6 +187,9 @@ pub struct Gathered {
     pub failed: bool,
     /// What a device run put on the link (kept on failure too).
     pub wire: Option<WireStats>,
+    /// This board's table edit that did not finish (its backup, and when it
+    /// was made), found by a run that does not finish it.
+    pub pending_edit: Option<(String, String)>,
 }
 
 /// A backup written (`--backup`).

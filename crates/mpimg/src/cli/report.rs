@@ -8,7 +8,8 @@
 //!   verdicts) goes to stdout when it is the product, else to stderr;
 //! - notes on what was done ("Resized ...", "Wrote ..."), warnings, progress
 //!   and `--fs` logs go to stderr;
-//! - `-q` leaves out everything but errors and the product; `--json` puts the
+//! - `-q` leaves out everything on stderr but errors (the product, the
+//!   report included when it is the product, stays); `--json` puts the
 //!   facts, warnings included, in the document, and an error too: on failure
 //!   the document has an `error` object (message and fix) and the facts
 //!   gathered before it.
@@ -55,6 +56,9 @@ pub struct Reporter<'w> {
 struct JsonDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorView>,
+    /// The file name given, when there is no summary (which has it) to show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
     #[serde(flatten)]
     summary: Option<&'a Summary>,
     diagnoses: &'a [DiagnosisView],
@@ -74,10 +78,11 @@ impl<'w> Reporter<'w> {
 
     /// The stream the human report goes to, if it is shown.
     fn report(&mut self) -> Option<&mut dyn Write> {
+        // `-q` keeps the product: the report stays when it is the product (on stdout).
         match self.product {
-            _ if self.show.quiet => None,
             Product::Json => None,
             Product::Report => Some(&mut *self.out),
+            Product::Data if self.show.quiet => None,
             Product::Data => Some(&mut *self.err),
         }
     }
@@ -443,7 +448,8 @@ impl<'w> Reporter<'w> {
     }
 
     fn json(&mut self, error: Option<ErrorView>, g: &Gathered) -> Io {
-        let doc = JsonDoc { error, summary: g.summary.as_ref(), diagnoses: &g.diagnoses, result: &g.result };
+        let source = g.source.as_deref().filter(|_| g.summary.is_none());
+        let doc = JsonDoc { error, source, summary: g.summary.as_ref(), diagnoses: &g.diagnoses, result: &g.result };
         let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
         writeln!(self.out, "{text}")?;
         self.out.flush()
@@ -459,16 +465,31 @@ pub fn usage_error(e: &clap::Error, json: bool, out: &mut dyn Write) -> i32 {
         let _ = e.print();
         return e.exit_code();
     }
-    let text = e.to_string();
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
-    let fix = lines.collect::<Vec<_>>().join(" ");
-    let error = ErrorView { message, fix: (!fix.is_empty()).then_some(fix) };
-    let doc = JsonDoc { error: Some(error), summary: None, diagnoses: &[], result: &RunResult::default() };
+    let error = usage_view(&e.to_string());
+    let doc =
+        JsonDoc { error: Some(error), source: None, summary: None, diagnoses: &[], result: &RunResult::default() };
     if let Ok(text) = serde_json::to_string_pretty(&doc) {
         let _ = writeln!(out, "{text}");
     }
     e.exit_code()
+}
+
+/// clap's text of a usage error as an error view: the message is what
+/// comes before the usage lines (a list of missing arguments joined onto
+/// it), the fix clap's tips (None without one); the usage and "For more
+/// information" lines are left out.
+fn usage_view(text: &str) -> ErrorView {
+    let (mut message, mut tips) = (Vec::new(), Vec::new());
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        match line.strip_prefix("tip: ") {
+            Some(tip) => tips.push(tip),
+            None => message.push(line.trim_start_matches("error: ")),
+        }
+    }
+    ErrorView { message: message.join(" "), fix: (!tips.is_empty()).then(|| tips.join("; ")) }
 }
 
 /// The option behind an edit, as the warning that it changed nothing names it.

@@ -45,7 +45,8 @@ pub enum Mode {
     Check,
     /// Only `--fs` commands.
     Fs,
-    /// `-x`: write the app image out (as in the Python tool, the other options are ignored).
+    /// `-x`: write the app image out (as in the Python tool, the other
+    /// options are not done; a warning names them).
     ExtractApp,
     /// `--ota-update` (with whatever else is asked).
     OtaUpdate,
@@ -75,6 +76,27 @@ pub enum CsvOut {
     File(PathBuf),
     /// To stdout (`--to-csv -`).
     Stdout,
+}
+
+/// Where `-x` writes the app image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppOut {
+    /// To this file (`-o`, or the input's name with `.app-bin`).
+    File(PathBuf),
+    /// A device without `-o`: a file named after the chip and the app
+    /// partition (`esp32-factory.app-bin`, see [`super::naming::device_app_name`]),
+    /// known once the board is read (the port's name says nothing of the app).
+    ByBoard,
+}
+
+impl AppOut {
+    /// The file, when it is known before the run.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            AppOut::File(p) => Some(p),
+            AppOut::ByBoard => None,
+        }
+    }
 }
 
 /// What stdout carries: one product per run, and nothing else.
@@ -122,7 +144,10 @@ pub struct Request {
     /// Trailing blank bytes removed (to 16 bytes) from what is read.
     pub trim: bool,
     /// `-x`: where the app image goes.
-    pub extract_app: Option<PathBuf>,
+    pub extract_app: Option<AppOut>,
+    /// Options given with `-x` that it leaves undone (it ends the run, as
+    /// in the Python tool).
+    pub ignored_by_x: Vec<&'static str>,
     /// Verify the bootloader and apps.
     pub check_app: bool,
     /// An app image for the next OTA slot (devices).
@@ -154,6 +179,9 @@ pub struct Request {
     pub discard_fs: bool,
     /// Devices: where host backups of carried files are kept.
     pub backup_dir: PathBuf,
+    /// Devices: where pointers to pending host backups are kept, whatever
+    /// the current directory (None: nowhere; see [`backup_index`]).
+    pub backup_index: Option<PathBuf>,
     /// Devices: keep a backup after its edit finished.
     pub keep_backup: bool,
     /// The run writes a firmware (a new file, the file itself, or the device's table).
@@ -189,23 +217,31 @@ impl Request {
         // `--format` asks for a file in that format, edited or not (a conversion).
         let writes_firmware = !suffix.is_empty() || args.output.is_some() || args.in_place || args.format.is_some();
         let (output, output_format) = output_of(args, &target, &base, &suffix, writes_firmware);
-        let pairs = |arg: &Option<String>, option| -> Result<Vec<(String, PathBuf)>, CliError> {
+        // `-` means stdout for outputs only (`--read`): a file `--write` reads is named as given.
+        let pairs = |arg: &Option<String>, option, name: fn(&str) -> PathBuf| -> Result<Vec<_>, CliError> {
             let list = arg.as_deref().map(|a| parse_pairs(a, option)).transpose()?.unwrap_or_default();
-            Ok(list.into_iter().map(|(name, file)| (name, PathBuf::from(file))).collect())
+            Ok(list.into_iter().map(|(part, file)| (part, name(&file))).collect())
         };
+        let reads = pairs(&args.read, "--read", out_path)?;
+        let writes = pairs(&args.write, "--write", |f| PathBuf::from(f))?;
+        one_on_stdout(args)?;
+        let extract_app = args.extract_app.then(|| match (&args.output, &target) {
+            (Some(o), _) => AppOut::File(out_path(o)),
+            (None, Target::Device(_) | Target::Boards(_)) => AppOut::ByBoard,
+            (None, _) => AppOut::File(PathBuf::from(app_bin_name(&base))),
+        });
         Ok(Request {
             target,
             source,
             edits,
             erase: args.erase.as_deref().map(parse_names).unwrap_or_default(),
             erase_fs: args.erase_fs.as_deref().map(parse_names).unwrap_or_default(),
-            reads: pairs(&args.read, "--read")?,
-            writes: pairs(&args.write, "--write")?,
+            reads,
+            writes,
             trimblocks: args.trimblocks,
             trim: args.trim,
-            extract_app: args
-                .extract_app
-                .then(|| PathBuf::from(args.output.clone().unwrap_or_else(|| app_bin_name(&base)))),
+            extract_app,
+            ignored_by_x: if args.extract_app { ignored_by_x(args) } else { Vec::new() },
             check_app: args.check_app,
             ota_update: args.ota_update.as_ref().map(PathBuf::from),
             rollback: !args.no_rollback,
@@ -216,7 +252,7 @@ impl Request {
                 .map(|p| if p == "-" { CsvOut::Stdout } else { CsvOut::File(PathBuf::from(p)) }),
             flash_to: args.flash.as_deref().map(Boards::parse),
             erase_rest: args.erase_rest,
-            backup: args.backup.as_ref().map(PathBuf::from),
+            backup: args.backup.as_deref().map(out_path),
             fit: if args.fit {
                 FitMode::Fit
             } else if args.no_fit {
@@ -230,6 +266,7 @@ impl Request {
             in_place: args.in_place,
             discard_fs: args.discard_fs,
             backup_dir: PathBuf::from(args.backup_dir.as_deref().unwrap_or(".")),
+            backup_index: backup_index(),
             keep_backup: args.keep_backup,
             writes_firmware,
             output_for_fs_only: suffix == "-fs" && args.output.is_none() && !args.in_place && args.format.is_none(),
@@ -254,7 +291,7 @@ impl Request {
         };
         output
             .into_iter()
-            .chain(self.extract_app.as_deref())
+            .chain(self.extract_app.as_ref().and_then(AppOut::file))
             .chain(self.reads.iter().map(|(_, f)| f.as_path()))
             .chain(csv)
             .collect()
@@ -293,7 +330,10 @@ impl Request {
         } else if matches!(self.target, Target::Boards(_)) {
             // Several boards: the summary; each board's own output goes to stderr.
             Product::Report
-        } else if self.fs.iter().any(FsCommand::prints) || self.to_csv == Some(CsvOut::Stdout) {
+        } else if self.fs.iter().any(FsCommand::prints)
+            || self.to_csv == Some(CsvOut::Stdout)
+            || self.files_written().into_iter().chain(self.backup.as_deref()).any(|p| p == Path::new(STDOUT))
+        {
             Product::Data
         } else {
             Product::Report
@@ -307,6 +347,94 @@ impl Request {
             _ => Err(mpimg::Error::AppImageOnly { what: "edit or read".into() }.into()),
         }
     }
+}
+
+/// Where an output named `-` goes: stdout, written into as any stream is
+/// (see [`mpimg::flash::write_atomically`]).
+pub const STDOUT: &str = "/dev/stdout";
+
+/// An output file as given: `-` is stdout (as with `--to-csv -`).
+fn out_path(given: &str) -> PathBuf {
+    PathBuf::from(if given == "-" { STDOUT } else { given })
+}
+
+/// The options given with `-x` that do something only after it, which it
+/// leaves undone: `-x` writes the app image and ends the run (as
+/// mp-image-tool-esp32's does). `--backup` runs before it.
+fn ignored_by_x(args: &Args) -> Vec<&'static str> {
+    [
+        (args.flash_size.is_some(), "-f"),
+        (args.from_csv.is_some(), "--from-csv"),
+        (args.table.is_some(), "--table"),
+        (args.app_size.is_some(), "-a"),
+        (args.delete.is_some(), "--delete"),
+        (args.resize.is_some(), "--resize"),
+        (args.rename.is_some(), "--rename"),
+        (args.add.is_some(), "--add"),
+        (args.in_place, "--in-place"),
+        (args.format.is_some(), "--format"),
+        (args.fit, "--fit"),
+        (args.erase.is_some(), "--erase"),
+        (args.erase_fs.is_some(), "--erase-fs"),
+        (args.read.is_some(), "--read"),
+        (args.write.is_some(), "--write"),
+        (args.ota_update.is_some(), "--ota-update"),
+        (args.flash.is_some(), "--flash"),
+        (args.check_app, "--check-app"),
+        (!args.fs.is_empty(), "--fs"),
+        (args.to_csv.is_some(), "--to-csv"),
+    ]
+    .into_iter()
+    .filter_map(|(given, option)| given.then_some(option))
+    .collect()
+}
+
+/// Refuse two products on stdout: an output named `-` (or `/dev/stdout`)
+/// besides `--json`, `--to-csv -`, a printing `--fs` command, or another such output.
+fn one_on_stdout(args: &Args) -> Result<(), CliError> {
+    let stdout = |f: &str| f == "-" || f == STDOUT;
+    let reads = args.read.as_deref().map(|a| parse_pairs(a, "--read")).transpose()?.unwrap_or_default();
+    let fs_prints = args.fs.iter().any(|c| FsCommand::parse(c).is_ok_and(|c| c.prints()));
+    let on_stdout: Vec<String> = [
+        (args.json, "--json".to_string()),
+        (args.to_csv.as_deref().is_some_and(stdout), "--to-csv -".into()),
+        (fs_prints, "--fs".into()),
+        (args.output.as_deref().is_some_and(stdout), format!("-o {}", args.output.as_deref().unwrap_or_default())),
+        (
+            args.backup.as_deref().is_some_and(stdout),
+            format!("--backup {}", args.backup.as_deref().unwrap_or_default()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(given, what)| given.then_some(what))
+    .chain(reads.iter().filter(|(_, f)| stdout(f)).map(|(p, f)| format!("--read {p}={f}")))
+    .collect();
+    let writes_bytes = |w: &String| !matches!(w.as_str(), "--json" | "--to-csv -" | "--fs");
+    match on_stdout.iter().position(writes_bytes) {
+        Some(i) if on_stdout.len() > 1 => {
+            let other = if i == 0 { 1 } else { 0 };
+            let (a, b) = if other < i { (other, i) } else { (i, other) };
+            Err(CliError::TwoOnStdout { first: on_stdout[a].clone(), second: on_stdout[b].clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where pointers to pending host backups are kept: `pending/` in
+/// `$MPIMG_STATE_DIR` (empty: keep none), else in `$XDG_STATE_HOME/mpimg`,
+/// else in `~/.local/state/mpimg`. A re-run finds a backup through them from
+/// any directory.
+pub fn backup_index() -> Option<PathBuf> {
+    let nonempty = |v: &str| std::env::var_os(v).filter(|d| !d.is_empty()).map(PathBuf::from);
+    let state = match std::env::var_os("MPIMG_STATE_DIR") {
+        Some(d) if d.is_empty() => return None,
+        Some(d) => PathBuf::from(d),
+        None => match nonempty("XDG_STATE_HOME") {
+            Some(d) => d.join("mpimg"),
+            None => nonempty("HOME")?.join(".local/state/mpimg"),
+        },
+    };
+    Some(state.join("pending"))
 }
 
 /// What FILENAME (or `--assemble`) names, the source as reported, and the
@@ -345,7 +473,7 @@ fn output_of(args: &Args, target: &Target, base: &str, suffix: &str, writes: boo
     let output = match target {
         Target::File(path) if writes && args.in_place => Some(path.clone()),
         Target::File(_) | Target::Build(_) if writes => Some(PathBuf::from(match (&args.output, asked) {
-            (Some(o), _) => o.clone(),
+            (Some(o), _) => out_path(o).to_string_lossy().into_owned(),
             (None, Some(f)) => with_extension(&with_suffix(base, suffix), f.extension()),
             (None, None) => with_suffix(base, suffix),
         })),
@@ -437,6 +565,31 @@ mod tests {
     }
 
     #[test]
+    fn two_products_on_stdout_are_refused() {
+        let err = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).err().map(|e| e.to_string());
+        let two = |a: &str, b: &str| {
+            Some(format!("{a} and {b} both write to stdout, which carries one product: send one of them to a file"))
+        };
+        assert_eq!(err(&["-f", "8M", "-o", "-", "--json"]), two("--json", "-o -"));
+        assert_eq!(err(&["-o", "/dev/stdout", "--to-csv", "-"]), two("--to-csv -", "-o /dev/stdout"));
+        assert_eq!(err(&["-o", "-", "--read", "nvs=-"]), two("-o -", "--read nvs=-"));
+        assert_eq!(err(&["--fs", "cat", "boot.py", "--read", "nvs=-"]), two("--fs", "--read nvs=-"));
+        assert_eq!(err(&["--json", "--to-csv", "-", "--fs", "ls"]), None, "the document holds them");
+        assert_eq!(err(&["-o", "-", "--fs", "put", "a", "/"]), None);
+    }
+
+    #[test]
+    fn options_x_leaves_undone_are_named() {
+        let ignored = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).unwrap().ignored_by_x;
+        assert_eq!(
+            ignored(&["-x", "-f", "8M", "--fs", "ls", "--check-app", "--to-csv", "-"]),
+            ["-f", "--check-app", "--fs", "--to-csv"]
+        );
+        assert_eq!(ignored(&["-x", "-o", "a.app-bin", "-q", "--json"]), Vec::<&str>::new());
+        assert_eq!(ignored(&["-f", "8M"]), Vec::<&str>::new(), "no -x");
+    }
+
+    #[test]
     fn one_mode_per_run() {
         let mode = |w: &[&str]| req(&[&["mpimg", "fw.bin"], w].concat()).unwrap().mode();
         assert_eq!(mode(&[]), Mode::Inspect);
@@ -464,7 +617,9 @@ mod tests {
         assert_eq!(r.edits.flash_size, Some(0x800000));
         let r = req(&["mpimg", "fw.bin", "--in-place", "--fs", "put", "a", "/"]).unwrap();
         assert_eq!(r.output, Some(PathBuf::from("fw.bin")));
-        assert_eq!(req(&["mpimg", "fw.bin", "-x"]).unwrap().extract_app, Some(PathBuf::from("fw.app-bin")));
+        assert_eq!(req(&["mpimg", "fw.bin", "-x"]).unwrap().extract_app, Some(AppOut::File("fw.app-bin".into())));
+        assert_eq!(req(&["mpimg", "/dev/pts/2", "-x"]).unwrap().extract_app, Some(AppOut::ByBoard));
+        assert_eq!(req(&["mpimg", "u0", "-x", "-o", "a.bin"]).unwrap().extract_app, Some(AppOut::File("a.bin".into())));
         assert_eq!(req(&["mpimg", "u0", "--rename", "vfs=data"]).unwrap().output, None);
     }
 
@@ -480,6 +635,8 @@ mod tests {
         }
         assert_eq!(product(&["--to-csv", "t.csv"]), Product::Report);
         assert_eq!(product(&["--fs", "ls", "--json"]), Product::Json);
+        assert_eq!(product(&["-f", "8M", "-o", "-"]), Product::Data, "the firmware: the report goes to stderr");
+        assert_eq!(product(&["--read", "nvs=/dev/stdout"]), Product::Data);
     }
 
     #[test]

@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use mpimg::flash::{write_atomically, Flash};
+use mpimg::flash::{read_capped, write_atomically, Flash};
 use mpimg::format::app_kind::not_an_app;
 use mpimg::format::csv::to_csv;
 use mpimg::format::image::{parse_image, ImageHeader};
 use mpimg::format::partition::PartitionView;
 use mpimg::format::size::flash_label as mb;
-use mpimg::fs::run_fs;
+use mpimg::fs::{run_fs, FsError};
 use mpimg::ops::backup::backup;
 use mpimg::ops::carry::backup::Board as BackupBoard;
 use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups, Change};
@@ -30,9 +30,10 @@ use mpimg::Error;
 
 use super::error::CliError;
 use super::fix::{fit_options, view, DiagnosisView};
+use super::naming::device_app_name;
 use super::outcome::{BackedUp, BackupReport, FitReport, Gathered};
 use super::report::Reporter;
-use super::request::{CsvOut, FitMode, Mode, Request, Target};
+use super::request::{AppOut, CsvOut, FitMode, Mode, Product, Request, Target};
 
 /// One run on one firmware.
 pub struct Session<'a, 'w, F: Flash> {
@@ -72,7 +73,7 @@ type Step = Result<(), CliError>;
 
 /// Read a file the command line names.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Read { path: path.into(), source })
+    read_capped(path).map_err(|source| Error::Read { path: path.into(), source })
 }
 
 /// Write a file the command line names (atomically).
@@ -86,8 +87,14 @@ impl<F: Flash> Session<'_, '_, F> {
     pub fn run(&mut self) -> Step {
         self.inspect()?;
         self.backup()?;
-        if let Some(path) = &self.req.extract_app {
-            return self.extract_app(path);
+        if let Some(out) = &self.req.extract_app {
+            if !self.req.ignored_by_x.is_empty() {
+                self.rep.warning(&format!(
+                    "-x writes the app image and ends the run (as mp-image-tool-esp32 does): {} not done; run them without -x",
+                    self.req.ignored_by_x.join(", ")
+                ))?;
+            }
+            return self.extract_app(out);
         }
         self.edit()?;
         self.erase()?;
@@ -140,7 +147,7 @@ impl<F: Flash> Session<'_, '_, F> {
     /// `--check-app` say what is wrong with the app).
     fn inspect(&mut self) -> Step {
         // Hashing the app is most of an inspection's cost: skip it when nothing shows it.
-        let verify = !self.req.show.quiet || self.req.show.json;
+        let verify = !self.req.show.quiet || self.req.product() != Product::Data;
         let summary = summarize(&mut self.fw, &self.req.source, verify);
         self.rep.summary(&summary)?;
         let complete = check_complete(&self.fw, &summary);
@@ -163,8 +170,16 @@ impl<F: Flash> Session<'_, '_, F> {
     }
 
     /// `-x`: the app image to a file.
-    fn extract_app(&mut self, path: &Path) -> Step {
+    fn extract_app(&mut self, out: &AppOut) -> Step {
         let data = extract_app(&mut self.fw)?;
+        let path = match out {
+            AppOut::File(p) => p.clone(),
+            AppOut::ByBoard => {
+                let part = self.fw.table.first_app().map(|p| p.name()).unwrap_or_default();
+                PathBuf::from(device_app_name(self.fw.chip.name, &part))
+            }
+        };
+        let path = path.as_path();
         write_file(path, &data)?;
         self.rep.extracted(&path.display().to_string(), data.len())?;
         self.g.result.extracted = Some(path.display().to_string());
@@ -264,6 +279,7 @@ impl<F: Flash> Session<'_, '_, F> {
             change.plan.check_fits(board, edits.flash_size, writes || self.req.mode() == Mode::Flash)?;
         }
         self.rep.pending_backups(&change.damaged, &change.others, writes)?;
+        self.g.pending_edit = change.others.first().map(|p| (p.location.clone(), made_at(&p.backup)));
         Ok(writes.then_some((change, fit)))
     }
 
@@ -402,7 +418,15 @@ impl<F: Flash> Session<'_, '_, F> {
         if self.req.show.json {
             self.g.result.fs_output = Some(String::from_utf8_lossy(&output).into_owned());
         }
-        self.g.result.fs = Some(run.map_err(Error::from)?);
+        let run = run.map_err(|e| match (&e, &self.g.pending_edit) {
+            (FsError::Corrupt { .. } | FsError::NoFilesystem(_), Some((backup, made))) => CliError::PendingEdit {
+                source: Box::new(Error::from(e).into()),
+                backup: backup.clone(),
+                made: made.clone(),
+            },
+            _ => Error::from(e).into(),
+        });
+        self.g.result.fs = Some(run?);
         Ok(())
     }
 

@@ -7,9 +7,45 @@
 //! run's time. The mapping is private, so nothing ever reaches the file through it.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use memmap2::{MmapMut, MmapOptions};
+
+/// The most bytes a file mpimg reads as a firmware (or an image to write)
+/// may hold: 384 MiB. Flash is at most 128 MiB; as Intel HEX (16 data bytes
+/// in a 44-byte line) a whole 128 MiB flash is 352 MiB, as UF2 256 MiB.
+/// Without a limit, `/dev/zero` or a huge file would be read until memory
+/// runs out.
+pub const MAX_INPUT_LEN: u64 = 384 << 20;
+
+/// A file longer than [`MAX_INPUT_LEN`] (or a stream that does not end
+/// before it), as the reason of an `std::io::Error` (kind `InvalidData`).
+#[derive(Debug, thiserror::Error)]
+#[error("it holds more than {} MB, more than any firmware (flash is at most 128 MB; {} MB as Intel HEX or UF2)", MAX_INPUT_LEN >> 20, MAX_INPUT_LEN >> 20)]
+pub struct TooLarge;
+
+fn too_large() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, TooLarge)
+}
+
+/// Read the whole file at `path` (a regular file, a pipe, a device), but no
+/// more than [`MAX_INPUT_LEN`] bytes.
+///
+/// Errors: those of opening and reading, and [`TooLarge`] (kind `InvalidData`).
+pub fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() > MAX_INPUT_LEN {
+        return Err(too_large());
+    }
+    let mut data = Vec::new();
+    file.take(MAX_INPUT_LEN + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_INPUT_LEN {
+        return Err(too_large());
+    }
+    Ok(data)
+}
 
 /// Owned or mapped file contents.
 pub enum FileBytes {
@@ -29,12 +65,16 @@ impl std::fmt::Debug for FileBytes {
 impl FileBytes {
     /// Map `path` privately (copy-on-write). Empty files, which cannot be
     /// mapped, and files that cannot be mapped (pipes, some network file
-    /// systems) are read instead.
+    /// systems) are read instead. A file (or stream) longer than
+    /// [`MAX_INPUT_LEN`] is refused with [`TooLarge`].
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "it is a directory"));
+        }
+        if meta.is_file() && meta.len() > MAX_INPUT_LEN {
+            return Err(too_large());
         }
         if meta.is_file() && meta.len() > 0 {
             // SAFETY: the mapping is private (MAP_PRIVATE): our writes never reach
@@ -45,7 +85,7 @@ impl FileBytes {
                 return Ok(Self::Mapped(map));
             }
         }
-        std::fs::read(path).map(Self::Owned)
+        read_capped(path).map(Self::Owned)
     }
 
     /// The bytes.

@@ -11,7 +11,9 @@
 //! Files on this computer can fail too: a full disk (a save leaves no part of
 //! a new file, and an in-place save that needs more room takes it before it
 //! changes a byte), an output that is a symbolic link (written through: the
-//! file it points to is replaced, the link stays), and an input that another
+//! file it points to is replaced, the link stays), an output that is no
+//! regular file (a FIFO, `/dev/null`, `/dev/stdout`: written into, never
+//! replaced), and an input that another
 //! program changes while mpimg works on it ([`FileStamp`]: the caller
 //! refuses to write from it).
 
@@ -169,8 +171,20 @@ impl FileFlash {
 /// A `path` that is a symbolic link is written through: the file it points to
 /// (however many links deep; created if it does not exist yet) is replaced,
 /// and the link stays, as `cp` onto a link does.
+///
+/// A `path` that is not a regular file (a FIFO, a character device such as
+/// `/dev/null` or a tty) or that leads to a file another program opened
+/// (`/dev/stdout`, `/dev/fd/N`: links into `/proc`) is never replaced: the
+/// data is written straight into it, appended, as `cp` and esptool do. Such
+/// a write is not atomic (a reader may get part of it); opening a FIFO waits
+/// for its reader.
 pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let path = &through_links(path)?;
+    let (target, stream) = output_target(path)?;
+    if stream {
+        let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+        return f.write_all(data).and_then(|()| f.flush());
+    }
+    let path = &target;
     let replacing = path.exists();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -193,19 +207,39 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 /// The file `path` names once symbolic links are followed (the path itself
-/// when it is no link). Errors after 40 links (a loop).
-fn through_links(path: &Path) -> std::io::Result<std::path::PathBuf> {
+/// when it is no link), and whether it is a stream to write into rather
+/// than a file to replace: it exists and is not a regular file (nor a
+/// directory, which the rename then refuses), or one of its links lies in
+/// `/proc` (an open file of some process: its name there is no path to
+/// rename onto), or it lies in `/dev` itself. Errors after 40 links (a loop).
+fn output_target(path: &Path) -> std::io::Result<(std::path::PathBuf, bool)> {
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() && !m.is_dir() {
+            return Ok((path.to_path_buf(), true));
+        }
+    }
     let mut p = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                if std::fs::canonicalize(dir).is_ok_and(|d| d.starts_with("/proc")) {
+                    return Ok((path.to_path_buf(), true));
+                }
                 let target = std::fs::read_link(&p)?;
                 p = match p.parent() {
                     Some(dir) if target.is_relative() => dir.join(target),
                     _ => target,
                 };
             }
-            _ => return Ok(p),
+            // Never a rename into /dev itself: a device node replaced by a regular
+            // file (by some other program) is still written into, not swapped again.
+            // (Its subdirectories, /dev/shm say, hold ordinary files.)
+            _ => {
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let in_dev = std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/dev"));
+                return Ok((if in_dev { path.to_path_buf() } else { p }, in_dev));
+            }
         }
     }
     Err(std::io::Error::other("too many levels of symbolic links"))

@@ -11,7 +11,7 @@ mod bytes;
 pub mod device;
 mod file;
 
-pub use bytes::FileBytes;
+pub use bytes::{read_capped, FileBytes, TooLarge, MAX_INPUT_LEN};
 #[cfg(feature = "device")]
 pub use device::{DeviceFlash, DeviceOptions};
 pub use file::{same_file, write_atomically, FileFlash, FileStamp};

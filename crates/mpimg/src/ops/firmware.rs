@@ -113,7 +113,9 @@ pub fn open_path(path: &Path) -> Result<Opened, Error> {
         Err(source) => Err(Error::Decode { path: path.into(), source }),
     }?;
     Ok(match opened {
-        Opened::Firmware(mut fw) => {
+        // A stream (a pipe, a FIFO) was read whole: there is no file to change under us,
+        // and writing into it changes its time, which is not a change of what was read.
+        Opened::Firmware(mut fw) if std::fs::metadata(path).is_ok_and(|m| m.is_file()) => {
             fw.flash.set_source(path, stamp);
             Opened::Firmware(fw)
         }

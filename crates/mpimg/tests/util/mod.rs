@@ -102,7 +102,10 @@ pub fn run_mpimg(dir: &Path, args: &[&str]) -> Output {
 /// the tests share one process).
 pub fn run_mpimg_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(mpimg_bin());
-    c.args(args).current_dir(dir).env("NO_COLOR", "1");
+    // No pointers to pending backups in this user's state directory: each
+    // test's backups are found in its own directory only (tests of the
+    // pointers set MPIMG_STATE_DIR themselves).
+    c.args(args).current_dir(dir).env("NO_COLOR", "1").env("MPIMG_STATE_DIR", "");
     for (k, v) in env {
         c.env(k, v);
     }
