@@ -27,10 +27,10 @@ fn report_head(end: usize) -> String {
          Bootloader: 2 segments, {bl} bytes, checksum ok, SHA-256 ok\n\
          Partition table (flash size: 4MB):\n\
          Name      Type  SubType    Offset      Size       End  Flags\n\
-         nvs       data  nvs        0x9000    0x6000    0xf000         (24.0 kB)\n\
-         phy_init  data  phy        0xf000    0x1000   0x10000         (4.0 kB)\n\
-         factory   app   factory   0x10000  0x1f0000  0x200000         (1.9 MB)\n\
-         vfs       data  fat      0x200000  0x200000  0x400000         (2.0 MB)\n"
+         nvs       data  nvs        0x9000    0x6000    0xf000         (24.0 KiB)\n\
+         phy_init  data  phy        0xf000    0x1000   0x10000         (4.0 KiB)\n\
+         factory   app   factory   0x10000  0x1f0000  0x200000         (1.9 MiB)\n\
+         vfs       data  fat      0x200000  0x200000  0x400000         (2.0 MiB)\n"
     )
 }
 
