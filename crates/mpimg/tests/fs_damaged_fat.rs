@@ -71,7 +71,7 @@ fn set_fat12(flash: &mut FileFlash, fat: usize, n: usize, v: u16) {
     let at = fat + n + n / 2;
     let b = flash.bytes();
     let old = u16::from_le_bytes([b[at], b[at + 1]]);
-    let new = if n % 2 == 0 { (old & 0xF000) | v } else { (old & 0x000F) | (v << 4) };
+    let new = if n.is_multiple_of(2) { (old & 0xF000) | v } else { (old & 0x000F) | (v << 4) };
     flash.write(at as u32, &new.to_le_bytes()).unwrap();
 }
 
@@ -80,7 +80,7 @@ fn corrupt(detail: &str) -> String {
 }
 
 /// The fuzzer's input, made small: a file's directory entry names cluster
-/// 1. Listing its directory, reading, replacing and removing it are
+/// one. Listing its directory, reading, replacing and removing it are
 /// refused with the entry named; what lies outside that directory still
 /// reads, and nothing is written.
 #[test]

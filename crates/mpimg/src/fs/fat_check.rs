@@ -179,22 +179,32 @@ impl Geometry {
         bytes as usize
     }
 
-    /// The raw entry of cluster `n` in `fat` (the FAT from its start), as
-    /// `fatfs` reads it (FAT32's top four bits dropped); `None` past `fat`.
-    fn entry(&self, fat: &[u8], n: u32) -> Option<u32> {
+    /// Where the entry of cluster `n` lies in the FAT, and its length in
+    /// bytes (a FAT12 entry shares its two bytes with a neighbour).
+    fn entry_span(&self, n: u32) -> (usize, usize) {
         let n = n as usize;
-        let (at, len) = match self.fat_type {
+        match self.fat_type {
             FatType::Fat12 => (n + n / 2, 2),
             FatType::Fat16 => (n * 2, 2),
             FatType::Fat32 => (n * 4, 4),
-        };
-        let b = fat.get(at..at + len)?;
-        Some(match self.fat_type {
-            FatType::Fat12 if n % 2 == 0 => le16(b, 0) & 0xFFF,
+        }
+    }
+
+    /// The entry of cluster `n` from the bytes at its [`Geometry::entry_span`],
+    /// as `fatfs` reads it (FAT32's top four bits dropped).
+    fn decode(&self, n: u32, b: &[u8]) -> u32 {
+        match self.fat_type {
+            FatType::Fat12 if n.is_multiple_of(2) => le16(b, 0) & 0xFFF,
             FatType::Fat12 => le16(b, 0) >> 4,
             FatType::Fat16 => le16(b, 0),
             FatType::Fat32 => le32(b, 0) & 0x0FFF_FFFF,
-        })
+        }
+    }
+
+    /// The entry of cluster `n` in `fat` (the FAT from its start); `None` past `fat`.
+    fn entry(&self, fat: &[u8], n: u32) -> Option<u32> {
+        let (at, len) = self.entry_span(n);
+        fat.get(at..at + len).map(|b| self.decode(n, b))
     }
 
     /// What `fatfs` makes of FAT entry value `v`.
@@ -255,12 +265,10 @@ impl Geometry {
     /// '/lib/x.py' points at cluster 1, which is reserved" (or "past the
     /// last cluster (N)"), or as a loop of the directory's clusters;
     /// `Err` for a failed read.
-    pub fn check_dir<E>(
-        &self,
-        dir: DirAt,
-        path: &str,
-        read: &mut dyn FnMut(u64, &mut [u8]) -> Result<(), E>,
-    ) -> Result<Result<(), String>, E> {
+    pub fn check_dir<E, R>(&self, dir: DirAt, path: &str, read: &mut R) -> Result<Result<(), String>, E>
+    where
+        R: FnMut(u64, &mut [u8]) -> Result<(), E>,
+    {
         let mut names = LongName::default();
         let mut buf = Vec::new();
         let mut cluster = match dir {
@@ -284,22 +292,10 @@ impl Geometry {
                 (true, Ok(())) => return Ok(Ok(())),
                 (false, Ok(())) => {}
             }
-            // The FAT entry of `cluster`, read whole from a FAT12 pair too.
-            let n = cluster as u64;
-            let (at, len) = match self.fat_type {
-                FatType::Fat12 => (n + n / 2, 2),
-                FatType::Fat16 => (n * 2, 2),
-                FatType::Fat32 => (n * 4, 4),
-            };
-            read(self.fat_start + at, &mut fat[..len])?;
-            // `entry` indexes from the FAT's start; hand it the entry alone.
-            let shifted = match self.fat_type {
-                FatType::Fat12 if cluster % 2 == 1 => le16(&fat, 0) >> 4,
-                FatType::Fat12 => le16(&fat, 0) & 0xFFF,
-                FatType::Fat16 => le16(&fat, 0),
-                FatType::Fat32 => le32(&fat, 0) & 0x0FFF_FFFF,
-            };
-            match self.next(shifted) {
+            // The FAT as it is now (fatfs may have written to it since the mount).
+            let (at, len) = self.entry_span(cluster);
+            read(self.fat_start + at as u64, &mut fat[..len])?;
+            match self.next(self.decode(cluster, &fat[..len])) {
                 Next::None => return Ok(Ok(())),
                 Next::Cluster(n) => cluster = n,
             }
@@ -371,7 +367,7 @@ impl LongName {
     /// number down to 1 and carry its checksum, else its 8.3 name.
     fn take(&mut self, e: &[u8]) -> String {
         let parts = std::mem::take(&mut self.parts);
-        let sum = e[..11].iter().fold(0u8, |s, &b| (s >> 1 | s << 7).wrapping_add(b));
+        let sum = e[..11].iter().fold(0u8, |s, &b| s.rotate_right(1).wrapping_add(b));
         let count = parts.len();
         let whole = count > 0
             && parts.iter().enumerate().all(|(i, &(seq, check, _))| usize::from(seq) == count - i && check == sum);
