@@ -174,3 +174,34 @@ fn a_fat_entry_of_1_is_refused_at_mount() {
     let (r, out) = run(&mut flash, &[&["cat", "/lib/main.py"]]);
     assert_eq!((r.is_ok(), out.len()), (true, 4096), "{r:?}");
 }
+
+/// The fat fuzz target's seeds of these faults (fuzz/seeds/fat/damaged-*,
+/// made by scripts/fuzz-seeds.py: 512-byte sectors, clusters 2 to 62), as
+/// the target puts them in a partition: erased flash after the input.
+#[test]
+fn the_fuzz_seeds_of_these_faults_are_refused() {
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/fat");
+    let cases = [
+        ("damaged-entry-cluster-1.bin", "the directory entry '/A.TXT' points at cluster 1, which is reserved"),
+        ("damaged-fat-entry-1.bin", "the FAT entry of cluster 2 points at cluster 1, which is reserved"),
+        ("damaged-fat-entry-ff0.bin", "the FAT entry of cluster 2 points at cluster 4080, past the last cluster (62)"),
+    ];
+    for (name, detail) in cases {
+        let mut bytes = std::fs::read(seeds.join(name)).unwrap();
+        assert!(bytes.len() < 4096, "{name} is small");
+        bytes.resize(SIZE as usize, 0xFF);
+        let mut flash = FileFlash::new(bytes, 0, SIZE);
+        for cmd in [&["ls"][..], &["cat", "/A.TXT"]] {
+            let (r, _) = run(&mut flash, &[cmd]);
+            assert_eq!(r.map_err(|e| e.to_string()), Err(corrupt(detail)), "{name} {cmd:?}");
+        }
+    }
+    // The directory's own entry at cluster 1, once the root passes.
+    let mut bytes = std::fs::read(seeds.join("damaged-entry-cluster-1.bin")).unwrap();
+    bytes[1024 + 26] = 0; // /A.TXT: no cluster (an empty file)
+    bytes.resize(SIZE as usize, 0xFF);
+    let mut flash = FileFlash::new(bytes, 0, SIZE);
+    let (r, out) = run(&mut flash, &[&["cat", "/A.TXT"], &["ls", "/D"]]);
+    let reserved = corrupt("the directory entry '/D/B.TXT' points at cluster 1, which is reserved");
+    assert_eq!((r.map_err(|e| e.to_string()), out.as_str()), (Err(reserved), ""));
+}

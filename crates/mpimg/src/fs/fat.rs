@@ -586,7 +586,10 @@ impl Volume for FatVolume<'_, '_> {
         self.start();
         let root = FsPath::root(&self.part);
         let s = self.fs.stats().map_err(|e| self.err(e, "stats", &root))?;
-        Ok(Usage { unit: s.cluster_size(), total: s.total_clusters(), used: s.total_clusters() - s.free_clusters() })
+        // FAT32 keeps its free count in the FSInfo sector, and fatfs counts it
+        // down on each allocation: a stale 0 there wraps below zero.
+        let used = s.total_clusters().saturating_sub(s.free_clusters());
+        Ok(Usage { unit: s.cluster_size(), total: s.total_clusters(), used })
     }
 
     fn info(&mut self) -> Result<Vec<(String, String)>, FsError> {
