@@ -284,6 +284,39 @@ open({str(tmp / 'py.lfs')!r}, 'wb').write(fs.context.buffer)
     write("fat", "mtools-128k.bin", trim_erased(img.read_bytes()))
 
 
+def fat_damaged_seeds():
+    """What the fat target found, made small: FAT12 volumes of 64 512-byte
+    sectors (boot sector, one FAT sector, a root of 16 entries, clusters 2 to
+    62) naming cluster 1 (reserved) or one past the last cluster; fatfs
+    0.3.6 computed a sector from them with `cluster - 2` in u32."""
+
+    def volume(fat, root, data=b""):
+        boot = bytearray(512)
+        boot[0:3] = b"\xeb\x3c\x90"
+        boot[3:11] = b"MPIMGFUZ"
+        boot[11:24] = struct.pack("<HBHBHHBH", 512, 1, 1, 1, 16, 64, 0xF8, 1)
+        boot[510:512] = b"\x55\xaa"
+        table = bytearray(512)
+        for n, v in enumerate([0xFF8, 0xFFF] + fat):
+            at = n + n // 2
+            old = table[at] | table[at + 1] << 8
+            new = (old & 0xF000) | v if n % 2 == 0 else (old & 0x000F) | v << 4
+            table[at : at + 2] = struct.pack("<H", new)
+        entries = b"".join(root).ljust(512, b"\0")
+        return bytes(boot + table) + entries + data
+
+    def entry(name, attrs, cluster, size):
+        return name + bytes([attrs]) + bytes(14) + struct.pack("<HI", cluster, size)
+
+    # A file's entry, and one inside a subdirectory, at cluster 1.
+    sub = entry(b".          ", 0x10, 2, 0) + entry(b"..         ", 0x10, 0, 0) + entry(b"B       TXT", 0x20, 1, 5)
+    root = [entry(b"A       TXT", 0x20, 1, 10), entry(b"D          ", 0x10, 2, 0)]
+    write("fat", "damaged-entry-cluster-1.bin", volume([0xFFF], root, sub.ljust(512, b"\0")))
+    # A file of two clusters whose FAT entry says its second is cluster 1, or cluster 0xFF0.
+    for name, v in [("damaged-fat-entry-1.bin", 1), ("damaged-fat-entry-ff0.bin", 0xFF0)]:
+        write("fat", name, volume([v], [entry(b"A       TXT", 0x20, 2, 1000)], b"x" * 512))
+
+
 def main():
     # Fixed times (mkfs, mkdir, put, mtools) so that remaking the seeds from the
     # same firmware gives the same bytes.
@@ -299,6 +332,7 @@ def main():
         otadata_seeds()
         text_seeds(mpimg, tmp)
         fs_seeds(mpimg, tmp)
+        fat_damaged_seeds()
     for d in sorted(SEEDS.iterdir()):
         sizes = [f.stat().st_size for f in d.iterdir()]
         print(f"{d.name:16} {len(sizes):3} seeds, {sum(sizes):7} bytes, largest {max(sizes)}")

@@ -50,6 +50,8 @@ mod formats;
 mod fs_cache;
 /// `--fs` through the command line on firmware files.
 mod fs_cli;
+/// FAT volumes damaged on purpose (clusters 0/1 and past the last one in directory and FAT entries).
+mod fs_damaged_fat;
 /// littlefs images damaged on purpose (loops, sizes, blocks past the partition).
 mod fs_damaged_littlefs;
 /// Filesystem failures and what they leave.

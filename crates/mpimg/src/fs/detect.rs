@@ -120,7 +120,7 @@ impl FatBootSector {
             sectors_per_fat,
             media,
         };
-        if sectors_per_fat == 0 || u64::from(bs.first_data_sector()) >= u64::from(total_sectors) {
+        if sectors_per_fat == 0 || bs.first_data_sector_wide() >= u64::from(total_sectors) {
             return None;
         }
         Some(bs)
@@ -131,9 +131,18 @@ impl FatBootSector {
         (u32::from(self.root_entries) * 32).div_ceil(u32::from(self.bytes_per_sector))
     }
 
-    /// First sector of the data area.
+    /// First sector of the data area (`u32::MAX` if past what a `u32`
+    /// numbers: only a boot sector [`FatBootSector::parse`] refuses has that).
     pub fn first_data_sector(&self) -> u32 {
-        u32::from(self.reserved_sectors) + u32::from(self.fats) * self.sectors_per_fat + self.root_dir_sectors()
+        u32::try_from(self.first_data_sector_wide()).unwrap_or(u32::MAX)
+    }
+
+    /// The first sector of the data area without overflow: a damaged boot
+    /// sector's FATs can take more than 2^32 sectors.
+    fn first_data_sector_wide(&self) -> u64 {
+        u64::from(self.reserved_sectors)
+            + u64::from(self.fats) * u64::from(self.sectors_per_fat)
+            + u64::from(self.root_dir_sectors())
     }
 
     /// Number of data clusters.
@@ -206,5 +215,18 @@ mod tests {
             assert_eq!(FatBootSector::parse(&b), None, "byte {at} = {v:#x}");
         }
         assert_eq!(FatBootSector::parse(&good[..100]), None);
+    }
+
+    /// Two FATs of 2^31 sectors each number more sectors than a `u32`: the
+    /// sum once overflowed (a panic in debug builds) instead of refusing.
+    #[test]
+    fn fats_larger_than_a_u32_of_sectors_are_not_fat() {
+        let mut b = micropython_2mb();
+        b[16] = 2;
+        b[22..24].copy_from_slice(&0u16.to_le_bytes());
+        b[36..40].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+        b[19..21].copy_from_slice(&0u16.to_le_bytes());
+        b[32..36].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(FatBootSector::parse(&b), None);
     }
 }

@@ -7,7 +7,7 @@
 //! superblock in blocks 0-1 can make MicroPython try littlefs instead.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::rc::Rc;
 
@@ -15,6 +15,7 @@ use fatfs::{FileSystem, FormatVolumeOptions, FsOptions, TimeProvider};
 
 use super::cache::{BlockCache, Region, BLOCK_SIZE};
 use super::detect::FatBootSector;
+use super::fat_check::Geometry;
 use super::path::FsPath;
 use super::time::{now_ns, Civil};
 use super::volume::{Entry, Usage, Volume};
@@ -29,11 +30,15 @@ pub const ROOT_ENTRIES: u16 = 512;
 const MAX_DIR_ENTRIES: usize = 65_536;
 const LOOPING_DIR: &str = "a directory has more than 65536 entries (its clusters loop)";
 
+/// The block cache, shared by `fatfs` (through [`FatIo`]) and the checks
+/// that read a directory's entries before `fatfs` may use them.
+type SharedCache<'c, 'f> = Rc<RefCell<&'c mut BlockCache<'f>>>;
+
 /// A partition of the cached flash as a seekable byte stream for `fatfs`.
 /// Reads share a budget per operation so a crafted cluster loop ends in an
 /// error instead of running forever.
 pub struct FatIo<'c, 'f> {
-    cache: &'c mut BlockCache<'f>,
+    cache: SharedCache<'c, 'f>,
     region: Region,
     pos: u64,
     budget: Rc<Cell<u64>>,
@@ -66,7 +71,7 @@ impl Read for FatIo<'_, '_> {
             return Err(io::Error::other("read budget exhausted: the FAT structures loop"));
         }
         self.budget.set(budget - n as u64);
-        self.cache.read(self.region.offset + self.pos as u32, &mut buf[..n]).map_err(cache_err)?;
+        self.cache.borrow_mut().read(self.region.offset + self.pos as u32, &mut buf[..n]).map_err(cache_err)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -77,7 +82,7 @@ impl Write for FatIo<'_, '_> {
         if self.pos + buf.len() as u64 > u64::from(self.region.size) {
             return Err(io::Error::other("write past the end of the partition"));
         }
-        self.cache.write(self.region.offset + self.pos as u32, buf).map_err(cache_err)?;
+        self.cache.borrow_mut().write(self.region.offset + self.pos as u32, buf).map_err(cache_err)?;
         self.pos += buf.len() as u64;
         Ok(buf.len())
     }
@@ -181,11 +186,16 @@ pub struct FatVolume<'c, 'f> {
     pub(super) part: String,
     region: Region,
     boot: FatBootSector,
+    geo: Geometry,
+    cache: SharedCache<'c, 'f>,
     budget: Rc<Cell<u64>>,
     probe: Rc<Cell<Probe>>,
     /// Where each directory listed since the last removal or rename has its
     /// entries (partition offset), and its path.
     listed: RefCell<HashMap<u64, String>>,
+    /// Directories (upper-case paths) whose entries' clusters were checked
+    /// since the last removal or rename: `fatfs` may open what they hold.
+    checked: RefCell<HashSet<String>>,
 }
 
 fn corrupt(part: &str, detail: impl ToString) -> FsError {
@@ -212,27 +222,45 @@ impl<'c, 'f> FatVolume<'c, 'f> {
     }
 
     /// Mount the FAT filesystem of partition `part` whose boot sector is `boot`.
+    ///
+    /// Reads the boot sector and the part of the FAT that numbers the data
+    /// clusters, and refuses ([`FsError::Corrupt`]) a volume whose geometry or
+    /// FAT holds a number `fatfs` would compute with out of range (see
+    /// [`super::fat_check`]); directories are checked as they are opened.
     pub fn mount(
         cache: &'c mut BlockCache<'f>,
         part: &str,
         region: Region,
         boot: FatBootSector,
     ) -> Result<Self, FsError> {
+        let mut head = [0u8; 512];
+        cache.read(region.offset, &mut head)?;
+        let geo = Geometry::new(&head, &boot, region.size).map_err(|e| corrupt(part, e))?;
+        let mut fat = vec![0u8; geo.fat_used_len()];
+        // Within the volume, which lies within the partition (checked above).
+        cache.read(region.offset + geo.fat_start as u32, &mut fat)?;
+        geo.check_fat(&fat).map_err(|e| corrupt(part, e))?;
+        let cache = Rc::new(RefCell::new(cache));
         let budget = Rc::new(Cell::new(Self::budget_for(region)));
         let probe = Rc::new(Cell::new(Probe::Off));
-        let io = FatIo { cache, region, pos: 0, budget: budget.clone(), probe: probe.clone() };
-        if u64::from(boot.total_sectors) * u64::from(boot.bytes_per_sector) > u64::from(region.size) {
-            return Err(corrupt(
-                part,
-                format!("the volume ({} sectors) is larger than the partition", boot.total_sectors),
-            ));
-        }
+        let io = FatIo { cache: cache.clone(), region, pos: 0, budget: budget.clone(), probe: probe.clone() };
         let options = FsOptions::new().update_accessed_date(false).time_provider(&CLOCK);
         let fs = FileSystem::new(io, options).map_err(|e| match unwrap_ours(e) {
             Ok(ours) => ours,
             Err(e) => corrupt(part, e),
         })?;
-        Ok(FatVolume { fs, part: part.to_owned(), region, boot, budget, probe, listed: RefCell::default() })
+        Ok(FatVolume {
+            fs,
+            part: part.to_owned(),
+            region,
+            boot,
+            geo,
+            cache,
+            budget,
+            probe,
+            listed: RefCell::default(),
+            checked: RefCell::default(),
+        })
     }
 
     /// Format the partition as MicroPython's `VfsFat.mkfs` does (see the module doc).
@@ -257,6 +285,7 @@ impl<'c, 'f> FatVolume<'c, 'f> {
         cache.erase(region.offset, region.blocks() * BLOCK_SIZE)?;
         let spc = oofatfs_sectors_per_cluster(sectors);
         let budget = Rc::new(Cell::new(Self::budget_for(region)));
+        let cache = Rc::new(RefCell::new(cache));
         let io = FatIo { cache, region, pos: 0, budget, probe: Rc::new(Cell::new(Probe::Off)) };
         let options = FormatVolumeOptions::new()
             .bytes_per_sector(SECTOR_SIZE)
@@ -312,7 +341,56 @@ impl<'c, 'f> FatVolume<'c, 'f> {
         }
     }
 
+    /// Check the entries of each directory from the root down to `path`
+    /// (down to its parent unless `with_self`), so that `fatfs` may open
+    /// anything on the way: none of them names a cluster out of range.
+    /// Directories checked once are not read again until a removal or rename.
+    pub(super) fn check_dirs(&self, path: &FsPath, with_self: bool) -> io::Result<()> {
+        let mut dirs = Vec::new();
+        let mut next = if with_self { Some(path.clone()) } else { path.parent() };
+        while let Some(d) = next {
+            next = d.parent();
+            dirs.push(d);
+        }
+        for dir in dirs.iter().rev() {
+            self.check_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// Check the entries of directory `path`, whose parent was checked.
+    fn check_dir(&self, path: &FsPath) -> io::Result<()> {
+        let key = path.abs().chars().flat_map(char::to_uppercase).collect::<String>();
+        if self.checked.borrow().contains(&key) {
+            return Ok(());
+        }
+        let dir = self.dir(path)?;
+        // Where `fatfs` reads the directory's first entry tells which it is.
+        self.probe.set(Probe::Armed);
+        let first = dir.iter().next();
+        let hit = self.probe.replace(Probe::Off);
+        if let Some(Err(e)) = first {
+            return Err(e);
+        }
+        if let Probe::Hit(at) = hit {
+            let Some(loc) = self.geo.dir_at(at) else {
+                let msg = format!("the entries of '{}' are not at a cluster's start ({at:#x})", path.abs());
+                return Err(io::Error::other(corrupt(&self.part, msg)));
+            };
+            let region = self.region;
+            let mut read = |off: u64, buf: &mut [u8]| self.cache.borrow_mut().read(region.offset + off as u32, buf);
+            match self.geo.check_dir(loc, &path.abs(), &mut read) {
+                Ok(Ok(())) => {}
+                Ok(Err(msg)) => return Err(io::Error::other(corrupt(&self.part, msg))),
+                Err(e) => return Err(cache_err(e)),
+            }
+        }
+        self.checked.borrow_mut().insert(key);
+        Ok(())
+    }
+
     fn entries(&self, path: &FsPath) -> io::Result<Vec<Entry>> {
+        self.check_dirs(path, true)?;
         let dir = self.dir(path)?;
         self.probe.set(Probe::Armed);
         let mut iter = dir.iter();
@@ -362,6 +440,7 @@ impl<'c, 'f> FatVolume<'c, 'f> {
     /// another one, after a rename they have another path.
     fn forget_listed(&self) {
         self.listed.borrow_mut().clear();
+        self.checked.borrow_mut().clear();
     }
 
     /// Copy a directory tree to a new place (fatfs cannot move a directory to
@@ -425,7 +504,8 @@ impl Volume for FatVolume<'_, '_> {
     fn read_file(&mut self, path: &FsPath) -> Result<Vec<u8>, FsError> {
         self.start();
         let mut data = Vec::new();
-        let r = self.fs.root_dir().open_file(&path.rel()).and_then(|mut f| f.read_to_end(&mut data));
+        let r = self.check_dirs(path, false).and_then(|_| self.fs.root_dir().open_file(&path.rel()));
+        let r = r.and_then(|mut f| f.read_to_end(&mut data));
         r.map_err(|e| self.err(e, "read", path))?;
         Ok(data)
     }
@@ -447,6 +527,7 @@ impl Volume for FatVolume<'_, '_> {
         }
         self.start();
         let rel = path.rel();
+        self.check_dirs(path, false).map_err(|e| self.err(e, "write", path))?;
         let clock = FileTime::set((mtime_ns / 1_000_000_000) as i64);
         let r = self.fs.root_dir().create_file(&rel).and_then(|mut f| {
             f.truncate()?;
@@ -468,11 +549,13 @@ impl Volume for FatVolume<'_, '_> {
             return Err(FsError::Exists(path.to_string()));
         }
         self.start();
-        self.fs.root_dir().create_dir(&path.rel()).map(|_| ()).map_err(|e| self.err(e, "mkdir", path))
+        let r = self.check_dirs(path, false).and_then(|_| self.fs.root_dir().create_dir(&path.rel()));
+        r.map(|_| ()).map_err(|e| self.err(e, "mkdir", path))
     }
 
     fn remove(&mut self, path: &FsPath) -> Result<(), FsError> {
         self.start();
+        self.check_dirs(path, false).map_err(|e| self.err(e, "remove", path))?;
         self.forget_listed();
         self.fs.root_dir().remove(&path.rel()).map_err(|e| self.err(e, "remove", path))
     }
@@ -491,6 +574,9 @@ impl Volume for FatVolume<'_, '_> {
             return self.remove_tree(from);
         }
         self.start();
+        self.check_dirs(from, false)
+            .and_then(|_| self.check_dirs(to, false))
+            .map_err(|e| self.err(e, "rename", from))?;
         self.forget_listed();
         let root = self.fs.root_dir();
         root.rename(&from.rel(), &root, &to.rel()).map_err(|e| self.err(e, "rename", from))
@@ -500,7 +586,10 @@ impl Volume for FatVolume<'_, '_> {
         self.start();
         let root = FsPath::root(&self.part);
         let s = self.fs.stats().map_err(|e| self.err(e, "stats", &root))?;
-        Ok(Usage { unit: s.cluster_size(), total: s.total_clusters(), used: s.total_clusters() - s.free_clusters() })
+        // FAT32 keeps its free count in the FSInfo sector, and fatfs counts it
+        // down on each allocation: a stale 0 there wraps below zero.
+        let used = s.total_clusters().saturating_sub(s.free_clusters());
+        Ok(Usage { unit: s.cluster_size(), total: s.total_clusters(), used })
     }
 
     fn info(&mut self) -> Result<Vec<(String, String)>, FsError> {

@@ -25,6 +25,7 @@ pub mod command;
 pub mod detect;
 mod error;
 pub mod fat;
+pub mod fat_check;
 pub mod glob;
 mod handle;
 mod host;

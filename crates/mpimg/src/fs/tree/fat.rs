@@ -55,6 +55,7 @@ struct Found {
 fn list(vol: &FatVolume, dir: &[u8]) -> Result<Vec<Found>, FsError> {
     vol.start();
     let p = fs_path(vol, dir);
+    vol.check_dirs(&p, true).map_err(|e| vol.err(e, "list", &p))?;
     let root = vol.fs.root_dir();
     let d = if dir.is_empty() { Ok(root) } else { root.open_dir(&p.rel()) };
     let d = d.map_err(|e| vol.err(e, "list", &p))?;
@@ -128,7 +129,8 @@ pub(super) fn read(vol: &mut FatVolume) -> Result<Tree, FsError> {
             vol.start();
             let p = fs_path(vol, &f.path);
             let mut data = Vec::with_capacity(f.size as usize);
-            let r = vol.fs.root_dir().open_file(&p.rel()).and_then(|mut file| file.read_to_end(&mut data));
+            let r = vol.check_dirs(&p, false).and_then(|_| vol.fs.root_dir().open_file(&p.rel()));
+            let r = r.and_then(|mut file| file.read_to_end(&mut data));
             r.map_err(|e| vol.err(e, "read", &p))?;
             NodeKind::File(data)
         };
