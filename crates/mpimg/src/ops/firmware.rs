@@ -136,10 +136,27 @@ pub fn check_outputs<'a>(input: &Path, outputs: impl IntoIterator<Item = &'a Pat
 }
 
 /// Whether the file at `path` can be written (opened for writing, nothing
-/// changed): what an in-place run checks before it does any work.
+/// changed): what an in-place run checks before it does any work. A file
+/// whose mode gives no one write permission (0444) is refused even to root,
+/// whom modes do not stop: a read-only firmware is one someone wants kept
+/// as it is (a release download, shared test data).
 ///
-/// Errors: [`Error::Write`] with the reason (permission denied, a read-only file system).
+/// Errors: [`Error::Write`] with the reason (permission denied, the file is
+/// read-only, a read-only file system).
 pub fn check_writable(path: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.is_file() && meta.permissions().mode() & 0o222 == 0 {
+                let source = std::io::Error::other(format!(
+                    "the file is read-only (mode {:04o}); make it writable first (chmod u+w) to change it in place",
+                    meta.permissions().mode() & 0o7777
+                ));
+                return Err(Error::Write { path: path.into(), source });
+            }
+        }
+    }
     std::fs::OpenOptions::new()
         .write(true)
         .open(path)
