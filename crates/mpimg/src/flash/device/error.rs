@@ -93,9 +93,10 @@ pub enum DeviceError {
     },
 }
 
-/// The parts of `ranges` outside `start..end`: a range written earlier in
-/// the run and then caught by the interrupted write is no longer known to
-/// hold what was verified.
+/// The parts of `ranges` outside `start..end`, in flash order, each place
+/// once (a run writes some ranges twice, e.g. a filesystem's blocks and then
+/// its backup's): a range written earlier in the run and then caught by the
+/// interrupted write is no longer known to hold what was verified.
 fn outside(ranges: &[(u32, u32)], start: u32, end: u32) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     for &(a, b) in ranges {
@@ -106,7 +107,15 @@ fn outside(ranges: &[(u32, u32)], start: u32, end: u32) -> Vec<(u32, u32)> {
             out.push((a.max(end), b));
         }
     }
-    out
+    out.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(out.len());
+    for (a, b) in out {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
 }
 
 /// What an interrupted write leaves unwritten, as its message says it.
@@ -157,6 +166,16 @@ mod tests {
              verified before that: 0x200000..0x203000, 0x205000..0x206000, 0x340000..0x341000; perhaps written in \
              part: 0x203000..0x205000; not written: whatever this run had still to do. Run the same command again to \
              complete it"
+        );
+        // Written twice in the run (trial 2): each place once, in flash order.
+        assert_eq!(
+            cut(
+                vec![(0x8000, 0x9000), (0x200000, 0x203000), (0x0, 0x5000), (0x200000, 0x203000), (0x205000, 0x206000)],
+                None
+            ),
+            "writing 0x203000..0x204000 was interrupted: unexpected answer from the device: no answer. Written and \
+             verified before that: 0x0..0x5000, 0x8000..0x9000, 0x200000..0x203000, 0x205000..0x206000; not written: \
+             0x203000..0x204000 and whatever this run had still to do. Run the same command again to complete it"
         );
     }
 }
