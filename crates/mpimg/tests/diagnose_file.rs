@@ -405,6 +405,14 @@ fn a_fat_volume_larger_than_its_partition_gets_its_size_back() {
         Some("mpimg fat-cut.bin --resize vfs=0x200000"),
     )];
     assert_diagnoses(d, "fat-cut.bin", &want, 1);
+    // --fs gives the diagnosis's fix, never --fs mkfs (which would lose the files).
+    let ls = mpimg(d, &["fat-cut.bin", "--fs", "ls"]);
+    assert_eq!(ls.code, 1);
+    assert!(
+        ls.err.ends_with("error: the FAT volume on 'vfs' is 0x200000 bytes, larger than its partition (0x100000 bytes): the partition is too small for the filesystem, whose files are kept; give it back its size with --resize vfs=0x200000 (or --fit when the space after it is taken), as the fs-size-mismatch diagnosis of mpimg without options says\n"),
+        "{}",
+        ls.err
+    );
     let r = run_fix(d, &fix_of(&want, "fs-size-mismatch"), &[]);
     let out = written(d, &r);
     assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
