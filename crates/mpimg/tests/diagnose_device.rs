@@ -764,3 +764,19 @@ fn otadata_selecting_an_invalid_slot_on_a_board_is_found_by_check_app_and_erased
     assert_eq!(serde_json::from_str::<Value>(&r.out).unwrap()["diagnoses"], serde_json::json!([]));
     assert_files(&d.bytes(), 0x310000, 0xf0000, &files);
 }
+
+#[test]
+fn a_littlefs_that_does_not_mount_on_a_board_is_corrupt_and_made_again() {
+    // The two blocks of the superblock's metadata pair zeroed past the magic.
+    let Some((d, _)) = baked_esp32(|b| b[0x1ff000 + 0x18..0x1ff000 + 0x2000].fill(0)) else { return };
+    let want = [diag(
+        "fs-corrupt",
+        "error",
+        "the littlefs filesystem in 'vfs' is corrupt (mount: corrupted filesystem): it does not mount, no file in it can be read, and MicroPython's boot says \"The filesystem appears to be corrupted\" (or makes a new one)",
+        Some(&format!("mpimg {} --fs mkfs vfs", d.port())),
+    )];
+    assert_diagnoses(&d, &want, 1);
+    fix_and_recheck(&d, &want, "fs-corrupt", &[]);
+    let now = d.bytes();
+    assert_eq!(lfs_view(&now, 0x200000, 0x200000).map(|v| v["block_count"].clone()), Some(512.into()));
+}

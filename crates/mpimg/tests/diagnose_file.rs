@@ -405,6 +405,14 @@ fn a_fat_volume_larger_than_its_partition_gets_its_size_back() {
         Some("mpimg fat-cut.bin --resize vfs=0x200000"),
     )];
     assert_diagnoses(d, "fat-cut.bin", &want, 1);
+    // --fs gives the diagnosis's fix, never --fs mkfs (which would lose the files).
+    let ls = mpimg(d, &["fat-cut.bin", "--fs", "ls"]);
+    assert_eq!(ls.code, 1);
+    assert!(
+        ls.err.ends_with("error: the FAT volume on 'vfs' is 0x200000 bytes, larger than its partition (0x100000 bytes): the partition is too small for the filesystem, whose files are kept; give it back its size with --resize vfs=0x200000 (or --fit when the space after it is taken), as the fs-size-mismatch diagnosis of mpimg without options says\n"),
+        "{}",
+        ls.err
+    );
     let r = run_fix(d, &fix_of(&want, "fs-size-mismatch"), &[]);
     let out = written(d, &r);
     assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
@@ -479,4 +487,67 @@ fn fit_on_a_firmware_that_fits_changes_nothing_and_says_so() {
         )
     );
     assert_eq!(read(&d.join("fw-fit.bin")), read(&fw));
+}
+
+/// The baked v1.23 image (a file from 0x1000) with the two blocks of the
+/// littlefs superblock's metadata pair zeroed past its magic: it does not mount.
+fn corrupt_littlefs(b: &mut [u8]) {
+    let at = 0x200000 - 0x1000;
+    b[at + 0x18..at + 0x2000].fill(0);
+}
+
+#[test]
+fn a_littlefs_that_does_not_mount_is_corrupt_and_made_again() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    bake(d, &fw, "baked.bin");
+    let mut b = read(&d.join("baked.bin"));
+    corrupt_littlefs(&mut b);
+    std::fs::write(d.join("broken.bin"), &b).unwrap();
+    let want = [diag(
+        "fs-corrupt",
+        "error",
+        "the littlefs filesystem in 'vfs' is corrupt (mount: corrupted filesystem): it does not mount, no file in it can be read, and MicroPython's boot says \"The filesystem appears to be corrupted\" (or makes a new one)",
+        Some("mpimg broken.bin --fs mkfs vfs"),
+    )];
+    assert_diagnoses(d, "broken.bin", &want, 1);
+    let r = mpimg(d, &["broken.bin"]);
+    assert!(
+        r.err.contains("error[fs-corrupt]: the littlefs filesystem in 'vfs' is corrupt (mount: corrupted filesystem)")
+            && r.err.contains("\n  fix: mpimg broken.bin --fs mkfs vfs\n"),
+        "{}",
+        r.err
+    );
+    let after = fix_and_recheck(d, &want, "fs-corrupt", &[]);
+    assert_eq!(lfs_view(&after, 0x200000 - 0x1000, 0x200000).map(|v| v["block_count"].clone()), Some(512.into()));
+}
+
+#[test]
+fn a_fat_whose_fat_points_past_the_volume_is_corrupt_and_made_again_as_fat() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = fw.to_str().unwrap();
+    ok(&mpimg(d, &[f, "--fs", "mkfs", "vfs", "fat", "--fs", "put", f, "/", "-o", "fat.bin"]));
+    let mut b = read(&d.join("fat.bin"));
+    // FAT12 entry of cluster 2 (bytes 3 and the low half of 4 of the FAT,
+    // which starts one 4 KB sector into the volume) set to 0xe00.
+    let fat = 0x200000 - 0x1000 + 0x1000;
+    b[fat + 3] = 0x00;
+    b[fat + 4] = (b[fat + 4] & 0xF0) | 0x0E;
+    std::fs::write(d.join("fat-bad.bin"), &b).unwrap();
+    let want = [diag(
+        "fs-corrupt",
+        "error",
+        "the FAT filesystem in 'vfs' is corrupt (the FAT entry of cluster 2 points at cluster 3584, past the last cluster (507)): it does not mount, no file in it can be read, and MicroPython's boot says \"The filesystem appears to be corrupted\" (or makes a new one)",
+        Some("mpimg fat-bad.bin --fs mkfs vfs fat"),
+    )];
+    assert_diagnoses(d, "fat-bad.bin", &want, 1);
+    let r = run_fix(d, &fix_of(&want, "fs-corrupt"), &[]);
+    let out = written(d, &r);
+    assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
+    let df = mpimg(d, &[out.to_str().unwrap(), "--fs", "df"]);
+    ok(&df);
+    assert!(df.out.contains("vfs          FAT"), "{}", df.out);
 }

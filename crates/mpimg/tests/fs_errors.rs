@@ -131,7 +131,7 @@ fn corrupt_filesystems_are_reported() {
     flash.write(0x300000 + 19, &1024u16.to_le_bytes()).unwrap();
     assert_eq!(
         run(&mut flash, &parts, &["ls vfs2:/"]).err(),
-        "the FAT filesystem on 'vfs2' is corrupt (the volume (1024 sectors) is larger than the partition)"
+        "the FAT volume on 'vfs2' is 0x400000 bytes, larger than its partition (0x100000 bytes)"
     );
 }
 

@@ -320,6 +320,11 @@ fn shown_fs(e: &FsError) -> Shown {
         FsError::Corrupt { part, .. } => {
             with(m, "; ", format!("save what you can with --fs get, then recreate it with --fs mkfs {part}"))
         }
+        // Never mkfs: the files are whole, in a partition too small for them.
+        FsError::FsLargerThanPartition { part, fs_blocks: blocks, .. } => {
+            too_small(m, part, u64::from(*blocks) * 4096)
+        }
+        FsError::FatLargerThanPartition { part, fs_bytes, .. } => too_small(m, part, *fs_bytes),
         FsError::NotFound(_) => in_parens(m, "list the filesystem with --fs ls".into()),
         FsError::NoSpace { part, .. } => with(
             m,
@@ -338,6 +343,18 @@ fn shown_fs(e: &FsError) -> Shown {
         ),
         _ => plain(m),
     }
+}
+
+/// A filesystem larger than its partition: the fs-size-mismatch diagnosis's
+/// fix (give the partition its filesystem's size), which keeps the files.
+fn too_small(m: String, part: &str, bytes: u64) -> Shown {
+    with(
+        m,
+        ": ",
+        format!(
+            "the partition is too small for the filesystem, whose files are kept; give it back its size with --resize {part}={bytes:#x} (or --fit when the space after it is taken), as the fs-size-mismatch diagnosis of mpimg without options says"
+        ),
+    )
 }
 
 fn shown_carry(e: &CarryError) -> Shown {

@@ -49,6 +49,7 @@ pub fn command(fix: &Fix, subject: &str) -> String {
             let file = if part == "bootloader" { "BOOTLOADER.bin" } else { "APP.app-bin" };
             format!("mpimg {s} --write {}", quote(&format!("{part}={file}")))
         }
+        Fix::Mkfs { part, fat } => format!("mpimg {s} --fs mkfs {}{}", quote(part), if *fat { " fat" } else { "" }),
         _ => format!("mpimg {s}"),
     }
 }

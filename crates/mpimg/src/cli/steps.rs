@@ -17,7 +17,7 @@ use mpimg::ops::carry::backup::Board as BackupBoard;
 use mpimg::ops::carry::job::{finish, made_at, plan_change, prepare, Backups, Change};
 use mpimg::ops::carry::store::DirStore;
 use mpimg::ops::check::check_all;
-use mpimg::ops::diagnose::{diagnose, Board, Depth, Severity};
+use mpimg::ops::diagnose::{diagnose, Board, Code, Depth, Severity};
 use mpimg::ops::firmware::Firmware;
 use mpimg::ops::fit::{fit_edits, whole_fit_edits, Fit, FitGoal};
 use mpimg::ops::inspect::{check_complete, extract_app, summarize};
@@ -119,7 +119,12 @@ impl<F: Flash> Session<'_, '_, F> {
     pub fn diagnose(&mut self) -> Step {
         let slow = self.fw.flash.reads_are_slow();
         let depth = Depth { verify: !slow || self.req.check_app };
-        let found = diagnose(&mut self.fw, self.board.as_ref(), depth);
+        let mut found = diagnose(&mut self.fw, self.board.as_ref(), depth);
+        if self.g.pending_edit.is_some() {
+            // The files are in the backup of a table edit that did not finish:
+            // its warning says to run that edit again, never --fs mkfs.
+            found.retain(|d| d.code != Code::FsCorrupt);
+        }
         let subject = self.subject();
         let views: Vec<DiagnosisView> = found.iter().map(|d| view(d, &subject)).collect();
         self.rep.diagnoses(&views)?;

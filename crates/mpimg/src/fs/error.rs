@@ -70,7 +70,7 @@ pub enum FsError {
         detail: String,
     },
     /// A littlefs filesystem larger than its partition (a partition that shrank).
-    #[error("the littlefs filesystem on '{part}' has {fs_blocks} blocks but the partition only {part_blocks}; restore the partition size before using it")]
+    #[error("the littlefs filesystem on '{part}' has {fs_blocks} blocks but the partition only {part_blocks}")]
     FsLargerThanPartition {
         /// The partition.
         part: String,
@@ -78,6 +78,17 @@ pub enum FsError {
         fs_blocks: u32,
         /// Blocks of the partition.
         part_blocks: u32,
+    },
+    /// A FAT volume larger than its partition (a partition that shrank): its
+    /// end is cut off, so it is not mounted.
+    #[error("the FAT volume on '{part}' is {fs_bytes:#x} bytes, larger than its partition ({part_size:#x} bytes)")]
+    FatLargerThanPartition {
+        /// The partition.
+        part: String,
+        /// Bytes the boot sector says the volume spans.
+        fs_bytes: u64,
+        /// Bytes of the partition.
+        part_size: u32,
     },
     /// No file or directory at the path.
     #[error("'{0}': no such file or directory")]

@@ -235,6 +235,11 @@ impl<'c, 'f> FatVolume<'c, 'f> {
     ) -> Result<Self, FsError> {
         let mut head = [0u8; 512];
         cache.read(region.offset, &mut head)?;
+        let fs_bytes = u64::from(boot.total_sectors) * u64::from(boot.bytes_per_sector);
+        if fs_bytes > u64::from(region.size) {
+            // Not corrupt: the partition shrank under it (fs-size-mismatch).
+            return Err(FsError::FatLargerThanPartition { part: part.to_owned(), fs_bytes, part_size: region.size });
+        }
         let geo = Geometry::new(&head, &boot, region.size).map_err(|e| corrupt(part, e))?;
         let mut fat = vec![0u8; geo.fat_used_len()];
         // Within the volume, which lies within the partition (checked above).

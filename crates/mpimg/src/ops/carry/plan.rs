@@ -169,6 +169,7 @@ fn describe_kind(e: &FsError) -> String {
     match e {
         FsError::Corrupt { kind, .. } => (*kind).to_owned(),
         FsError::FsLargerThanPartition { .. } => "littlefs".into(),
+        FsError::FatLargerThanPartition { .. } => "FAT".into(),
         _ => "littlefs or FAT".into(),
     }
 }

@@ -62,6 +62,9 @@ pub enum Code {
     FsSizeMismatch,
     /// A littlefs on-disk version the app's MicroPython cannot mount.
     LittlefsVersion,
+    /// A littlefs or FAT filesystem that does not mount, for no reason
+    /// another diagnosis names (its size, its version).
+    FsCorrupt,
 }
 
 impl Code {
@@ -82,6 +85,7 @@ impl Code {
             Code::TablePastFlash => "table-past-flash",
             Code::FsSizeMismatch => "fs-size-mismatch",
             Code::LittlefsVersion => "littlefs-version",
+            Code::FsCorrupt => "fs-corrupt",
         }
     }
 }
@@ -139,6 +143,14 @@ pub enum Fix {
     WriteImage {
         /// The region written.
         part: String,
+    },
+    /// Make a new, empty filesystem in `part` (`--fs mkfs`): for one that
+    /// does not mount, whose files no reader can get back.
+    Mkfs {
+        /// The partition.
+        part: String,
+        /// Make FAT (else littlefs), the kind that was there.
+        fat: bool,
     },
 }
 

@@ -2,14 +2,16 @@
 //! board's (ESP-IDF refuses to start when the header claims more flash than
 //! the chip has, and uses only what the header says when it claims less),
 //! the table against the flash, and each filesystem against its partition
-//! and the app's MicroPython (see [`crate::fs::probe`]).
+//! and the app's MicroPython (see [`crate::fs::probe`]), and whether it
+//! mounts at all (MicroPython's boot then prints "The filesystem appears to
+//! be corrupted" and waits, or makes a new, empty one).
 
 use crate::flash::Flash;
 use crate::format::banner::Banner;
 use crate::format::partition::{Partition, TYPE_DATA};
 use crate::format::size::flash_label as mb;
-use crate::fs::probe::{disk_version_name, probe, Probe, LFS_DISK_2_1};
-use crate::fs::FsPartition;
+use crate::fs::probe::{disk_version_name, probe_cached, Probe, LFS_DISK_2_1};
+use crate::fs::{open_volume, BlockCache, FsError, FsPartition};
 use crate::ops::firmware::Firmware;
 use crate::ops::fit::plan_fit;
 
@@ -88,7 +90,23 @@ fn fs_partitions<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, limit: u
 
 fn filesystems<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, limit: u32, out: &mut Vec<Diagnosis>) {
     for part in fs_partitions(fw, board, limit) {
-        match probe(&mut fw.flash, &part) {
+        let (found, broken) = {
+            let mut cache = BlockCache::new(&mut fw.flash);
+            let found = probe_cached(&mut cache, &part);
+            // A size or a version that does not fit is its own diagnosis, with
+            // a fix that keeps the files; only a filesystem that fails to mount
+            // for none of those reasons is corrupt.
+            let broken = match &found {
+                Probe::Unreadable(_) => mount_failure(&mut cache, &part),
+                Probe::Fat { bytes } if *bytes <= u64::from(part.size) => mount_failure(&mut cache, &part),
+                _ => None,
+            };
+            (found, broken)
+        };
+        if let Some((kind, detail)) = broken {
+            out.push(corrupt(&part, kind, &detail));
+        }
+        match found {
             Probe::Littlefs { disk_version, block_count, block_size: 4096 } => {
                 let blocks = part.size / 4096;
                 if block_count != blocks {
@@ -125,6 +143,27 @@ fn filesystems<F: Flash>(fw: &mut Firmware<F>, board: Option<&Board>, limit: u32
             _ => {}
         }
     }
+}
+
+/// Why `part`'s filesystem does not mount, when it is corrupt (a flash that
+/// cannot be read is not a corrupt filesystem: None).
+fn mount_failure(cache: &mut BlockCache, part: &FsPartition) -> Option<(&'static str, String)> {
+    match open_volume(cache, part) {
+        Err(FsError::Corrupt { kind, detail, .. }) => Some((kind, detail)),
+        _ => None,
+    }
+}
+
+fn corrupt(part: &FsPartition, kind: &'static str, detail: &str) -> Diagnosis {
+    Diagnosis::new(
+        Code::FsCorrupt,
+        Severity::Error,
+        format!(
+            "the {kind} filesystem in '{}' is corrupt ({detail}): it does not mount, no file in it can be read, and MicroPython's boot says \"The filesystem appears to be corrupted\" (or makes a new one)",
+            part.name
+        ),
+        Some(Fix::Mkfs { part: part.name.clone(), fat: kind == "FAT" }),
+    )
 }
 
 fn littlefs_size<F: Flash>(fw: &Firmware<F>, part: &FsPartition, block_count: u32, limit: u32) -> Diagnosis {
