@@ -284,3 +284,35 @@ fn a_symbolic_link_named_on_the_command_line_is_followed() {
         "'dangling.py' on this computer: No such file or directory (os error 2)",
     );
 }
+
+/// Renaming a directory onto a file, or a file onto a directory, names each
+/// for what it is (littlefs and FAT name only the source), on both (trial 2).
+#[test]
+fn a_rename_onto_the_other_kind_names_both() {
+    let Some(d) = setup() else { return };
+    let p = d.path();
+    let onto = |what: &str, from: &str, onto: &str, to: &str| {
+        format!(
+            "--fs rename: cannot rename the {what} 'vfs:{from}' onto the {onto} 'vfs:{to}'; remove 'vfs:{to}' first or \
+             choose another name"
+        )
+    };
+    let dir = "/dir with space";
+    refused(
+        p,
+        &["base.bin", "-q", "--fs", "rename", dir, "/boot.py", "-o", "t.bin"],
+        &onto("directory", dir, "file", "/boot.py"),
+    );
+    refused(
+        p,
+        &["base.bin", "-q", "--fs", "rename", "/boot.py", dir, "-o", "t.bin"],
+        &onto("file", "/boot.py", "directory", dir),
+    );
+    std::fs::write(p.join("f.py"), "x\n").unwrap();
+    let fat = ["fw.bin", "-q", "--fs", "mkfs", "vfs", "fat", "--fs", "mkdir", "/lib", "--fs", "put", "f.py", "/"];
+    refused(
+        p,
+        &[&fat[..], &["--fs", "rename", "/lib", "/f.py", "-o", "t.bin"]].concat(),
+        &onto("directory", "/lib", "file", "/f.py"),
+    );
+}

@@ -532,6 +532,17 @@ fn rename(
                 FsError::NotADirectory(from.to_string())
             });
         }
+        // littlefs and FAT name the source in these errors; say which is which.
+        match vol.stat(&to)? {
+            Some(t) if t.is_dir != e.is_dir => {
+                let (what, onto) = if e.is_dir { ("directory", "file") } else { ("file", "directory") };
+                return Err(FsError::usage(
+                    "rename",
+                    format!("cannot rename the {what} '{from}' onto the {onto} '{to}'; remove '{to}' first or choose another name"),
+                ));
+            }
+            _ => {}
+        }
         vol.rename(&from, &to).map(|_| true)
     })?;
     if changed {
