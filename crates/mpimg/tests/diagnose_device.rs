@@ -126,6 +126,59 @@ fn a_firmware_written_at_0x1000_of_an_esp32s3_is_moved_to_0x0() {
     assert_same_flash(&d.bytes(), &flash_image(&release, 0, 4 * MB));
 }
 
+/// A firmware with files baked in, written `from` instead of where `chip`
+/// starts it (a 4 MB board, blank before): the printed fix, run verbatim,
+/// moves the filesystem with the firmware, so the board's flash is the
+/// image where it belongs and littlefs-python finds every file in `vfs`.
+fn baked_misplaced_is_moved_with_its_files(chip: &str, fw: &str, from: u32) {
+    let Some(fw) = firmware(fw) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = read(&work.path().join("baked.bin"));
+    let to = if from == 0 { 0x1000 } else { 0 };
+    let mut flash = vec![0xFF; 4 * MB as usize];
+    let n = baked.len().min(flash.len() - from as usize);
+    flash[from as usize..from as usize + n].copy_from_slice(&baked[..n]);
+    let d = board(chip, &flash);
+    let want = [diag(
+        "bootloader-offset",
+        "error",
+        &format!(
+            "the bootloader is at {from:#x}, but an {chip} starts it from {to:#x}: the firmware was written at the wrong offset"
+        ),
+        Some(&format!("mpimg {} --fit", d.port())),
+    )];
+    assert_diagnoses(&d, &want, 1);
+    let err = fix_and_recheck(&d, &want, "bootloader-offset", &[]);
+    let moved = format!("Moved the firmware from {from:#x} to {to:#x} (");
+    assert!(err.starts_with(&moved), "{err}");
+    assert!(
+        err.lines()
+            .next()
+            .unwrap()
+            .contains("bytes: bootloader, table, apps and the filesystem in 'vfs'), erased to 0x400000"),
+        "{err}"
+    );
+    let now = d.bytes();
+    // The image where it belongs, byte for byte, but its last sector (off
+    // the flash where it was written an image above its place).
+    let mut want_flash = vec![0xFF; 4 * MB as usize];
+    let kept = n.min(want_flash.len() - to as usize);
+    want_flash[to as usize..to as usize + kept].copy_from_slice(&baked[..kept]);
+    assert_same_flash(&now, &want_flash);
+    assert_files(&now, 0x200000, 0x200000, &files);
+}
+
+#[test]
+fn a_firmware_with_files_written_at_0x0_of_an_esp32_is_moved_with_its_files() {
+    baked_misplaced_is_moved_with_its_files("esp32", ESP32, 0);
+}
+
+#[test]
+fn a_firmware_with_files_written_at_0x1000_of_an_esp32s3_is_moved_with_its_files() {
+    baked_misplaced_is_moved_with_its_files("esp32s3", S3_4MB, 0x1000);
+}
+
 #[test]
 fn a_firmware_for_another_chip_is_replaced_by_one_for_the_board() {
     let (Some(s3), Some(esp32)) = (firmware(S3_4MB), firmware(ESP32)) else { return };

@@ -17,6 +17,8 @@ use crate::format::chip::Chip;
 use crate::format::image::{ImageHeader, HEADER_LEN};
 use crate::format::partition::{PartitionTable, SUBTYPE_OTA, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA};
 
+use crate::fs::detect::{detect, Detected};
+
 use super::cut::{leaving, CutLeaves};
 use super::walk::walk_image;
 
@@ -147,16 +149,28 @@ pub struct Moved {
     pub from: u32,
     /// Where it is now (the chip's bootloader offset).
     pub to: u32,
-    /// Bytes moved: the bootloader through the end of the last app image.
+    /// Bytes moved: the bootloader through the end of the last app image,
+    /// or through the end of the last filesystem the image holds.
     pub bytes: u32,
+    /// The partitions past the apps moved with them (their filesystems were
+    /// written with the firmware): `vfs`, say.
+    pub partitions: Vec<String>,
     /// Flash offset erased to after it.
     pub erased_to: u32,
 }
 
 /// Move the firmware whose bootloader is at `from` to `chip`'s bootloader
-/// offset: the bootloader, the table and each app image are read (all of it
-/// first, before anything is written), written where they belong, and the
-/// flash the old copy held that the new one does not cover is erased.
+/// offset: the bootloader, the table, each app image and every partition
+/// past the apps the misplaced image wrote a filesystem into are read (all
+/// of it first, before anything is written), written where they belong, and
+/// the flash the old copy held that the new one does not cover is erased.
+/// Each partition then holds what the image put in it.
+///
+/// A partition past the apps is carried when a filesystem starts at its
+/// shifted offset (littlefs magic or a FAT boot sector in its first block)
+/// and, for an image written above where it belongs, none starts at the
+/// partition's own offset: that one is a filesystem already in place that
+/// a shorter image (a release without files) never reached, and is kept.
 ///
 /// Errors: [`Error::Table`] when there is no partition table where the
 /// misplaced firmware has it, and flash errors.
@@ -174,6 +188,17 @@ pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Mo
             len = len.max(start + n - from);
         }
     }
+    let mut partitions = Vec::new();
+    let apps_end = to + len;
+    for p in table.entries.iter().filter(|p| !p.is_app() && p.offset >= apps_end) {
+        let Some(start) = shifted(p.offset) else { continue };
+        let in_place = from > to && starts_filesystem(flash, p.offset)?;
+        if starts_filesystem(flash, start)? && !in_place {
+            let end = start.saturating_add(p.size).min(limit);
+            len = len.max(end - from);
+            partitions.push(p.name());
+        }
+    }
     let image = flash.read_vec(from, len)?;
     let erased_to = write_image(flash, to, &image, false)?;
     // What is left of the old copy: before the new one, or past its end.
@@ -184,7 +209,18 @@ pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Mo
     if old_end > erased_to {
         flash.erase(erased_to, old_end - erased_to)?;
     }
-    Ok(Moved { from, to, bytes: len, erased_to })
+    Ok(Moved { from, to, bytes: len, partitions, erased_to })
+}
+
+/// Whether a filesystem starts at flash offset `at`: littlefs's magic or a
+/// FAT boot sector in the block there (one block only: the next block of a
+/// littlefs a sector away holds the magic too).
+fn starts_filesystem(flash: &mut dyn Flash, at: u32) -> Result<bool, Error> {
+    if at >= flash.data_end() {
+        return Ok(false);
+    }
+    let block = flash.read_vec(at, SECTOR_SIZE.min(flash.data_end() - at))?;
+    Ok(detect(&block, &block) != Detected::Nothing)
 }
 
 #[cfg(test)]
