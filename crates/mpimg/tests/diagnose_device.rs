@@ -179,6 +179,56 @@ fn a_firmware_with_files_written_at_0x1000_of_an_esp32s3_is_moved_with_its_files
     baked_misplaced_is_moved_with_its_files("esp32s3", S3_4MB, 0x1000);
 }
 
+/// `mpimg PORT --fit` moving a firmware with files (an esp32's, written at
+/// 0x0) cut off at a few points of its writes: the error names the firmware
+/// saved before the move and the command that flashes it; run verbatim, the
+/// board's flash is what the uninterrupted move gives, files and all. `--fit`
+/// run again on the cut board (its misplaced bootloader erased first) refuses,
+/// naming that saved firmware.
+#[test]
+fn a_move_cut_off_is_finished_by_the_command_it_prints() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = read(&work.path().join("baked.bin"));
+    let mut flash = vec![0xFF; 4 * MB as usize];
+    flash[..baked.len()].copy_from_slice(&baked);
+    let reference = sim::start_with("esp32", 4 * MB, Some(&flash), None, vec![], |c| c.trace = true);
+    ok(&mpimg(reference.dir.path(), &[&reference.port(), "--fit"]));
+    let moved = reference.bytes();
+    let trace = reference.sim.stats().trace;
+    let data: Vec<usize> = (0..trace.len()).filter(|&i| trace[i].op == "FLASH_DEFL_DATA").collect();
+    for (n, i) in [data[1], data[data.len() / 2], data[data.len() - 2]].into_iter().enumerate() {
+        let at = trace[i].end - 7;
+        let fault = esp_sim::Fault::Close { dir: esp_sim::fault::Dir::Rx, after_bytes: at };
+        let d = start_over("esp32", 4 * MB, Some(&flash), None, vec![fault]);
+        let old_port = d.port();
+        let r = mpimg(d.dir.path(), &[&old_port, "--fit"]);
+        assert_eq!(r.code, 1, "{}", r.err);
+        let fix = "; the board may not start until the move is finished: ";
+        let cmd = r.err.lines().find_map(|l| l.split_once(fix).map(|(_, c)| c.to_string()));
+        let cmd = cmd.unwrap_or_else(|| panic!("cut {n} at {at}: {}", r.err));
+        assert!(cmd.starts_with("mpimg mpimg-move-") && cmd.ends_with(&format!(".bin --flash {old_port}")), "{cmd}");
+        let d = sim::restart(d, "esp32", vec![]);
+        let port = d.port();
+        if n == 1 {
+            let r = mpimg(d.dir.path(), &[&port, "--fit"]);
+            assert_eq!(r.code, 1, "{}", r.err);
+            let saved = cmd.split(' ').nth(1).unwrap();
+            assert!(
+                r.err.ends_with(&format!(
+                    "error: no bootloader found at 0x1000; flash the firmware saved before the move that was cut off: mpimg {saved} --flash {port}\n"
+                )),
+                "{}",
+                r.err
+            );
+        }
+        ok(&run_fix(d.dir.path(), &cmd, &[(&old_port, &port)]));
+        assert_same_flash(&d.bytes(), &moved);
+        assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+    }
+}
+
 #[test]
 fn a_firmware_for_another_chip_is_replaced_by_one_for_the_board() {
     let (Some(s3), Some(esp32)) = (firmware(S3_4MB), firmware(ESP32)) else { return };
