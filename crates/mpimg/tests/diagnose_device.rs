@@ -95,12 +95,24 @@ fn a_firmware_written_at_0x0_of_an_esp32_is_moved_to_0x1000() {
     assert_eq!(r.code, 1);
     assert!(r.err.ends_with("error: no bootloader at 0x1000, but one for esp32 at 0x0: the firmware was written at the wrong offset: move it where the chip starts it with --fit (a firmware for another chip: flash the right one with --flash)\n"), "{}", r.err);
     let err = fix_and_recheck(&d, &want, "bootloader-offset", &[]);
+    let mut lines = err.lines();
+    let saved = lines.next().unwrap();
     assert!(
-        err.starts_with(
-            "Moved the firmware from 0x0 to 0x1000 (1734240 bytes: bootloader, table and apps), erased to 0x200000\n"
-        ),
+        saved.starts_with("Saved the firmware being moved to mpimg-move-")
+            && saved.ends_with(".bin: if the move is cut off, flash it with --flash"),
         "{err}"
     );
+    assert_eq!(
+        lines.next(),
+        Some("Moved the firmware from 0x0 to 0x1000 (1734240 bytes: bootloader, table and apps), erased to 0x200000"),
+        "{err}"
+    );
+    // The saved firmware is removed once the move is done.
+    assert!(!std::fs::read_dir(d.dir.path()).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("mpimg-move-")));
     let now = d.bytes();
     assert_eq!(now[0x1000..0x1000 + release.len()], release[..]);
     assert!(now[..0x1000].iter().all(|&b| b == 0xFF));
@@ -151,14 +163,9 @@ fn baked_misplaced_is_moved_with_its_files(chip: &str, fw: &str, from: u32) {
     assert_diagnoses(&d, &want, 1);
     let err = fix_and_recheck(&d, &want, "bootloader-offset", &[]);
     let moved = format!("Moved the firmware from {from:#x} to {to:#x} (");
-    assert!(err.starts_with(&moved), "{err}");
-    assert!(
-        err.lines()
-            .next()
-            .unwrap()
-            .contains("bytes: bootloader, table, apps and the filesystem in 'vfs'), erased to 0x400000"),
-        "{err}"
-    );
+    let line = err.lines().nth(1).unwrap();
+    assert!(line.starts_with(&moved), "{err}");
+    assert!(line.contains("bytes: bootloader, table, apps and the filesystem in 'vfs'), erased to 0x400000"), "{err}");
     let now = d.bytes();
     // The image where it belongs, byte for byte, but its last sector (off
     // the flash where it was written an image above its place).
