@@ -182,6 +182,15 @@ pub enum Error {
         /// The chip its header names.
         chip: &'static str,
     },
+    /// A misplaced firmware that is not whole (a move of it cut off half
+    /// way): moving it would move a fragment.
+    #[error("the firmware at {found:#x} is not whole ({what}): it is not moved")]
+    MisplacedNotWhole {
+        /// Flash offset its bootloader was found at.
+        found: u32,
+        /// What is wrong.
+        what: String,
+    },
     /// Flash at the bootloader offset that is not an image (a device with foreign contents).
     #[error("no bootloader found at {offset:#x}")]
     NotABootloader {

@@ -95,12 +95,24 @@ fn a_firmware_written_at_0x0_of_an_esp32_is_moved_to_0x1000() {
     assert_eq!(r.code, 1);
     assert!(r.err.ends_with("error: no bootloader at 0x1000, but one for esp32 at 0x0: the firmware was written at the wrong offset: move it where the chip starts it with --fit (a firmware for another chip: flash the right one with --flash)\n"), "{}", r.err);
     let err = fix_and_recheck(&d, &want, "bootloader-offset", &[]);
+    let mut lines = err.lines();
+    let saved = lines.next().unwrap();
     assert!(
-        err.starts_with(
-            "Moved the firmware from 0x0 to 0x1000 (1734240 bytes: bootloader, table and apps), erased to 0x200000\n"
-        ),
+        saved.starts_with("Saved the firmware being moved to mpimg-move-")
+            && saved.ends_with(".bin: if the move is cut off, flash it with --flash"),
         "{err}"
     );
+    assert_eq!(
+        lines.next(),
+        Some("Moved the firmware from 0x0 to 0x1000 (1734240 bytes: bootloader, table and apps), erased to 0x200000"),
+        "{err}"
+    );
+    // The saved firmware is removed once the move is done.
+    assert!(!std::fs::read_dir(d.dir.path()).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("mpimg-move-")));
     let now = d.bytes();
     assert_eq!(now[0x1000..0x1000 + release.len()], release[..]);
     assert!(now[..0x1000].iter().all(|&b| b == 0xFF));
@@ -124,6 +136,104 @@ fn a_firmware_written_at_0x1000_of_an_esp32s3_is_moved_to_0x0() {
     assert_diagnoses(&d, &want, 1);
     fix_and_recheck(&d, &want, "bootloader-offset", &[]);
     assert_same_flash(&d.bytes(), &flash_image(&release, 0, 4 * MB));
+}
+
+/// A firmware with files baked in, written `from` instead of where `chip`
+/// starts it (a 4 MB board, blank before): the printed fix, run verbatim,
+/// moves the filesystem with the firmware, so the board's flash is the
+/// image where it belongs and littlefs-python finds every file in `vfs`.
+fn baked_misplaced_is_moved_with_its_files(chip: &str, fw: &str, from: u32) {
+    let Some(fw) = firmware(fw) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = read(&work.path().join("baked.bin"));
+    let to = if from == 0 { 0x1000 } else { 0 };
+    let mut flash = vec![0xFF; 4 * MB as usize];
+    let n = baked.len().min(flash.len() - from as usize);
+    flash[from as usize..from as usize + n].copy_from_slice(&baked[..n]);
+    let d = board(chip, &flash);
+    let want = [diag(
+        "bootloader-offset",
+        "error",
+        &format!(
+            "the bootloader is at {from:#x}, but an {chip} starts it from {to:#x}: the firmware was written at the wrong offset"
+        ),
+        Some(&format!("mpimg {} --fit", d.port())),
+    )];
+    assert_diagnoses(&d, &want, 1);
+    let err = fix_and_recheck(&d, &want, "bootloader-offset", &[]);
+    let moved = format!("Moved the firmware from {from:#x} to {to:#x} (");
+    let line = err.lines().nth(1).unwrap();
+    assert!(line.starts_with(&moved), "{err}");
+    assert!(line.contains("bytes: bootloader, table, apps and the filesystem in 'vfs'), erased to 0x400000"), "{err}");
+    let now = d.bytes();
+    // The image where it belongs, byte for byte, but its last sector (off
+    // the flash where it was written an image above its place).
+    let mut want_flash = vec![0xFF; 4 * MB as usize];
+    let kept = n.min(want_flash.len() - to as usize);
+    want_flash[to as usize..to as usize + kept].copy_from_slice(&baked[..kept]);
+    assert_same_flash(&now, &want_flash);
+    assert_files(&now, 0x200000, 0x200000, &files);
+}
+
+#[test]
+fn a_firmware_with_files_written_at_0x0_of_an_esp32_is_moved_with_its_files() {
+    baked_misplaced_is_moved_with_its_files("esp32", ESP32, 0);
+}
+
+#[test]
+fn a_firmware_with_files_written_at_0x1000_of_an_esp32s3_is_moved_with_its_files() {
+    baked_misplaced_is_moved_with_its_files("esp32s3", S3_4MB, 0x1000);
+}
+
+/// `mpimg PORT --fit` moving a firmware with files (an esp32's, written at
+/// 0x0) cut off at a few points of its writes: the error names the firmware
+/// saved before the move and the command that flashes it; run verbatim, the
+/// board's flash is what the uninterrupted move gives, files and all. `--fit`
+/// run again on the cut board (its misplaced bootloader erased first) refuses,
+/// naming that saved firmware.
+#[test]
+fn a_move_cut_off_is_finished_by_the_command_it_prints() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = read(&work.path().join("baked.bin"));
+    let mut flash = vec![0xFF; 4 * MB as usize];
+    flash[..baked.len()].copy_from_slice(&baked);
+    let reference = sim::start_with("esp32", 4 * MB, Some(&flash), None, vec![], |c| c.trace = true);
+    ok(&mpimg(reference.dir.path(), &[&reference.port(), "--fit"]));
+    let moved = reference.bytes();
+    let trace = reference.sim.stats().trace;
+    let data: Vec<usize> = (0..trace.len()).filter(|&i| trace[i].op == "FLASH_DEFL_DATA").collect();
+    for (n, i) in [data[1], data[data.len() / 2], data[data.len() - 2]].into_iter().enumerate() {
+        let at = trace[i].end - 7;
+        let fault = esp_sim::Fault::Close { dir: esp_sim::fault::Dir::Rx, after_bytes: at };
+        let d = start_over("esp32", 4 * MB, Some(&flash), None, vec![fault]);
+        let old_port = d.port();
+        let r = mpimg(d.dir.path(), &[&old_port, "--fit"]);
+        assert_eq!(r.code, 1, "{}", r.err);
+        let fix = "; the board may not start until the move is finished: ";
+        let cmd = r.err.lines().find_map(|l| l.split_once(fix).map(|(_, c)| c.to_string()));
+        let cmd = cmd.unwrap_or_else(|| panic!("cut {n} at {at}: {}", r.err));
+        assert!(cmd.starts_with("mpimg mpimg-move-") && cmd.ends_with(&format!(".bin --flash {old_port}")), "{cmd}");
+        let d = sim::restart(d, "esp32", vec![]);
+        let port = d.port();
+        if n == 1 {
+            let r = mpimg(d.dir.path(), &[&port, "--fit"]);
+            assert_eq!(r.code, 1, "{}", r.err);
+            let saved = cmd.split(' ').nth(1).unwrap();
+            assert!(
+                r.err.ends_with(&format!(
+                    "error: no bootloader found at 0x1000; flash the firmware saved before the move that was cut off: mpimg {saved} --flash {port}\n"
+                )),
+                "{}",
+                r.err
+            );
+        }
+        ok(&run_fix(d.dir.path(), &cmd, &[(&old_port, &port)]));
+        assert_same_flash(&d.bytes(), &moved);
+        assert_files(&d.bytes(), 0x200000, 0x200000, &files);
+    }
 }
 
 #[test]

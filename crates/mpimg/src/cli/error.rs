@@ -98,6 +98,29 @@ pub enum CliError {
         /// When the edit was made.
         made: String,
     },
+    /// Moving a misplaced firmware was cut off: the board may not start
+    /// until the firmware saved before the move is flashed.
+    #[error("{source}")]
+    MoveCut {
+        /// What failed.
+        #[source]
+        source: Box<CliError>,
+        /// The firmware saved before the move.
+        saved: String,
+        /// The board's port.
+        port: String,
+    },
+    /// A misplaced firmware that is not whole is not moved.
+    #[error("{source}")]
+    MoveNotWhole {
+        /// Why it is not whole.
+        #[source]
+        source: Box<CliError>,
+        /// The firmware saved before an earlier move of this board, if any.
+        saved: Option<String>,
+        /// The board's port.
+        port: String,
+    },
     /// Writing to stdout or stderr failed.
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
@@ -179,6 +202,21 @@ pub fn shown(e: &CliError) -> Shown {
             format!(
                 "a table edit on this board made on {made} did not finish, and its backup {backup} holds the files: run that edit again (the same options) to finish it and put them back"
             ),
+        ),
+        CliError::MoveCut { source, saved, port } => with(
+            shown(source).message,
+            "; ",
+            format!("the board may not start until the move is finished: mpimg {saved} --flash {port}"),
+        ),
+        CliError::MoveNotWhole { source, saved: Some(saved), port } => with(
+            shown(source).message,
+            "; ",
+            format!("flash the firmware saved before the move that was cut off: mpimg {saved} --flash {port}"),
+        ),
+        CliError::MoveNotWhole { source, saved: None, port } => with(
+            shown(source).message,
+            "; ",
+            format!("flash a firmware with --flash: mpimg FIRMWARE.bin --flash {port}"),
         ),
         other => plain(other.to_string()),
     }

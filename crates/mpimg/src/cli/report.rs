@@ -398,11 +398,17 @@ impl<'w> Reporter<'w> {
     /// A firmware written at the wrong offset was moved where the chip starts it.
     pub fn moved(&mut self, m: &Moved) -> Io {
         match self.notes() {
-            Some(w) => writeln!(
-                w,
-                "Moved the firmware from {:#x} to {:#x} ({} bytes: bootloader, table and apps), erased to {:#x}",
-                m.from, m.to, m.bytes, m.erased_to
-            ),
+            Some(w) => {
+                let what = match m.partitions.as_slice() {
+                    [] => "bootloader, table and apps".to_string(),
+                    parts => format!("bootloader, table, apps and the filesystem in {}", quoted_list(parts)),
+                };
+                writeln!(
+                    w,
+                    "Moved the firmware from {:#x} to {:#x} ({} bytes: {what}), erased to {:#x}",
+                    m.from, m.to, m.bytes, m.erased_to
+                )
+            }
             None => Ok(()),
         }
     }
@@ -516,5 +522,15 @@ fn note(e: &Edit) -> String {
         Edit::Added { name } => format!("Added partition '{name}'"),
         Edit::Unchanged { edit, reason } => format!("{} changed nothing: {reason}", option(*edit)),
         _ => format!("{e:?}"),
+    }
+}
+
+/// `'a'`, `'a' and 'b'`, `'a', 'b' and 'c'`.
+fn quoted_list(names: &[String]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    match q.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
     }
 }

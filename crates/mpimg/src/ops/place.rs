@@ -14,8 +14,10 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::flash::{align_up, Flash, SECTOR_SIZE};
 use crate::format::chip::Chip;
-use crate::format::image::{ImageHeader, HEADER_LEN};
+use crate::format::image::{parse_image, ImageHeader, HEADER_LEN};
 use crate::format::partition::{PartitionTable, SUBTYPE_OTA, TABLE_OFFSET, TABLE_SIZE, TYPE_DATA};
+
+use crate::fs::detect::{detect, Detected};
 
 use super::cut::{leaving, CutLeaves};
 use super::walk::walk_image;
@@ -147,20 +149,49 @@ pub struct Moved {
     pub from: u32,
     /// Where it is now (the chip's bootloader offset).
     pub to: u32,
-    /// Bytes moved: the bootloader through the end of the last app image.
+    /// Bytes moved: the bootloader through the end of the last app image,
+    /// or through the end of the last filesystem the image holds.
     pub bytes: u32,
+    /// The partitions past the apps moved with them (their filesystems were
+    /// written with the firmware): `vfs`, say.
+    pub partitions: Vec<String>,
     /// Flash offset erased to after it.
     pub erased_to: u32,
 }
 
-/// Move the firmware whose bootloader is at `from` to `chip`'s bootloader
-/// offset: the bootloader, the table and each app image are read (all of it
-/// first, before anything is written), written where they belong, and the
-/// flash the old copy held that the new one does not cover is erased.
+/// A misplaced firmware read whole, ready to be written where it belongs
+/// (see [`read_move`], [`write_move`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovePlan {
+    /// Where it is.
+    pub from: u32,
+    /// Where it goes (the chip's bootloader offset).
+    pub to: u32,
+    /// The firmware image, from its bootloader on (as it belongs at `to`).
+    pub image: Vec<u8>,
+    /// The partitions past the apps it carries (see [`Moved::partitions`]).
+    pub partitions: Vec<String>,
+}
+
+/// Read the firmware whose bootloader is at `from` for moving it to
+/// `chip`'s bootloader offset: the bootloader, the table, each app image and
+/// every partition past the apps the misplaced image wrote a filesystem
+/// into. Nothing is written.
+///
+/// A partition past the apps is carried when a filesystem starts at its
+/// shifted offset (littlefs magic or a FAT boot sector in its first block)
+/// and, for an image written above where it belongs, none starts at the
+/// partition's own offset: that one is a filesystem already in place that
+/// a shorter image (a release without files) never reached, and is kept.
+///
+/// Only a whole firmware is moved: its bootloader and the app its table
+/// boots (the factory app, else the first) must be valid images (checksum
+/// and digest), so a fragment left by a move cut off half way is refused.
 ///
 /// Errors: [`Error::Table`] when there is no partition table where the
-/// misplaced firmware has it, and flash errors.
-pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Moved, Error> {
+/// misplaced firmware has it, [`Error::MisplacedNotWhole`] when a piece is
+/// not valid, and flash errors.
+pub fn read_move(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<MovePlan, Error> {
     let to = chip.bootloader_offset;
     let limit = flash.data_end();
     // Where `offset` of the firmware's own table lies in flash now (None: off the flash).
@@ -174,17 +205,74 @@ pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Mo
             len = len.max(start + n - from);
         }
     }
+    let mut partitions = Vec::new();
+    let apps_end = to + len;
+    for p in table.entries.iter().filter(|p| !p.is_app() && p.offset >= apps_end) {
+        let Some(start) = shifted(p.offset) else { continue };
+        let in_place = from > to && starts_filesystem(flash, p.offset)?;
+        if starts_filesystem(flash, start)? && !in_place {
+            let end = start.saturating_add(p.size).min(limit);
+            len = len.max(end - from);
+            partitions.push(p.name());
+        }
+    }
     let image = flash.read_vec(from, len)?;
-    let erased_to = write_image(flash, to, &image, false)?;
-    // What is left of the old copy: before the new one, or past its end.
+    let not_whole = |what: String| Error::MisplacedNotWhole { found: from, what };
+    if !parse_image(&image).is_ok_and(|i| i.is_valid()) {
+        return Err(not_whole("its bootloader is not a valid image".into()));
+    }
+    let boots =
+        table.entries.iter().find(|p| p.is_app() && p.subtype == 0).or(table.entries.iter().find(|p| p.is_app()));
+    if let Some(app) = boots {
+        let valid = (app.offset.checked_sub(to))
+            .and_then(|o| image.get(o as usize..))
+            .is_some_and(|d| parse_image(d).is_ok_and(|i| i.is_valid()));
+        if !valid {
+            return Err(not_whole(format!("the app in '{}' is not a valid image", app.name())));
+        }
+    }
+    Ok(MovePlan { from, to, image, partitions })
+}
+
+/// Write a firmware [`read_move`] read where it belongs (as [`write_image`]
+/// does), and erase the flash the old copy held that the new one does not
+/// cover. Each partition then holds what the misplaced image put in it.
+///
+/// Errors: [`Error::Interrupted`] when a device write is cut off (the
+/// board may not start: the image must be flashed again), flash errors.
+pub fn write_move(flash: &mut dyn Flash, plan: &MovePlan) -> Result<Moved, Error> {
+    let (from, to) = (plan.from, plan.to);
+    let len = plan.image.len() as u32;
+    // Below the new copy first: a cut later leaves no stray bootloader there.
     if from < to {
         flash.erase(from, to - from)?;
     }
-    let old_end = align_up(from + len, SECTOR_SIZE).min(limit);
+    let erased_to = write_image(flash, to, &plan.image, false)?;
+    let old_end = align_up(from + len, SECTOR_SIZE).min(flash.data_end());
     if old_end > erased_to {
         flash.erase(erased_to, old_end - erased_to)?;
     }
-    Ok(Moved { from, to, bytes: len, erased_to })
+    Ok(Moved { from, to, bytes: len, partitions: plan.partitions.clone(), erased_to })
+}
+
+/// Move the firmware whose bootloader is at `from` to `chip`'s bootloader
+/// offset: [`read_move`], then [`write_move`].
+///
+/// Errors: those of both.
+pub fn move_firmware(flash: &mut dyn Flash, chip: &Chip, from: u32) -> Result<Moved, Error> {
+    let plan = read_move(flash, chip, from)?;
+    write_move(flash, &plan)
+}
+
+/// Whether a filesystem starts at flash offset `at`: littlefs's magic or a
+/// FAT boot sector in the block there (one block only: the next block of a
+/// littlefs a sector away holds the magic too).
+fn starts_filesystem(flash: &mut dyn Flash, at: u32) -> Result<bool, Error> {
+    if at >= flash.data_end() {
+        return Ok(false);
+    }
+    let block = flash.read_vec(at, SECTOR_SIZE.min(flash.data_end() - at))?;
+    Ok(detect(&block, &block) != Detected::Nothing)
 }
 
 #[cfg(test)]
