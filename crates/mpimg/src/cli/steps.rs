@@ -266,7 +266,9 @@ impl<F: Flash> Session<'_, '_, F> {
             }
         };
         let resumes = planned.as_ref().is_some_and(|c| c.resumes.is_some());
-        if let (Some(g), None, false, FitMode::Fit) = (goal, &fit, resumes, self.req.fit) {
+        // Only a run that changed nothing at all says so (a move, or the user's own edits, are changes).
+        let nothing_else = self.req.edits.is_empty() && self.g.result.moved.is_none();
+        if let (Some(g), None, false, FitMode::Fit, true) = (goal, &fit, resumes, self.req.fit, nothing_else) {
             self.rep
                 .warning(&format!("--fit changed nothing: the firmware fits the {} flash as it is", mb(g.target)))?;
         }
