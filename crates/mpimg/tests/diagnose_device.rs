@@ -101,6 +101,8 @@ fn a_firmware_written_at_0x0_of_an_esp32_is_moved_to_0x1000() {
         ),
         "{err}"
     );
+    // A move is a change: no "changed nothing" after it.
+    assert!(!err.contains("changed nothing"), "{err}");
     let now = d.bytes();
     assert_eq!(now[0x1000..0x1000 + release.len()], release[..]);
     assert!(now[..0x1000].iter().all(|&b| b == 0xFF));
@@ -645,7 +647,7 @@ fn an_implicit_vfs_made_for_8mb_is_fitted_to_a_4mb_board_with_its_files() {
     assert_diagnoses(&d, &want, 1);
     let err = fix_and_recheck(&d, &want, "fs-size-mismatch", &[]);
     assert!(
-        err.starts_with("Fitted to the 4MB flash: -f 4M; the filesystem in 'vfs' made again at its partition's size\n"),
+        err.starts_with("Fitted to the 4MB flash: -f 4M; remade 'vfs' at its partition's size (files kept)\n"),
         "{err}"
     );
     assert!(err.contains("\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
@@ -763,4 +765,46 @@ fn otadata_selecting_an_invalid_slot_on_a_board_is_found_by_check_app_and_erased
     let r = mpimg(d.dir.path(), &[&port, "--check-app", "--json"]);
     assert_eq!(serde_json::from_str::<Value>(&r.out).unwrap()["diagnoses"], serde_json::json!([]));
     assert_files(&d.bytes(), 0x310000, 0xf0000, &files);
+}
+
+#[test]
+fn several_boards_with_fit_each_say_what_was_done_to_them_under_their_port() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let work = tempfile::tempdir().unwrap();
+    bake(work.path(), &fw, "baked.bin");
+    let baked = work.path().join("baked.bin");
+    let (b8, b4, b16) = (
+        start("esp32", 8 * MB, None, vec![]),
+        start("esp32", 4 * MB, None, vec![]),
+        start("esp32", 16 * MB, None, vec![]),
+    );
+    let ports = [b8.port(), b4.port(), b16.port()];
+    let r = mpimg(work.path(), &[baked.to_str().unwrap(), "--flash", &ports.join(","), "--fit"]);
+    ok(&r);
+    // Each board's block starts with its port; only the 4 MB board's says nothing changed.
+    let blocks: Vec<&str> = r.err.split("== ").skip(1).collect();
+    assert!(r.err.starts_with("== "), "{}", r.err);
+    assert_eq!(blocks.len(), 3, "{}", r.err);
+    assert!(
+        blocks[0].starts_with(&format!("{} ==\nFitted to the 8MB flash: -f 8M --resize vfs=0\nFlashed ", ports[0])),
+        "{}",
+        r.err
+    );
+    assert!(
+        blocks[1].starts_with(&format!(
+            "{} ==\nwarning: --fit changed nothing: the firmware fits the 4MB flash as it is\nFlashed ",
+            ports[1]
+        )),
+        "{}",
+        r.err
+    );
+    assert!(
+        blocks[2].starts_with(&format!("{} ==\nFitted to the 16MB flash: -f 16M --resize vfs=0\nFlashed ", ports[2])),
+        "{}",
+        r.err
+    );
+    assert_eq!(r.err.matches("changed nothing").count(), 1, "{}", r.err);
+    for b in [&b8, &b4, &b16] {
+        assert_diagnoses(b, &[], 0);
+    }
 }

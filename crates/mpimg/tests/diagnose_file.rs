@@ -359,7 +359,7 @@ fn a_littlefs_too_new_for_the_app_is_made_again_at_2_0() {
     assert_eq!(
         notes[..2],
         [
-            "Fitted to the 4MB flash: littlefs made again at on-disk version 2.0",
+            "Remade littlefs at on-disk version 2.0 (files kept)",
             "Kept 4 files (73 KiB) of 'vfs': made again as littlefs 2.0"
         ],
         "{}",
@@ -454,7 +454,7 @@ fn a_filesystem_larger_than_a_partition_that_cannot_grow_is_made_again_at_its_si
     assert_diagnoses(d, "boxed.bin", &want, 1);
     let r = run_fix(d, &fix_of(&want, "fs-size-mismatch"), &[]);
     assert!(
-        r.err.starts_with("Fitted to the 4MB flash: the filesystem in 'vfs' made again at its partition's size\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x100000 bytes\n"),
+        r.err.starts_with("Remade 'vfs' at its partition's size (files kept)\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x100000 bytes\n"),
         "{}",
         r.err
     );

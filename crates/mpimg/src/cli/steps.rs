@@ -290,7 +290,10 @@ impl<F: Flash> Session<'_, '_, F> {
     /// `--no-fit`, or `-f` says the size) to the board's flash when it does not fit.
     fn fit_goal(&self) -> Option<FitGoal> {
         let board = self.board.as_ref().map(|b| b.flash_size);
+        // Several boards flashed at once: each board is fitted to its own flash (see `flash_boards`).
+        let several = self.req.flash_to.as_ref().is_some_and(|b| b.single().is_none());
         match self.req.fit {
+            FitMode::Fit if several => None,
             FitMode::Fit => {
                 let target = self.req.edits.flash_size.or(board).unwrap_or(self.fw.flash_size());
                 Some(FitGoal { target, grow: true, repair: true })
