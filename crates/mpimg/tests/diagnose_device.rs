@@ -808,3 +808,31 @@ fn several_boards_with_fit_each_say_what_was_done_to_them_under_their_port() {
         assert_diagnoses(b, &[], 0);
     }
 }
+
+#[test]
+fn a_board_fitted_to_a_smaller_size_given_with_f_keeps_its_files_and_a_resize_given_wins() {
+    let Some(fw) = firmware(S3_8MB) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = read(&work.path().join("baked.bin"));
+    let d = board("esp32s3", &flash_image(&baked, 0, 8 * MB));
+    let port = d.port();
+    let r = mpimg(d.dir.path(), &[&port, "-f", "4M", "--fit"]);
+    ok(&r);
+    assert!(r.err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\n"), "{}", r.err);
+    assert!(r.err.contains("\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\n"), "{}", r.err);
+    let now = d.bytes();
+    assert_eq!(now[3] >> 4, 2, "4 MB in the header");
+    assert_eq!(parse_image(&now[..0x8000]).unwrap().hash_ok(), Some(true));
+    assert_eq!(table_of(&now, 0).end(), 0x400000);
+    assert_files(&now, 0x200000, 0x200000, &files);
+    ok(&mpimg(d.dir.path(), &[&port, "--check-app"]));
+    // The user's --resize with --fit: vfs as asked, not grown back to the end of the 4 MB.
+    let r = mpimg(d.dir.path(), &[&port, "-f", "4M", "--fit", "--resize", "vfs=1M"]);
+    ok(&r);
+    assert_eq!(r.err.matches("Resized 'vfs'").count(), 1, "{}", r.err);
+    assert!(r.err.contains("Resized 'vfs' to 0x100000 bytes\n"), "{}", r.err);
+    let now = d.bytes();
+    assert_eq!(table_of(&now, 0).entries[3].size, 0x100000);
+    assert_files(&now, 0x200000, 0x100000, &files);
+}
