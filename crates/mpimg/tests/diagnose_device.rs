@@ -113,6 +113,8 @@ fn a_firmware_written_at_0x0_of_an_esp32_is_moved_to_0x1000() {
         .file_name()
         .to_string_lossy()
         .starts_with("mpimg-move-")));
+    // A move is a change: no "changed nothing" after it.
+    assert!(!err.contains("changed nothing"), "{err}");
     let now = d.bytes();
     assert_eq!(now[0x1000..0x1000 + release.len()], release[..]);
     assert!(now[..0x1000].iter().all(|&b| b == 0xFF));
@@ -755,7 +757,7 @@ fn an_implicit_vfs_made_for_8mb_is_fitted_to_a_4mb_board_with_its_files() {
     assert_diagnoses(&d, &want, 1);
     let err = fix_and_recheck(&d, &want, "fs-size-mismatch", &[]);
     assert!(
-        err.starts_with("Fitted to the 4MB flash: -f 4M; the filesystem in 'vfs' made again at its partition's size\n"),
+        err.starts_with("Fitted to the 4MB flash: -f 4M; remade 'vfs' at its partition's size (files kept)\n"),
         "{err}"
     );
     assert!(err.contains("\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\n"), "{err}");
@@ -889,4 +891,74 @@ fn a_littlefs_that_does_not_mount_on_a_board_is_corrupt_and_made_again() {
     fix_and_recheck(&d, &want, "fs-corrupt", &[]);
     let now = d.bytes();
     assert_eq!(lfs_view(&now, 0x200000, 0x200000).map(|v| v["block_count"].clone()), Some(512.into()));
+}
+
+#[test]
+fn several_boards_with_fit_each_say_what_was_done_to_them_under_their_port() {
+    let Some(fw) = firmware(ESP32) else { return };
+    let work = tempfile::tempdir().unwrap();
+    bake(work.path(), &fw, "baked.bin");
+    let baked = work.path().join("baked.bin");
+    let (b8, b4, b16) = (
+        start("esp32", 8 * MB, None, vec![]),
+        start("esp32", 4 * MB, None, vec![]),
+        start("esp32", 16 * MB, None, vec![]),
+    );
+    let ports = [b8.port(), b4.port(), b16.port()];
+    let r = mpimg(work.path(), &[baked.to_str().unwrap(), "--flash", &ports.join(","), "--fit"]);
+    ok(&r);
+    // Each board's block starts with its port; only the 4 MB board's says nothing changed.
+    let blocks: Vec<&str> = r.err.split("== ").skip(1).collect();
+    assert!(r.err.starts_with("== "), "{}", r.err);
+    assert_eq!(blocks.len(), 3, "{}", r.err);
+    assert!(
+        blocks[0].starts_with(&format!("{} ==\nFitted to the 8MB flash: -f 8M --resize vfs=0\nFlashed ", ports[0])),
+        "{}",
+        r.err
+    );
+    assert!(
+        blocks[1].starts_with(&format!(
+            "{} ==\nwarning: --fit changed nothing: the firmware fits the 4MB flash as it is\nFlashed ",
+            ports[1]
+        )),
+        "{}",
+        r.err
+    );
+    assert!(
+        blocks[2].starts_with(&format!("{} ==\nFitted to the 16MB flash: -f 16M --resize vfs=0\nFlashed ", ports[2])),
+        "{}",
+        r.err
+    );
+    assert_eq!(r.err.matches("changed nothing").count(), 1, "{}", r.err);
+    for b in [&b8, &b4, &b16] {
+        assert_diagnoses(b, &[], 0);
+    }
+}
+
+#[test]
+fn a_board_fitted_to_a_smaller_size_given_with_f_keeps_its_files_and_a_resize_given_wins() {
+    let Some(fw) = firmware(S3_8MB) else { return };
+    let work = tempfile::tempdir().unwrap();
+    let files = bake(work.path(), &fw, "baked.bin");
+    let baked = read(&work.path().join("baked.bin"));
+    let d = board("esp32s3", &flash_image(&baked, 0, 8 * MB));
+    let port = d.port();
+    let r = mpimg(d.dir.path(), &[&port, "-f", "4M", "--fit"]);
+    ok(&r);
+    assert!(r.err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\n"), "{}", r.err);
+    assert!(r.err.contains("\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\n"), "{}", r.err);
+    let now = d.bytes();
+    assert_eq!(now[3] >> 4, 2, "4 MB in the header");
+    assert_eq!(parse_image(&now[..0x8000]).unwrap().hash_ok(), Some(true));
+    assert_eq!(table_of(&now, 0).end(), 0x400000);
+    assert_files(&now, 0x200000, 0x200000, &files);
+    ok(&mpimg(d.dir.path(), &[&port, "--check-app"]));
+    // The user's --resize with --fit: vfs as asked, not grown back to the end of the 4 MB.
+    let r = mpimg(d.dir.path(), &[&port, "-f", "4M", "--fit", "--resize", "vfs=1M"]);
+    ok(&r);
+    assert_eq!(r.err.matches("Resized 'vfs'").count(), 1, "{}", r.err);
+    assert!(r.err.contains("Resized 'vfs' to 0x100000 bytes\n"), "{}", r.err);
+    let now = d.bytes();
+    assert_eq!(table_of(&now, 0).entries[3].size, 0x100000);
+    assert_files(&now, 0x200000, 0x100000, &files);
 }

@@ -359,7 +359,7 @@ fn a_littlefs_too_new_for_the_app_is_made_again_at_2_0() {
     assert_eq!(
         notes[..2],
         [
-            "Fitted to the 4MB flash: littlefs made again at on-disk version 2.0",
+            "Remade littlefs at on-disk version 2.0 (files kept)",
             "Kept 4 files (73 KiB) of 'vfs': made again as littlefs 2.0"
         ],
         "{}",
@@ -462,7 +462,7 @@ fn a_filesystem_larger_than_a_partition_that_cannot_grow_is_made_again_at_its_si
     assert_diagnoses(d, "boxed.bin", &want, 1);
     let r = run_fix(d, &fix_of(&want, "fs-size-mismatch"), &[]);
     assert!(
-        r.err.starts_with("Fitted to the 4MB flash: the filesystem in 'vfs' made again at its partition's size\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x100000 bytes\n"),
+        r.err.starts_with("Remade 'vfs' at its partition's size (files kept)\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x100000 bytes\n"),
         "{}",
         r.err
     );
@@ -550,4 +550,76 @@ fn a_fat_whose_fat_points_past_the_volume_is_corrupt_and_made_again_as_fat() {
     let df = mpimg(d, &[out.to_str().unwrap(), "--fs", "df"]);
     ok(&df);
     assert!(df.out.contains("vfs          FAT"), "{}", df.out);
+}
+
+#[test]
+fn fit_to_a_smaller_size_given_with_f_shrinks_the_last_filesystem_with_its_files() {
+    let Some(fw) = firmware(S3_8MB) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = bake(d, &fw, "baked.bin");
+    // As the README says: `-f SIZE --fit` fits to SIZE (the vfs ends at 8 MB).
+    let r = mpimg(d, &["baked.bin", "-f", "4M", "--fit"]);
+    assert!(
+        r.err.starts_with("Fitted to the 4MB flash: -f 4M --resize vfs=0\nSetting flash size in the bootloader header to 4MB\nResized 'vfs' to 0x200000 bytes\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x200000 bytes\nWrote baked-4MB-fit.bin ("),
+        "{}",
+        r.err
+    );
+    let out = written(d, &r);
+    assert_eq!(diagnoses(d, out.to_str().unwrap()), (vec![], 0));
+    let after = read(&out);
+    assert_eq!(after[3] >> 4, 2, "4 MB in the header");
+    assert_eq!(parse_image(&after[..0x8000]).unwrap().hash_ok(), Some(true));
+    assert_eq!(table_of(&after, 0).entries[3].end(), 0x400000);
+    assert_files(&after, 0x200000, 0x200000, &files);
+    // Files that need more than the space left: refused with the numbers, nothing written.
+    std::fs::write(
+        d.join("big.bin"),
+        (0..2_600_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    ok(&mpimg(d, &[fw.to_str().unwrap(), "--fs", "mkfs", "--fs", "put", "big.bin", "/", "-o", "big-fs.bin"]));
+    let r = mpimg(d, &["big-fs.bin", "-f", "4M", "--fit", "-o", "big-4m.bin"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err.ends_with("error: the 2 files (2539 KiB) of 'vfs' do not fit its new size, 0x200000 bytes (512 blocks): littlefs 2.0 needs 639 blocks (2617344 bytes) for them, so 'vfs' must be at least 0x27f000 bytes; choose a layout that leaves it that much, or first remove files (--fs rm) in a run of their own\n"),
+        "{}",
+        r.err
+    );
+    assert!(!d.join("big-4m.bin").exists());
+}
+
+#[test]
+fn fit_keeps_a_size_given_with_resize_and_refuses_one_past_the_flash() {
+    let Some(fw) = firmware(S3_8MB) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = bake(d, &fw, "baked.bin");
+    // The user's size wins: the fit does not grow vfs back to the end of the flash.
+    let r = mpimg(d, &["baked.bin", "-f", "4M", "--fit", "--resize", "vfs=1M", "-o", "one.bin"]);
+    ok(&r);
+    // Exactly the user's edits: no fit line, no second resize, no "changed nothing".
+    let after = read(&d.join("one.bin"));
+    assert_eq!(
+        r.err,
+        format!("Setting flash size in the bootloader header to 4MB\nResized 'vfs' to 0x100000 bytes\nKept 5 files (73 KiB) of 'vfs': shrunk to 0x100000 bytes\nWrote one.bin ({} bytes)\n", after.len())
+    );
+    assert_eq!(after[3] >> 4, 2, "4 MB in the header");
+    assert_eq!(table_of(&after, 0).entries[3].size, 0x100000);
+    assert_files(&after, 0x200000, 0x100000, &files);
+    // Without -f: the header's 8 MB, vfs as asked, nothing else.
+    let r = mpimg(d, &["baked.bin", "--fit", "--resize", "vfs=1M", "-o", "two.bin"]);
+    ok(&r);
+    assert_eq!(r.err.matches("Resized").count(), 1, "{}", r.err);
+    assert!(!r.err.contains("--fit changed nothing"), "{}", r.err);
+    assert_eq!(table_of(&read(&d.join("two.bin")), 0).entries[3].size, 0x100000);
+    // A size that ends past the flash conflicts with the fit: refused, nothing written.
+    let r = mpimg(d, &["baked.bin", "-f", "4M", "--fit", "--resize", "vfs=3M", "-o", "three.bin"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.err.ends_with("error: --fit cannot shrink 'vfs', whose size --resize sets: it ends at 0x500000, past the end of the 4MB flash (0x400000); give it a size that ends by 0x400000, or leave --resize out and let --fit size it\n"),
+        "{}",
+        r.err
+    );
+    assert!(!d.join("three.bin").exists());
 }

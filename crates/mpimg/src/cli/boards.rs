@@ -14,6 +14,7 @@ use mpimg::flash::device::{serial_ports, BarGroup};
 use mpimg::flash::DeviceFlash;
 use mpimg::format::chip::Chip;
 use mpimg::format::image::ImageHeader;
+use mpimg::format::size::flash_label;
 use mpimg::fs::time::with_time_source;
 use mpimg::ops::fit::{fit_image, Fit, FitGoal};
 use mpimg::ops::flash_image::{check_board, write_image, FlashReport};
@@ -167,8 +168,19 @@ pub fn flash_boards(
         };
         b.mac = d.facts().mac.clone();
         match fitted(req, &d, image, chip).and_then(|(img, fit)| {
-            if let Some(fit) = fit {
-                let _ = writeln!(b.err, "{}", fitted_line(&fit));
+            match fit {
+                Some(fit) => {
+                    let _ = writeln!(b.err, "{}", fitted_line(&fit));
+                }
+                // Said per board: another board of the run may need a fit.
+                None if req.fit == FitMode::Fit && !req.show.quiet => {
+                    let _ = writeln!(
+                        b.err,
+                        "warning: --fit changed nothing: the firmware fits the {} flash as it is",
+                        flash_label(d.facts().flash_size)
+                    );
+                }
+                None => {}
             }
             write_image(&mut d, &img, chip, req.erase_rest)
         }) {
@@ -213,10 +225,7 @@ fn finish(results: Vec<Board>, ports: Vec<String>, rep: &mut Reporter, g: &mut G
         return Err(CliError::NoBoards { looked: ports });
     }
     for b in &boards {
-        rep.board_output(&b.port, &b.out, &b.err)?;
-        if let Some(r) = &b.flashed {
-            rep.flashed(r)?;
-        }
+        rep.board_output(&b.port, &b.out, &b.err, b.flashed.as_ref())?;
     }
     let view: Vec<BoardResult> = boards
         .into_iter()

@@ -270,6 +270,11 @@ fn shown_lib(e: &Error) -> Shown {
                 .into(),
         ),
         Error::ChipRevision { .. } => with(m, "; ", "use a firmware built for this chip revision".into()),
+        Error::Fit(mpimg::ops::fit::FitError::Conflict { option, flash_size, .. }) => with(
+            m,
+            "; ",
+            format!("give it a size that ends by {flash_size:#x}, or leave {option} out and let --fit size it"),
+        ),
         Error::Fit(_) => with(
             m,
             "; ",

@@ -80,24 +80,29 @@ pub fn fit_options(fit: &Fit) -> String {
     v.join(" ")
 }
 
-/// The line that says what a fit changed: the options it amounts to, and
-/// what no option does (`Fitted to the 4MB flash: -f 4M --resize vfs=0`).
+/// The line that says what a fit changed: the options it amounts to
+/// (`Fitted to the 4MB flash: -f 4M --resize vfs=0`), then what no option
+/// does; a fit that changed no size says only what it did
+/// (`Remade 'vfs' at its partition's size (files kept)`).
 pub fn fitted_line(fit: &Fit) -> String {
-    let mut what: Vec<String> = Vec::new();
-    let options = fit_options(fit);
-    if !options.is_empty() {
-        what.push(options);
-    }
+    let mut done: Vec<String> = Vec::new();
     if fit.renew_digest {
-        what.push("renewed the bootloader's SHA-256".into());
+        done.push("renewed the bootloader's SHA-256".into());
     }
     if let Some(v) = fit.lfs_version {
-        what.push(format!("littlefs made again at on-disk version {}", disk_version_name(v)));
+        done.push(format!("remade littlefs at on-disk version {} (files kept)", disk_version_name(v)));
     }
     for name in &fit.refit {
-        what.push(format!("the filesystem in '{name}' made again at its partition's size"));
+        done.push(format!("remade '{name}' at its partition's size (files kept)"));
     }
-    format!("Fitted to the {} flash: {}", flash_label(fit.flash_size), what.join("; "))
+    let options = fit_options(fit);
+    if options.is_empty() {
+        let line = done.join("; ");
+        let mut chars = line.chars();
+        return chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    }
+    done.insert(0, options);
+    format!("Fitted to the {} flash: {}", flash_label(fit.flash_size), done.join("; "))
 }
 
 /// A flash size as `-f` takes it: `4M`, `512K`, else hex bytes.

@@ -117,15 +117,22 @@ impl<'w> Reporter<'w> {
         }
     }
 
-    /// What one board of several printed (its stdout and stderr), as a block
-    /// on stderr headed by its port. With `--json` it is in the document.
-    pub fn board_output(&mut self, port: &str, out: &[u8], err: &[u8]) -> Io {
-        if self.show.json || (out.is_empty() && err.is_empty()) {
-            return Ok(());
+    /// What one board of several printed (its stdout and stderr) and what
+    /// was flashed to it, as a block on stderr headed by its port (every
+    /// line of the block is that board's). With `--json` it is in the document.
+    pub fn board_output(&mut self, port: &str, out: &[u8], err: &[u8], flashed: Option<&FlashReport>) -> Io {
+        let shows_flashed = flashed.is_some() && (self.show.debug || !self.show.quiet);
+        if self.show.json || (out.is_empty() && err.is_empty() && !shows_flashed) {
+            // (`-d`'s wire counts still go to stderr.)
+            return flashed.map_or(Ok(()), |r| self.flashed(r));
         }
         writeln!(self.err, "== {port} ==")?;
         self.err.write_all(out)?;
-        self.err.write_all(err)
+        self.err.write_all(err)?;
+        match flashed {
+            Some(r) => self.flashed(r),
+            None => Ok(()),
+        }
     }
 
     /// The summary of a run on several boards.

@@ -271,7 +271,9 @@ impl<F: Flash> Session<'_, '_, F> {
             }
         };
         let resumes = planned.as_ref().is_some_and(|c| c.resumes.is_some());
-        if let (Some(g), None, false, FitMode::Fit) = (goal, &fit, resumes, self.req.fit) {
+        // Only a run that changed nothing at all says so (a move, or the user's own edits, are changes).
+        let nothing_else = self.req.edits.is_empty() && self.g.result.moved.is_none();
+        if let (Some(g), None, false, FitMode::Fit, true) = (goal, &fit, resumes, self.req.fit, nothing_else) {
             self.rep
                 .warning(&format!("--fit changed nothing: the firmware fits the {} flash as it is", mb(g.target)))?;
         }
@@ -293,7 +295,10 @@ impl<F: Flash> Session<'_, '_, F> {
     /// `--no-fit`, or `-f` says the size) to the board's flash when it does not fit.
     fn fit_goal(&self) -> Option<FitGoal> {
         let board = self.board.as_ref().map(|b| b.flash_size);
+        // Several boards flashed at once: each board is fitted to its own flash (see `flash_boards`).
+        let several = self.req.flash_to.as_ref().is_some_and(|b| b.single().is_none());
         match self.req.fit {
+            FitMode::Fit if several => None,
             FitMode::Fit => {
                 let target = self.req.edits.flash_size.or(board).unwrap_or(self.fw.flash_size());
                 Some(FitGoal { target, grow: true, repair: true })

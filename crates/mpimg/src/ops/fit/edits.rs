@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::flash::Flash;
-use crate::format::partition::{PartitionTable, TABLE_OFFSET};
+use crate::format::partition::{PartitionTable, TableError, TABLE_OFFSET};
 use crate::fs::probe::{probe, Probe};
 use crate::ops::carry::job::{finish, plan_change, prepare};
 use crate::ops::diagnose::images::{image_state, ImageState};
@@ -12,7 +12,7 @@ use crate::ops::layout::PartSpec;
 use crate::ops::plan::{plan, TableEdits};
 use crate::ops::walk::walk_image;
 
-use super::{is_fs_partition, plan_fit, Fit};
+use super::{is_fs_partition, plan_fit, Fit, FitError};
 
 /// How a firmware is fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,11 @@ pub struct FitGoal {
 /// resized to fill the flash (`size 0`), and the [`Fit`] itself.
 /// `app_image_size` is the first app's image length (as for [`plan`]).
 ///
-/// Errors: those of [`plan`] for the user's edits, and [`Error::Fit`].
+/// A partition the user's edits size (see `user_sized`) is not grown by
+/// the fit; one that would have to shrink is refused.
+///
+/// Errors: those of [`plan`] for the user's edits, and [`Error::Fit`]
+/// ([`FitError::Conflict`] for a partition the user sized past the flash).
 pub fn fit_edits<F: Flash>(
     fw: &mut Firmware<F>,
     edits: &TableEdits,
@@ -46,10 +50,35 @@ pub fn fit_edits<F: Flash>(
     let (table, header_size) = if edits.is_empty() {
         (fw.table.clone(), fw.flash_size())
     } else {
-        let asked = plan(fw, edits, app_image_size)?;
-        (asked.table, asked.flash_size)
+        match plan(fw, edits, app_image_size) {
+            Ok(asked) => (asked.table, asked.flash_size),
+            // `-f SIZE --fit`: a table that ends past SIZE is what the fit
+            // shrinks, so the user's other edits are planned at the header's size.
+            Err(Error::Table(TableError::PastFlashEnd { .. })) if edits.flash_size == Some(goal.target) => {
+                let at_header = TableEdits { flash_size: None, ..edits.clone() };
+                let asked = plan(fw, &at_header, app_image_size)?;
+                (asked.table, asked.flash_size)
+            }
+            Err(e) => return Err(e),
+        }
     };
     let mut fit = plan_fit(&table, header_size, goal.target, goal.grow)?;
+    if let Some(r) = fit.resize.take() {
+        match user_sized(edits, &r.name) {
+            None => fit.resize = Some(r),
+            // The user's size wins over growing to fill the flash.
+            Some(_) if r.to > r.from => {}
+            Some(option) => {
+                return Err(FitError::Conflict {
+                    name: r.name,
+                    option,
+                    end: r.offset + r.from,
+                    flash_size: goal.target,
+                }
+                .into())
+            }
+        }
+    }
     if goal.repair {
         let bl = fw.bootloader_offset();
         let state = image_state(&mut fw.flash, bl, TABLE_OFFSET - bl, true);
@@ -76,10 +105,28 @@ pub fn fit_edits<F: Flash>(
 pub fn whole_fit_edits(table: &PartitionTable, edits: &TableEdits, goal: FitGoal) -> TableEdits {
     let mut whole = edits.clone();
     whole.flash_size = Some(goal.target);
-    if let Some(last) = table.entries.iter().max_by_key(|p| p.end()).filter(|p| is_fs_partition(p)) {
+    let last = table.entries.iter().max_by_key(|p| p.end()).filter(|p| is_fs_partition(p));
+    if let Some(last) = last.filter(|p| user_sized(edits, &p.name()).is_none()) {
         whole.resize.push(PartSpec::sized(&last.name(), 0));
     }
     whole
+}
+
+/// The option of `edits` that sets partition `name`'s size or place, if
+/// any: a fit leaves such a partition as the user asked (a whole table
+/// given with `--table` or `--from-csv` sets every partition).
+fn user_sized(edits: &TableEdits, name: &str) -> Option<&'static str> {
+    if edits.from_csv.is_some() {
+        Some("--from-csv")
+    } else if edits.layout.is_some() {
+        Some("--table")
+    } else if edits.resize.iter().any(|s| s.name == name) {
+        Some("--resize")
+    } else if edits.add.iter().any(|s| s.name == name) {
+        Some("--add")
+    } else {
+        None
+    }
 }
 
 /// The filesystems of `fw` that span more than their partition (as the

@@ -82,6 +82,19 @@ pub enum FitError {
         /// The partitions that end past it: name, offset, end.
         parts: Vec<(String, u32, u32)>,
     },
+    /// The last filesystem partition ends past the flash, and the user's
+    /// own option sets its size, which a fit does not undo.
+    #[error("--fit cannot shrink '{name}', whose size {option} sets: it ends at {end:#x}, past the end of the {} flash ({flash_size:#x})", crate::format::size::flash_label(*flash_size))]
+    Conflict {
+        /// The partition.
+        name: String,
+        /// The option that sets it (`--resize`, `--add`, `--table`, `--from-csv`).
+        option: &'static str,
+        /// Where it ends, a flash offset.
+        end: u32,
+        /// The flash size, in bytes.
+        flash_size: u32,
+    },
 }
 
 fn list(parts: &[(String, u32, u32)]) -> String {
