@@ -215,7 +215,7 @@ fn flash_cut_before_the_bootloader_lands_says_the_board_may_not_start() {
     assert_eq!(
         without_cause(&line),
         "error: writing 0x0..0x8000 was interrupted: serial link to PORT failed: CAUSE. Written and verified \
-         before that: 0x9000..0x29000, 0x8000..0x9000; not written: 0x0..0x8000 and whatever this run had still \
+         before that: 0x8000..0x29000; not written: 0x0..0x8000 and whatever this run had still \
          to do. Run the same command again to complete it. The board may not start until then: its bootloader may \
          still be the old one (a blank board has none)"
     );
@@ -245,7 +245,7 @@ fn flash_cut_inside_a_bootloader_of_two_transfers_says_it_may_be_half_written() 
     assert_eq!(
         without_cause(&line),
         "error: writing 0x1000..0x8000 was interrupted: serial link to PORT failed: CAUSE. Written and verified \
-         before that: 0x9000..0x29000, 0x8000..0x9000; perhaps written in part: 0x1000..0x8000; not written: \
+         before that: 0x8000..0x29000; perhaps written in part: 0x1000..0x8000; not written: \
          whatever this run had still to do. Run the same command again to complete it. The board may not start \
          until then: its bootloader may be half written"
     );
