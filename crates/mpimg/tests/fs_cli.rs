@@ -28,7 +28,8 @@ fn bake_files_into_a_flashable_image() {
     let Some(fw) = firmware(E32) else { return };
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    // A new file (a copy would keep the shared image's read-only mode, which --in-place refuses).
+    std::fs::write(p.join("fw.bin"), std::fs::read(&fw).unwrap()).unwrap();
     tree(p);
     ok(p, &["fw.bin", "--fs", "mkfs", "--fs", "put", "app/main.py", "app/lib", "/"]);
     let src = std::fs::read(p.join("fw.bin")).unwrap();
@@ -64,7 +65,8 @@ fn reading_commands_write_nothing_and_in_place_changes_the_input() {
     let Some(fw) = firmware(E32) else { return };
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    // A new file (a copy would keep the shared image's read-only mode, which --in-place refuses).
+    std::fs::write(p.join("fw.bin"), std::fs::read(&fw).unwrap()).unwrap();
     ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs"]);
     let baked = std::fs::read(p.join("fw.bin")).unwrap();
     assert_ne!(baked, std::fs::read(&fw).unwrap());
@@ -121,7 +123,8 @@ fn implicit_vfs_of_v127_is_the_default_and_grow_follows_a_resize() {
     let Some(fw) = firmware(C3_27) else { return };
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    // A new file (a copy would keep the shared image's read-only mode, which --in-place refuses).
+    std::fs::write(p.join("fw.bin"), std::fs::read(&fw).unwrap()).unwrap();
     ok(p, &["fw.bin", "-q", "--fs", "mkfs", "-o", "a.bin"]);
     // Superblock pair + boot.py (139 bytes: over the 128-byte inline limit, so a block of its own).
     assert_eq!(
@@ -141,7 +144,8 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let Some(fw) = firmware(E32) else { return };
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    // A new file (a copy would keep the shared image's read-only mode, which --in-place refuses).
+    std::fs::write(p.join("fw.bin"), std::fs::read(&fw).unwrap()).unwrap();
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(p.join("big.bin"), &big).unwrap();
     ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs", "--fs", "put", "big.bin", "/"]);
@@ -168,7 +172,8 @@ fn debug_prints_block_counts() {
     let Some(fw) = firmware(E32) else { return };
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    // A new file (a copy would keep the shared image's read-only mode, which --in-place refuses).
+    std::fs::write(p.join("fw.bin"), std::fs::read(&fw).unwrap()).unwrap();
     ok(p, &["fw.bin", "-q", "--in-place", "--fs", "mkfs"]);
     let o = run_mpimg(p, &["fw.bin", "-d", "--fs", "ls"]);
     let err = text(&o.stderr);
@@ -185,7 +190,8 @@ fn a_fs_run_that_changes_nothing_writes_no_file() {
     let Some(fw) = firmware(E32) else { return };
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    std::fs::copy(&fw, p.join("fw.bin")).unwrap();
+    // A new file (a copy would keep the shared image's read-only mode, which --in-place refuses).
+    std::fs::write(p.join("fw.bin"), std::fs::read(&fw).unwrap()).unwrap();
     ok(p, &["fw.bin", "-q", "--fs", "mkfs", "-o", "base.bin"]);
     let before = files_in(p);
     let r = mpimg(p, &["base.bin", "--fs", "grow", "vfs"]);
