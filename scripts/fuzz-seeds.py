@@ -163,15 +163,18 @@ def firmware_seeds():
                 rec = otadata_record(1, 2) + b"\xff" * (0x1000 - 32) + otadata_record(2, 2)
                 file_[off - bl : off - bl + len(rec)] = rec
         write("inspect", f"{name}.bin", bytes(file_) + small_app)
-    # A real firmware cut inside its app; a dump from flash 0; an app image alone.
+    # A firmware cut inside its app (the small one above: no real bootloader
+    # is copied whole); a dump from flash 0; an app image alone.
     fw = (FIRMWARE / PICKS[0][0]).read_bytes()
-    write("inspect", "esp32-v1.23-cut.bin", fw[: 0x10000 - 0x1000 + 0x200])
+    small_fw = (SEEDS / "inspect" / f"{PICKS[0][1]}.bin").read_bytes()
+    write("inspect", "esp32-v1.23-cut.bin", small_fw[: 0x10000 - 0x1000 + 0x200])
     write("inspect", "esp32-v1.23-from-0.bin", b"\xff" * 0x1000 + fw[:0x40])
     app = (FIRMWARE / APP_ONLY[0]).read_bytes()
     small = shrink(app[: segments(app)[1]], replace={1: banner_window(app)})
     write("inspect", f"{APP_ONLY[1]}.bin", small)
     write("image", f"{APP_ONLY[1]}.bin", small)
-    write("image", "esp32-v1.23-bootloader-cut.bin", fw[:0x400])
+    boot = (SEEDS / "image" / f"{PICKS[0][1]}-bootloader.bin").read_bytes()
+    write("image", "esp32-v1.23-bootloader-cut.bin", boot[: len(boot) // 2])
 
 
 def otadata_seeds():
