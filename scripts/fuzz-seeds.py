@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerate the fuzz seed corpora in fuzz/seeds/TARGET/ (all of them are
-replaced).
+"""Make the fuzz seed corpora in fuzz/seeds/TARGET/ (all of them are
+replaced). They come from ../shared/firmware and are not committed:
+scripts/fuzz.sh runs this when they are absent, .ci/run before the tests.
 
 Usage: scripts/fuzz-seeds.py [FIRMWARE_DIR]   (default ../shared/firmware)
 

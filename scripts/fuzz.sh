@@ -14,7 +14,8 @@
 # FUZZ_MALLOC_MB (512) at once (-malloc_limit_mb) and no more than 2 GB in
 # all (-rss_limit_mb=2048).
 #
-# Inputs: fuzz/seeds/TARGET (committed, small, made by scripts/fuzz-seeds.py)
+# Inputs: fuzz/seeds/TARGET (small; made by scripts/fuzz-seeds.py from
+# ../shared/firmware when absent, never committed)
 # and fuzz/corpus/TARGET (the working corpus: what the fuzzer found, not
 # committed; kept between runs). Dictionaries: fuzz/dicts/TARGET.dict.
 # What a target finds is saved in fuzz/artifacts/TARGET/ and, because CI
@@ -56,6 +57,13 @@ if ! (cd "$FUZZ" && RUSTC_BOOTSTRAP=1 nice -n "$NICE" cargo fuzz build 2>&1 | ta
   exit 1
 fi
 bin=$FUZZ/target/x86_64-unknown-linux-gnu/release
+
+# Seeds come from the real firmware and are not committed: make them once.
+if [ ! -d "$FUZZ/seeds/image" ]; then
+  echo "fuzz: making the seeds (scripts/fuzz-seeds.py)" >&2
+  scripts/fuzz-seeds.py "${MPIMG_FIRMWARE_DIR:-$ROOT/../shared/firmware}" >/dev/null ||
+    { echo "fuzz: cannot make the seeds (needs ../shared/firmware, .venv with littlefs-python, mtools)" >&2; exit 1; }
+fi
 
 failed=0
 found=0
