@@ -153,24 +153,33 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The tree `bytes` hold (as [`encode`] wrote them).
-pub fn decode(bytes: &[u8]) -> Result<Tree, CodecError> {
-    if !bytes.starts_with(MAGIC) {
+/// The body of a framed record (`magic`, a `version` byte, the body, then
+/// the CRC-32 of all before it, little-endian), as a reader: the framing
+/// both the tree and the carry backup use.
+///
+/// Errors: [`CodecError::NotABackup`] (another magic), [`CodecError::Version`],
+/// `SHORT`, [`CodecError::Checksum`].
+pub(crate) fn unframe<'a>(bytes: &'a [u8], magic: &[u8], version: u8) -> Result<Reader<'a>, CodecError> {
+    if !bytes.starts_with(magic) {
         return Err(CodecError::NotABackup);
     }
-    if let Some(&v) = bytes.get(MAGIC.len()) {
-        if v != VERSION {
-            return Err(CodecError::Version(v));
-        }
+    match bytes.get(magic.len()) {
+        Some(&v) if v != version => return Err(CodecError::Version(v)),
+        _ => {}
     }
-    if bytes.len() < MAGIC.len() + 1 + 4 {
+    if bytes.len() < magic.len() + 1 + 4 {
         return Err(SHORT);
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
     if crc32fast::hash(body).to_le_bytes() != crc {
         return Err(CodecError::Checksum);
     }
-    let mut r = Reader(&body[MAGIC.len() + 1..]);
+    Ok(Reader(&body[magic.len() + 1..]))
+}
+
+/// The tree `bytes` hold (as [`encode`] wrote them).
+pub fn decode(bytes: &[u8]) -> Result<Tree, CodecError> {
+    let mut r = unframe(bytes, MAGIC, VERSION)?;
     let kind = match r.u8()? {
         0 => TreeKind::Littlefs { disk_version: r.u32()? },
         1 => {

@@ -222,22 +222,7 @@ fn table(r: &mut Reader) -> Result<PartitionTable, CodecError> {
 
 /// The backup `bytes` hold (as [`encode`] wrote them).
 pub fn decode(bytes: &[u8]) -> Result<Backup, CodecError> {
-    if !bytes.starts_with(MAGIC) {
-        return Err(CodecError::NotABackup);
-    }
-    match bytes.get(MAGIC.len()) {
-        Some(&VERSION) => {}
-        Some(&v) => return Err(CodecError::Version(v)),
-        None => return Err(SHORT),
-    }
-    if bytes.len() < MAGIC.len() + 1 + 4 {
-        return Err(SHORT);
-    }
-    let (body, crc) = bytes.split_at(bytes.len() - 4);
-    if crc32fast::hash(body).to_le_bytes() != crc {
-        return Err(CodecError::Checksum);
-    }
-    let mut r = Reader(&body[MAGIC.len() + 1..]);
+    let mut r = codec::unframe(bytes, MAGIC, VERSION)?;
     let port = string(&mut r)?;
     let mac = Some(string(&mut r)?).filter(|m| !m.is_empty());
     let created = r.u64()?;
