@@ -39,6 +39,8 @@ PICKS = [
     ("esp32-20210902-v1.17.bin", "esp32-v1.17"),
 ]
 APP_ONLY = ("micropython.bin", "s3-custom-app")
+# Written last: the seeds are a whole set.
+COMPLETE = ".complete"
 # Chips whose bootloader is at flash 0x1000 (esp32, esp32s2); the rest at 0.
 BOOTLOADER_AT_0X1000 = {0, 2}
 TABLE_OFFSET = 0x8000
@@ -327,17 +329,28 @@ def main():
     os.environ["SOURCE_DATE_EPOCH"] = "1700000000"
     if not FIRMWARE.is_dir():
         sys.exit(f"no firmware directory {FIRMWARE}: give it as the first argument")
+    # Checked first, so that a missing tool stops the run before any seed is made.
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        sys.exit("no .venv with littlefs-python: ./.ci/setup makes it")
+    if shutil.which("mformat") is None:
+        sys.exit("no mtools (mformat): apt-get install mtools")
     subprocess.run(["cargo", "build", "-q", "-p", "mpimg"], cwd=ROOT, check=True)
     mpimg = ROOT / "target" / "debug" / "mpimg"
     shutil.rmtree(SEEDS, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as t:
-        tmp = Path(t)
-        firmware_seeds()
-        otadata_seeds()
-        text_seeds(mpimg, tmp)
-        fs_seeds(mpimg, tmp)
-        fat_damaged_seeds()
-    for d in sorted(SEEDS.iterdir()):
+    try:
+        with tempfile.TemporaryDirectory() as t:
+            tmp = Path(t)
+            firmware_seeds()
+            otadata_seeds()
+            text_seeds(mpimg, tmp)
+            fs_seeds(mpimg, tmp)
+            fat_damaged_seeds()
+    except BaseException:
+        # Never leave part of a set: scripts/fuzz.sh would take it for whole.
+        shutil.rmtree(SEEDS, ignore_errors=True)
+        raise
+    (SEEDS / COMPLETE).write_text("made by scripts/fuzz-seeds.py\n")
+    for d in sorted(p for p in SEEDS.iterdir() if p.is_dir()):
         sizes = [f.stat().st_size for f in d.iterdir()]
         print(f"{d.name:16} {len(sizes):3} seeds, {sum(sizes):7} bytes, largest {max(sizes)}")
 

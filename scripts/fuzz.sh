@@ -50,6 +50,13 @@ else
 fi
 secs=$2
 
+# Seeds come from the real firmware and are not committed: make them once,
+# before the (long) fuzz build, so a missing tool shows at once.
+if [ ! -f "$FUZZ/seeds/.complete" ]; then
+  echo "fuzz: making the seeds (scripts/fuzz-seeds.py)" >&2
+  scripts/fuzz-seeds.py "${MPIMG_FIRMWARE_DIR:-$ROOT/../shared/firmware}" >/dev/null ||
+    { echo "fuzz: cannot make the seeds: they need ../shared/firmware, the .venv that ./.ci/setup makes (littlefs-python) and mtools" >&2; exit 1; }
+fi
 command -v cargo-fuzz >/dev/null || { echo "fuzz: cargo-fuzz is not installed: cargo install cargo-fuzz --version 0.13.2 --locked" >&2; exit 1; }
 echo "fuzz: building ${#run[@]} target(s)" >&2
 if ! (cd "$FUZZ" && RUSTC_BOOTSTRAP=1 nice -n "$NICE" cargo fuzz build 2>&1 | tail -n 20 >&2; exit "${PIPESTATUS[0]}"); then
@@ -57,13 +64,6 @@ if ! (cd "$FUZZ" && RUSTC_BOOTSTRAP=1 nice -n "$NICE" cargo fuzz build 2>&1 | ta
   exit 1
 fi
 bin=$FUZZ/target/x86_64-unknown-linux-gnu/release
-
-# Seeds come from the real firmware and are not committed: make them once.
-if [ ! -d "$FUZZ/seeds/image" ]; then
-  echo "fuzz: making the seeds (scripts/fuzz-seeds.py)" >&2
-  scripts/fuzz-seeds.py "${MPIMG_FIRMWARE_DIR:-$ROOT/../shared/firmware}" >/dev/null ||
-    { echo "fuzz: cannot make the seeds (needs ../shared/firmware, .venv with littlefs-python, mtools)" >&2; exit 1; }
-fi
 
 failed=0
 found=0
